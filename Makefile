@@ -1,0 +1,36 @@
+# Two entry points, each doing all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   -> venv + package, then the worked example (the main job)
+#   make test   -> venv + package + test extras + torch, then ruff and the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The one torch build that installs from a local file here; others download gigabytes.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test setup-core setup-test dot bench docs
+
+dot:
+	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; }
+
+$(VENV)/.core: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[train]'
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
+	$(PY) -m pip install -q '$(TORCH)'
+	$(PY) -m pip install -q -e '.[train,test,torch]'
+	touch $@
+
+setup-core: dot $(VENV)/.core
+setup-test: dot $(VENV)/.test
+
+demo: setup-core
+	$(PY) -m autograd_bp demo
+
+test: setup-test
+	$(PY) -m ruff check autograd_bp tests examples benchmarks
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup-test
+	$(PY) -m benchmarks
