@@ -6,7 +6,7 @@ Example:
     >>> y = (w * x).sigmoid()
     >>> y.backward()
     >>> round(w.grad, 6)
-    0.123338
+    0.123758
 """
 
 from .engine import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values

@@ -395,9 +395,7 @@ def _propagate(order: list[Value]) -> None:
                 edges[i].grad += edges[i + 1] * g
 
 
-def grad(
-    output: Value, inputs: Sequence[Value], create_graph: bool = False
-) -> tuple[Any, ...]:
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> tuple[Any, ...]:
     """∂output/∂x for each x in ``inputs``, leaving every ``.grad`` untouched.
 
     With ``create_graph=True`` the results are Values with a graph of their own (built from

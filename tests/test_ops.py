@@ -146,6 +146,7 @@ def test_binary_second_derivatives(name: str) -> None:
     @given(da, db)
     def check(x: float, y: float) -> None:
         for which in (0, 1):
+
             def d_first(t: float, which: int = which) -> float:
                 args = [Value(x), Value(y)]
                 args[which] = Value(t)

@@ -1,0 +1,74 @@
+"""Pictures of training with matplotlib, written to PNG atomically.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from autograd_bp.train import History
+    >>> h = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], seconds=[0.1, 0.1])
+    >>> plot_history(h, pathlib.Path(tempfile.mkdtemp()) / "loss.png").suffix
+    '.png'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._io import atomic_write, require
+from .engine import no_grad
+
+__all__ = ["plot_decision_boundary", "plot_history"]
+
+
+def _pyplot() -> Any:
+    matplotlib = require("matplotlib", "train")
+    matplotlib.use("Agg")  # files only; never needs a display
+    return require("matplotlib.pyplot", "train")
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    plt = _pyplot()
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def plot_history(history: Any, path: str | os.PathLike[str]) -> Path:
+    """Loss (and accuracy, when known) per epoch."""
+    plt = _pyplot()
+    has_acc = any(a is not None for a in history.accuracy)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(9 if has_acc else 5, 3.5))
+    axes = np.atleast_1d(axes)
+    epochs = np.arange(1, len(history.loss) + 1)
+    axes[0].plot(epochs, history.loss)
+    axes[0].set(xlabel="epoch", ylabel="training loss", title="loss")
+    if has_acc:
+        axes[1].plot(epochs, history.accuracy)
+        axes[1].set(xlabel="epoch", ylabel="training accuracy", title="accuracy", ylim=(0, 1.05))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_decision_boundary(
+    model: Any, X: Any, y: Any, path: str | os.PathLike[str], *, resolution: int = 60
+) -> Path:
+    """Shade where a 2-input model's score is positive, with the data on top."""
+    plt = _pyplot()
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary: needs 2-D inputs, got shape {X.shape}")
+    pad = 0.5
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
+    with no_grad():
+        scores = np.array([[model([a, b]).data for a in xs] for b in ys])
+    threshold = 0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.contourf(xs, ys, scores > threshold, levels=1, cmap="coolwarm", alpha=0.35)
+    ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y), cmap="coolwarm", edgecolors="k", s=25)
+    ax.set(title="decision boundary", xlabel="x1", ylabel="x2")
+    fig.tight_layout()
+    return _save(fig, path)
