@@ -133,7 +133,9 @@ class Value:
         rule = self.rule
         if rule is None or rule.arity == 1:
             return ()
-        return tuple(a for a in _operands(self) if type(a) is not Value)
+        operands = _operands(self)
+        operands = operands[0] if rule.arity == 0 else operands
+        return tuple(a for a in operands if type(a) is not Value)
 
     def __repr__(self) -> str:
         name = f"label={self.label!r}, " if self.label else ""
