@@ -6,14 +6,18 @@ PY := $(VENV)/bin/python
 # The one torch build that installs from a local file here; others download gigabytes.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test setup-core setup-test dot bench docs
+.PHONY: demo test setup-core setup-test dot browser bench docs
 
+# Debian packages: Graphviz's dot for diagrams; Chromium + its driver for the browser test.
 dot:
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; }
 
+browser:
+	@command -v chromedriver >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 $(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[train]'
 	touch $@
 
@@ -23,7 +27,7 @@ $(VENV)/.test: $(VENV)/.core
 	touch $@
 
 setup-core: dot $(VENV)/.core
-setup-test: dot $(VENV)/.test
+setup-test: dot browser $(VENV)/.test
 
 demo: setup-core
 	$(PY) -m autograd_bp demo

@@ -204,11 +204,16 @@ def _leaves(root) -> dict[str, Any]:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
+    from .engine import backward_order
     from .explain import explain
+    from .expr import variables
 
     root = _build_expression(args)
+    if not root.label:
+        root.label = "f"
     root.backward()
-    leaves = _leaves(root)
+    found = _leaves(root)
+    leaves = {name: found[name] for name in variables(args.expression) if name in found}
     wrt = list(leaves) if args.wrt is None else [w.strip() for w in args.wrt.split(",") if w]
     for name in wrt:
         if name not in leaves:
@@ -221,7 +226,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
     if args.explain is not None:
         if args.explain not in leaves:
             raise UsageError(f"--explain: {args.explain!r} is not a variable of the expression")
-        doc["explain"] = explain(root, leaves[args.explain])
+        # every node is a stop: an expression's trace shows one factor per op
+        doc["explain"] = explain(root, leaves[args.explain], stops=backward_order(root))
     if args.check:
         from .check import gradcheck
         from .expr import parse
@@ -306,8 +312,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         nout, default_loss = 10, "cross_entropy"
     loss = args.loss or default_loss
     output_activation = "sigmoid" if loss == "half_sse" and args.dataset == "xor" else "linear"
-    net = MLP(X.shape[1], [*args.hidden, nout], activation=args.activation,
-              output_activation=output_activation, init=args.init, seed=args.seed)  # fmt: skip
+    if args.load:
+        net = MLP.from_file(args.load)
+        if net.nin != X.shape[1] or net.nouts[-1] != nout:
+            raise UsageError(
+                f"--load: {args.load} is an MLP({net.nin}, {net.nouts}); {args.dataset} needs "
+                f"{X.shape[1]} inputs and {nout} outputs"
+            )
+    else:
+        net = MLP(X.shape[1], [*args.hidden, nout], activation=args.activation,
+                  output_activation=output_activation, init=args.init, seed=args.seed)  # fmt: skip
     make = {"sgd": lambda ps: SGD(ps, lr=args.lr, momentum=args.momentum),
             "adam": lambda ps: Adam(ps, lr=args.lr)}  # fmt: skip
     optimizer = make[args.optimizer](net.parameters())
@@ -457,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--plot", metavar="FILE", help="decision boundary / loss curve PNG")
     train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
+    train.add_argument("--load", metavar="FILE", help="start from a saved model")
     train.add_argument("--json", action="store_true", help="machine-readable output")
     train.set_defaults(run=cmd_train)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -79,7 +80,9 @@ def _syntax_tree(text: str) -> ast.Expression:
         if depth > MAX_DEPTH:
             raise ExpressionError(f"expression nests parentheses deeper than {MAX_DEPTH}")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid escape sequence" in a rejected string
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         col = f" at column {e.offset}" if e.offset else ""
         raise ExpressionError(f"syntax error{col}: {e.msg}") from None
@@ -170,6 +173,9 @@ def variables(text: str) -> list[str]:
 def parse(text: str, **values: Any) -> Value:
     """Build the expression as a Value graph, one labelled leaf per variable.
 
+    A value may also be an existing :class:`Value`, which is then used as it is, so an
+    expression can extend a graph built elsewhere.
+
     Raises :class:`ExpressionError` for anything malformed or a mismatch between the
     variables and ``values``; the engine's domain errors (``DomainError``,
     ``ZeroDivisionError``, ``OverflowError``) pass through with the piece that raised them.
@@ -190,6 +196,9 @@ def parse(text: str, **values: Any) -> Value:
                               f"{', '.join(unused)}")  # fmt: skip
     leaves = {}
     for name in names:
+        if isinstance(values[name], Value):  # an existing node: the expression builds on it
+            leaves[name] = values[name]
+            continue
         try:
             leaves[name] = Value(_as_float(values[name], name), label=name)
         except TypeError:

@@ -40,6 +40,11 @@ def _pairs(prediction: Prediction, target: Any, name: str) -> list[tuple[Value, 
     return list(zip(a, y))
 
 
+def _total(terms: list[Value]) -> Value:
+    """Σ terms; a single term is returned as it is (no one-parent sum node in diagrams)."""
+    return terms[0] if len(terms) == 1 else sum_values(terms)
+
+
 def half_sse(prediction: Prediction, target: Number | Sequence[Number]) -> Value:
     """½ Σ (y − a)²: the seeds' E_total and J(θ). Its gradient wrt a is (a − y).
 
@@ -47,7 +52,7 @@ def half_sse(prediction: Prediction, target: Number | Sequence[Number]) -> Value
         >>> half_sse(Value(3.0), 1.0).data
         2.0
     """
-    return sum_values([(a - y) ** 2 for a, y in _pairs(prediction, target, "half_sse")]) * 0.5
+    return _total([(a - y) ** 2 for a, y in _pairs(prediction, target, "half_sse")]) * 0.5
 
 
 def mse(prediction: Prediction, target: Number | Sequence[Number]) -> Value:
@@ -58,7 +63,7 @@ def mse(prediction: Prediction, target: Number | Sequence[Number]) -> Value:
         5.0
     """
     pairs = _pairs(prediction, target, "mse")
-    return sum_values([(a - y) ** 2 for a, y in pairs]) * (1.0 / len(pairs))
+    return _total([(a - y) ** 2 for a, y in pairs]) * (1.0 / len(pairs))
 
 
 def binary_cross_entropy(prediction: Value, target: Number, *, from_logits: bool = False) -> Value:

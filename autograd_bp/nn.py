@@ -400,6 +400,7 @@ class MLP(Module):
         biases: Sequence[Any] | None = None,
     ) -> None:
         nouts = list(nouts)
+        self.nin, self.nouts, self.init, self.bias = nin, nouts, init, bias
         if not nouts:
             raise ValueError("MLP: nouts must list at least one layer size")
         if isinstance(activation, (list, tuple)):
@@ -429,7 +430,6 @@ class MLP(Module):
             )
             for i in range(len(nouts))
         ]
-        self.nin, self.nouts, self.init, self.bias = nin, nouts, init, bias
 
     def _children(self) -> Iterator[tuple[str, Module | Value]]:
         for i, layer in enumerate(self.layers):

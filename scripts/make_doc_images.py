@@ -1,0 +1,74 @@
+"""Produce every image in docs/images/ from the package itself (diagrams with Graphviz,
+plots with matplotlib). The test suite runs this into a scratch directory, so the
+pictures cannot drift from the code.
+
+Usage: python scripts/make_doc_images.py [OUTPUT_DIR]   (default: docs/images)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from autograd_bp import Value
+from autograd_bp.datasets import moons
+from autograd_bp.nn import MLP
+from autograd_bp.optim import SGD
+from autograd_bp.plots import plot_decision_boundary, plot_history
+from autograd_bp.train import fit
+from autograd_bp.viz import render, render_steps
+from autograd_bp.worked import build_network, forward
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seed_graph():
+    net, params = build_network()
+    p = forward(net)
+    p["E_total"].backward()
+    return net, params, p["E_total"]
+
+
+def expression():
+    x, w, b = Value(0.5, label="x"), Value(-1.5, label="w"), Value(0.2, label="b")
+    z = w * x + b
+    z.label = "z"
+    y = z.tanh()
+    y.label = "y"
+    y.backward()
+    return y, w
+
+
+def main(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    net, params, E = seed_graph()
+    y, w = expression()
+    written = [
+        render(E, out / "worked.svg", model=net, highlight=(E, params["w1"]),
+               show_local_grads=True),
+        render(E, out / "worked_neurons.svg", model=net, group="neuron"),
+        render(E, out / "worked_layers.svg", model=net, group="layer", show_grad=False),
+        render(y, out / "expression.svg"),
+        render(y, out / "expression_local_grads.svg", show_local_grads=True),
+        render(y, out / "expression_order.svg", show_order=True),
+        render(y, out / "expression_no_ops.svg", show_ops=False, rankdir="TB"),
+        render(y, out / "expression_highlight.svg", highlight=(y, w)),
+        render(E, out / "worked_budget.svg", max_nodes=12),
+        render_steps(E, out / "steps", model=net),
+    ]  # fmt: skip
+    X, labels = moons(100, 0.1, seed=0, signed=True)
+    mlp = MLP(2, [16, 16, 1], activation="relu", seed=0)
+    history = fit(mlp, X, labels, loss="hinge", optimizer=SGD(mlp.parameters(), lr=0.5),
+                  epochs=100, l2=1e-4, progress=False)  # fmt: skip
+    written.append(plot_decision_boundary(mlp, X, labels, out / "moons.png"))
+    written.append(plot_history(history, out / "moons_history.png"))
+    # by-products: DOT sources, and the per-step SVGs that index.html already holds inline
+    for path in [*out.glob("*.gv"), *(out / "steps").glob("step_*.svg")]:
+        path.unlink()
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "images"
+    for path in main(target):
+        print(path)

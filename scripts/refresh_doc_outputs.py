@@ -1,0 +1,45 @@
+"""Rewrite each ```text block that follows a ```python block in README.md and docs/*.md with
+what that code prints now. The test suite (tests/test_docs.py) fails when they differ, so run
+this after changing an example, then read the diff.
+
+Usage: python scripts/refresh_doc_outputs.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIR = re.compile(r"(```python\n(.*?)```\n\n```text\n)(.*?)(```)", re.S)
+
+
+def run(code: str, name: str) -> str:
+    buffer = io.StringIO()
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            with contextlib.redirect_stdout(buffer):
+                exec(compile(code, name, "exec"), {"__name__": "__doc_block__"})
+        finally:
+            os.chdir(cwd)
+    return buffer.getvalue()
+
+
+def main() -> None:
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        name = page.name
+        new = PAIR.sub(lambda m, name=name: m.group(1) + run(m.group(2), name) + m.group(4), text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            print(f"updated {page.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

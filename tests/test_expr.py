@@ -1,0 +1,202 @@
+"""The expression language: grammar-generated expressions, the whitelist, and fuzzing."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import string
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from autograd_bp import DomainError, Value
+from autograd_bp.check import gradcheck
+from autograd_bp.expr import ExpressionError, parse, variables
+
+VARS = ["x", "y", "z"]
+SAFE_FUNCS = ["tanh", "sigmoid", "sin", "cos", "softplus", "exp"]
+
+# A grammar producing (text, builder) pairs: the builder makes the same graph with Value ops.
+leaf = st.one_of(
+    st.sampled_from(VARS).map(lambda n: (n, lambda v, n=n: v[n])),
+    st.floats(0.1, 3.0).map(lambda c: (repr(c), lambda v, c=c: c)),
+)
+
+
+def extend(children):
+    binary = st.tuples(children, st.sampled_from(["+", "-", "*"]), children).map(
+        lambda t: (f"({t[0][0]} {t[1]} {t[2][0]})", _binop(t[1], t[0][1], t[2][1]))
+    )
+    call = st.tuples(st.sampled_from(SAFE_FUNCS), children).map(
+        lambda t: (f"{t[0]}({t[1][0]})", lambda v, f=t[0], a=t[1][1]: _call(f, a(v)))
+    )
+    neg = children.map(lambda t: (f"-({t[0]})", lambda v, a=t[1]: -a(v)))
+    return st.one_of(binary, call, neg)
+
+
+def _binop(op, a, b):
+    ops = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q}
+    return lambda v: ops[op](a(v), b(v))
+
+
+def _call(name, x):
+    if not isinstance(x, Value):
+        x = Value(x)
+    return getattr(x, name)()
+
+
+expressions = st.recursive(leaf, extend, max_leaves=12)
+values = st.fixed_dictionaries({n: st.floats(-1.5, 1.5) for n in VARS})
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions, values)
+def test_parsed_expression_equals_the_same_graph_built_with_value_ops(expr, vals) -> None:
+    text, build = expr
+    used = {n: vals[n] for n in variables(text)}
+    try:
+        parsed = parse(text, **used)
+        leaves = {n: Value(vals[n]) for n in VARS}
+        direct = build(leaves)
+    except OverflowError:
+        assume(False)
+    direct = direct if isinstance(direct, Value) else Value(direct)
+    assert parsed.data == direct.data
+    parsed.backward()
+    direct.backward()
+    grads = {n.label: n.grad for n in _leaves(parsed)}
+    for name in used:
+        assert grads[name] == leaves[name].grad
+    if used and all(math.isfinite(g) and abs(g) < 1e6 for g in grads.values()):
+        report = gradcheck(lambda *vs: parse(text, **dict(zip(used, vs))), list(used.values()))
+        assert report.passed, report.text()
+
+
+def _leaves(root):
+    from autograd_bp import backward_order
+
+    return [n for n in backward_order(root) if not n.parents and n.label]
+
+
+def test_a_variable_used_twice_is_one_leaf() -> None:
+    y = parse("x*x + x", x=3.0)
+    y.backward()
+    (x,) = _leaves(y)
+    assert x.label == "x" and x.grad == 7.0
+
+
+def test_numbers_constants_and_functions() -> None:
+    assert parse("2.5e-1 * 4 + pi - e").data == pytest.approx(1 + math.pi - math.e)
+    assert parse("leaky_relu(x, 0.2)", x=-1.0).data == pytest.approx(-0.2)
+    assert parse("-x ** 2", x=3.0).data == -9.0  # Python precedence
+    assert variables("sigmoid(w1*x1 + w2*x2 + b)") == ["w1", "x1", "w2", "x2", "b"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("x.real", ["Attribute", "'x.real'", "column 1"]),
+        ("x[0]", ["Subscript"]),
+        ("(lambda: 1)()", ["only plain function names"]),
+        ("[a for a in b]", ["ListComp"]),
+        ("sin(x=1)", ["keyword"]),
+        ("'abc'", ["only numbers"]),
+        ("__import__('os')", ["__import__"]),
+        ("(y := 2)", ["NamedExpr"]),
+        ("f'{x}'", ["JoinedStr"]),
+        ("x if x else 1", ["IfExp"]),
+        ("x < 1", ["Compare"]),
+        ("foo(x)", ["unknown function 'foo'", "sigmoid"]),
+        ("sin(x, x)", ["takes 1"]),
+        ("x +", ["syntax error"]),
+        ("", ["empty"]),
+        ("1j * x", ["only numbers"]),
+        ("True + x", ["only numbers"]),
+        ("x" + "+x" * 6000, ["limit"]),
+        ("(" * 200 + "x" + ")" * 200, ["deeper than 100"]),
+        ("-" * 3000 + "x", ["expression"]),
+    ],
+)
+def test_everything_outside_the_whitelist_is_an_expression_error(text, words) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse(text, x=1.0)
+    for w in words:
+        assert w in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({}, ["no value", "x"]),
+        ({"x": 1.0, "q": 2.0}, ["does not use", "q"]),
+        ({"x": "abc"}, ["must be a number"]),
+    ],
+)
+def test_variable_mismatches_are_named(values, words) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse("x * 2", **values)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_domain_errors_pass_through_with_the_expression_context() -> None:
+    with pytest.raises(DomainError, match=r"log.*in 'log\(x\)' at column 3"):
+        parse("1+log(x)", x=-1.0)
+    with pytest.raises(ZeroDivisionError, match="div"):
+        parse("1 / (x - 1)", x=1.0)
+    with pytest.raises(OverflowError, match="exp"):
+        parse("exp(x)", x=1000.0)
+
+
+ALLOWED = (ExpressionError, DomainError, ZeroDivisionError, OverflowError)
+PIECES = ["x", "y", "1", "2.5", "e", "pi", "+", "-", "*", "/", "**", "(", ")", ",", "sin(",
+          "log(", ".", "[", "]", "'", "lambda", ":", "=", "__import__", "open(", " "]  # fmt: skip
+
+
+def fuzz(count: int, canary: str) -> None:
+    rng = random.Random(count)
+    valid = ["sigmoid(w1*x + y)", "x**2 + sin(y)/x", "log(x) * exp(-y)", "tanh(x*y - 3e-2)"]
+    alphabet = string.printable + "∂σλ\x00"
+    attack = f"__import__('os').system('touch {canary}')"
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40)))
+        elif kind == 1:
+            text = "".join(rng.choice(PIECES) for _ in range(rng.randrange(1, 20)))
+        else:
+            chars = list(rng.choice(valid + [attack]))
+            for _ in range(rng.randrange(1, 4)):
+                pos = rng.randrange(len(chars) + 1)
+                op = rng.randrange(3)
+                if op == 0 and chars:
+                    del chars[min(pos, len(chars) - 1)]
+                elif op == 1:
+                    chars.insert(pos, rng.choice(PIECES))
+                elif chars:
+                    chars[min(pos, len(chars) - 1)] = rng.choice(alphabet)
+            text = "".join(chars)
+        try:
+            names = variables(text)
+            result = parse(text, **{n: rng.uniform(-2, 2) for n in names})
+            assert isinstance(result, Value)
+        except ALLOWED:
+            pass
+
+
+def test_fuzzing_only_ever_gives_a_value_or_a_documented_error(tmp_path) -> None:
+    canary = tmp_path / "executed"
+    fuzz(5_000, str(canary))
+    assert not canary.exists()
+    with pytest.raises(ExpressionError):
+        parse(f"__import__('os').system('touch {canary}')")
+    assert not canary.exists()
+
+
+@pytest.mark.slow
+def test_fuzzing_a_hundred_thousand_inputs(tmp_path) -> None:
+    canary = tmp_path / "executed"
+    fuzz(100_000, str(canary))
+    assert not canary.exists() and not os.path.exists("executed")
