@@ -33,7 +33,7 @@ demo: setup-core
 	$(PY) -m autograd_bp demo
 
 test: setup-test
-	$(PY) -m ruff check autograd_bp tests examples benchmarks
+	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup-test

@@ -1,0 +1,336 @@
+"""The same workloads written for each engine: autograd_bp, micrograd 0.1.0, PyTorch 0-d
+float64 tensors (and, as a reference row, PyTorch batched)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograd_bp import Value, sum_values
+from autograd_bp.nn import MLP
+from autograd_bp.train import gc_paused
+
+
+def chain_ours(n: int) -> tuple[Any, Any]:
+    x = Value(1.0)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.0001
+    return x, y
+
+
+def chain_micrograd(n: int) -> tuple[Any, Any]:
+    from micrograd.engine import Value as MValue
+
+    x = MValue(1.0)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.0001
+    return x, y
+
+
+def chain_torch(n: int) -> tuple[Any, Any]:
+    import torch
+
+    x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.0001
+    return x, y
+
+
+@dataclass
+class DagSpec:
+    """A random DAG with reuse: leaves, then n ops (+, ×, tanh) on earlier nodes."""
+
+    leaves: list[float]
+    ops: list[tuple[int, int, int]]  # (kind, a, b): 0 add, 1 mul, 2 tanh(a)
+
+
+def dag_spec(n: int, seed: int = 0, n_leaves: int = 100, window: int = 500) -> DagSpec:
+    rng = random.Random(seed)
+    leaves = [rng.uniform(-1, 1) for _ in range(n_leaves)]
+    ops = []
+    for i in range(n):
+        size = n_leaves + i
+        lo = max(0, size - window)  # operands from the recent past: deep and wide
+        ops.append((rng.randrange(3), rng.randrange(lo, size), rng.randrange(lo, size)))
+    return DagSpec(leaves, ops)
+
+
+def build_dag(spec: DagSpec, leaf, tanh, total) -> tuple[list, Any]:
+    nodes = [leaf(v) for v in spec.leaves]
+    leaves = list(nodes)
+    append = nodes.append
+    for kind, a, b in spec.ops:
+        if kind == 0:
+            append(nodes[a] + nodes[b])
+        elif kind == 1:
+            append(nodes[a] * nodes[b])
+        else:
+            append(tanh(nodes[a]))
+    return leaves, total(nodes[-100:])
+
+
+def dag_ours(spec: DagSpec):
+    return build_dag(spec, Value, Value.tanh, sum_values)
+
+
+def dag_micrograd(spec: DagSpec):
+    from micrograd.engine import Value as MValue
+
+    return build_dag(spec, MValue, _micrograd_tanh(), sum)
+
+
+def _micrograd_tanh():
+    """micrograd 0.1.0's Value has no tanh; add the lecture's one-node version, with the
+    same closure style as its other ops, so the DAG has the same shape in both engines."""
+    import math
+
+    from micrograd.engine import Value as MValue
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = MValue(t, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1 - t * t) * out.grad
+
+        out._backward = _backward
+        return out
+
+    return tanh
+
+
+def dag_torch(spec: DagSpec):
+    import torch
+
+    return build_dag(
+        spec,
+        lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True),
+        torch.tanh,
+        lambda xs: torch.stack(xs).sum(),
+    )
+
+
+# ------------------------------------------------------------------------------ MLP step
+
+
+@dataclass
+class MlpSpec:
+    """MLP(2, [16, 16, 1]) weights (micrograd's init), 100 points, labels ±1."""
+
+    weights: list[list[list[float]]]
+    X: list[list[float]]
+    y: list[int]
+
+
+def mlp_spec(seed: int = 0, sizes=(2, 16, 16, 1), n_points: int = 100) -> MlpSpec:
+    rng = random.Random(seed)
+    weights = [[[rng.uniform(-1, 1) for _ in range(sizes[i])] for _ in range(sizes[i + 1])]
+               for i in range(len(sizes) - 1)]  # fmt: skip
+    from autograd_bp.datasets import moons
+
+    X, y = moons(n_points, 0.1, seed=seed, signed=True)
+    return MlpSpec(weights, X.tolist(), y.tolist())
+
+
+LR = 0.05
+
+
+def mlp_ours(spec: MlpSpec):
+    sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
+    net = MLP(sizes[0], sizes[1:], activation="relu",
+              weights=spec.weights, biases=[[0.0] * len(w) for w in spec.weights])  # fmt: skip
+
+    def step() -> None:
+        with gc_paused():  # as train.fit does
+            losses = [(1.0 - net(x) * float(t)).relu() for x, t in zip(spec.X, spec.y)]
+            loss = sum_values(losses) * (1.0 / len(losses))
+            net.zero_grad()
+            loss.backward()
+            for p in params:
+                p.data -= LR * p.grad
+
+    params = net.parameters()
+    return net, step, lambda: [p.grad for p in params]
+
+
+def mlp_micrograd(spec: MlpSpec):
+    from micrograd.nn import MLP as MMLP
+
+    sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
+    net = MMLP(sizes[0], sizes[1:])
+    for layer, W in zip(net.layers, spec.weights):
+        for neuron, row in zip(layer.neurons, W):
+            for p, v in zip(neuron.w, row):
+                p.data = v
+            neuron.b.data = 0.0
+    params = net.parameters()
+
+    def step() -> None:
+        losses = [(1 + -net(x) * t).relu() for x, t in zip(spec.X, spec.y)]
+        loss = sum(losses) * (1.0 / len(losses))
+        net.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
+
+    # micrograd lists each neuron's weights then its bias; ours the same order
+    return net, step, lambda: [p.grad for p in params]
+
+
+def mlp_torch_scalar(spec: MlpSpec):
+    import torch
+
+    def t(v):
+        return torch.tensor(v, dtype=torch.float64, requires_grad=True)
+
+    layers = [[([t(v) for v in row], t(0.0)) for row in W] for W in spec.weights]
+    params = [p for layer in layers for ws, b in layer for p in [*ws, b]]
+
+    def forward(x):
+        a = [torch.tensor(v, dtype=torch.float64) for v in x]
+        for k, layer in enumerate(layers):
+            out = []
+            for ws, b in layer:
+                z = b
+                for w, v in zip(ws, a):
+                    z = z + w * v
+                out.append(torch.relu(z) if k < len(layers) - 1 else z)
+            a = out
+        return a[0]
+
+    def step() -> None:
+        losses = [torch.relu(1.0 - forward(x) * float(y)) for x, y in zip(spec.X, spec.y)]
+        loss = sum(losses) * (1.0 / len(losses))
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+
+    return layers, step, lambda: [p.grad.item() for p in params]
+
+
+def mlp_torch_batched(spec: MlpSpec):
+    import torch
+
+    Ws = [torch.tensor(W, dtype=torch.float64, requires_grad=True) for W in spec.weights]
+    bs = [torch.zeros(len(W), dtype=torch.float64, requires_grad=True) for W in spec.weights]
+    X = torch.tensor(spec.X, dtype=torch.float64)
+    y = torch.tensor(spec.y, dtype=torch.float64)
+
+    def step() -> None:
+        a = X
+        for k, (W, b) in enumerate(zip(Ws, bs)):
+            a = a @ W.T + b
+            if k < len(Ws) - 1:
+                a = torch.relu(a)
+        loss = torch.relu(1.0 - a[:, 0] * y).mean()
+        for p in (*Ws, *bs):
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in (*Ws, *bs):
+                p -= LR * p.grad
+
+    def grads():
+        out = []
+        for W, b in zip(Ws, bs):
+            for j in range(W.shape[0]):
+                out += [*W.grad[j].tolist(), b.grad[j].item()]
+        return out
+
+    return None, step, grads
+
+
+# --------------------------------------------------------------------------- digits epoch
+
+
+def digits_data(n: int | None):
+    from autograd_bp.datasets import digits
+
+    X_train, _, y_train, _ = digits(0.2, seed=0)
+    if n:
+        X_train, y_train = X_train[:n], y_train[:n]
+    onehot = np.eye(10)[y_train]
+    rng = random.Random(0)
+    W = [[[rng.uniform(-0.3, 0.3) for _ in range(64)] for _ in range(32)],
+         [[rng.uniform(-0.3, 0.3) for _ in range(32)] for _ in range(10)]]  # fmt: skip
+    return X_train.tolist(), onehot.tolist(), W
+
+
+def digits_epoch_ours(data, batch: int = 32, lr: float = 0.1):
+    X, Y, W = data
+    net = MLP(64, [32, 10], activation="relu", weights=W, biases=[[0.0] * 32, [0.0] * 10])
+    params = net.parameters()
+    with gc_paused():
+        for lo in range(0, len(X), batch):
+            losses = []
+            for x, t in zip(X[lo : lo + batch], Y[lo : lo + batch]):
+                out = net(x)
+                losses.append(sum_values([(o - v) ** 2 for o, v in zip(out, t)]) * 0.5)
+            loss = sum_values(losses) * (1.0 / len(losses))
+            net.zero_grad()
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad
+
+
+def digits_epoch_micrograd(data, batch: int = 32, lr: float = 0.1):
+    from micrograd.nn import MLP as MMLP
+
+    X, Y, W = data
+    net = MMLP(64, [32, 10])
+    for layer, Wl in zip(net.layers, W):
+        for neuron, row in zip(layer.neurons, Wl):
+            for p, v in zip(neuron.w, row):
+                p.data = v
+    params = net.parameters()
+    for lo in range(0, len(X), batch):
+        losses = []
+        for x, t in zip(X[lo : lo + batch], Y[lo : lo + batch]):
+            out = net(x)
+            losses.append(sum((o - v) ** 2 for o, v in zip(out, t)) * 0.5)
+        loss = sum(losses) * (1.0 / len(losses))
+        net.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad
+
+
+def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
+    import torch
+
+    X, Y, W = data
+
+    def t(v):
+        return torch.tensor(v, dtype=torch.float64, requires_grad=True)
+
+    layers = [[([t(v) for v in row], t(0.0)) for row in Wl] for Wl in W]
+    params = [p for layer in layers for ws, b in layer for p in [*ws, b]]
+    for lo in range(0, len(X), batch):
+        losses = []
+        for x, target in zip(X[lo : lo + batch], Y[lo : lo + batch]):
+            a = [torch.tensor(v, dtype=torch.float64) for v in x]
+            for k, layer in enumerate(layers):
+                out = []
+                for ws, b in layer:
+                    z = b
+                    for w, v in zip(ws, a):
+                        z = z + w * v
+                    out.append(torch.relu(z) if k == 0 else z)
+                a = out
+            losses.append(sum((o - v) ** 2 for o, v in zip(a, target)) * 0.5)
+        loss = sum(losses) * (1.0 / len(losses))
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
