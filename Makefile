@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The one torch build that installs from a local file here; others download gigabytes.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test setup-core setup-test dot browser bench docs
+.PHONY: demo test setup-core setup-test dot browser bench docs serve-docs
 
 # Debian packages: Graphviz's dot for diagrams; Chromium + its driver for the browser test.
 dot:
@@ -23,7 +23,7 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.test: $(VENV)/.core
 	$(PY) -m pip install -q '$(TORCH)'
-	$(PY) -m pip install -q -e '.[train,test,torch]'
+	$(PY) -m pip install -q -e '.[train,test,torch,docs]'
 	touch $@
 
 setup-core: dot $(VENV)/.core
@@ -35,6 +35,14 @@ demo: setup-core
 test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/make_doc_images.py $$(mktemp -d) >/dev/null
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 bench: setup-test
 	$(PY) -m benchmarks
+
+docs: setup-test
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+serve-docs: setup-test
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve

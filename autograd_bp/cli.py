@@ -200,7 +200,7 @@ def _build_expression(args: argparse.Namespace):
 def _leaves(root) -> dict[str, Any]:
     from .engine import backward_order
 
-    return {n.label: n for n in reversed(backward_order(root)) if not n._edges and n.label}
+    return {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
 
 
 def cmd_grad(args: argparse.Namespace) -> int:

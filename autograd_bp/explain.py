@@ -213,11 +213,10 @@ def explain(
         if node is wrt:
             paths.append(_path_term(edges, stop_ids, label))
             continue
-        e = node._edges
-        for i in range(len(e) - 2, -1, -2):  # reversed so paths come out in operand order
-            parent = e[i]
+        pairs = list(zip(node.parents, node.local_grads))
+        for parent, local in reversed(pairs):  # reversed: paths come out in operand order
             if id(parent) in reach:
-                stack.append((parent, [*edges, (node, parent, e[i + 1])]))
+                stack.append((parent, [*edges, (node, parent, local)]))
     total = math.fsum(p.product for p in paths)
     return Explanation(
         **common, gradient=engine_grad, total=total, paths=paths, path_count=len(paths),
@@ -260,9 +259,8 @@ def explain_nodes(output: Value, wrt: Value | None = None) -> list[NodeStep]:
         g = grads.get(id(node), 0.0)
         if id(node) in keep:
             steps.append(NodeStep(label[id(node)], g, terms.get(id(node), [])))
-        e = node._edges
-        for i in range(0, len(e), 2):
-            key = id(e[i])
-            grads[key] = grads.get(key, 0.0) + e[i + 1] * g
-            terms.setdefault(key, []).append((label[id(node)], g, e[i + 1]))
+        for parent, local in zip(node.parents, node.local_grads):
+            key = id(parent)
+            grads[key] = grads.get(key, 0.0) + local * g
+            terms.setdefault(key, []).append((label[id(node)], g, local))
     return steps

@@ -15,15 +15,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .engine import Value, no_grad, sum_values
+from .engine import Value, _gc_paused, no_grad, sum_values
 from .losses import get_loss
 from .losses import l2 as l2_penalty
 from .nn import Module
@@ -45,20 +44,13 @@ class History:
         return asdict(self)
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a block, restoring its state even on errors.
+def gc_paused() -> contextlib.AbstractContextManager[None]:
+    """Pause the cyclic garbage collector for a block (restored even on errors).
 
-    Building a graph allocates many objects that are freed by reference counting anyway;
-    the cyclic collector scanning them as they are made costs up to half the forward time.
+    Building a graph allocates many objects that reference counting frees anyway; the
+    collector scanning them as they are made costs up to half the forward time.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return _gc_paused()
 
 
 def infer_task(loss: str | Callable[..., Value], y: np.ndarray) -> str:

@@ -135,7 +135,7 @@ def draw_dot(
     elif model is not None:
         param_ids = {id(p) for p in model.parameters()}
     else:
-        param_ids = {id(n) for n in order if not n._edges and n.label}
+        param_ids = {id(n) for n in order if n.is_leaf and n.label}
     hl_nodes: set[int] = set()
     hl_edges: set[tuple] = set()
     if highlight is not None:
@@ -184,7 +184,7 @@ def draw_dot(
             fields.append(f"grad {fmt.format(grad_of(node))}")
         if node is root:
             kind = "output"
-        elif not node._edges:
+        elif node.is_leaf:
             kind = "parameter" if id(node) in param_ids else "input"
         else:
             kind = "computed"
@@ -202,7 +202,7 @@ def draw_dot(
         if id(node) in hl_nodes or (style.active and id(node) in style.active[:2]):
             attrs.update(color=HIGHLIGHT, penwidth="2.5")
         add_node(nid, clusters.get(id(node)), **attrs)
-        if not node._edges:
+        if node.is_leaf:
             continue
         target = nid
         if show_ops:

@@ -39,11 +39,23 @@ def expression():
     return y, w
 
 
+def first_expression():
+    x1, x2 = Value(0.05, label="x1"), Value(0.10, label="x2")
+    w1, w2, b1 = Value(0.15, label="w1"), Value(0.20, label="w2"), Value(0.35, label="b1")
+    net_h1 = w1 * x1 + w2 * x2 + b1
+    net_h1.label = "net_h1"
+    out_h1 = net_h1.sigmoid()
+    out_h1.label = "out_h1"
+    out_h1.backward()
+    return out_h1
+
+
 def main(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     net, params, E = seed_graph()
     y, w = expression()
     written = [
+        render(first_expression(), out / "first.svg"),
         render(E, out / "worked.svg", model=net, highlight=(E, params["w1"]),
                show_local_grads=True),
         render(E, out / "worked_neurons.svg", model=net, group="neuron"),
