@@ -10,18 +10,24 @@ Example:
 """
 
 from .engine import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values
+from .expr import ExpressionError, parse, variables
 from .ops import DomainError
+from .tape import compile
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DomainError",
+    "ExpressionError",
     "Value",
     "__version__",
     "backward_order",
+    "compile",
     "dot",
     "grad",
     "is_grad_enabled",
     "no_grad",
+    "parse",
     "sum_values",
+    "variables",
 ]

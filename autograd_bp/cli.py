@@ -328,7 +328,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     task = infer_task(loss, y)
     history = fit(
         net, X, y, loss=loss, optimizer=optimizer, epochs=args.epochs,
-        batch_size=args.batch_size, seed=args.seed, l2=args.l2,
+        batch_size=args.batch_size, seed=args.seed, l2=args.l2, compiled=args.compiled,
         progress=not args.json and sys.stderr.isatty(),
     )  # fmt: skip
     result: dict[str, Any] = {
@@ -472,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", metavar="FILE", help="decision boundary / loss curve PNG")
     train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
     train.add_argument("--load", metavar="FILE", help="start from a saved model")
+    train.add_argument(
+        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
+    )
     train.add_argument("--json", action="store_true", help="machine-readable output")
     train.set_defaults(run=cmd_train)
 

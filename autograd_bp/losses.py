@@ -77,8 +77,8 @@ def binary_cross_entropy(prediction: Value, target: Number, *, from_logits: bool
         >>> round(binary_cross_entropy(Value(0.0), 1.0, from_logits=True).data, 6)
         0.693147
     """
-    y = float(target)
-    if not 0.0 <= y <= 1.0:
+    y = target if isinstance(target, Value) else float(target)  # a Value when compiled
+    if not isinstance(y, Value) and not 0.0 <= y <= 1.0:
         raise ValueError(f"binary_cross_entropy: target must be in [0, 1], got {target!r}")
     if not from_logits and prediction.op == "sigmoid":
         prediction, from_logits = prediction.parents[0], True
@@ -120,14 +120,25 @@ def softmax(logits: Sequence[Value]) -> list[Value]:
     return [v / total for v in e]
 
 
-def cross_entropy(logits: Sequence[Value], target: int) -> Value:
-    """−log softmax(z)[target] for a class index, by log-sum-exp (stable).
+def cross_entropy(logits: Sequence[Value], target: int | Sequence[Value | Number]) -> Value:
+    """−log softmax(z)[target] for a class index, by log-sum-exp (stable); or, for a
+    sequence of class probabilities p (e.g. one-hot), −Σ p_k log softmax(z)_k.
 
     Example:
         >>> round(cross_entropy([Value(2.0), Value(0.0)], 0).data, 6)
         0.126928
+        >>> round(cross_entropy([Value(2.0), Value(0.0)], [1.0, 0.0]).data, 6)
+        0.126928
     """
     z = list(logits)
+    if isinstance(target, (list, tuple)):
+        if len(target) != len(z):
+            raise ValueError(f"cross_entropy: {len(target)} probabilities for {len(z)} logits")
+        m = max(v.data for v in z)
+        log_norm = sum_values([(v - m).exp() for v in z]).log() + m
+        traced = any(isinstance(p, Value) for p in target)  # compiled: targets are Values
+        mass = sum_values(list(target)) if traced else float(sum(target))
+        return log_norm * mass - sum_values([p * v for p, v in zip(target, z)])
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(z):
         raise ValueError(
             f"cross_entropy: target must be a class index in [0, {len(z)}), got {target!r}"
@@ -143,6 +154,8 @@ def hinge(prediction: Value, target: Number) -> Value:
         >>> hinge(Value(0.25), 1).data
         0.75
     """
+    if isinstance(target, Value):  # a traced target (autograd_bp.tape): taken as given
+        return (1.0 - prediction * target).relu()
     if target not in (-1, 1):
         raise ValueError(f"hinge: target must be -1 or +1, got {target!r}")
     return (1.0 - prediction * float(target)).relu()

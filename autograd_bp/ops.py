@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 __all__ = ["Rule", "RULES", "DomainError", "data_of"]
 
 INF = math.inf
@@ -59,149 +61,289 @@ class Rule:
     arity: int  # 1, 2, or 0 for n-ary rules, which take their operands as one tuple
 
 
-# --- helpers valid on floats *and* Values -----------------------------------------------
-# On floats they are IEEE-lenient (log(0) = -inf, 1/0 = inf): a local derivative may be
-# infinite at the edge of the domain without the forward value being an error.
+# --- helpers valid on floats, numpy arrays *and* Values ----------------------------------
+# Floats: the dynamic engine at forward time. Arrays: the compiled tape replaying a whole
+# batch (autograd_bp.tape). Anything else: a Value, under create_graph. On floats and arrays
+# they are IEEE-lenient (log(0) = -inf, 1/0 = inf): a local derivative may be infinite at
+# the edge of the domain without the forward value being an error.
+
+_ndarray = np.ndarray
 
 
-def data_of(x: Any) -> float:
-    """The float inside ``x`` (``x`` itself for a float, ``x.data`` for a Value)."""
-    return x if type(x) is float else x.data
+def data_of(x: Any) -> Any:
+    """The number(s) inside ``x``: a float or array as it is, ``x.data`` for a Value."""
+    return x if type(x) is float or type(x) is _ndarray else x.data
 
 
 def _is_float(x: Any) -> bool:
     return type(x) is float
 
 
+def _is_numeric(x: Any) -> bool:
+    return type(x) is float or type(x) is _ndarray
+
+
 def recip(x: Any) -> Any:
-    """1/x; on floats 1/0 gives a signed infinity instead of raising."""
+    """1/x; on numbers 1/0 gives a signed infinity instead of raising."""
     if _is_float(x):
         return math.copysign(INF, x) if x == 0.0 else 1.0 / x
+    if type(x) is _ndarray:
+        with np.errstate(divide="ignore"):
+            return 1.0 / x
     return 1.0 / x
 
 
 def power(x: Any, y: Any) -> Any:
-    """x**y; on floats 0**negative is inf and an invalid power is nan, never complex."""
+    """x**y; on numbers 0**negative is inf and an invalid power is nan, never complex."""
     if _is_float(x) and _is_float(y):
         try:
             r = x**y
         except ZeroDivisionError:
             return INF
         return NAN if isinstance(r, complex) else r
+    if _is_numeric(x) and _is_numeric(y):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.power(x, y)
     return x**y
 
 
 def log(x: Any) -> Any:
-    """Natural log; on floats log(0) = -inf and log(negative) = nan."""
+    """Natural log; on numbers log(0) = -inf and log(negative) = nan."""
     if _is_float(x):
         return math.log(x) if x > 0 else (-INF if x == 0 else NAN)
+    if type(x) is _ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
     return x.log()
 
 
 def sin(x: Any) -> Any:
-    """sin on floats or Values."""
-    return math.sin(x) if _is_float(x) else x.sin()
+    """sin on numbers or Values."""
+    if _is_float(x):
+        return math.sin(x)
+    return np.sin(x) if type(x) is _ndarray else x.sin()
 
 
 def cos(x: Any) -> Any:
-    """cos on floats or Values."""
-    return math.cos(x) if _is_float(x) else x.cos()
+    """cos on numbers or Values."""
+    if _is_float(x):
+        return math.cos(x)
+    return np.cos(x) if type(x) is _ndarray else x.cos()
 
 
 def sigmoid(x: Any) -> Any:
-    """Logistic sigmoid on floats or Values."""
-    return _sigmoid(x) if _is_float(x) else x.sigmoid()
+    """Logistic sigmoid on numbers or Values."""
+    return _sigmoid(x) if _is_numeric(x) else x.sigmoid()
 
 
-def step(x: Any) -> float:
+def step(x: Any) -> Any:
     """1.0 where x > 0 else 0.0 (a constant: its own derivative is zero almost everywhere)."""
-    return 1.0 if data_of(x) > 0 else 0.0
-
-
-def sign(x: Any) -> float:
-    """The sign of x as a float constant (0.0 at 0, as PyTorch's abs backward)."""
     d = data_of(x)
+    if type(d) is _ndarray:
+        return d > 0  # a boolean mask multiplies like 1.0/0.0, without a conversion
+    return 1.0 if d > 0 else 0.0
+
+
+def sign(x: Any) -> Any:
+    """The sign of x as a constant (0.0 at 0, as PyTorch's abs backward)."""
+    d = data_of(x)
+    if type(d) is _ndarray:
+        return np.sign(d)
     return 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)
 
 
-# --- forwards on floats: stable, and loud on domain errors --------------------------------
+def where_positive(x: Any, then: Any, otherwise: Any) -> Any:
+    """``then`` where x > 0 else ``otherwise`` (constants, chosen by the data)."""
+    d = data_of(x)
+    if type(d) is _ndarray:
+        return np.where(d > 0, then, otherwise)
+    return then if d > 0 else otherwise
 
 
-def _fmt(x: float) -> str:
+# --- forwards: stable, and loud on domain errors ------------------------------------------
+# Each takes floats (one example) or arrays (a batch); an error on a batch names the first
+# offending example.
+
+
+def _fmt(x: Any) -> str:
     return repr(float(x))
 
 
-def _div(a: float, b: float, _: None) -> float:
-    if b == 0.0:
-        raise ZeroDivisionError(f"div: division by zero ({_fmt(a)} / {_fmt(b)})")
+def _first(mask: Any, *arrays: Any) -> tuple[int, list[Any]]:
+    """The first index where ``mask`` holds, and the arrays' values there."""
+    i = int(np.flatnonzero(np.broadcast_to(mask, np.shape(mask)))[0])
+    return i, [np.broadcast_to(a, np.shape(mask))[i] for a in arrays]
+
+
+def _div(a: Any, b: Any, _: None) -> Any:
+    if _is_float(b):
+        if b == 0.0:
+            raise ZeroDivisionError(f"div: division by zero ({_fmt(a)} / {_fmt(b)})")
+        return a / b
+    zero = np.asarray(b) == 0.0
+    if zero.any():
+        i, (x, y) = _first(zero, a, b)
+        raise ZeroDivisionError(f"div: division by zero ({_fmt(x)} / {_fmt(y)}) in example {i}")
     return a / b
 
 
-def _pow(a: float, b: float, _: None) -> float:
-    if a == 0.0 and b < 0:
-        raise ZeroDivisionError(f"pow: 0 raised to the negative power {_fmt(b)}")
-    if a < 0 and math.isfinite(b) and b != int(b):
-        raise DomainError(
-            f"pow: negative base {_fmt(a)} to the non-integer power {_fmt(b)} is not real"
-        )
-    try:
-        return a**b
-    except OverflowError:
-        raise OverflowError(f"pow: {_fmt(a)} ** {_fmt(b)} overflows a float") from None
+def _pow(a: Any, b: Any, _: None) -> Any:
+    if _is_float(a) and _is_float(b):
+        if a == 0.0 and b < 0:
+            raise ZeroDivisionError(f"pow: 0 raised to the negative power {_fmt(b)}")
+        if a < 0 and math.isfinite(b) and b != int(b):
+            raise DomainError(
+                f"pow: negative base {_fmt(a)} to the non-integer power {_fmt(b)} is not real"
+            )
+        try:
+            return a**b
+        except OverflowError:
+            raise OverflowError(f"pow: {_fmt(a)} ** {_fmt(b)} overflows a float") from None
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    zero_neg = (a_ == 0.0) & (b_ < 0)
+    if zero_neg.any():
+        i, (_, y) = _first(zero_neg, a_, b_)
+        raise ZeroDivisionError(f"pow: 0 raised to the negative power {_fmt(y)} in example {i}")
+    fractional = (a_ < 0) & np.isfinite(b_) & (b_ != np.floor(b_))
+    if fractional.any():
+        i, (x, y) = _first(fractional, a_, b_)
+        raise DomainError(f"pow: negative base {_fmt(x)} to the non-integer power {_fmt(y)} "
+                          f"is not real (example {i})")  # fmt: skip
+    with np.errstate(over="ignore"):
+        out = np.power(a_, b_)
+    _check_overflow("pow", out, a_)
+    return out
 
 
-def _exp(a: float, _: None) -> float:
-    try:
-        return math.exp(a)
-    except OverflowError:
-        raise OverflowError(f"exp: exp({_fmt(a)}) overflows a float") from None
+def _check_overflow(name: str, out: Any, a: Any) -> None:
+    blown = np.isinf(out) & np.isfinite(a)
+    if blown.any():
+        i, (x,) = _first(blown, a)
+        raise OverflowError(f"{name}: overflows a float at operand {_fmt(x)} (example {i})")
 
 
-def _log(a: float, _: None) -> float:
-    if a <= 0:
-        raise DomainError(f"log: operand must be positive, got {_fmt(a)}")
-    return math.log(a)
+def _exp(a: Any, _: None) -> Any:
+    if _is_float(a):
+        try:
+            return math.exp(a)
+        except OverflowError:
+            raise OverflowError(f"exp: exp({_fmt(a)}) overflows a float") from None
+    with np.errstate(over="ignore"):
+        out = np.exp(a)
+    _check_overflow("exp", out, a)
+    return out
 
 
-def _sqrt(a: float, _: None) -> float:
-    if a < 0:
-        raise DomainError(f"sqrt: operand must be non-negative, got {_fmt(a)}")
-    return math.sqrt(a)
+def _log(a: Any, _: None) -> Any:
+    if _is_float(a):
+        if a <= 0:
+            raise DomainError(f"log: operand must be positive, got {_fmt(a)}")
+        return math.log(a)
+    bad = a <= 0
+    if bad.any():
+        i, (x,) = _first(bad, a)
+        raise DomainError(f"log: operand must be positive, got {_fmt(x)} in example {i}")
+    return np.log(a)
 
 
-def _sigmoid(a: float, _: None = None) -> float:
+def _sqrt(a: Any, _: None) -> Any:
+    if _is_float(a):
+        if a < 0:
+            raise DomainError(f"sqrt: operand must be non-negative, got {_fmt(a)}")
+        return math.sqrt(a)
+    bad = a < 0
+    if bad.any():
+        i, (x,) = _first(bad, a)
+        raise DomainError(f"sqrt: operand must be non-negative, got {_fmt(x)} in example {i}")
+    return np.sqrt(a)
+
+
+def _tanh(a: Any, _: None) -> Any:
+    return math.tanh(a) if _is_float(a) else np.tanh(a)
+
+
+def _sigmoid(a: Any, _: None = None) -> Any:
     # Two branches so exp never sees a large positive argument (no overflow at ±1000).
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
+    if _is_float(a):
+        if a >= 0:
+            return 1.0 / (1.0 + math.exp(-a))
+        e = math.exp(a)
+        return e / (1.0 + e)
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _softplus(a: float, _: None) -> float:
+def _softplus(a: Any, _: None) -> Any:
     # log(1 + e^a) = max(a, 0) + log1p(e^-|a|): stable for every finite a.
-    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+    if _is_float(a):
+        return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
 
 
-def _dot(xs: tuple[float, ...], _: None) -> float:
+def _relu(a: Any, _: None) -> Any:
+    if _is_float(a):
+        return a if a > 0 else 0.0
+    return np.maximum(a, 0.0)
+
+
+def _leaky_relu(a: Any, slope: float) -> Any:
+    if _is_float(a):
+        return a if a > 0 else slope * a
+    return np.where(a > 0, a, slope * a)
+
+
+def _sin(a: Any, _: None) -> Any:
+    return math.sin(a) if _is_float(a) else np.sin(a)
+
+
+def _cos(a: Any, _: None) -> Any:
+    return math.cos(a) if _is_float(a) else np.cos(a)
+
+
+# n-ary rules get their operands as one sequence: a tuple of floats (or of Values) from the
+# engine, or a 2-D array with one row per operand from the tape.
+
+
+def _sum(xs: Any, _: None) -> Any:
+    return xs.sum(axis=0) if type(xs) is _ndarray else sum(xs, 0.0)
+
+
+def _sum_local(xs: Any, out: Any, _: None) -> Any:
+    return np.ones(len(xs)) if type(xs) is _ndarray else (1.0,) * len(xs)
+
+
+def _dot(xs: Any, _: None) -> Any:
+    if type(xs) is _ndarray:
+        return np.einsum("kb,kb->b", xs[0::2], xs[1::2])
     return sum(map(float.__mul__, xs[0::2], xs[1::2]), 0.0)
 
 
-def _swap_pairs(xs: tuple[Any, ...]) -> tuple[Any, ...]:
+def _swap_pairs(xs: Any) -> Any:
     """(w0, x0, w1, x1, ...) -> (x0, w0, x1, w1, ...): ∂(w·x)/∂w_i = x_i and vice versa."""
-    out: list[Any] = [None] * len(xs)
+    if type(xs) is _ndarray:
+        out = np.empty_like(xs)
+    else:
+        out = [None] * len(xs)
     out[0::2] = xs[1::2]
     out[1::2] = xs[0::2]
-    return tuple(out)
+    return out if type(xs) is _ndarray else tuple(out)
 
 
 def _pow_base_local(a: Any, b: Any) -> Any:
     """∂(a**b)/∂a = b·a**(b−1); exactly 0 when b = 0 (a**0 is constant, even at a = 0)."""
+    if type(data_of(b)) is _ndarray or type(data_of(a)) is _ndarray:
+        return np.where(np.asarray(data_of(b)) == 0.0, 0.0, b * power(a, b - 1.0))
     return 0.0 if data_of(b) == 0.0 else b * power(a, b - 1.0)
 
 
 def _pow_exponent_local(a: Any, out: Any) -> Any:
     """∂(a**b)/∂b = a**b · ln a, defined for a > 0; 0 where the power is 0, else nan."""
-    if data_of(a) > 0:
+    d = data_of(a)
+    if type(d) is _ndarray or type(data_of(out)) is _ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(d > 0, out * log(np.where(d > 0, d, 1.0)),
+                            np.where(data_of(out) == 0.0, 0.0, NAN))  # fmt: skip
+    if d > 0:
         return out * log(a)
     return 0.0 if data_of(out) == 0.0 else NAN
 
@@ -231,20 +373,16 @@ RULES: dict[str, Rule] = {
         _unary("exp", _exp, lambda a, out, _: (out,)),
         _unary("log", _log, lambda a, out, _: (recip(a),)),
         _unary("sqrt", _sqrt, lambda a, out, _: (0.5 * recip(out),)),
-        _unary("tanh", lambda a, _: math.tanh(a), lambda a, out, _: (1.0 - out * out,)),
+        _unary("tanh", _tanh, lambda a, out, _: (1.0 - out * out,)),
         _unary("sigmoid", _sigmoid, lambda a, out, _: (out * (1.0 - out),)),
-        _unary("relu", lambda a, _: a if a > 0 else 0.0, lambda a, out, _: (step(a),)),
-        _unary(
-            "leaky_relu",
-            lambda a, slope: a if a > 0 else slope * a,
-            lambda a, out, slope: (1.0 if data_of(a) > 0 else slope,),
-        ),
+        _unary("relu", _relu, lambda a, out, _: (step(a),)),
+        _unary("leaky_relu", _leaky_relu, lambda a, out, slope: (where_positive(a, 1.0, slope),)),
         _unary("softplus", _softplus, lambda a, out, _: (sigmoid(a),)),
-        _unary("sin", lambda a, _: math.sin(a), lambda a, out, _: (cos(a),)),
-        _unary("cos", lambda a, _: math.cos(a), lambda a, out, _: (-sin(a),)),
+        _unary("sin", _sin, lambda a, out, _: (cos(a),)),
+        _unary("cos", _cos, lambda a, out, _: (-sin(a),)),
         _unary("abs", lambda a, _: abs(a), lambda a, out, _: (sign(a),)),
         # n-ary: one node however many terms, so a 10^5-term sum is not a 10^5-deep chain.
-        Rule("sum", "+", lambda xs, _: sum(xs, 0.0), lambda xs, out, _: (1.0,) * len(xs), 0),
+        Rule("sum", "+", _sum, _sum_local, 0),
         # dot(w0, x0, w1, x1, ...) = Σ w_i·x_i: a neuron's weighted input z in one node, whose
         # local derivatives are exactly the seed's ∂net/∂w = out_h and ∂net/∂out_h = w.
         Rule("dot", "·", _dot, lambda xs, out, _: _swap_pairs(xs), 0),

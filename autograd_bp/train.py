@@ -66,20 +66,32 @@ def infer_task(loss: str | Callable[..., Value], y: np.ndarray) -> str:
     return "regression"
 
 
-def _predicted(output: Any, task: str) -> Any:
+def _threshold(output: Any, loss_name: str = "") -> float:
+    """Where a single binary output splits the classes: 0.5 for probabilities (a sigmoid
+    output, or a squared-error fit to 0/1), else 0 (a logit)."""
+    if getattr(output, "op", "") == "sigmoid" or loss_name in ("half_sse", "mse"):
+        return 0.5
+    return 0.0
+
+
+def _predict(values: Sequence[float], task: str, threshold: float) -> int:
+    """The predicted class from one example's output numbers."""
     if task == "multiclass":
-        return int(np.argmax([o.data for o in output]))
+        return int(np.argmax(values))
     if task == "sign":
-        return 1 if output.data > 0 else -1
+        return 1 if values[0] > 0 else -1
     if task == "binary":
-        threshold = 0.5 if output.op in ("sigmoid", "") or 0 < output.data < 1 else 0.0
-        return 1 if output.data > threshold else 0
+        return 1 if values[0] > threshold else 0
     raise ValueError(f"no accuracy for task {task!r}")
 
 
-def accuracy(outputs: Sequence[Any], y: Sequence[Any], task: str) -> float:
-    """Fraction of examples whose predicted class equals the label."""
-    hits = sum(_predicted(o, task) == int(t) for o, t in zip(outputs, y))
+def _numbers(output: Any) -> list[float]:
+    return [o.data for o in output] if isinstance(output, list) else [output.data]
+
+
+def accuracy(outputs: Sequence[Any], y: Sequence[Any], task: str, threshold: float = 0.0) -> float:
+    """Fraction of examples whose predicted class equals the label (outputs are Values)."""
+    hits = sum(_predict(_numbers(o), task, threshold) == int(t) for o, t in zip(outputs, y))
     return hits / len(outputs)
 
 
@@ -93,9 +105,10 @@ def evaluate(model: Module, X: Any, y: Any, task: str = "multiclass") -> float:
         True
     """
     rows = np.asarray(X, dtype=float).tolist()
+    threshold = _threshold(model(rows[0])) if task == "binary" else 0.0  # needs the op: grad on
     with no_grad():
         outputs = [model(x) for x in rows]
-    return accuracy(outputs, list(y), task)
+    return accuracy(outputs, list(y), task, threshold)
 
 
 def _target(t: Any) -> Any:
@@ -115,6 +128,7 @@ def fit(
     progress: bool = True,
     l2: float = 0.0,
     task: str | None = None,
+    compiled: bool = False,
 ) -> History:
     """Train with mini-batch gradient descent; returns the :class:`History`.
 
@@ -122,10 +136,14 @@ def fit(
     batch mean, as in Nielsen's update w ← w − (η/m) Σ_x ∂C_x/∂w), adds ``l2``·Σp²,
     back-propagates once and steps the optimizer. ``batch_size=None`` means full batch.
     Examples are reshuffled every epoch with ``seed``.
+
+    ``compiled=True`` traces ``loss(model(x), y)`` once and replays it on each whole batch
+    with numpy (:mod:`autograd_bp.tape`): the same graph and gradients, much faster.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    rows = np.asarray(X, dtype=float).tolist()
+    X_arr = np.asarray(X, dtype=float)
+    rows = X_arr.tolist()
     targets = [_target(t) for t in np.asarray(y)]
     n = len(rows)
     if n == 0 or n != len(targets):
@@ -134,10 +152,13 @@ def fit(
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
     loss_fn = get_loss(loss)
+    loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "")
     task = task or infer_task(loss, np.asarray(y))
     params = model.parameters()
     rng = np.random.default_rng(seed)
     history = History()
+    step = _compiled_step(model, loss_fn, X_arr, y, task) if compiled else None
+    threshold = _threshold(model(rows[0]) if task == "binary" else None, loss_name)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(epochs), disable=not progress, desc="training", unit="epoch", leave=False)
@@ -149,18 +170,39 @@ def fit(
             batch = order[lo : lo + size]
             with gc_paused():
                 optimizer.zero_grad()
-                outputs = [model(rows[i]) for i in batch]
-                losses = [loss_fn(o, targets[i]) for o, i in zip(outputs, batch)]
-                batch_loss = sum_values(losses) * (1.0 / len(batch))
-                objective = batch_loss + l2_penalty(params, l2) if l2 else batch_loss
-                objective.backward()
+                if step is not None:
+                    batch_loss, outputs = step(batch)
+                else:
+                    values = [model(rows[i]) for i in batch]
+                    losses = [loss_fn(o, targets[i]) for o, i in zip(values, batch)]
+                    mean = sum_values(losses) * (1.0 / len(batch))
+                    mean.backward()
+                    batch_loss, outputs = mean.data, [_numbers(o) for o in values]
+                if l2:
+                    l2_penalty(params, l2).backward()
                 optimizer.step()
-            total += batch_loss.data * len(batch)
+            total += batch_loss * len(batch)
             if task != "regression":
-                hits += sum(_predicted(o, task) == int(targets[i]) for o, i in zip(outputs, batch))
+                hits += sum(_predict(o, task, threshold) == int(targets[i])
+                            for o, i in zip(outputs, batch))  # fmt: skip
         history.loss.append(total / n)
         history.accuracy.append(hits / n if task != "regression" else None)
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
     bar.close()
     return history
+
+
+def _compiled_step(model: Module, loss_fn: Callable[..., Value], X: np.ndarray, y: Any,
+                   task: str) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:  # fmt: skip
+    """Compile the loss once; a step is then (mean loss, outputs) for a batch of indices."""
+    from .tape import compile_loss
+
+    y = np.asarray(y)
+    if task == "multiclass":  # class indices -> one-hot rows, so the graph is the same for all
+        n_classes = len(_numbers(model(X[0].tolist())))
+        T = np.eye(n_classes)[y.astype(int)]
+    else:
+        T = y.reshape(len(y), -1).astype(float)
+    compiled = compile_loss(model, loss_fn, X, T)
+    return lambda batch: compiled.step(X[batch], T[batch])

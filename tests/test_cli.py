@@ -148,3 +148,12 @@ def test_verify_reports_agreement() -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["max_rel_matrix"] < 1e-10 and len(doc["parameters"]) == 4 * 4 + 2 * 5
+
+
+def test_train_compiled_digits_reports_test_accuracy() -> None:
+    args = ["--hidden", "32", "--optimizer", "adam", "--lr", "0.01", "--epochs", "5",
+            "--batch-size", "32", "--samples", "600", "--compiled", "--json"]  # fmt: skip
+    proc = run("train", "digits", *args)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["test_accuracy"] > 0.85 and doc["history"]["loss"][-1] < doc["history"]["loss"][0]
