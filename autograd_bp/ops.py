@@ -170,9 +170,10 @@ def _fmt(x: Any) -> str:
 
 
 def _first(mask: Any, *arrays: Any) -> tuple[int, list[Any]]:
-    """The first index where ``mask`` holds, and the arrays' values there."""
-    i = int(np.flatnonzero(np.broadcast_to(mask, np.shape(mask)))[0])
-    return i, [np.broadcast_to(a, np.shape(mask))[i] for a in arrays]
+    """The example (last axis) of the first place where ``mask`` holds, and the arrays'
+    values there."""
+    where = tuple(np.argwhere(mask)[0])
+    return int(where[-1]), [np.broadcast_to(a, np.shape(mask))[where] for a in arrays]
 
 
 def _div(a: Any, b: Any, _: None) -> Any:
@@ -301,7 +302,8 @@ def _cos(a: Any, _: None) -> Any:
 
 
 # n-ary rules get their operands as one sequence: a tuple of floats (or of Values) from the
-# engine, or a 2-D array with one row per operand from the tape.
+# engine, or an array from the tape whose first axis runs over the operands (the other axes:
+# same-shaped ops stacked together, then the batch).
 
 
 def _sum(xs: Any, _: None) -> Any:
@@ -309,12 +311,14 @@ def _sum(xs: Any, _: None) -> Any:
 
 
 def _sum_local(xs: Any, out: Any, _: None) -> Any:
-    return np.ones(len(xs)) if type(xs) is _ndarray else (1.0,) * len(xs)
+    if type(xs) is _ndarray:  # ones shaped to broadcast over the operand block
+        return np.ones((len(xs),) + (1,) * (xs.ndim - 1))
+    return (1.0,) * len(xs)
 
 
 def _dot(xs: Any, _: None) -> Any:
     if type(xs) is _ndarray:
-        return np.einsum("kb,kb->b", xs[0::2], xs[1::2])
+        return np.einsum("k...,k...->...", xs[0::2], xs[1::2])
     return sum(map(float.__mul__, xs[0::2], xs[1::2]), 0.0)
 
 

@@ -62,7 +62,6 @@ class Instruction:
     out: int
     args: tuple[int, ...]
     param: Any
-    index: np.ndarray  # args as an index array (n-ary ops gather their rows with it)
 
 
 class Tape:
@@ -71,48 +70,47 @@ class Tape:
     def __init__(self, outputs: Sequence[Value], inputs: Sequence[Value]) -> None:
         self.inputs = list(inputs)
         order = _forward_order(outputs)
-        self.slot: dict[int, int] = {}
-        self.parameters: list[Value] = []
-        self.param_slots: list[int] = []
+        input_ids = {id(v) for v in self.inputs}
+        missing = [v.label or f"input {k}" for k, v in enumerate(self.inputs)
+                   if id(v) not in {id(n) for n in order}]  # fmt: skip
+        if missing:
+            raise TraceError(f"the traced graph does not use input(s): {', '.join(missing)}")
+        # Slots: parameters first, then inputs (each a contiguous range, filled by one slice
+        # assignment per call), then computed nodes, then folded constants.
+        self.parameters = [n for n in order if n.is_leaf and id(n) not in input_ids]
+        computed = [n for n in order if not n.is_leaf]
+        nodes = [*self.parameters, *self.inputs, *computed]
+        self.slot: dict[int, int] = {id(n): s for s, n in enumerate(nodes)}
+        self.n_params = len(self.parameters)
         self.constants: list[tuple[int, float]] = []
         self._const_slot: dict[float, int] = {}
-        input_ids = {id(v): k for k, v in enumerate(self.inputs)}
-        self.input_slots = [0] * len(self.inputs)
         self.instructions: list[Instruction] = []
-        for node in order:
-            s = self._new_slot(node)
-            if node.is_leaf:
-                if id(node) in input_ids:
-                    self.input_slots[input_ids[id(node)]] = s
-                else:
-                    self.parameters.append(node)
-                    self.param_slots.append(s)
-                continue
+        for node in computed:
             rule = RULES[node.op]
             operands = _operands(node)
             flat = operands[0] if rule.arity == 0 else operands
-            args = tuple(self._operand_slot(a) for a in flat)
+            args = tuple(self._operand_slot(a, len(nodes)) for a in flat)
             param = node._ctx if rule.arity == 1 else None
-            self.instructions.append(Instruction(rule, s, args, param, np.array(args)))
-        missing = [
-            v.label or f"input {k}" for k, v in enumerate(self.inputs) if id(v) not in self.slot
-        ]
-        if missing:
-            raise TraceError(f"the traced graph does not use input(s): {', '.join(missing)}")
+            self.instructions.append(Instruction(rule, self.slot[id(node)], args, param))
         self.output_slots = [self.slot[id(v)] for v in outputs]
-        self.n_slots = len(self.slot) + len(self.constants)
+        self.n_slots = len(nodes) + len(self.constants)
         self._buffers: dict[int, _Program] = {}
 
-    def _new_slot(self, node: Value) -> int:
-        s = len(self.slot) + len(self.constants)
-        self.slot[id(node)] = s
-        return s
+    @property
+    def param_slots(self) -> range:
+        """The slots of the parameters (a contiguous range)."""
+        return range(self.n_params)
 
-    def _operand_slot(self, a: Any) -> int:
+    @property
+    def input_slots(self) -> range:
+        """The slots of the inputs, in input order (a contiguous range)."""
+        return range(self.n_params, self.n_params + len(self.inputs))
+
+    def _operand_slot(self, a: Any, first_free: int) -> int:
         if type(a) is Value:
             return self.slot[id(a)]
         if a not in self._const_slot:  # a folded constant: a row of its own, filled once
-            s = len(self.slot) + len(self.constants)
+            s = first_free + len(self.constants)
             self._const_slot[a] = s
             self.constants.append((s, a))
         return self._const_slot[a]
@@ -142,19 +140,19 @@ class Tape:
         """Run the tape on a batch; returns the (slots, B) value array."""
         prog = self.buffers(len(X))
         values = prog.values
-        values[self.input_slots] = X.T
-        if self.parameters:  # read .data at every call: optimizers update it between calls
-            values[self.param_slots] = np.fromiter(
-                (p.data for p in self.parameters), float, len(self.parameters)
-            )[:, None]
-        take = np.take
-        for arity, forward, out, a, b, param, index in prog.forward_ops:
-            if arity == 2:
-                out[...] = forward(a, b, None)
-            elif arity == 1:
-                out[...] = forward(a, param)
-            else:  # gather the operand rows into the op's own block (kept for backward)
-                out[...] = forward(take(values, index, axis=0, out=b), None)
+        p, n = self.n_params, len(self.inputs)
+        values[p : p + n] = X.T
+        if p:  # read .data at every call: optimizers update it between calls
+            values[:p] = np.fromiter([q.data for q in self.parameters], float, p)[:, None]
+        for group in prog.groups:
+            rule, rows = group.rule, group.rows
+            if rule.arity == 2:
+                out = rule.forward(values[rows[0]], values[rows[1]], None)
+            elif rule.arity == 1:
+                out = rule.forward(values[rows[0]], group.param)
+            else:
+                out = rule.forward(values[rows], None)
+            values[group.out] = out
         return values
 
     def backward(self, values: np.ndarray, seeds: dict[int, Any]) -> np.ndarray:
@@ -165,61 +163,90 @@ class Tape:
         grads.fill(0.0)
         for s, g in seeds.items():
             grads[s] = g
-        for arity, local, g, out, a, b, ga, gb, param, scatter in prog.backward_ops:
-            if arity == 2:
-                da, db = local(a, b, out, None)
-                if ga is not None:
-                    ga += da * g
-                if gb is not None:
-                    gb += db * g
-            elif arity == 1:
-                ga += local(a, out, param)[0] * g
-            else:  # b: the operand block gathered by the forward pass
-                d = np.asarray(local(b, out, None))
-                contribution = (d if d.ndim == 2 else d[:, None]) * g
-                rows, keep, unique = scatter
-                if keep is not None:
-                    contribution = contribution[keep]
-                if unique:
-                    grads[rows] += contribution
-                else:
-                    np.add.at(grads, rows, contribution)
+        for group in reversed(prog.groups):
+            if not group.needs_grad:
+                continue  # no parameter below: nothing to propagate
+            rule, rows = group.rule, group.rows
+            g = grads[group.out]
+            out = values[group.out]
+            if rule.arity == 2:
+                da, db = rule.local(values[rows[0]], values[rows[1]], out, None)
+                local = np.stack([np.broadcast_to(da, g.shape), np.broadcast_to(db, g.shape)])
+            elif rule.arity == 1:
+                local = np.broadcast_to(rule.local(values[rows[0]], out, group.param)[0], g.shape)
+                local = local[None]
+            else:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
+                local = np.broadcast_to(rule.local(values[rows], out, None), (len(rows), *g.shape))
+            group.scatter(grads, local, g)
         return grads
 
 
+@dataclass
+class _Group:
+    """Same-rule instructions of one topological level, run as one block op.
+
+    ``rows[p]`` holds, for operand position p, the slot of that operand in each of the m
+    instructions; ``out`` their result slots.
+    """
+
+    rule: Rule
+    param: Any
+    rows: np.ndarray  # (n_operands, m)
+    out: np.ndarray  # (m,)
+    needs_grad: bool
+
+    def __post_init__(self) -> None:
+        # Operand positions whose slot is the same for every instruction (the inputs of a
+        # layer, read by each of its neurons) are summed over the group before the add.
+        self.shared = (self.rows == self.rows[:, :1]).all(axis=1) & (self.rows.shape[1] > 1)
+        targets = np.concatenate([self.rows[self.shared, 0], self.rows[~self.shared].ravel()])
+        self.targets = targets
+        self.unique = len(np.unique(targets)) == len(targets)
+
+    def scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
+        """grads[operand slot] += local derivative × upstream gradient, for every operand
+        position p of every instruction i: ``local[p, i] * g[i]``."""
+        batch = grads.shape[1]
+        if self.shared.any():  # Σ over the instructions that read the same slot, fused
+            parts = [np.einsum("pib,ib->pb", local[self.shared], g),
+                     (local[~self.shared] * g).reshape(-1, batch)]  # fmt: skip
+            values = np.concatenate(parts)
+        else:
+            values = (local * g).reshape(-1, batch)
+        if self.unique:
+            grads[self.targets] += values
+        else:
+            np.add.at(grads, self.targets, values)
+
+
 class _Program:
-    """A tape bound to the arrays of one batch size: per instruction, the rule's function
-    and the rows it reads and writes, so the replay loops do no lookups."""
+    """A tape scheduled for one batch size: instructions grouped by topological level and
+    rule, so each group is one numpy op over a block of rows; the value and gradient arrays
+    are allocated once and reused."""
 
     def __init__(self, tape: Tape, batch: int) -> None:
         self.values = values = np.zeros((tape.n_slots, batch))
-        self.grads = grads = np.zeros((tape.n_slots, batch))
+        self.grads = np.zeros((tape.n_slots, batch))
         for s, c in tape.constants:
             values[s] = c
         needs = tape._needs_grad()
-        self.forward_ops: list[tuple[Any, ...]] = []
-        self.backward_ops: list[tuple[Any, ...]] = []
+        level = [0] * tape.n_slots
+        buckets: dict[tuple[Any, ...], list[Instruction]] = {}
         for ins in tape.instructions:
-            arity, args, out = ins.rule.arity, ins.args, ins.out
-            a = values[args[0]] if arity else None
-            b = values[args[1]] if arity == 2 else None
-            if arity == 0:  # n-ary: b is a (k, B) block the operand rows are gathered into
-                b = np.empty((len(args), batch))
-            self.forward_ops.append((arity, ins.rule.forward, values[out], a, b, ins.param,
-                                     ins.index))  # fmt: skip
-            if not needs[out]:
-                continue  # no parameter below: nothing to propagate
-            ga = grads[args[0]] if arity and needs[args[0]] else None
-            gb = grads[args[1]] if arity == 2 and needs[args[1]] else None
-            scatter = None
-            if arity == 0:
-                keep = np.array([k for k, s in enumerate(args) if needs[s]])
-                rows = ins.index[keep]
-                unique = len(set(rows.tolist())) == len(rows)
-                scatter = (rows, None if len(keep) == len(args) else keep, unique)
-            self.backward_ops.append((arity, ins.rule.local, grads[out], values[out], a, b,
-                                      ga, gb, ins.param, scatter))  # fmt: skip
-        self.backward_ops.reverse()
+            lvl = 1 + max(level[a] for a in ins.args)
+            level[ins.out] = lvl
+            key = (lvl, ins.rule.name, len(ins.args), ins.param, needs[ins.out])
+            buckets.setdefault(key, []).append(ins)
+        self.groups = [
+            _Group(
+                group[0].rule,
+                group[0].param,
+                np.array([ins.args for ins in group]).T,
+                np.array([ins.out for ins in group]),
+                key[4],
+            )
+            for key, group in sorted(buckets.items(), key=lambda kv: kv[0][0])
+        ]
 
 
 def _forward_order(outputs: Sequence[Value]) -> list[Value]:
@@ -307,7 +334,7 @@ class CompiledFunction:
         weight = 1.0 / len(X) if reduction == "mean" else 1.0
         grads = self.tape.backward(values, {slot: weight})
         if self.parameters:
-            totals = grads[self.tape.param_slots].sum(axis=1).tolist()
+            totals = grads[: self.tape.n_params].sum(axis=1).tolist()
             for p, g in zip(self.tape.parameters, totals):
                 p.grad += g
         reduced = float(values[slot].sum() * weight)
