@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._io import require
 from .engine import Value, _gc_paused, no_grad, sum_values
 from .losses import get_loss
 from .losses import l2 as l2_penalty
@@ -159,7 +160,7 @@ def fit(
     history = History()
     step = _compiled_step(model, loss_fn, X_arr, y, task) if compiled else None
     threshold = _threshold(model(rows[0]) if task == "binary" else None, loss_name)
-    from tqdm.auto import tqdm
+    tqdm = require("tqdm.auto", "train").tqdm
 
     bar = tqdm(range(epochs), disable=not progress, desc="training", unit="epoch", leave=False)
     for _ in bar:

@@ -14,32 +14,28 @@ from autograd_bp.nn import MLP
 from autograd_bp.train import gc_paused
 
 
-def chain_ours(n: int) -> tuple[Any, Any]:
-    x = Value(1.0)
+def _chain(x: Any, n: int) -> tuple[Any, Any]:
+    """x → x·1.0001 + 0.0001, n times, in whatever engine x belongs to."""
     y = x
     for _ in range(n):
         y = y * 1.0001 + 0.0001
     return x, y
+
+
+def chain_ours(n: int) -> tuple[Any, Any]:
+    return _chain(Value(1.0), n)
 
 
 def chain_micrograd(n: int) -> tuple[Any, Any]:
     from micrograd.engine import Value as MValue
 
-    x = MValue(1.0)
-    y = x
-    for _ in range(n):
-        y = y * 1.0001 + 0.0001
-    return x, y
+    return _chain(MValue(1.0), n)
 
 
 def chain_torch(n: int) -> tuple[Any, Any]:
     import torch
 
-    x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
-    y = x
-    for _ in range(n):
-        y = y * 1.0001 + 0.0001
-    return x, y
+    return _chain(torch.tensor(1.0, dtype=torch.float64, requires_grad=True), n)
 
 
 @dataclass
