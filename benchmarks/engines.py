@@ -201,13 +201,15 @@ def mlp_micrograd(spec: MlpSpec):
     return net, step, lambda: [p.grad for p in params]
 
 
-def mlp_torch_scalar(spec: MlpSpec):
+def _torch_scalar_mlp(weights):
+    """An MLP of 0-d float64 tensors (ReLU hidden, linear output), built op by op like the
+    scalar engines: (parameters, forward(x) -> list of outputs)."""
     import torch
 
     def t(v):
         return torch.tensor(v, dtype=torch.float64, requires_grad=True)
 
-    layers = [[([t(v) for v in row], t(0.0)) for row in W] for W in spec.weights]
+    layers = [[([t(v) for v in row], t(0.0)) for row in W] for W in weights]
     params = [p for layer in layers for ws, b in layer for p in [*ws, b]]
 
     def forward(x):
@@ -220,10 +222,18 @@ def mlp_torch_scalar(spec: MlpSpec):
                     z = z + w * v
                 out.append(torch.relu(z) if k < len(layers) - 1 else z)
             a = out
-        return a[0]
+        return a
+
+    return params, forward
+
+
+def mlp_torch_scalar(spec: MlpSpec):
+    import torch
+
+    params, forward = _torch_scalar_mlp(spec.weights)
 
     def step() -> None:
-        losses = [torch.relu(1.0 - forward(x) * float(y)) for x, y in zip(spec.X, spec.y)]
+        losses = [torch.relu(1.0 - forward(x)[0] * float(y)) for x, y in zip(spec.X, spec.y)]
         loss = sum(losses) * (1.0 / len(losses))
         for p in params:
             p.grad = None
@@ -232,7 +242,7 @@ def mlp_torch_scalar(spec: MlpSpec):
             for p in params:
                 p -= LR * p.grad
 
-    return layers, step, lambda: [p.grad.item() for p in params]
+    return params, step, lambda: [p.grad.item() for p in params]
 
 
 def mlp_torch_batched(spec: MlpSpec):
@@ -342,25 +352,12 @@ def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
     import torch
 
     X, Y, W = data
-
-    def t(v):
-        return torch.tensor(v, dtype=torch.float64, requires_grad=True)
-
-    layers = [[([t(v) for v in row], t(0.0)) for row in Wl] for Wl in W]
-    params = [p for layer in layers for ws, b in layer for p in [*ws, b]]
+    params, forward = _torch_scalar_mlp(W)
     for lo in range(0, len(X), batch):
         losses = []
         for x, target in zip(X[lo : lo + batch], Y[lo : lo + batch]):
-            a = [torch.tensor(v, dtype=torch.float64) for v in x]
-            for k, layer in enumerate(layers):
-                out = []
-                for ws, b in layer:
-                    z = b
-                    for w, v in zip(ws, a):
-                        z = z + w * v
-                    out.append(torch.relu(z) if k == 0 else z)
-                a = out
-            losses.append(sum((o - v) ** 2 for o, v in zip(a, target)) * 0.5)
+            out = forward(x)
+            losses.append(sum((o - v) ** 2 for o, v in zip(out, target)) * 0.5)
         loss = sum(losses) * (1.0 / len(losses))
         for p in params:
             p.grad = None
