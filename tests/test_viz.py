@@ -176,6 +176,19 @@ def test_bad_options_are_named(kwargs, word) -> None:
         draw_dot(Value(1.0) * 2, **kwargs)
 
 
+@needs_dot
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_render_writes_png_and_pdf_by_extension(tmp_path, suffix, magic) -> None:
+    path = render(Value(2.0, label="a").tanh(), tmp_path / f"g{suffix}")
+    assert path.read_bytes().startswith(magic)
+    assert (
+        render(Value(2.0, label="a") * 3, tmp_path / "x.out", format=suffix[1:]).read_bytes()[
+            : len(magic)
+        ]
+        == magic
+    )
+
+
 def test_render_rejects_unknown_formats(tmp_path) -> None:
     with pytest.raises(ValueError, match="svg, png or pdf"):
         render(Value(1.0) * 2, tmp_path / "g.bmp")
