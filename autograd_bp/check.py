@@ -167,10 +167,10 @@ class VerifyReport:
 def _scalar_cost(mlp: Any, x: Sequence[float], y: Sequence[float], cost: str) -> Value:
     out = mlp(list(x))
     outs = out if isinstance(out, list) else [out]
-    if cost == "quadratic":
-        return sum_values([(a - t) ** 2 for a, t in zip(outs, y)]) * 0.5
-    from .losses import binary_cross_entropy
+    from .losses import binary_cross_entropy, half_sse
 
+    if cost == "quadratic":
+        return half_sse(outs, list(y))
     return sum_values([binary_cross_entropy(a, t) for a, t in zip(outs, y)])
 
 

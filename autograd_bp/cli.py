@@ -30,30 +30,28 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{command}: {message}" if command else message)
 
 
-def _positive_float(name: str):
-    def convert(text: str) -> float:
+def _positive(name: str, parse: type, kind: str):
+    """An argparse type: ``parse(text)``, finite and > 0, or a message naming the option."""
+
+    def convert(text: str) -> Any:
         try:
-            v = float(text)
+            v = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {text!r}") from None
         if not (math.isfinite(v) and v > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a positive {kind.split()[-1]}, "
+                                             f"got {text!r}")  # fmt: skip
         return v
 
     return convert
+
+
+def _positive_float(name: str):
+    return _positive(name, float, "a number")
 
 
 def _positive_int(name: str):
-    def convert(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}")
-        return v
-
-    return convert
+    return _positive(name, int, "an integer")
 
 
 def _sizes(name: str):
@@ -88,8 +86,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         update_biases=args.update_biases,
     )
     rows = worked.comparison(results)
-    out_dir = Path(args.out)
-    files = _demo_files(out_dir)
+    net, params = worked.build_network()
+    p = worked.forward(net)
+    p["E_total"].backward()
+    files = _demo_files(Path(args.out), net, params, p["E_total"])
     if args.json:
         doc = {
             "results": results,
@@ -124,9 +124,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             mark = f"✗ ({r.difference:+.2e})"
         print(f"{r.key:<40} {_fmt(r.computed):>18} {r.published:>14}  {mark}")
-    net, params = worked.build_network()
-    p = worked.forward(net)
-    p["E_total"].backward()
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
     print(worked.trace_w5(p, params).text())
     print(worked.trace_w1(p, params).text())
@@ -149,15 +146,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_files(out_dir: Path) -> dict[str, Any]:
+def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
     """The worked example's diagram and step-through page, written into ``out_dir``."""
-    from . import worked
     from .viz import GraphvizNotFound, render, render_steps
 
-    net, params = worked.build_network()
-    p = worked.forward(net)
-    root = p["E_total"]
-    root.backward()
     files: dict[str, Any] = {"notes": []}
     diagram = out_dir / "network.svg"
     try:

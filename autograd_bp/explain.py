@@ -26,14 +26,24 @@ from typing import Any
 
 from .engine import Value, backward_order, grad
 
-__all__ = ["Explanation", "Factor", "NodeStep", "PathTerm", "explain", "explain_nodes", "names"]
+__all__ = [
+    "Explanation",
+    "Factor",
+    "NodeStep",
+    "PathTerm",
+    "explain",
+    "explain_nodes",
+    "names",
+    "reaching",
+]
 
 
-def names(root: Value) -> dict[int, str]:
+def names(root: Value, order: list[Value] | None = None) -> dict[int, str]:
     """A display name per node: its label, else ``op`` plus its position in backward order
-    (stable for the same graph, so traces and diagrams agree)."""
+    (stable for the same graph, so traces and diagrams agree). Pass ``order`` when the
+    caller already has ``backward_order(root)``."""
     out: dict[int, str] = {}
-    for i, node in enumerate(backward_order(root)):
+    for i, node in enumerate(backward_order(root) if order is None else order):
         out[id(node)] = node.label or f"{node.op or 'leaf'}#{i}"
     return out
 
@@ -150,7 +160,7 @@ class Explanation:
         }
 
 
-def _reaching(order: list[Value], wrt: Value) -> set[int]:
+def reaching(order: list[Value], wrt: Value) -> set[int]:
     """Ids of nodes from which ``wrt`` can be reached (``wrt`` included)."""
     reach = {id(wrt)}
     for node in reversed(order):  # parents come before consumers in this direction
@@ -182,9 +192,9 @@ def explain(
           engine: ∂sigmoid#0/∂w = 0.3932 ✓
     """
     order = backward_order(output)
-    label = names(output)
+    label = names(output, order)
     (engine_grad,) = grad(output, [wrt])
-    reach = _reaching(order, wrt)
+    reach = reaching(order, wrt)
     if id(wrt) not in {id(n) for n in order}:
         reach = set()
     stop_ids = {id(n) for n in stops} if stops is not None else {id(n) for n in order if n.label}
@@ -250,8 +260,8 @@ def explain_nodes(output: Value, wrt: Value | None = None) -> list[NodeStep]:
         [('b', 1.0), ('a', 4.0)]
     """
     order = backward_order(output)
-    label = names(output)
-    keep = _reaching(order, wrt) if wrt is not None else {id(n) for n in order}
+    label = names(output, order)
+    keep = reaching(order, wrt) if wrt is not None else {id(n) for n in order}
     grads: dict[int, float] = {id(output): 1.0}
     terms: dict[int, list[tuple[str, float, float]]] = {}
     steps: list[NodeStep] = []

@@ -28,7 +28,7 @@ import graphviz
 
 from ._io import atomic_write, atomic_write_text
 from .engine import Value, backward_order
-from .explain import names
+from .explain import names, reaching
 from .ops import RULES
 
 __all__ = ["GraphvizNotFound", "draw_dot", "render", "render_steps", "backward_steps", "Step"]
@@ -58,12 +58,9 @@ class _Style:
     active: tuple[int, int, int] | None = None  # (child id, parent id, edge index)
 
 
-def _path_edges(output: Value, wrt: Value, order: list[Value]) -> tuple[set[int], set[tuple]]:
-    """Nodes and (child, edge index) pairs lying on some path from output down to wrt."""
-    reach = {id(wrt)}
-    for node in reversed(order):
-        if any(id(p) in reach for p in node.parents):
-            reach.add(id(node))
+def _path_edges(wrt: Value, order: list[Value]) -> tuple[set[int], set[tuple]]:
+    """Nodes and (child, edge index) pairs lying on some path from the root down to wrt."""
+    reach = reaching(order, wrt)
     edges = set()
     for node in order:
         if id(node) in reach:
@@ -125,7 +122,7 @@ def draw_dot(
     style = _style or _Style()
     order = backward_order(root)
     index = {id(n): i for i, n in enumerate(order)}
-    label = names(root)
+    label = names(root, order)
     shown = order if max_nodes is None else order[:max_nodes]
     shown_ids = {id(n) for n in shown}
     hidden = len(order) - len(shown)
@@ -145,7 +142,7 @@ def draw_dot(
             and all(isinstance(v, Value) for v in highlight)
         ):
             out_node, wrt = highlight
-            hl_nodes, hl_edges = _path_edges(out_node, wrt, order)
+            hl_nodes, hl_edges = _path_edges(wrt, backward_order(out_node))
         else:
             hl_nodes = {id(v) for v in highlight}
     clusters = _groups(model, group) if group else {}
@@ -308,7 +305,7 @@ class Step:
 def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Style]]:
     """Replay ``backward`` one edge at a time: each step with the diagram state after it."""
     order = backward_order(root)
-    label = names(root)
+    label = names(root, order)
     grads: dict[int, float] = {id(root): 1.0}
     final: set[int] = set()
     fmt = f"{{:.{precision}g}}"

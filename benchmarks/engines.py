@@ -227,6 +227,18 @@ def _torch_scalar_mlp(weights):
     return params, forward
 
 
+def _torch_sgd(loss: Any, params: list, lr: float) -> None:
+    """Fresh gradients of ``loss``, then p ← p − lr·∂loss/∂p."""
+    import torch
+
+    for p in params:
+        p.grad = None
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+
+
 def mlp_torch_scalar(spec: MlpSpec):
     import torch
 
@@ -234,13 +246,7 @@ def mlp_torch_scalar(spec: MlpSpec):
 
     def step() -> None:
         losses = [torch.relu(1.0 - forward(x)[0] * float(y)) for x, y in zip(spec.X, spec.y)]
-        loss = sum(losses) * (1.0 / len(losses))
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
+        _torch_sgd(sum(losses) * (1.0 / len(losses)), params, LR)
 
     return params, step, lambda: [p.grad.item() for p in params]
 
@@ -349,7 +355,6 @@ def digits_epoch_micrograd(data, batch: int = 32, lr: float = 0.1):
 
 
 def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
-    import torch
 
     X, Y, W = data
     params, forward = _torch_scalar_mlp(W)
@@ -358,10 +363,4 @@ def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
         for x, target in zip(X[lo : lo + batch], Y[lo : lo + batch]):
             out = forward(x)
             losses.append(sum((o - v) ** 2 for o, v in zip(out, target)) * 0.5)
-        loss = sum(losses) * (1.0 / len(losses))
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= lr * p.grad
+        _torch_sgd(sum(losses) * (1.0 / len(losses)), params, lr)
