@@ -352,6 +352,31 @@ def _pow_exponent_local(a: Any, out: Any) -> Any:
     return 0.0 if data_of(out) == 0.0 else NAN
 
 
+
+def _logsumexp(xs: Any, _: None) -> Any:
+    # log Σ e^x_i = m + log Σ e^(x_i − m) with m = max x_i: no overflow, recomputed for
+    # every input (a shift frozen at trace time would overflow on other examples).
+    if type(xs) is _ndarray:
+        m = xs.max(axis=0)
+        shift = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return shift + np.log(np.exp(xs - shift).sum(axis=0))
+    m = max(xs)
+    if m == INF or m == -INF:
+        return NAN if any(x != x for x in xs) else m
+    return m + math.log(sum([math.exp(x - m) for x in xs]))
+
+
+def _logsumexp_local(xs: Any, out: Any, _: None) -> Any:
+    """∂/∂x_i = e^(x_i − out): the softmax of the operands."""
+    if type(xs) is _ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.exp(xs - out)
+    if _is_float(out):
+        return tuple([math.exp(x - out) for x in xs])
+    return tuple([(x - out).exp() for x in xs])
+
+
 def _unary(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]]) -> Rule:
     return Rule(name, name, forward, local, 1)
 
@@ -390,5 +415,6 @@ RULES: dict[str, Rule] = {
         # dot(w0, x0, w1, x1, ...) = Σ w_i·x_i: a neuron's weighted input z in one node, whose
         # local derivatives are exactly the seed's ∂net/∂w = out_h and ∂net/∂out_h = w.
         Rule("dot", "·", _dot, lambda xs, out, _: _swap_pairs(xs), 0),
+        Rule("logsumexp", "logsumexp", _logsumexp, _logsumexp_local, 0),
     ]
 }
