@@ -214,7 +214,8 @@ class _OpGroup:
     the m instructions; ``out`` their result slots.
     """
 
-    def __init__(self, instructions: list[Instruction], slot: dict[int, int]) -> None:
+    def __init__(self, instructions: list[Instruction], tape: Tape) -> None:
+        slot = tape.slot
         first = instructions[0]
         self.rule, self.param = first.rule, first.param
         self.variadic = _variadic(self.rule)
@@ -227,6 +228,9 @@ class _OpGroup:
         self.shared = (table == table[:, :1]).all(axis=1) & (table.shape[1] > 1)
         self.targets = np.concatenate([table[self.shared, 0], table[~self.shared].ravel()])
         self.unique = len(np.unique(self.targets)) == len(self.targets)
+        self.position_unique = [_unique(r) for r in self.operand_rows]
+        self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
+                               for p in range(table.shape[0])]  # fmt: skip
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         rule = self.rule
@@ -245,14 +249,26 @@ class _OpGroup:
         if self.variadic:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
             local = np.broadcast_to(rule.local(values[self.table], out, None),
                                     (self.table.shape[0], *g.shape))  # fmt: skip
-        elif rule.arity == 2:
+            self._scatter(grads, local, g)
+            return
+        if rule.arity == 2:
             a, b = self.operand_rows
-            da, db = rule.local(values[a], values[b], out, None)
-            local = np.stack([np.broadcast_to(da, g.shape), np.broadcast_to(db, g.shape)])
+            locals_ = rule.local(values[a], values[b], out, None)
         else:
-            d = rule.local(values[self.operand_rows[0]], out, self.param)[0]
-            local = np.broadcast_to(d, g.shape)[None]
-        self._scatter(grads, local, g)
+            locals_ = rule.local(values[self.operand_rows[0]], out, self.param)
+        for p, local in enumerate(locals_):
+            if self.position_needs[p]:
+                self._add(grads, p, local * g)
+
+    def _add(self, grads: np.ndarray, p: int, contribution: np.ndarray) -> None:
+        """grads[operand p's rows] += contribution, however those rows are laid out."""
+        rows = self.operand_rows[p]
+        if self.shared[p]:  # one slot read by every instruction: sum them first
+            grads[self.table[p, 0]] += contribution.sum(axis=0)
+        elif self.position_unique[p]:
+            grads[rows] += contribution
+        else:
+            np.add.at(grads, rows, np.broadcast_to(contribution, (len(rows), grads.shape[1])))
 
     def _scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
         """grads[operand slot] += local[p, i] * g[i] for every operand position p of every
@@ -313,14 +329,16 @@ class _MatmulGroup:
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray) -> None:
         G = grads[self.out]
-        dW = np.empty(self.pids.shape)
-        dW[:, self.cols] = G @ values[self.S].T
-        if len(self.cvec):
-            dW[:, self.const_cols] = np.outer(G.sum(axis=1), self.cvec)
-        if self.contiguous:
-            self.dW += dW
+        dW = G @ values[self.S].T
+        dWc = np.outer(G.sum(axis=1), self.cvec) if len(self.cvec) else None
+        if self.contiguous:  # straight into the parameter gradient's (rows, columns) block
+            self.dW[:, self.cols] += dW
+            if dWc is not None:
+                self.dW[:, self.const_cols] += dWc
         else:
-            np.add.at(theta_grad, self.pids, dW)
+            np.add.at(theta_grad, self.pids[:, self.cols], dW)
+            if dWc is not None:
+                np.add.at(theta_grad, self.pids[:, self.const_cols], dWc)
         if self.needs_s:
             dS = self._weights()[:, self.cols].T @ G
             if self.s_unique:
@@ -394,7 +412,7 @@ class Tape:
     def _group(self, instructions: list[Instruction]) -> Any:
         if _is_layer(instructions[0], self.flat):
             return _MatmulGroup(instructions, self)
-        return _OpGroup(instructions, self.slot)
+        return _OpGroup(instructions, self)
 
     def _needs_grad(self) -> np.ndarray:
         """Per node id: does a parameter's gradient flow through it?"""
@@ -420,38 +438,59 @@ class Tape:
             self._backward_groups[output] = [self._group(b) for b in _buckets(flat, keep)]
         return self._backward_groups[output]
 
-    def buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """The (slots, B) value and gradient arrays for a batch size, allocated once."""
+    def buffers(self, batch: int) -> list[tuple[slice, np.ndarray, np.ndarray]]:
+        """The working arrays for a batch size, allocated once: the batch is cut into
+        column blocks small enough for the cache (and for numpy's temporaries to stay off
+        the page-fault path), each with its (slots, block) value and gradient arrays."""
         if batch not in self._buffers:
-            values = np.zeros((self.n_slots, batch))
-            flat = self.flat
-            for k, c in enumerate(flat.constants):
-                values[self.slot[flat.n_nodes + k]] = c
-            self._buffers[batch] = (values, np.zeros((self.n_slots, batch)))
+            size = self.block_size
+            blocks = []
+            for lo in range(0, batch, size):
+                cols = min(size, batch - lo)
+                values = np.zeros((self.n_slots, cols))
+                for k, c in enumerate(self.flat.constants):
+                    values[self.slot[self.flat.n_nodes + k]] = c
+                blocks.append((slice(lo, lo + cols), values, np.zeros((self.n_slots, cols))))
+            self._buffers[batch] = blocks
         return self._buffers[batch]
 
-    def forward(self, X: np.ndarray) -> np.ndarray:
-        """Run the tape on a batch (``theta`` already set); returns the value array."""
-        values, _ = self.buffers(len(X))
-        values[self.input_slots] = X.T
-        if len(self.row_params):
-            values[self.row_param_slots] = self.theta[self.row_params][:, None]
-        theta = self.theta
-        for group in self.groups:
-            group.forward(values, theta)
-        return values
+    @property
+    def block_size(self) -> int:
+        """Columns per block: about 2^15 numbers in the largest group's block."""
+        widest = max([len(range(self.n_slots)[g.out]) if type(g.out) is slice else len(g.out)
+                      for g in self.groups] or [1])  # fmt: skip
+        return int(min(8192, max(128, 2 ** int(np.log2(max(1, 32768 // widest))))))
 
-    def backward(self, values: np.ndarray, output: int, seed: float) -> None:
+    def forward(self, X: np.ndarray) -> list[tuple[slice, np.ndarray, np.ndarray]]:
+        """Run the tape on a batch (``theta`` already set); returns the blocks."""
+        blocks = self.buffers(len(X))
+        theta = self.theta
+        rows = theta[self.row_params][:, None] if len(self.row_params) else None
+        for cols, values, _ in blocks:
+            values[self.input_slots] = X[cols].T
+            if rows is not None:
+                values[self.row_param_slots] = rows
+            for group in self.groups:
+                group.forward(values, theta)
+        return blocks
+
+    def outputs(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> np.ndarray:
+        """The traced outputs per example: (B, n_outputs)."""
+        return np.concatenate([v[self.output_slots] for _, v, _ in blocks], axis=1).T
+
+    def backward(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]], output: int,
+                 seed: float) -> None:  # fmt: skip
         """The same schedule in reverse; the parameters' gradient goes to ``theta_grad``."""
-        _, grads = self.buffers(values.shape[1])
-        grads.fill(0.0)
-        grads[self.output_slots[output]] = seed
-        self.theta_grad.fill(0.0)
         theta_grad = self.theta_grad
-        for group in reversed(self.backward_groups(output)):
-            group.backward(values, grads, theta_grad)
-        if len(self.row_params):
-            theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
+        theta_grad.fill(0.0)
+        groups = self.backward_groups(output)[::-1]
+        for _, values, grads in blocks:
+            grads.fill(0.0)
+            grads[self.output_slots[output]] = seed
+            for group in groups:
+                group.backward(values, grads, theta_grad)
+            if len(self.row_params):
+                theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
 
 
 def _is_layer(ins: Instruction, flat: Flat) -> bool:
@@ -616,8 +655,7 @@ class CompiledFunction:
         with self._lock:
             if sync:
                 self._pull()
-            values = self.tape.forward(X)
-            out = values[self.tape.output_slots].T.copy()
+            out = self.tape.outputs(self.tape.forward(X))
         return out[:, 0] if out.shape[1] == 1 else out
 
     def backward(self, X: Any, *, output: int = 0, reduction: str = "mean",
@@ -640,15 +678,13 @@ class CompiledFunction:
         with self._lock:
             if sync:
                 self._pull()
-            values = self.tape.forward(X)
-            slot = self.tape.output_slots[int(output)]
+            blocks = self.tape.forward(X)
             weight = 1.0 / len(X) if reduction == "mean" else 1.0
-            self.tape.backward(values, int(output), weight)
+            self.tape.backward(blocks, int(output), weight)
             if sync:
                 _add_grads(self.parameters, self.flat_grad)
-            reduced = float(values[slot].sum() * weight)
-            outputs = values[self.tape.output_slots].T.copy()
-        return reduced, outputs
+            outputs = self.tape.outputs(blocks)
+        return float(outputs[:, int(output)].sum() * weight), outputs
 
     def write_back(self) -> None:
         """Copy :attr:`flat_data` into the parameters' ``.data``."""
