@@ -243,7 +243,8 @@ class _OpGroup:
             out = rule.forward(values[self.operand_rows[0]], self.param)
         values[self.out] = out
 
-    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray) -> None:
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
         rule = self.rule
         g, out = grads[self.out], values[self.out]
         if self.variadic:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
@@ -258,7 +259,11 @@ class _OpGroup:
             locals_ = rule.local(values[self.operand_rows[0]], out, self.param)
         for p, local in enumerate(locals_):
             if self.position_needs[p]:
-                self._add(grads, p, local * g)
+                if type(local) is np.ndarray and local.flags.owndata and local.shape == g.shape:
+                    local *= g  # a fresh temporary of the rule's: reuse it
+                else:
+                    local = local * g
+                self._add(grads, p, local)
 
     def _add(self, grads: np.ndarray, p: int, contribution: np.ndarray) -> None:
         """grads[operand p's rows] += contribution, however those rows are laid out."""
@@ -314,6 +319,7 @@ class _MatmulGroup:
         self.s_unique = _unique(self.S)
         self.needs_s = bool(any(tape.needs[shared[c]] for c in cols))  # ∂S: only if used
         self.theta, self.theta_grad = theta, theta_grad
+        self.exclusive = False  # set by the tape: no other group writes these gradients
 
     def _weights(self) -> np.ndarray:
         return self.W if self.contiguous else self.theta[self.pids]
@@ -327,24 +333,39 @@ class _MatmulGroup:
         if type(self.out) is not slice:
             values[self.out] = out
 
-    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray) -> None:
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
         G = grads[self.out]
-        dW = G @ values[self.S].T
-        dWc = np.outer(G.sum(axis=1), self.cvec) if len(self.cvec) else None
-        if self.contiguous:  # straight into the parameter gradient's (rows, columns) block
-            self.dW[:, self.cols] += dW
-            if dWc is not None:
-                self.dW[:, self.const_cols] += dWc
+        S = values[self.S]
+        if self.exclusive and first:  # no one else writes this block: assign, no zeroing
+            _outer_into(G, S, self.dW[:, self.cols])
+            if len(self.cvec):
+                np.outer(G.sum(axis=1), self.cvec, out=self.dW[:, self.const_cols])
         else:
-            np.add.at(theta_grad, self.pids[:, self.cols], dW)
-            if dWc is not None:
-                np.add.at(theta_grad, self.pids[:, self.const_cols], dWc)
+            dW = G @ S.T
+            dWc = np.outer(G.sum(axis=1), self.cvec) if len(self.cvec) else None
+            if self.contiguous:
+                self.dW[:, self.cols] += dW
+                if dWc is not None:
+                    self.dW[:, self.const_cols] += dWc
+            else:
+                np.add.at(theta_grad, self.pids[:, self.cols], dW)
+                if dWc is not None:
+                    np.add.at(theta_grad, self.pids[:, self.const_cols], dWc)
         if self.needs_s:
             dS = self._weights()[:, self.cols].T @ G
             if self.s_unique:
                 grads[self.S] += dS
             else:
                 np.add.at(grads, self.S, dS)
+
+
+def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
+    """out = G @ Sᵀ (Σ over the batch columns of G[:, b]·S[:, b])."""
+    if G.shape[1] == 1:  # one example: an outer product, cheaper than a matrix multiply
+        np.multiply(G, S.T, out=out)
+    else:
+        np.matmul(G, S.T, out=out)
 
 
 def _id_orientation(args: Sequence[int], flat: Flat) -> tuple[int, ...] | None:
@@ -374,6 +395,9 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
                 key += ("layer", sides, shared)
         buckets.setdefault(key, []).append(ins)
     return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
+
+
+BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cache-sized
 
 
 class Tape:
@@ -406,7 +430,7 @@ class Tape:
         self.output_slots = [slot[i] for i in flat.output_ids]
         self.needs = self._needs_grad()
         self.groups = [self._group(b) for b in buckets]
-        self._backward_groups: dict[int, list[Any]] = {}
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray]] = {}
         self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
@@ -435,8 +459,24 @@ class Tape:
                 if below[ins.out]:
                     below[list(ins.args)] = True
             keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
-            self._backward_groups[output] = [self._group(b) for b in _buckets(flat, keep)]
-        return self._backward_groups[output]
+            groups = [self._group(b) for b in _buckets(flat, keep)]
+            self._backward_groups[output] = (groups, self._claim(groups))
+        return self._backward_groups[output][0]
+
+    def _claim(self, groups: list[Any]) -> np.ndarray:
+        """Let each layer whose weights no other group touches write its gradient block
+        directly (no zeroing, no add); returns the parameters that still need zeroing."""
+        writers = np.zeros(self.flat.n_params, dtype=np.intp)
+        layers = [g for g in groups if isinstance(g, _MatmulGroup)]
+        for g in layers:
+            np.add.at(writers, g.pids.ravel(), 1)
+        writers[self.row_params] += 1
+        covered = np.zeros(self.flat.n_params, dtype=bool)
+        for g in layers:
+            g.exclusive = g.contiguous and bool((writers[g.pids] == 1).all())
+            if g.exclusive:
+                covered[g.pids.ravel()] = True
+        return np.flatnonzero(~covered)
 
     def buffers(self, batch: int) -> list[tuple[slice, np.ndarray, np.ndarray]]:
         """The working arrays for a batch size, allocated once: the batch is cut into
@@ -459,7 +499,7 @@ class Tape:
         """Columns per block: about 2^15 numbers in the largest group's block."""
         widest = max([len(range(self.n_slots)[g.out]) if type(g.out) is slice else len(g.out)
                       for g in self.groups] or [1])  # fmt: skip
-        return int(min(8192, max(128, 2 ** int(np.log2(max(1, 32768 // widest))))))
+        return int(min(8192, max(128, 2 ** int(np.log2(max(1, BLOCK_NUMBERS // widest))))))
 
     def forward(self, X: np.ndarray) -> list[tuple[slice, np.ndarray, np.ndarray]]:
         """Run the tape on a batch (``theta`` already set); returns the blocks."""
@@ -482,13 +522,17 @@ class Tape:
                  seed: float) -> None:  # fmt: skip
         """The same schedule in reverse; the parameters' gradient goes to ``theta_grad``."""
         theta_grad = self.theta_grad
-        theta_grad.fill(0.0)
         groups = self.backward_groups(output)[::-1]
-        for _, values, grads in blocks:
+        to_zero = self._backward_groups[output][1]
+        if len(to_zero) == len(theta_grad):
+            theta_grad.fill(0.0)
+        elif len(to_zero):
+            theta_grad[to_zero] = 0.0
+        for k, (_, values, grads) in enumerate(blocks):
             grads.fill(0.0)
             grads[self.output_slots[output]] = seed
             for group in groups:
-                group.backward(values, grads, theta_grad)
+                group.backward(values, grads, theta_grad, k == 0)
             if len(self.row_params):
                 theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
 
