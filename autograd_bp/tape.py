@@ -259,7 +259,8 @@ class _OpGroup:
             locals_ = rule.local(values[self.operand_rows[0]], out, self.param)
         for p, local in enumerate(locals_):
             if self.position_needs[p]:
-                if type(local) is np.ndarray and local.flags.owndata and local.shape == g.shape:
+                if type(local) is np.ndarray and local.dtype == g.dtype and local.flags.owndata \
+                        and local.shape == g.shape:  # fmt: skip
                     local *= g  # a fresh temporary of the rule's: reuse it
                 else:
                     local = local * g
@@ -412,7 +413,8 @@ class Tape:
         buckets = _buckets(flat, flat.instructions)
         # Parameters read by the general path get a row of their own, filled per call.
         row_params = sorted({a for b in buckets for ins in b if not _is_layer(ins, flat)
-                             for a in ins.args if flat.is_param(a)})  # fmt: skip
+                             for a in ins.args if flat.is_param(a)}
+                            | {i for i in flat.output_ids if flat.is_param(i)})  # fmt: skip
         p = flat.n_params
         slot: dict[int, int] = {}
         for i in range(p, p + flat.n_inputs):  # inputs first: one slice assignment per call
