@@ -364,3 +364,68 @@ def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
             out = forward(x)
             losses.append(sum((o - v) ** 2 for o, v in zip(out, target)) * 0.5)
         _torch_sgd(sum(losses) * (1.0 / len(losses)), params, lr)
+
+
+# ------------------------------------------------------------------- tiny transformer
+
+
+def _transformer_module():
+    """examples/transformer.py (not a package: loaded from its path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "autograd_bp_example_transformer"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "examples" / "transformer.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def micrograd_engine():
+    """The transformer's Engine on micrograd 0.1.0's closure-per-node Value, extended
+    with exp and log in its own style (one node and one closure per op); sums are its
+    chains of ``+``, the log-sum-exp subtracts the max as a constant, as one writes it
+    there."""
+    import math
+
+    from micrograd.engine import Value as MValue
+
+    def exp(self):
+        out = MValue(math.exp(self.data), (self,), "exp")
+
+        def _backward():
+            self.grad += out.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = MValue(math.log(self.data), (self,), "log")
+
+        def _backward():
+            self.grad += (1.0 / self.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def logsumexp(zs):
+        m = max(z.data for z in zs)
+        return log(sum(exp(z - m) for z in zs)) + m
+
+    T = _transformer_module()
+    return T.Engine(MValue, sum, lambda w, x: sum(a * b for a, b in zip(w, x)), exp, logsumexp)
+
+
+def transformer_ours(steps: int) -> list[float]:
+    T = _transformer_module()
+    with gc_paused():  # as train.fit does
+        return T.train(T.AUTOGRAD_BP, steps)[0]
+
+
+def transformer_micrograd(steps: int) -> list[float]:
+    T = _transformer_module()
+    return T.train(micrograd_engine(), steps)[0]
