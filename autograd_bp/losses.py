@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Number, Value, _nary, sum_values
+from .engine import Number, Value, _variadic, sum_values
 from .ops import RULES
 
 __all__ = [
@@ -107,7 +107,7 @@ def logsumexp(logits: Sequence[Value | Number]) -> Value:
     z = list(logits)
     if not z:
         raise ValueError("logsumexp: needs at least one logit")
-    return _nary(RULES["logsumexp"], z)
+    return _variadic(RULES["logsumexp"], z)
 
 
 def log_softmax(logits: Sequence[Value]) -> list[Value]:

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _operands, backward_order
+from .engine import _GRAPH_LOCK, Value, backward_order
 from .ops import RULES, Rule
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile_loss"]
@@ -62,11 +62,6 @@ __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile
 
 class TraceError(ValueError):
     """The function cannot be compiled (e.g. its graph depends on the data)."""
-
-
-def _variadic(rule: Rule) -> bool:
-    """n-ary rules (sum, dot) take their operands as one sequence."""
-    return bool(getattr(rule, "variadic", rule.arity == 0))
 
 
 def _key(x: Any) -> Any:
@@ -142,11 +137,7 @@ class Flat:
 
 
 def _raw_instruction(node: Value) -> tuple[Rule, Value, list[Any], Any]:
-    rule = RULES[node.op]
-    operands = _operands(node)
-    if _variadic(rule):
-        return rule, node, list(operands[0]), None
-    return rule, node, list(operands), node._ctx if rule.arity == 1 else None
+    return RULES[node.op], node, list(node.operands), node.param
 
 
 def _layer_orientation(args: Sequence[Any], params: set[int]) -> tuple[int, ...] | None:
@@ -218,7 +209,7 @@ class _OpGroup:
         slot = tape.slot
         first = instructions[0]
         self.rule, self.param = first.rule, first.param
-        self.variadic = _variadic(self.rule)
+        self.variadic = self.rule.variadic
         table = np.array([[slot[a] for a in ins.args] for ins in instructions]).T
         self.table = table  # (n_operands, m)
         self.out = _rows([slot[ins.out] for ins in instructions])
@@ -738,13 +729,11 @@ class CompiledFunction:
             p.data = v
 
 
-_GRAD_LOCK = threading.Lock()
-
-
 def _add_grads(parameters: list[Value], flat_grad: np.ndarray) -> None:
-    """``.grad += gradient`` for each parameter, as one uninterrupted update (two compiled
-    functions sharing a parameter, in two threads, must not lose each other's)."""
-    with _GRAD_LOCK:
+    """``.grad += gradient`` for each parameter, under the engine's lock: a compiled function
+    and a ``backward`` (or two compiled functions) sharing a parameter in two threads
+    accumulate as if one ran after the other."""
+    with _GRAPH_LOCK:
         for p, g in zip(parameters, flat_grad.tolist()):
             p.grad += g
 
