@@ -57,10 +57,10 @@ AUTOGRAD_BP = Engine(Value, sum_values, dot, lambda v: v.exp(), logsumexp)
 class Config:
     """Sizes of the model."""
 
-    n_embd: int = 16
-    n_head: int = 2
+    n_embd: int = 32
+    n_head: int = 4
     block: int = 8  # context length
-    mlp: int = 32  # hidden units of the MLP
+    mlp: int = 64  # hidden units of the MLP
 
 
 def vocabulary(text: str = CORPUS) -> list[str]:
@@ -91,7 +91,7 @@ def as_values(weights: dict[str, list[list[float]]], E: Engine) -> dict[str, lis
 
 def rmsnorm(x: list[Any], E: Engine) -> list[Any]:
     """x / sqrt(mean(x²) + ε)."""
-    scale = (E.total([v * v for v in x]) * (1.0 / len(x)) + 1e-5) ** -0.5
+    scale = (E.dot(x, x) * (1.0 / len(x)) + 1e-5) ** -0.5
     return [v * scale for v in x]
 
 
@@ -114,7 +114,7 @@ def attention(x: list[list[Any]], P: dict[str, Any], cfg: Config, E: Engine) -> 
             scores = [E.dot(q[t][cols], k[s][cols]) * size**-0.5 for s in range(t + 1)]
             norm = E.logsumexp(scores)
             weights = [E.exp(a - norm) for a in scores]  # softmax over the past
-            heads += [E.total([w * v[s][c] for s, w in enumerate(weights)])
+            heads += [E.dot(weights, [v[s][c] for s in range(t + 1)])
                       for c in range(cols.start, cols.stop)]  # fmt: skip
         out.append(linear(P["wo"], heads, E))
     return out
@@ -189,7 +189,7 @@ def sample(P: dict[str, Any], cfg: Config, prompt: str = "tw", n: int = 40) -> s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     losses, P = train(AUTOGRAD_BP, args.steps, args.seed)
