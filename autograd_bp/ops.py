@@ -562,8 +562,8 @@ RULES: dict[str, Rule] = {
              precedence=1, formula=("{pair}",), text=("{pair}",), latex=("{pair}",)),
         # log Σ e^z_i, the max subtracted inside (for every input, also when compiled); its
         # local derivatives are the softmax e^(z_i − out).
-        Rule("logsumexp", _logsumexp, _logsumexp_local, variadic=True, formula=("exp({x} - {out})",),
-             text=("e^({x} − {out})",), latex=("e^{{x}-{out}}",)),
+        Rule("logsumexp", _logsumexp, _logsumexp_local, variadic=True,
+             formula=("exp({x} - {out})",), text=("e^({x} − {out})",), latex=("e^{{x}-{out}}",)),
     ]
 }
 

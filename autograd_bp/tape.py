@@ -153,7 +153,8 @@ def _layer_orientation(args: Sequence[Any], params: set[int]) -> tuple[int, ...]
     return tuple(sides)
 
 
-def _parameter_order(raw: list[tuple[Rule, Value, list[Any], Any]], leaves: list[Value]) -> list[Value]:
+def _parameter_order(raw: list[tuple[Rule, Value, list[Any], Any]], leaves: list[Value]
+                     ) -> list[Value]:  # fmt: skip
     """Parameters in the order that makes each layer's weights one contiguous row-major
     block: first as they appear in layer-shaped dot nodes, then the rest."""
     params = {id(p) for p in leaves}
@@ -294,7 +295,8 @@ class _MatmulGroup:
         sides = _id_orientation(first.args, flat)
         assert sides is not None
         shared = [first.args[2 * i + 1 - s] for i, s in enumerate(sides)]
-        pids = np.array([[ins.args[2 * i + s] for i, s in enumerate(sides)] for ins in instructions])
+        pids = np.array([[ins.args[2 * i + s] for i, s in enumerate(sides)]
+                         for ins in instructions])  # fmt: skip
         m, k = pids.shape
         self.out = _rows([slot[ins.out] for ins in instructions])
         base = int(pids[0, 0])
@@ -305,7 +307,8 @@ class _MatmulGroup:
             self.dW = theta_grad[base : base + m * k].reshape(m, k)
         consts = [flat.const_value(s) for s in shared]
         cols = [c for c, v in enumerate(consts) if v is None]  # columns read from rows
-        self.cols, self.const_cols = _rows(cols), _rows([c for c, v in enumerate(consts) if v is not None])
+        self.cols = _rows(cols)
+        self.const_cols = _rows([c for c, v in enumerate(consts) if v is not None])
         self.cvec = np.array([v for v in consts if v is not None], dtype=float)
         self.S = _rows([slot[shared[c]] for c in cols])
         self.s_unique = _unique(self.S)
@@ -550,7 +553,8 @@ def _example_row(example: Any, name: str) -> list[float]:
     row = []
     for k, v in enumerate(example):
         v = v.data if type(v) is Value else v
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        real = isinstance(v, (int, float, np.integer, np.floating))
+        if isinstance(v, (bool, np.bool_)) or not real:
             raise TraceError(f"compile: {name}[{k}] must be a real number, got "
                              f"{type(v).__name__} {v!r}")  # fmt: skip
         row.append(float(v))
@@ -624,7 +628,8 @@ def _flatten_checked(fn: Callable[..., Any], row: list[float], second: list[floa
         checked += 1
     if not checked:
         raise TraceError(f"compile: cannot check that the graph is independent of the data: "
-                         f"every other example failed ({failure}); pass second_example")  # fmt: skip
+                         f"every other example failed ({failure}); "
+                         "pass second_example")  # fmt: skip
     return first, outputs, inputs
 
 
@@ -662,7 +667,8 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable[..., Any], example: Any, second_example: Any = None) -> None:
         row = _example_row(example, "example_inputs")
-        second = None if second_example is None else _example_row(second_example, "second_example")
+        second = (None if second_example is None
+                  else _example_row(second_example, "second_example"))  # fmt: skip
         if second is not None and len(second) != len(row):
             raise TraceError(f"compile: second_example has {len(second)} inputs, "
                              f"example_inputs {len(row)}")  # fmt: skip
@@ -753,10 +759,10 @@ def compile(  # noqa: A001 - the name the issue and users expect: autograd_bp.co
     ordinary Value graph: diagrams and the chain-rule trace work on it as on any other.
 
     Example:
-        >>> compile(lambda x: x * x.data, [3.0])
+        >>> compile(lambda x: x * x.data, [3.0])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        autograd_bp.tape.TraceError: compile: a number read from the data is frozen into the graph as a constant (3.0 for one example, 4.22 for another), e.g. `x * x.data` or `max(x.data, 0)`; write it with Value ops so it is recomputed per example
+        autograd_bp.tape.TraceError: compile: a number read from the data is frozen into ...
     """
     if isinstance(example_inputs, Value):
         example_inputs = [example_inputs]

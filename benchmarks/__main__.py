@@ -12,7 +12,6 @@ import argparse
 import datetime
 import gc
 import json
-import math
 import os
 import platform
 import statistics
@@ -178,20 +177,9 @@ def bench_mlp(reps: int, engines: list[str]) -> dict[str, Any]:
         steps[e] = step
     # Fast steps are timed as a run of consecutive steps (as in a training loop), so one
     # step's cold caches after another engine's run are not all that is measured.
-    runs = {e: max(1, round(0.05 / max(timed(steps[e])[0], 1e-6))) for e in names}
-    times: dict[str, list[float]] = {e: [] for e in names}
-    for _ in range(reps):
-        for e in names:
-
-            def run(e: str = e) -> None:
-                for _ in range(runs[e]):
-                    steps[e]()
-
-            times[e].append(timed(run)[0] / runs[e])
-            gc.collect()
+    seconds = _interleaved(steps, reps)
     agreement = {e: _close(grads["autograd_bp"], grads[e]) for e in names if e != "autograd_bp"}
-    return {"seconds": {e: statistics.median(v) for e, v in times.items()},
-            "max_rel_grad_diff": agreement}  # fmt: skip
+    return {"seconds": seconds, "max_rel_grad_diff": agreement}
 
 
 _MEMORY_PROBE = """
@@ -409,8 +397,9 @@ def scaling_table(rows: list[dict[str, Any]]) -> str:
         torch_t = t.get("torch batched")
         rel = f"{t['compiled'] / torch_t:.2f}" if torch_t else "—"
         diff = f"{r['max_rel_grad_diff']:.1e}" if "max_rel_grad_diff" in r else "—"
-        out.append(f"| {r['width']} | {r['batch']:,} | {fmt_s(t['compiled'])} | "
-                   f"{fmt_s(t['compiled (Values synced)'])} | {fmt_s(torch_t)} | {rel} | {diff} |")  # fmt: skip
+        synced = fmt_s(t["compiled (Values synced)"])
+        out.append(f"| {r['width']} | {r['batch']:,} | {fmt_s(t['compiled'])} | {synced} | "
+                   f"{fmt_s(torch_t)} | {rel} | {diff} |")  # fmt: skip
     return "\n".join(out)
 
 
@@ -469,7 +458,8 @@ def extra_lines(results: dict[str, Any]) -> list[str]:
     diff = t["max_rel_loss_diff"].get("micrograd")
     agree = f"max relative difference {diff:.1e}" if diff is not None else "—"
     rows.append(f"| transformer, {t['steps']} steps | {fmt_s(sec.get('autograd_bp'))} | "
-                f"{fmt_s(sec.get('micrograd'))} | {ratio(sec.get('micrograd'), sec.get('autograd_bp'))} "
+                f"{fmt_s(sec.get('micrograd'))} | "
+                f"{ratio(sec.get('micrograd'), sec.get('autograd_bp'))} "
                 f"| {agree} |")  # fmt: skip
     return lines + rows
 
@@ -564,12 +554,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="repetitions (median taken)")
     parser.add_argument("--out", default=None, help="Markdown file to write")
     parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")  # fmt: skip
+                        help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
     args = parser.parse_args(argv)
     sections = tuple(x for x in args.only.split(",") if x)
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
-        parser.error(f"--only: unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        parser.error(f"--only: unknown section(s) {', '.join(unknown)}; "
+                     f"known: {', '.join(SECTIONS)}")
     engines = ["autograd_bp"] + [e for e in ("micrograd", "torch") if have(e)]
     if "torch" in engines:
         import torch
@@ -599,7 +590,8 @@ def agreement_ok(results: dict[str, Any]) -> bool:
     """Every engine computed the same gradients (and the transformer the same losses)."""
     diffs = [d for name in ("dag", "mlp") if name in results
              for d in results[name]["max_rel_grad_diff"].values()]  # fmt: skip
-    diffs += [r["max_rel_grad_diff"] for r in results.get("scaling", []) if "max_rel_grad_diff" in r]
+    diffs += [r["max_rel_grad_diff"] for r in results.get("scaling", [])
+              if "max_rel_grad_diff" in r]  # fmt: skip
     if "random_graph" in results:
         diffs.append(results["random_graph"]["max_rel_grad_diff"])
     losses = list(results.get("transformer", {}).get("max_rel_loss_diff", {}).values())

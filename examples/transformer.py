@@ -150,7 +150,8 @@ def adam(params: list[Any], state: list[list[float]], step: int, lr: float = 0.0
         p.data -= lr * (m[i] / (1 - b1**step)) / (math.sqrt(v[i] / (1 - b2**step)) + eps)
 
 
-def windows(text: str, chars: list[str], block: int, steps: int, seed: int) -> list[tuple[list[int], list[int]]]:
+def windows(text: str, chars: list[str], block: int, steps: int,
+            seed: int) -> list[tuple[list[int], list[int]]]:  # fmt: skip
     """``steps`` random (context, next characters) pairs from the text."""
     rng = random.Random(seed)
     ids = [chars.index(c) for c in text]
@@ -158,8 +159,8 @@ def windows(text: str, chars: list[str], block: int, steps: int, seed: int) -> l
     return [(ids[s : s + block], ids[s + 1 : s + block + 1]) for s in starts]
 
 
-def train(E: Engine, steps: int, seed: int = 0, cfg: Config = Config(),
-          backward: Callable[[Any], None] = lambda out: out.backward()) -> tuple[list[float], Any]:  # fmt: skip
+def train(E: Engine, steps: int, seed: int = 0,
+          cfg: Config = Config()) -> tuple[list[float], Any]:  # fmt: skip
     """Train for ``steps`` steps of one window each; returns the losses and the weights."""
     chars = vocabulary()
     P = as_values(init_weights(len(chars), cfg, seed), E)
@@ -170,7 +171,7 @@ def train(E: Engine, steps: int, seed: int = 0, cfg: Config = Config(),
         out = loss(x, y, P, cfg, E)
         for p in params:
             p.grad = 0.0
-        backward(out)
+        out.backward()
         adam(params, state, step)
         losses.append(out.data)
     return losses, P
