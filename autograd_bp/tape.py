@@ -258,11 +258,29 @@ class _OpGroup:
                     local = local * g
                 self._add(grads, p, local)
 
+    def plan(self, written: np.ndarray) -> None:
+        """Note which operand positions are the first to write their gradient rows in the
+        backward pass (they assign instead of adding: those rows need no zeroing)."""
+        self.assign = [False] * self.table.shape[0]
+        for p, rows in enumerate(self.table):
+            if not self.position_needs[p]:
+                continue
+            if not self.variadic:
+                first = (self.shared[p] or self.position_unique[p]) and not written[rows].any()
+                self.assign[p] = bool(first)
+            written[rows] = True
+
     def _add(self, grads: np.ndarray, p: int, contribution: np.ndarray) -> None:
-        """grads[operand p's rows] += contribution, however those rows are laid out."""
+        """grads[operand p's rows] += contribution, however those rows are laid out (or =,
+        for the first writer of those rows)."""
         rows = self.operand_rows[p]
         if self.shared[p]:  # one slot read by every instruction: sum them first
-            grads[self.table[p, 0]] += contribution.sum(axis=0)
+            if self.assign[p]:
+                grads[self.table[p, 0]] = contribution.sum(axis=0)
+            else:
+                grads[self.table[p, 0]] += contribution.sum(axis=0)
+        elif self.assign[p]:
+            grads[rows] = contribution
         elif self.position_unique[p]:
             grads[rows] += contribution
         else:
@@ -315,6 +333,14 @@ class _MatmulGroup:
         self.needs_s = bool(any(tape.needs[shared[c]] for c in cols))  # ∂S: only if used
         self.theta, self.theta_grad = theta, theta_grad
         self.exclusive = False  # set by the tape: no other group writes these gradients
+        self.assign_s = False  # set by plan(): the first to write the rows of S
+
+    def plan(self, written: np.ndarray) -> None:
+        """As :meth:`_OpGroup.plan`, for the rows of S."""
+        if self.needs_s:
+            rows = np.arange(len(written))[self.S]
+            self.assign_s = self.s_unique and not written[rows].any()
+            written[rows] = True
 
     def _weights(self) -> np.ndarray:
         return self.W if self.contiguous else self.theta[self.pids]
@@ -348,8 +374,14 @@ class _MatmulGroup:
                 if dWc is not None:
                     np.add.at(theta_grad, self.pids[:, self.const_cols], dWc)
         if self.needs_s:
-            dS = self._weights()[:, self.cols].T @ G
-            if self.s_unique:
+            W = self._weights()[:, self.cols]
+            if self.assign_s and type(self.S) is slice:
+                np.matmul(W.T, G, out=grads[self.S])
+                return
+            dS = W.T @ G
+            if self.assign_s:
+                grads[self.S] = dS
+            elif self.s_unique:
                 grads[self.S] += dS
             else:
                 np.add.at(grads, self.S, dS)
@@ -426,7 +458,7 @@ class Tape:
         self.output_slots = [slot[i] for i in flat.output_ids]
         self.needs = self._needs_grad()
         self.groups = [self._group(b) for b in buckets]
-        self._backward_groups: dict[int, tuple[list[Any], np.ndarray]] = {}
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any]] = {}
         self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
@@ -456,8 +488,28 @@ class Tape:
                     below[list(ins.args)] = True
             keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
             groups = [self._group(b) for b in _buckets(flat, keep)]
-            self._backward_groups[output] = (groups, self._claim(groups))
+            self._backward_groups[output] = (groups, self._claim(groups),
+                                             self._plan(groups, output))  # fmt: skip
         return self._backward_groups[output][0]
+
+    def _plan(self, groups: list[Any], output: int) -> slice | np.ndarray:
+        """Which gradient rows each group writes first; returns the rows that still need
+        zeroing before a backward pass (the others are assigned before they are read)."""
+        written = np.zeros(self.n_slots, dtype=bool)
+        assigned = np.zeros(self.n_slots, dtype=bool)
+        seed = self.output_slots[output]
+        written[seed] = assigned[seed] = True
+        for g in reversed(groups):
+            before = written.copy()
+            g.plan(written)
+            fresh = written & ~before
+            if isinstance(g, _MatmulGroup):
+                first = g.assign_s
+            else:
+                first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
+            if first:
+                assigned |= fresh
+        return _rows(np.flatnonzero(~assigned).tolist())
 
     def _claim(self, groups: list[Any]) -> np.ndarray:
         """Let each layer whose weights no other group touches write its gradient block
@@ -524,8 +576,9 @@ class Tape:
             theta_grad.fill(0.0)
         elif len(to_zero):
             theta_grad[to_zero] = 0.0
+        zero = self._backward_groups[output][2]
         for k, (_, values, grads) in enumerate(blocks):
-            grads.fill(0.0)
+            grads[zero] = 0.0
             grads[self.output_slots[output]] = seed
             for group in groups:
                 group.backward(values, grads, theta_grad, k == 0)
