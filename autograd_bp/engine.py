@@ -61,9 +61,11 @@ class Value:
     # Parents live in the node (_a/_da, _b/_db), not in a tuple of their own: one object per
     # node instead of two halves the cyclic collector's work (40 % of a 10^5-step chain,
     # measured). A variadic node sets _a = VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
-    # _operands holds the rule's operands only when number constants were folded in
-    # (``x * 2`` keeps 2 there, not as a node); _param a fixed parameter (leaky_relu's slope).
-    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_operands", "_param")
+    # A number is folded in, never wrapped as a node: _const holds it (the 2 of ``x - 2``, or
+    # leaky_relu's slope) — no tuple, so ``x * 2`` costs what ``x * y`` does. _operands holds
+    # the operands in order only where that order is not (parent, _const): a number on the
+    # left (``2 - x``), or the numbers among a variadic op's operands.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_const", "_operands")
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
@@ -78,8 +80,8 @@ class Value:
         self._da: Any = None
         self._b: Any = None
         self._db: Any = None
+        self._const: float | None = None
         self._operands: tuple[Any, ...] | None = None
-        self._param: Any = None
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -104,7 +106,11 @@ class Value:
     @property
     def operands(self) -> tuple[Any, ...]:
         """The rule's operands: the parents with folded number constants put back in place."""
-        return self._operands if self._operands is not None else self.parents
+        if self._operands is not None:
+            return self._operands
+        if self._const is not None and self._b is None and RULES[self.op].arity == 2:
+            return (self._a, self._const)
+        return self.parents
 
     @property
     def constants(self) -> tuple[float, ...]:
@@ -114,7 +120,8 @@ class Value:
     @property
     def param(self) -> Any:
         """The rule's fixed parameter (leaky_relu's slope), or None."""
-        return self._param
+        rule = self.rule
+        return self._const if rule is not None and rule.param is not None else None
 
     def expr(self) -> str:
         """This graph printed back as infix text, e.g. ``sigmoid(w*x + b)``."""
@@ -205,12 +212,12 @@ _new = object.__new__
 
 
 def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
-          operands: tuple[Any, ...] | None, param: Any) -> Value:  # fmt: skip
+          const: float | None, operands: tuple[Any, ...] | None) -> Value:  # fmt: skip
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     node = _new(Value)
     node.data, node.grad, node.label, node.op = data, 0.0, "", op
     node._a, node._da, node._b, node._db = a, da, b, db
-    node._operands, node._param = operands, param
+    node._const, node._operands = const, operands
     return node
 
 
@@ -240,7 +247,7 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         out = forward(a, c, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(a, c, out, None)[0], None, None, (self, c), None)
+        return _node(out, name, self, local(a, c, out, None)[0], None, None, c, None)
 
     def reflected(self: Value, other: Any) -> Value:  # other, a number, is the left operand
         c = other if type(other) is float else to_float(other, where)
@@ -248,7 +255,7 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         out = forward(c, b, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, None, (c, self), None)
+        return _node(out, name, self, local(c, b, out, None)[1], None, None, None, (c, self))
 
     method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
     method.__doc__ = f"self {rule.symbol} other (the op table's {name!r} rule)."
@@ -272,7 +279,7 @@ def _unary_method(rule: Rule) -> Callable[..., Value]:
         out = forward(self.data, p)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, None, p)
+        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, p, None)
 
     assert rule.method is not None
     method.__name__ = method.__qualname__ = rule.method
@@ -347,7 +354,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if not edges:
         return _leaf(out)
     operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, operands, None)
+    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, operands)
 
 
 def grad(

@@ -155,5 +155,5 @@ def _symbolic_locals(node: Value) -> list[Any]:
     if rule.variadic:
         locals_ = rule.local(args, node, None)
     else:
-        locals_ = rule.local(*args, node, node._param)
+        locals_ = rule.local(*args, node, node.param)
     return [d for a, d in zip(args, locals_) if type(a) is not float]  # constants have no edge
