@@ -66,8 +66,17 @@ _COMPOUND = re.compile(r"[\s+\-*/·^]")
 
 
 def wrap(name: str) -> str:
-    """A name as it reads inside ∂…/∂…: compound names get parentheses (``∂(w*x + b)``)."""
-    return f"({name})" if _COMPOUND.search(name) else name
+    """A name as it reads inside ∂…/∂…: a name with an operator outside parentheses gets
+    parentheses (``∂(w*x + b)``, but ``∂sigmoid(w*x + b)``).
+
+    Example:
+        >>> wrap("w*x + b"), wrap("sigmoid(w*x + b)"), wrap("out_h1")
+        ('(w*x + b)', 'sigmoid(w*x + b)', 'out_h1')
+    """
+    top, inner = name, ""
+    while top != inner:  # drop parenthesised groups, innermost first
+        inner, top = top, re.sub(r"\([^()]*\)", "", top)
+    return f"({name})" if _COMPOUND.search(top) else name
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Local:
     node: Value
     slot: int
     value: float
+    parent: Value
 
     def _operand_env(self, label: dict[Value, str], as_name: Any) -> dict[str, Any]:
         ops = graph.operands(self.node)
@@ -495,22 +505,23 @@ def _paths(
     """Depth-first over the edges that lead to ``wrt``, with one shared path stack
     (backtracking), so a path of length L costs O(L), not O(L²)."""
     out_edges: dict[Value, list[Local]] = {}
+    repeated: dict[Value, set[int]] = {}
     for node in reach:
-        out_edges[node] = [Local(node, s, d) for s, p, d in graph.edges(node) if p in reach]
-    slots_used = {n: _repeated(n) for n in reach}
+        out_edges[node] = [Local(node, s, d, p) for s, p, d in graph.edges(node) if p in reach]
+        repeated[node] = _repeated(out_edges[node])
     found: list[PathTerm] = []
     path: list[Local] = []
     stack: list[tuple[Value, int]] = [(output, 0)]  # (node, index of its next edge)
     while stack:
         node, i = stack[-1]
         if node is wrt and i == 0:
-            found.append(_path_term(path, stops, label, slots_used))
+            found.append(_path_term(path, stops, label, repeated))
             i = len(out_edges[node])  # nothing below wrt belongs to a path to it
         if i < len(out_edges[node]):
             stack[-1] = (node, i + 1)
             edge = out_edges[node][i]
             path.append(edge)
-            stack.append((graph.operands(node)[edge.slot], 0))
+            stack.append((edge.parent, 0))
             continue
         stack.pop()
         if path:
@@ -518,18 +529,17 @@ def _paths(
     return found
 
 
-def _repeated(node: Value) -> set[int]:
-    """Slots of ``node`` whose operand also fills another slot (``x*x``: both)."""
-    ops = graph.operands(node)
+def _repeated(edges: list[Local]) -> set[int]:
+    """Slots whose operand also fills another slot of the same node (``x*x``: both)."""
     seen: dict[Value, list[int]] = {}
-    for i, a in enumerate(ops):
-        if type(a) is Value:
-            seen.setdefault(a, []).append(i)
+    for e in edges:
+        seen.setdefault(e.parent, []).append(e.slot)
     return {i for slots in seen.values() if len(slots) > 1 for i in slots}
 
 
 def _slot_name(node: Value, slot: int) -> str:
-    if not getattr(node.rule, "variadic", False) and len(graph.operands(node)) == 2:
+    rule = node.rule
+    if rule is not None and not getattr(rule, "variadic", False) and rule.arity == 2:
         return ("left", "right")[slot]
     return str(slot + 1)
 
@@ -541,7 +551,7 @@ def _path_term(
     run: list[Local] = []
     for edge in path:
         run.append(edge)
-        parent = graph.operands(edge.node)[edge.slot]
+        parent = edge.parent
         if parent in stops:
             slot = _slot_name(edge.node, edge.slot) if edge.slot in repeated[edge.node] else ""
             value = math.prod(e.value for e in run)

@@ -346,12 +346,13 @@ def evaluate_formula(
     return walk(formula_tree(formula))
 
 
-def product_terms(formula: str) -> list[str]:
+@functools.lru_cache(maxsize=512)
+def product_terms(formula: str) -> tuple[str, ...]:
     """The top-level factors of a formula (``a*b*c`` → three), each as formula text.
 
     Example:
         >>> product_terms("sigmoid({x})*(1 - sigmoid({x}))")
-        ['sigmoid(x)', '1 - sigmoid(x)']
+        ('sigmoid(x)', '1 - sigmoid(x)')
     """
     out: list[ast.expr] = []
     stack = [formula_tree(formula)]
@@ -361,7 +362,7 @@ def product_terms(formula: str) -> list[str]:
             stack += [node.right, node.left]
         else:
             out.append(node)
-    return [ast.unparse(n) for n in out]
+    return tuple(ast.unparse(n) for n in out)
 
 
 _ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
