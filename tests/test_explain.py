@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-
 import re
 import time
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

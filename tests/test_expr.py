@@ -138,10 +138,16 @@ def test_everything_outside_the_whitelist_is_an_expression_error(text, words) ->
 
 
 AST_CLASS = re.compile(
-    r"\b(" + "|".join(
-        n for n in dir(ast) if isinstance(getattr(ast, n), type)
-        and issubclass(getattr(ast, n), ast.AST) and n[0].isupper() and n not in ("Expression",)
-    ) + r")\b"
+    r"\b("
+    + "|".join(
+        n
+        for n in dir(ast)
+        if isinstance(getattr(ast, n), type)
+        and issubclass(getattr(ast, n), ast.AST)
+        and n[0].isupper()
+        and n not in ("Expression",)
+    )
+    + r")\b"
 )
 
 
