@@ -220,8 +220,8 @@ class Factor:
     def latex(self, f: Any) -> tuple[str, str, str]:
         """(∂ fraction, rule, numbers) in LaTeX."""
         slot = f"^{{[\\text{{{self.slot}}}]}}" if self.slot else ""
-        frac = (f"\\frac{{\\partial {latex_name(self.numerator)}}}"
-                f"{{\\partial {latex_name(self.denominator)}{slot}}}")  # fmt: skip
+        frac = (f"\\frac{{\\partial {_latex_wrapped(self.numerator)}}}"
+                f"{{\\partial {_latex_wrapped(self.denominator)}{slot}}}")  # fmt: skip
         rules = [e.rule_latex(self.names) for e in self.edges]
         if len(rules) > 1:
             rules = [f"\\left({r}\\right)" if " " in r else r for r in rules]
@@ -342,7 +342,8 @@ class Explanation:
         def f(x: float) -> str:
             return _latex_number(f"{x:.{precision}g}")
 
-        head = f"\\frac{{\\partial {latex_name(self.output)}}}{{\\partial {latex_name(self.wrt)}}}"
+        head = (f"\\frac{{\\partial {_latex_wrapped(self.output)}}}"
+                f"{{\\partial {_latex_wrapped(self.wrt)}}}")  # fmt: skip
         rows: list[str] = []
         if self.paths is None:
             for step in self.steps:
@@ -618,6 +619,12 @@ def latex_name(name: str) -> str:
         return _latex_tree(tree)[0]
     except (SyntaxError, ValueError, KeyError):
         return "\\text{" + name.replace("\\", "\\\\").replace("_", "\\_") + "}"
+
+
+def _latex_wrapped(name: str) -> str:
+    """A name after ∂ in LaTeX, in parentheses when it is compound (as :func:`wrap`)."""
+    tex = latex_name(name)
+    return f"\\left({tex}\\right)" if wrap(name) != name else tex
 
 
 def _latex_word(word: str) -> str:
