@@ -462,8 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
     expression_args(grad)
     grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
     grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
-    grad.add_argument("--formula", action="store_true",
-                      help="print each partial derivative as a formula (needs the symbolic extra)")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
     grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
                       help="how --explain and --formula print (default: text)")  # fmt: skip
     grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")

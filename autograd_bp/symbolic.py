@@ -52,10 +52,12 @@ def _caller(sp: Any) -> Any:
     few non-smooth helpers, then any table function through its ``definition``."""
     from .ops import RULES
 
+    def leaky_relu(x: Any, slope: Any) -> Any:
+        return sp.Piecewise((x, x > 0), (slope * x, True))
+
     own = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
-           "tanh": sp.tanh, "abs": sp.Abs, "sign": sp.sign,
-           "step": lambda x: sp.Heaviside(x, 0), "relu": lambda x: sp.Max(x, 0),
-           "leaky_relu": lambda x, p=sp.Rational(1, 100): sp.Piecewise((x, x > 0), (p * x, True))}  # fmt: skip
+           "tanh": sp.tanh, "abs": sp.Abs, "sign": sp.sign, "relu": lambda x: sp.Max(x, 0),
+           "step": lambda x: sp.Heaviside(x, 0), "leaky_relu": leaky_relu}  # fmt: skip
 
     def call(name: str, args: list[Any]) -> Any:
         if name in own:
