@@ -34,6 +34,7 @@ from typing import Any
 
 from . import graph
 from .engine import Value, backward_order, grad
+from .grad_mode import gc_paused
 
 __all__ = [
     "Explanation",
@@ -89,7 +90,7 @@ class Local:
     parent: Value
 
     def _operand_env(self, label: dict[Value, str], as_name: Any) -> dict[str, Any]:
-        ops = graph.operands(self.node)
+        ops = self.node.operands
         env: dict[str, Any] = {"out": as_name(self.node)}
         if getattr(self.node.rule, "variadic", False):
             env["x"] = as_name(ops[self.slot])
@@ -97,7 +98,7 @@ class Local:
                 env["pair"] = as_name(ops[self.slot ^ 1])
         else:
             env.update(zip(("x", "y"), map(as_name, ops)))
-        p = graph.param(self.node)
+        p = self.node.param
         if p is not None:
             env["p"] = as_name(p)
         return env
@@ -333,7 +334,7 @@ class Explanation:
             >>> print(explain(y, w).latex(4))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
             \begin{aligned}
             \frac{\partial y}{\partial w} &= \frac{\partial y}{\partial z}...{\partial w} \\
-            &= \cos z \cdot 3 \\
+            &= \cos(z) \cdot 3 \\
             &= 0.9602 \times 3 \\
             &= 2.881
             \end{aligned}
@@ -463,6 +464,11 @@ def explain(
             product = 0.1966 × 2 = 0.3932
           engine: ∂sigmoid(z)/∂w = 0.3932 ✓
     """
+    with gc_paused():  # the walk allocates many small objects and frees none of them early
+        return _explain(output, wrt, stops, max_paths)
+
+
+def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: int) -> Explanation:
     order = backward_order(output)
     naming = graph.Naming(output, order)
     label = naming.name
@@ -596,9 +602,9 @@ def explain_nodes(
 
 # --- names in LaTeX -----------------------------------------------------------------------
 
-_GREEK = {"σ": "\\sigma", "α": "\\alpha", "β": "\\beta", "δ": "\\delta", "η": "\\eta",
-          "λ": "\\lambda", "θ": "\\theta", "π": "\\pi", "ϕ": "\\phi", "φ": "\\phi"}  # fmt: skip
-_LATEX_FUNCTIONS = {"exp", "log", "sin", "cos", "tanh", "sqrt"}
+# Functions LaTeX has a command for; any other is \operatorname{name}.
+_LATEX_FUNCTIONS = {"exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\cos",
+                    "tanh": "\\tanh", "sqrt": "\\sqrt", "sigmoid": "\\sigma"}  # fmt: skip
 
 
 def latex_name(name: str) -> str:
@@ -665,11 +671,4 @@ _LATEX_BINARY: dict[type, tuple[str, int]] = {
 
 
 def _latex_function(name: str) -> str:
-    from .ops import RULES
-
-    if name in _LATEX_FUNCTIONS:
-        return f"\\{name}"
-    for rule in RULES.values():
-        if getattr(rule, "function", None) == name and rule.symbol in _GREEK:
-            return _GREEK[rule.symbol]
-    return f"\\operatorname{{{name.replace('_', chr(92) + '_')}}}"
+    return _LATEX_FUNCTIONS.get(name) or f"\\operatorname{{{name.replace('_', chr(92) + '_')}}}"

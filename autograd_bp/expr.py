@@ -30,7 +30,8 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .engine import Value, _as_float
+from .engine import Value
+from .engine import to_float as _as_float
 from .ops import RULES, Rule
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "OPERATORS", "ExpressionError",
@@ -330,7 +331,7 @@ def _evaluate_node(text: str, node: ast.AST, leaves: dict[str, Value]) -> Value 
         rule = _PREFIX[_SYNTAX[type(node.op)]]
         if not isinstance(operand, Value):
             return rule.forward(operand, None)  # a number: fold
-        return getattr(operand, f"__{rule.method}__")()
+        return getattr(operand, rule.method or rule.name)()  # e.g. __neg__
     if isinstance(node, ast.BinOp):
         rule = OPERATORS[_SYNTAX[type(node.op)]]
         a = _evaluate(text, node.left, leaves)

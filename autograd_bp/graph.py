@@ -33,7 +33,7 @@ from typing import Any
 from .engine import Value, backward_order
 
 __all__ = ["MAX_INLINE", "PLACEHOLDERS", "Naming", "edges", "evaluate_formula", "format_number",
-           "formula_tree", "infix", "names", "operands", "param", "product_terms", "reaching",
+           "formula_tree", "infix", "names", "product_terms", "reaching",
            "substitute", "uses"]  # fmt: skip
 
 MAX_INLINE = 32  # an unlabelled node whose own text is longer gets a temporary name
@@ -53,33 +53,6 @@ def format_number(x: float) -> str:
     return repr(float(x))
 
 
-def operands(node: Value) -> tuple[Any, ...]:
-    """The operands of ``node``'s rule in slot order: parent Values and folded numbers
-    (flattened for variadic rules such as ``sum`` and ``dot``); ``()`` for a leaf.
-
-    Example:
-        >>> from autograd_bp import Value
-        >>> x = Value(2.0, label="x")
-        >>> operands(3 - x)
-        (3.0, Value(label='x', data=2.0, grad=0.0))
-    """
-    from .engine import _operands
-
-    rule = node.rule
-    if rule is None:
-        return ()
-    ops = _operands(node)
-    return tuple(ops[0]) if _variadic(rule) else tuple(ops)
-
-
-def param(node: Value) -> Any:
-    """The fixed parameter of ``node``'s rule (leaky_relu's slope), or None."""
-    rule = node.rule
-    if rule is None or getattr(rule, "param", None) is None:
-        return None
-    return node._ctx
-
-
 def edges(node: Value) -> list[tuple[int, Value, Any]]:
     """``(slot, parent, local derivative)`` for each parent edge of ``node``: the slot tells
     the two operands of ``x*x`` apart.
@@ -92,7 +65,7 @@ def edges(node: Value) -> list[tuple[int, Value, Any]]:
     """
     if node.is_leaf:
         return []
-    slots = [i for i, a in enumerate(operands(node)) if type(a) is Value]
+    slots = [i for i, a in enumerate(node.operands) if type(a) is Value]
     return list(zip(slots, node.parents, node.local_grads))
 
 
@@ -193,7 +166,7 @@ class Naming:
         rule = node.rule
         if rule is None:
             return self.name.get(node) or node.label or format_number(node.data), _ATOM
-        ops = operands(node)
+        ops = node.operands
         if _variadic(rule):
             return self._variadic(rule, ops)
         if rule.arity == 2 and rule.function is None:
@@ -204,7 +177,7 @@ class Naming:
                 text = f"({text})"
             return f"{rule.symbol}{text}", rule.precedence
         args = [self.ref(a)[0] for a in ops]
-        p = param(node)
+        p = node.param
         if p is not None:
             args.append(format_number(float(p)))
         return f"{rule.function or rule.name}({', '.join(args)})", _ATOM

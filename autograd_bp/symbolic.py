@@ -75,7 +75,7 @@ def _caller(sp: Any) -> Any:
 
 def _env(sp: Any, node: Value, sym: dict[Value, Any], slot: int | None = None) -> dict[str, Any]:
     """Placeholder values for ``node``'s rule: operands, output, parameter (and ``pair``)."""
-    ops = [sym[a] if type(a) is Value else _number(sp, float(a)) for a in graph.operands(node)]
+    ops = [sym[a] if type(a) is Value else _number(sp, float(a)) for a in node.operands]
     env: dict[str, Any] = {}
     if node in sym:
         env["out"] = sym[node]
@@ -86,7 +86,7 @@ def _env(sp: Any, node: Value, sym: dict[Value, Any], slot: int | None = None) -
                 env["pair"] = ops[slot ^ 1]
     else:
         env.update(zip(("x", "y"), ops))
-    p = graph.param(node)
+    p = node.param
     if p is not None:
         env["p"] = _number(sp, float(p))
     return env
@@ -95,7 +95,7 @@ def _env(sp: Any, node: Value, sym: dict[Value, Any], slot: int | None = None) -
 def _forward(sp: Any, node: Value, sym: dict[Value, Any], call: Any) -> Any:
     rule = node.rule
     assert rule is not None
-    ops = [sym[a] if type(a) is Value else _number(sp, float(a)) for a in graph.operands(node)]
+    ops = [sym[a] if type(a) is Value else _number(sp, float(a)) for a in node.operands]
     if rule.name == "sum":
         return sp.Add(*ops)
     if rule.name == "dot":
@@ -103,7 +103,7 @@ def _forward(sp: Any, node: Value, sym: dict[Value, Any], call: Any) -> Any:
     if rule.definition:
         return graph.evaluate_formula(rule.definition, _env(sp, node, sym), call)
     name = rule.function or rule.name
-    extra = [_number(sp, float(graph.param(node)))] if graph.param(node) is not None else []
+    extra = [_number(sp, float(node.param))] if node.param is not None else []
     return call(name, [*ops, *extra])
 
 

@@ -203,9 +203,7 @@ def _apply(rule, x, y):
         return dot([x, y], [y, 3.0])
     if rule.arity == 2:
         return getattr(x, f"__{rule.method}__")(y)
-    if rule.function is None:  # a prefix operator: -x
-        return getattr(x, f"__{rule.method}__")()
-    return getattr(x, rule.method)()
+    return getattr(x, rule.method)()  # a function, or a prefix operator's __neg__
 
 
 def _chain(n: int) -> tuple[Value, Value]:
