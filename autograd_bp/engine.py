@@ -361,7 +361,7 @@ def _dot_of_values(weights: list[Value], inputs: list[Value]) -> Value:
     out = RULES["dot"].forward(tuple(args), None)
     edges: list[Any] = [None] * (4 * len(wd))  # (w_i, ∂/∂w_i = x_i, x_i, ∂/∂x_i = w_i), ...
     edges[0::4], edges[1::4], edges[2::4], edges[3::4] = weights, xd, inputs, wd
-    return _node(out, "dot", _VARIADIC, tuple(edges), None, None, None, None)
+    return _node(out, "dot", VARIADIC, tuple(edges), None, None, None, None)
 
 
 def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
