@@ -336,7 +336,7 @@ def dot(weights: Sequence[Value | Number], inputs: Sequence[Value | Number]) -> 
     if len(weights) != len(inputs):
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs")
     if _all_values(weights) and _all_values(inputs) and weights and _GRAD_ENABLED.get():
-        return _dot_of_values(list(weights), list(inputs))
+        return _dot_of_values(weights, inputs)
     args: list[Any] = [None] * (2 * len(weights))
     args[0::2] = weights
     args[1::2] = inputs
@@ -350,7 +350,7 @@ def _all_values(xs: Sequence[Any]) -> bool:
 _JUST_VALUE = {Value}
 
 
-def _dot_of_values(weights: list[Value], inputs: list[Value]) -> Value:
+def _dot_of_values(weights: Sequence[Value], inputs: Sequence[Value]) -> Value:
     """``dot`` when every operand is a Value (a layer, an attention head): the same node as
     the table's rule builds, its edges laid out by slicing instead of a Python loop — the
     transformer example spends most of its time here."""
