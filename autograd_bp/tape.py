@@ -203,8 +203,11 @@ class _OpGroup:
     """Same-rule instructions of one topological level, run as one block op.
 
     ``rows[p]`` holds, for operand position p, the value slot of that operand in each of
-    the m instructions; ``out`` their result slots.
+    the m instructions; ``out`` their result slots. Works on (slots, B) arrays and on flat
+    (slots,) ones alike.
     """
+
+    flat_ok = True
 
     def __init__(self, instructions: list[Instruction], tape: Tape) -> None:
         slot = tape.slot
@@ -284,18 +287,18 @@ class _OpGroup:
         elif self.position_unique[p]:
             grads[rows] += contribution
         else:
-            np.add.at(grads, rows, np.broadcast_to(contribution, (len(rows), grads.shape[1])))
+            np.add.at(grads, rows, contribution)
 
     def _scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
         """grads[operand slot] += local[p, i] * g[i] for every operand position p of every
         instruction i."""
-        batch = grads.shape[1]
+        rest = g.shape[1:]  # (B,), or () when the tape runs one example on flat rows
         if self.shared.any():  # Σ over the instructions that read the same slot, fused
-            parts = [np.einsum("pib,ib->pb", local[self.shared], g),
-                     (local[~self.shared] * g).reshape(-1, batch)]  # fmt: skip
+            parts = [np.einsum("pi...,i...->p...", local[self.shared], g),
+                     (local[~self.shared] * g).reshape(-1, *rest)]  # fmt: skip
             contributions = np.concatenate(parts)
         else:
-            contributions = (local * g).reshape(-1, batch)
+            contributions = (local * g).reshape(-1, *rest)
         if self.unique:
             grads[self.targets] += contributions
         else:
@@ -305,6 +308,8 @@ class _OpGroup:
 class _MatmulGroup:
     """The dot nodes of one layer: ``out = W @ S`` with W a block of the parameter vector
     (one row per node, one column per product) and S the rows they all read."""
+
+    flat_ok = False
 
     def __init__(self, instructions: list[Instruction], tape: Tape) -> None:
         flat, slot = tape.flat, tape.slot
@@ -558,8 +563,11 @@ class Tape:
             values[self.input_slots] = X[cols].T
             if rows is not None:
                 values[self.row_param_slots] = rows
+            # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
+            # several times cheaper in numpy than the same on (slots, 1) arrays.
+            flat = values.reshape(-1) if values.shape[1] == 1 else values
             for group in self.groups:
-                group.forward(values, theta)
+                group.forward(flat if group.flat_ok else values, theta)
         return blocks
 
     def outputs(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -580,8 +588,16 @@ class Tape:
         for k, (_, values, grads) in enumerate(blocks):
             grads[zero] = 0.0
             grads[self.output_slots[output]] = seed
-            for group in groups:
-                group.backward(values, grads, theta_grad, k == 0)
+            if values.shape[1] == 1:
+                flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
+                for group in groups:
+                    if group.flat_ok:
+                        group.backward(flat_v, flat_g, theta_grad, k == 0)
+                    else:
+                        group.backward(values, grads, theta_grad, k == 0)
+            else:
+                for group in groups:
+                    group.backward(values, grads, theta_grad, k == 0)
             if len(self.row_params):
                 theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
 
