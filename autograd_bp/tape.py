@@ -61,7 +61,15 @@ __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile
 
 
 class TraceError(ValueError):
-    """The function cannot be compiled (e.g. its graph depends on the data)."""
+    """The function cannot be compiled (e.g. its graph depends on the data).
+
+    Example:
+        >>> try:
+        ...     compile(lambda x: x * 2 if x.data > 0 else -x, [1.0])
+        ... except TraceError as e:
+        ...     print(str(e)[:38])
+        compile: the graph depends on the data
+    """
 
 
 def _key(x: Any) -> Any:
@@ -71,7 +79,14 @@ def _key(x: Any) -> Any:
 
 @dataclass(frozen=True)
 class Instruction:
-    """One op of the tape: ``node[out] = rule(node[args...])`` over node ids."""
+    """One op of the tape: ``node[out] = rule(node[args...])`` over node ids.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> w = Value(2.0)
+        >>> compile(lambda x: w * x, [1.0]).tape.flat.instructions[0].args  # w is id 0, x 1
+        (0, 1)
+    """
 
     rule: Rule
     out: int
@@ -87,6 +102,13 @@ class Flat:
 
     Node ids: parameters ``0..P-1`` (weights of one layer row-major and contiguous), then
     the inputs, the computed nodes in topological order, and the folded constants.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> x = Value(3.0)
+        >>> flat = Flat([x * 2.0 + 1.0], [x])
+        >>> [i.rule.name for i in flat.instructions], flat.constants
+        (['mul', 'add'], [2.0, 1.0])
     """
 
     def __init__(self, outputs: Sequence[Value], inputs: Sequence[Value]) -> None:
@@ -434,7 +456,15 @@ BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cach
 
 class Tape:
     """A traced graph scheduled for batches: groups of instructions over value slots (one
-    row of B examples each) and the parameter vector."""
+    row of B examples each) and the parameter vector.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> x, w = Value(1.0), Value(0.5)
+        >>> tape = Tape(Flat([(w * x).tanh(), (w * x).sin()], [x]))
+        >>> [g.rule.name for g in tape.groups]  # both products in one group, then one each
+        ['mul', 'tanh', 'sin']
+    """
 
     def __init__(self, flat: Flat) -> None:
         self.flat = flat
@@ -839,7 +869,17 @@ def compile(  # noqa: A001 - the name the issue and users expect: autograd_bp.co
 
 
 class CompiledLoss:
-    """``loss(model(x), target)`` compiled for training; see :func:`compile_loss`."""
+    """``loss(model(x), target)`` compiled for training; see :func:`compile_loss`.
+
+    Example:
+        >>> from autograd_bp.losses import half_sse
+        >>> from autograd_bp.nn import MLP
+        >>> net = MLP(1, [1], seed=0)
+        >>> step = compile_loss(net, half_sse, [[1.0], [2.0]], [[0.0], [1.0]])
+        >>> loss, outputs = step.step([[1.0], [2.0]], [[0.0], [1.0]])
+        >>> outputs.shape
+        (2, 1)
+    """
 
     def __init__(self, model: Any, loss: Callable[..., Value], n_inputs: int, n_targets: int,
                  examples: list[list[float]]) -> None:  # fmt: skip
@@ -868,6 +908,15 @@ def compile_loss(model: Any, loss: Callable[..., Value], X: Any, T: Any) -> Comp
     """Compile ``loss(model(x), t)`` for training, tracing on the first two rows of (X, T).
 
     ``T`` has one row of targets per example (use one-hot rows for ``cross_entropy``).
+
+    Example:
+        >>> from autograd_bp.losses import cross_entropy
+        >>> from autograd_bp.nn import MLP
+        >>> net = MLP(2, [3], seed=0)
+        >>> step = compile_loss(net, cross_entropy, [[0.0, 1.0]], [[0.0, 0.0, 1.0]])
+        >>> round(step.step([[0.0, 1.0]], [[0.0, 0.0, 1.0]])[0], 6) == round(
+        ...     cross_entropy(net([0.0, 1.0]), 2).data, 6)
+        True
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or len(X) < 1:
