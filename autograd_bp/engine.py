@@ -336,7 +336,7 @@ def dot(weights: Sequence[Value | Number], inputs: Sequence[Value | Number]) -> 
     if len(weights) != len(inputs):
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs")
     if _all_values(weights) and _all_values(inputs) and weights and _GRAD_ENABLED.get():
-        return _dot_of_values(weights, inputs)
+        return _dot_of_values(weights, inputs)  # type: ignore[arg-type] # checked above
     args: list[Any] = [None] * (2 * len(weights))
     args[0::2] = weights
     args[1::2] = inputs

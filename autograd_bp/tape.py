@@ -309,7 +309,7 @@ class _OpGroup:
         elif self.position_unique[p]:
             grads[rows] += contribution
         else:
-            np.add.at(grads, rows, contribution)
+            np.add.at(grads, np.asarray(rows), contribution)  # a slice is always unique
 
     def _scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
         """grads[operand slot] += local[p, i] * g[i] for every operand position p of every
@@ -411,7 +411,7 @@ class _MatmulGroup:
             elif self.s_unique:
                 grads[self.S] += dS
             else:
-                np.add.at(grads, self.S, dS)
+                np.add.at(grads, np.asarray(self.S), dS)  # a slice is always unique
 
 
 def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
@@ -494,7 +494,7 @@ class Tape:
         self.needs = self._needs_grad()
         self.groups = [self._group(b) for b in buckets]
         self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any]] = {}
-        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._buffers: dict[int, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
         if _is_layer(instructions[0], self.flat):
