@@ -157,9 +157,13 @@ class Words:
         """``through out_o1``: the first named node of the path that not every other path
         passes (else the whole chain)."""
         named = {id(b) for b in self.setup.names.values() if isinstance(b, Value)}
-        for node in path.nodes:
-            if id(node) in named and any(all(n is not node for n in o.nodes) for o in others):
-                return f"through {self.name[id(node)]}"
+        own = [
+            self.name[id(node)]
+            for node in path.nodes
+            if id(node) in named and any(all(n is not node for n in o.nodes) for o in others)
+        ]
+        if own:  # the named nodes only this path passes, e.g. E_o1, out_o1, net_o1
+            return "through " + ", ".join(own if len(own) <= 3 else [own[0], "…", own[-1]])
         return "along " + self.chain(path)
 
     def chain(self, path: PathInfo) -> str:
@@ -336,12 +340,14 @@ def _has_constant(setup: Setup, op: str, value: float) -> bool:
 
 def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Iterator[Candidate]:
     setup, here = ev.setup, ev.points[0]
-    reach = reaching(setup.order, setup.wrt)
     for group in groups:
         leaves = {name: setup.names[name] for name in group if isinstance(setup.names.get(name),
                                                                           Value)}  # fmt: skip
         moved = {id(v): group[n] for n, v in leaves.items()}
-        on_paths = [n for n, v in leaves.items() if _feeds_paths(setup, v, reach)]
+        truth = here.grads.get(id(setup.wrt), 0.0)
+        on_paths = [n for n, v in leaves.items()  # the ones whose change reaches the result
+                    if not _same(_grad_with(setup, {}, {id(v): group[n]}), truth,
+                                 ev.tol)]  # fmt: skip
         nan = np.full(len(ev.points), np.nan)
         if on_paths:
             new = ", ".join(f"{n}⁺ = {group[n]:.9g}" for n in on_paths)
@@ -368,11 +374,8 @@ def _at_point(nan: np.ndarray, value: float | None) -> np.ndarray:
     return out
 
 
-def _feeds_paths(setup: Setup, leaf: Value, reach: set[int]) -> bool:
-    """Whether ``leaf`` is an operand of a node on a path to wrt (its value is then in a
-    local derivative of that path)."""
-    return any(id(n) in reach and any(p is leaf for p in n.parents) for n in setup.order
-               if not n.is_leaf and n is not leaf)  # fmt: skip
+def _same(a: float | None, b: float, tol: tuple[float, float]) -> bool:
+    return a is not None and close(a, b, *tol)
 
 
 def _grad_with(setup: Setup, forward: dict[int, float], local: dict[int, float]) -> float | None:
