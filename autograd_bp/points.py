@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine import Value, _operands, backward_order
-from .expr import parse, variables
+from .expr import ExpressionError, parse, variables
 from .ops import RULES
 
 __all__ = ["Binding", "ClaimError", "Partial", "Point", "Setup", "backward", "close",
@@ -123,7 +123,10 @@ class Setup:
         if id(wrt) not in ids:
             raise ClaimError(f"--wrt: {_label(wrt)!r} is not in the graph of {_label(output)!r}")
         self.names = dict(names)
-        self.used = variables(claim)
+        try:
+            self.used = variables(claim)
+        except ExpressionError as e:
+            raise ClaimError(f"--claim: {e}") from None
         unknown = [n for n in self.used if n not in self.names]
         if unknown:
             known = ", ".join(self.names) or "(none)"
