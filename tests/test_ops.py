@@ -16,6 +16,7 @@ from autograd_bp.ops import RULES
 # name -> (build on a Value, the same in torch, strategy for x inside the domain)
 moderate = st.floats(-5, 5, allow_nan=False)
 positive = st.floats(0.05, 20)
+nonzero = moderate.filter(lambda v: abs(v) > 1e-3)  # away from the kinks of relu, abs, step
 UNARY = {
     "exp": (lambda x: x.exp(), lambda t, x: t.exp(x), moderate),
     "log": (lambda x: x.log(), lambda t, x: t.log(x), positive),
@@ -33,6 +34,9 @@ UNARY = {
     "cos": (lambda x: x.cos(), lambda t, x: t.cos(x), moderate),
     "abs": (lambda x: abs(x), lambda t, x: t.abs(x), moderate.filter(lambda v: abs(v) > 1e-3)),
     "neg": (lambda x: -x, lambda t, x: -x, moderate),
+    "recip": (lambda x: x.recip(), lambda t, x: t.reciprocal(x), positive),
+    "step": (lambda x: x.step(), lambda t, x: (x > 0).double() + 0 * x, nonzero),
+    "sign": (lambda x: x.sign(), lambda t, x: t.sign(x), nonzero),
 }
 BINARY = {
     "add": (lambda a, b: a + b, positive, moderate),
