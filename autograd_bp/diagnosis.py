@@ -134,20 +134,16 @@ class Words:
 
     def rule_text(self, node: Value, k: int) -> str | None:
         """The op table's plain-text formula for the k-th parent's local derivative."""
-        texts = getattr(node.rule, "text", None)
-        if not texts:
+        rule = node.rule
+        if rule is None or not rule.text:
             return None
         flat = flat_operands(node)
-        slots = [i for i, a in enumerate(flat) if type(a) is Value]
-        slot = slots[k]
-        template = texts[min(slot, len(texts) - 1)]
-        fill = {"{out}": self.name.get(id(node), "out"), "{p}": f"{node._ctx}"}
-        for placeholder, i in (("{x}", 0), ("{y}", 1), ("{pair}", slot ^ 1)):
+        slot = [i for i, a in enumerate(flat) if type(a) is Value][k]
+        fill = {"out": self.name.get(id(node), "out"), "p": f"{node.param}"}
+        for key, i in (("x", 0), ("y", 1), ("pair", slot ^ 1)):
             if i < len(flat):
-                fill[placeholder] = self.operand(flat[i])
-        for placeholder, value in fill.items():
-            template = template.replace(placeholder, value)
-        return template
+                fill[key] = self.operand(flat[i])
+        return rule.derivative(slot, "text", **fill)
 
     def operand(self, a: Any) -> str:
         """A node's name, or a folded constant as a number."""

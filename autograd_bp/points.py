@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import Value, _operands, backward_order
+from .engine import Value, backward_order
 from .expr import ExpressionError, parse, variables
 from .ops import RULES
 
@@ -42,14 +42,8 @@ Binding = Value | Partial
 
 
 def flat_operands(node: Value) -> tuple[Any, ...]:
-    """The rule's operands in order, folded constants included (n-ary rules: flattened)."""
-    operands = _operands(node)
-    return tuple(operands[0]) if _variadic(node) else operands
-
-
-def _variadic(node: Value) -> bool:
-    rule = RULES[node.op]
-    return bool(getattr(rule, "variadic", rule.arity == 0))
+    """The rule's operands in order, folded constants included (variadic rules: all of them)."""
+    return tuple(node.operands)
 
 
 def replay(
@@ -78,12 +72,12 @@ def replay(
         rule = RULES[node.op]
         flat = flat_operands(node)
         xs = [values[id(a)] if type(a) is Value else a for a in flat]
-        param = node._ctx if rule.arity == 1 else None
-        out = rule.forward(tuple(xs), param) if _variadic(node) else rule.forward(*xs, param)
+        param = node.param
+        out = rule.forward(tuple(xs), param) if rule.variadic else rule.forward(*xs, param)
         values[id(node)] = out
         if local_leaves:
             xs = [local_leaves.get(id(a), x) if type(a) is Value else x for a, x in zip(flat, xs)]
-        ds = rule.local(tuple(xs), out, param) if _variadic(node) else rule.local(*xs, out, param)
+        ds = rule.local(tuple(xs), out, param) if rule.variadic else rule.local(*xs, out, param)
         local[id(node)] = [float(d) for a, d in zip(flat, ds) if type(a) is Value]
     return values, local
 
