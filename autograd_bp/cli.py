@@ -397,6 +397,8 @@ def _check_problem(args: argparse.Namespace):
     from .derivation import Problem, _default_names
     from .problems import nielsen_problem, worked_problem
 
+    if (args.worked or args.sizes) and args.expression and "=" in args.expression:
+        args.assignments, args.expression = [args.expression, *args.assignments], None
     given = [args.expression is not None, args.worked, args.sizes is not None]
     if sum(given) != 1:
         raise UsageError("check: give exactly one of an EXPRESSION, --worked or --sizes")

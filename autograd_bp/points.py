@@ -131,9 +131,11 @@ class Setup:
                 raise ClaimError(f"--claim: {name!r} is not in the graph of {_label(output)!r}")
         self.variables = {n: b for n, b in self.names.items()
                           if isinstance(b, Value) and b.is_leaf and id(b) in ids}  # fmt: skip
-        self.placeholders = {n: Value(0.0, label=n) for n in self.used}
-        self.claim_root = parse(claim, **self.placeholders)
-        self.claim_order = backward_order(self.claim_root)
+        # the claim as a graph over one placeholder leaf per name, built at the first point
+        # where it is defined (parse evaluates as it builds), then replayed at every point
+        self.placeholders: dict[str, Value] = {}
+        self.claim_root: Value | None = None
+        self.claim_order: list[Value] = []
         self.display = _display_names(self.order, self.names)
 
     def evaluate(self, leaves: Mapping[int, float]) -> Point | None:
@@ -151,12 +153,17 @@ class Setup:
         return Point(named, values, local, grads, self._claim_at(values, grads))
 
     def _claim_at(self, values: dict[int, float], grads: dict[int, float]) -> float | None:
-        inputs = {}
-        for name, ph in self.placeholders.items():
+        at = {}
+        for name in self.used:
             bound = self.names[name]
-            inputs[id(ph)] = (grads.get(id(bound.node), 0.0) if isinstance(bound, Partial)
-                              else values[id(bound)])  # fmt: skip
+            at[name] = (grads.get(id(bound.node), 0.0) if isinstance(bound, Partial)
+                        else values[id(bound)])  # fmt: skip
         try:
+            if self.claim_root is None:
+                self.placeholders = {n: Value(v, label=n) for n, v in at.items()}
+                self.claim_root = parse(self.claim_text, **self.placeholders)
+                self.claim_order = backward_order(self.claim_root)
+            inputs = {id(ph): at[n] for n, ph in self.placeholders.items()}
             result = replay(self.claim_order, inputs)[0][id(self.claim_root)]
         except (ArithmeticError, ValueError):
             return None
