@@ -108,7 +108,11 @@ class DerivationReport:
     def text(self, precision: int = 9) -> str:
         """The report as lines a learner reads."""
         head = {"correct": "✓ correct", "wrong": "✗ wrong", "only_here": "≈ only here"}
-        sym = {True: "equal (SymPy)", False: "not equal (SymPy)", None: "not decided"}
+        sym = {
+            True: "equal (SymPy)",
+            False: "not equal (SymPy)",
+            None: "— (no SymPy, or undecided)",
+        }
         claimed = "undefined" if self.claimed is None else f"{self.claimed:.{precision}g}"
         lines = [
             f"{head[self.verdict]}: ∂{self.output}/∂{self.wrt} =? {self.claim}",
