@@ -337,8 +337,8 @@ _VARIADIC = object()  # in _a: the node's edges are a flat tuple in _da
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Any, da: Any, b: Any = None, db: Any = None,
-          operands: tuple[Any, ...] | None = None, param: Any = None) -> Value:  # fmt: skip
+def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
+          operands: tuple[Any, ...] | None, param: Any) -> Value:  # fmt: skip
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     node = _new(Value)
     node.data, node.grad, node.label, node.op = data, 0.0, "", op
@@ -348,7 +348,7 @@ def _node(data: float, op: str, a: Any, da: Any, b: Any = None, db: Any = None,
 
 
 def _leaf(data: float) -> Value:
-    return _node(data, "", None, None)
+    return _node(data, "", None, None, None, None, None, None)
 
 
 def _edges(node: Value) -> tuple[Any, ...]:
@@ -370,27 +370,30 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
     """``Value.__op__`` and ``Value.__rop__``: a number operand is folded in as a constant,
     never wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``)."""
     name, forward, local = rule.name, rule.forward, rule.local
+    where = f"{name}: number operand"
 
     def method(self: Value, other: Any) -> Value:
-        if type(other) is not Value:
-            return _with_constant(self, other, left=False)
-        out = forward(self.data, other.data, None)
+        a = self.data
+        if type(other) is Value:
+            b = other.data
+            out = forward(a, b, None)
+            if not _GRAD_ENABLED.get():
+                return _leaf(out)
+            da, db = local(a, b, out, None)
+            return _node(out, name, self, da, other, db, None, None)
+        c = other if type(other) is float else to_float(other, where)
+        out = forward(a, c, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        da, db = local(self.data, other.data, out, None)
-        return _node(out, name, self, da, other, db)
+        return _node(out, name, self, local(a, c, out, None)[0], None, None, (self, c), None)
 
-    def reflected(self: Value, other: Any) -> Value:
-        return _with_constant(self, other, left=True)
-
-    def _with_constant(self: Value, other: Any, left: bool) -> Value:
-        c = other if type(other) is float else to_float(other, f"{name}: number operand")
-        x, y = (c, self.data) if left else (self.data, c)
-        out = forward(x, y, None)
+    def reflected(self: Value, other: Any) -> Value:  # other, a number, is the left operand
+        c = other if type(other) is float else to_float(other, where)
+        b = self.data
+        out = forward(c, b, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        d = local(x, y, out, None)[1 if left else 0]
-        return _node(out, name, self, d, operands=(c, self) if left else (self, c))
+        return _node(out, name, self, local(c, b, out, None)[1], None, None, (c, self), None)
 
     method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
     method.__doc__ = f"self {rule.symbol} other (the op table's {name!r} rule)."
@@ -414,7 +417,7 @@ def _unary_method(rule: Rule) -> Callable[..., Value]:
         out = forward(self.data, p)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, rule.name, self, local(self.data, out, p)[0], param=p)
+        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, None, p)
 
     assert rule.method is not None
     method.__name__ = method.__qualname__ = rule.method
@@ -489,7 +492,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if not edges:
         return _leaf(out)
     operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, _VARIADIC, tuple(edges), operands=operands)
+    return _node(out, rule.name, _VARIADIC, tuple(edges), None, None, operands, None)
 
 
 # -- walking the graph ---------------------------------------------------------------------

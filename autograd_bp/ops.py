@@ -217,11 +217,12 @@ BLOCKED: Any = _Blocked(0.0)
 
 
 def step(x: Any) -> Any:
-    """1.0 where x > 0 else a blocking 0 (relu's derivative; NaN counts as not positive)."""
+    """relu's derivative: a blocking 0 where x <= 0, else 1.0 (so NaN passes the gradient on,
+    as PyTorch's ``threshold_backward`` does)."""
     d = data_of(x)
     if type(d) is _ndarray:
-        return d > 0  # a boolean mask multiplies like 1.0/0.0, without a conversion
-    return 1.0 if d > 0 else BLOCKED
+        return ~(d <= 0)  # a boolean mask multiplies like 1.0/0.0, without a conversion
+    return BLOCKED if d <= 0 else 1.0
 
 
 def sign(x: Any) -> Any:
@@ -229,7 +230,7 @@ def sign(x: Any) -> Any:
     d = data_of(x)
     if type(d) is _ndarray:
         return np.sign(d)
-    return 1.0 if d > 0 else (-1.0 if d < 0 else (0.0 if d == 0 else NAN))
+    return 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)  # NaN: 0.0, as torch.sign
 
 
 def where_positive(x: Any, then: Any, otherwise: Any) -> Any:
@@ -391,15 +392,12 @@ def _periodic(name: str, f: Callable[[float], float], f_array: Any) -> Callable[
 
 
 def _step(a: Any, _: None) -> Any:
-    if _is_float(a):
-        return 1.0 if a > 0 else (0.0 if a <= 0 else NAN)
-    return np.where(np.isnan(a), NAN, np.where(a > 0, 1.0, 0.0))
+    """Heaviside: 1.0 where a > 0, else 0.0 (NaN too, as torch.heaviside)."""
+    return (1.0 if a > 0 else 0.0) if _is_float(a) else np.where(a > 0, 1.0, 0.0)
 
 
 def _sign(a: Any, _: None) -> Any:
-    if _is_float(a):
-        return sign(a)
-    return np.sign(a)
+    return sign(a) if _is_float(a) else np.nan_to_num(np.sign(a), nan=0.0)
 
 
 def _recip(a: Any, _: None) -> Any:
