@@ -1,7 +1,8 @@
 """The ``autograd-bp`` command (also ``python -m autograd_bp``).
 
 Subcommands: ``demo`` (the worked example, the main job), ``grad`` (an expression's
-gradients), ``steps`` (a step-through page of backward), ``train`` and ``verify``.
+gradients), ``steps`` (a step-through page of backward), ``train``, ``verify``, ``check``
+(grade a hand-derived gradient) and ``exercise`` (practice with it).
 Bad input of any kind: one line on stderr and exit status 2, never a traceback.
 """
 
@@ -143,6 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     for line in files["notes"]:
         print(line)
+    print(f'Derived one yourself? {PROG} check --worked --wrt w1 --claim "YOUR FORMULA"')
     return 0
 
 
@@ -416,6 +418,73 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if worst < 1e-8 and report.max_abs_numeric < 1e-5 else 1
 
 
+# ------------------------------------------------------------------------------ check, exercise
+
+
+def _check_problem(args: argparse.Namespace):
+    from .derivation import Problem, _default_names
+    from .problems import nielsen_problem, worked_problem
+
+    if (args.worked or args.sizes) and args.expression and "=" in args.expression:
+        args.assignments, args.expression = [args.expression, *args.assignments], None
+    given = [args.expression is not None, args.worked, args.sizes is not None]
+    if sum(given) != 1:
+        raise UsageError("check: give exactly one of an EXPRESSION, --worked or --sizes")
+    if args.expression is None:
+        if args.assignments:
+            raise UsageError("check: NAME=VALUE values go with an EXPRESSION, not with "
+                             "--worked or --sizes")  # fmt: skip
+        if args.worked:
+            return worked_problem()
+        if len(args.sizes) < 2:
+            raise UsageError("check: --sizes needs at least an input and an output size")
+        return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
+    root = _build_expression(args)
+    if not root.label:
+        root.label = "f"
+    return Problem(root, _default_names(root))
+
+
+def _report(report: Any, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=1, allow_nan=False))
+    else:
+        print(report.text())
+    return 0 if report.verdict == "correct" else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .derivation import check_derivation
+
+    problem = _check_problem(args)
+    report = check_derivation(problem, args.wrt, args.claim, points=args.points, seed=args.seed)
+    return _report(report, args.json)
+
+
+def cmd_exercise(args: argparse.Namespace) -> int:
+    import random
+
+    from ._io import atomic_write_text
+    from .exercise import exercise_set, make_exercise
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(100_000)
+    if args.markdown:
+        if args.answer is not None:
+            raise UsageError(
+                "exercise: --markdown writes a set; grade one with --seed and --answer"
+            )
+        path = atomic_write_text(args.markdown, exercise_set(args.count, seed, args.level))
+        print(f"{args.count} exercises with an answer key: {path}")
+        return 0
+    ex = make_exercise(seed, args.level)
+    if args.answer is None:
+        print(ex.text())
+        level = f" --level {args.level}" if args.level is not None else ""
+        print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
+        return 0
+    return _report(ex.grade(args.answer), args.json)
+
+
 # ---------------------------------------------------------------------------------------- main
 
 _EXAMPLES = {
@@ -424,6 +493,9 @@ _EXAMPLES = {
     "steps": 'example: autograd-bp steps "tanh(a*b)" a=0.5 b=-1 --out steps/',
     "train": "example: autograd-bp train moons --hidden 16,16 --activation relu --epochs 100",
     "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
+    "check": "example: autograd-bp check --worked --wrt w1 "
+    '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
+    "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
 }
 
 
@@ -513,6 +585,29 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--seed", type=int, default=0)
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     ver.set_defaults(run=cmd_verify)
+
+    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
+    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
+    chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
+    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
+    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
+    chk.add_argument("--sizes", type=_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2")
+    chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    chk.add_argument("--points", type=_positive_int("--points"), default=50,
+                     help="random points around the given one (at least 50)")  # fmt: skip
+    chk.add_argument("--seed", type=int, default=0, help="random points (and --sizes weights)")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.set_defaults(run=cmd_check)
+
+    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
+    exe.add_argument("--seed", type=int, default=None, help="which exercise (default: a new one)")
+    exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
+    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
+    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
+    exe.add_argument("--count", type=_positive_int("--count"), default=10)
+    exe.add_argument("--json", action="store_true", help="machine-readable grading")
+    exe.set_defaults(run=cmd_exercise)
     return parser
 
 

@@ -191,3 +191,92 @@ def test_grad_explain_and_formula_in_every_format(fmt) -> None:
     assert doc["explain"]["paths"][0]["factors"][0]["rule"].startswith("σ(")
     if fmt != "text":
         assert doc["explain"][fmt].count("\\frac") >= 3
+
+
+# --- check and exercise ---------------------------------------------------------------------
+
+W1 = "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"
+
+
+def strict_json(text: str) -> dict:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_check_help_and_exit_codes(tmp_path) -> None:
+    for command in ("check", "exercise"):
+        proc = run(command, "--help")
+        assert proc.returncode == 0 and "example: autograd-bp " + command in proc.stdout
+    right = run("check", "--worked", "--wrt", "w1", "--claim", W1)
+    assert right.returncode == 0 and right.stdout.startswith("✓ correct")
+    wrong = run("check", "--worked", "--wrt", "w1", "--claim", "delta_o1*w5*out_h1*(1-out_h1)*x1")
+    assert wrong.returncode == 1 and "but not the one through E_o2, out_o2" in wrong.stdout
+    here = run("check", "sin(x)*x", "x=0", "--wrt", "x", "--claim", "0")
+    assert here.returncode == 1 and here.stdout.startswith("≈ only here")
+    expr = run("check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "2*x*y", "--points", "60")
+    assert expr.returncode == 0 and "61 checked" in expr.stdout
+    nielsen = run("check", "--sizes", "2,3,2", "--wrt", "w2_1_1", "--claim", "delta2_1*x1")
+    assert nielsen.returncode == 0, nielsen.stdout + nielsen.stderr
+
+
+def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
+    keys = {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis"}
+    for claim, verdict, code in ((W1, "correct", 0), ("x1*w5", "wrong", 1),
+                                 ("log(w1 - 0.15)", "wrong", 1)):  # fmt: skip
+        proc = run("check", "--worked", "--wrt", "w1", "--claim", claim, "--json")
+        assert proc.returncode == code, proc.stderr
+        doc = strict_json(proc.stdout)
+        assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] == 51
+        assert isinstance(doc["diagnosis"], list)
+    assert doc["claimed"] is None  # log(0) at the given point: undefined, not -Infinity
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "q*2"], ["unknown name(s) q"]),
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "y*"], ["--claim", "syntax error"]),
+        (["x*y", "x=1", "y=2", "--wrt", "z", "--claim", "y"], ["--wrt", "'z'"]),
+        (["log(x)", "x=-1", "--wrt", "x", "--claim", "1/x"], ["log", "positive"]),
+        (["--worked", "--wrt", "w9", "--claim", "1"], ["--wrt", "'w9'"]),
+        (["--worked", "x=1", "--wrt", "w1", "--claim", "1"], ["NAME=VALUE"]),
+        (["x*y", "x=1", "y=2", "--worked", "--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--sizes", "2", "--wrt", "x", "--claim", "y"], ["--sizes"]),
+        (["--worked", "--wrt", "w1"], ["--claim"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "0"], ["--points"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "10"], ["at least 50"]),
+    ],
+)
+def test_check_bad_input_is_one_line_exit_2(args: list[str], words: list[str]) -> None:
+    assert_usage_error(run("check", *args), *words)
+
+
+def test_exercise_prints_grades_and_writes_a_set(tmp_path) -> None:
+    a, b = run("exercise", "--seed", "7"), run("exercise", "--seed", "7")
+    assert a.returncode == 0 and a.stdout == b.stdout and "Exercise 7" in a.stdout
+    assert 'exercise --seed 7 --answer "FORMULA"' in a.stdout
+    from autograd_bp.exercise import make_exercise
+
+    ex = make_exercise(7)
+    assert run("exercise", "--seed", "7", "--answer", ex.answer).returncode == 0
+    wrong = run("exercise", "--seed", "7", "--answer", f"2*({ex.answer})", "--json")
+    assert wrong.returncode == 1 and strict_json(wrong.stdout)["verdict"] == "wrong"
+    fresh = run("exercise")
+    assert fresh.returncode == 0 and "Exercise " in fresh.stdout
+    out = tmp_path / "set.md"
+    proc = run("exercise", "--markdown", str(out), "--count", "3", "--seed", "2")
+    assert proc.returncode == 0 and "## Answer key" in out.read_text(encoding="utf-8")
+    assert_usage_error(run("exercise", "--level", "4"), "--level")
+    assert_usage_error(run("exercise", "--seed", "1", "--answer", "nope"), "unknown name")
+    assert_usage_error(run("exercise", "--markdown", str(out), "--answer", "1"), "--markdown")
+
+
+def test_demo_ends_by_pointing_to_check(tmp_path) -> None:
+    proc = run("demo", "--iterations", "2", "--out", str(tmp_path))
+    assert proc.returncode == 0
+    assert (
+        proc.stdout.strip().splitlines()[-1].startswith("Derived one yourself? autograd-bp check")
+    )
