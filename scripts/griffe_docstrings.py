@@ -54,7 +54,8 @@ class DocstringsForMkdocs(griffe.Extension):
         for obj in _walk(pkg):
             if obj.docstring is not None:
                 text = EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
-                obj.docstring.value = ROLE.sub(lambda m: _link(obj, m.group(1), modules), text)
+                link = lambda m, scope=obj: _link(scope, m.group(1), modules)
+                obj.docstring.value = ROLE.sub(link, text)
 
 
 def _walk(obj: griffe.Object):
