@@ -76,8 +76,10 @@ def _fmt(x: float) -> str:
     return f"{x:.9f}" if abs(x) >= 1e-4 or x == 0 else f"{x:.12f}"
 
 
-_MAZUR = ('Matt Mazur\'s "A Step by Step Backpropagation Example"\n'
-          "(https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/)")
+_MAZUR = (
+    'Matt Mazur\'s "A Step by Step Backpropagation Example"\n'
+    "(https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/)"
+)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -98,9 +100,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         doc = {
             "results": results,
             "comparison": [
-                {"quantity": r.key, "name": r.name, "schedule": r.schedule,
-                 "computed": r.computed, "published": r.published, "applies": r.applies,
-                 "matches": r.matches if r.applies else None, "status": r.status}
+                {
+                    "quantity": r.key,
+                    "name": r.name,
+                    "schedule": r.schedule,
+                    "computed": r.computed,
+                    "published": r.published,
+                    "applies": r.applies,
+                    "matches": r.matches if r.applies else None,
+                    "status": r.status,
+                }
                 for r in rows
             ],  # fmt: skip
             "files": files,
@@ -158,18 +167,22 @@ def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
-    """The worked example's diagram and step-through page, written into ``out_dir``."""
-    from .viz import GraphvizNotFound, render, render_steps
+    """The worked example's pictures and step-through page, written into ``out_dir``."""
+    from .viz import GraphvizNotFound, render, render_network, render_steps
 
     files: dict[str, Any] = {"notes": []}
-    diagram = out_dir / "network.svg"
+    diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
-        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net)
+        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
+               rankdir="TB")  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
-            f"Diagram (paths to w1 in red, local derivatives on edges): {diagram}"
+            f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        page = render_steps(root, out_dir / "steps", model=net)
+        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        files["neurons"] = str(neurons)
+        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
     except GraphvizNotFound as e:
@@ -286,7 +299,11 @@ def cmd_steps(args: argparse.Namespace) -> int:
     from .viz import render_steps
 
     root = _build_expression(args)
-    page = render_steps(root, args.out, precision=args.precision)
+    if not root.label:
+        root.label = "f"
+    given = ", ".join(args.assignments)
+    text = f"{root.label} = {args.expression}" + (f"   at {given}" if given else "")
+    page = render_steps(root, args.out, precision=args.precision, expression=text)
     print(page)
     return 0
 

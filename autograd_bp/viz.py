@@ -38,6 +38,7 @@ __all__ = [
     "backward_steps",
     "draw_dot",
     "draw_network",
+    "render_network",
     "expression_lines",
     "render",
     "render_steps",
@@ -145,8 +146,10 @@ def _highlighted(highlight: Any) -> tuple[set[Value], set[tuple[Value, int]]]:
     given nodes."""
     if highlight is None:
         return set(), set()
-    if isinstance(highlight, tuple) and len(highlight) == 2 and all(
-        isinstance(v, Value) for v in highlight
+    if (
+        isinstance(highlight, tuple)
+        and len(highlight) == 2
+        and all(isinstance(v, Value) for v in highlight)
     ):
         out_node, wrt = highlight
         reach = _reaching(backward_order(out_node), wrt)
@@ -156,25 +159,22 @@ def _highlighted(highlight: Any) -> tuple[set[Value], set[tuple[Value, int]]]:
 
 
 def _clusters(order: list[Value], model: Any, group: str) -> dict[Value, str]:
-    """Cluster name per node for MLP-like models: parameters, then each neuron's Σ node and
-    its activation join the cluster of its weights."""
-    out: dict[Value, str] = {}
+    """Cluster name per node for MLP-like models: each neuron's Σ node and its activation.
+    Parameters stay outside, to the side of their neuron: inside, they would push the
+    clusters of consecutive layers apart into a staircase."""
+    where: dict[Value, str] = {}
     for i, layer in enumerate(model.layers):
         for j, neuron in enumerate(layer.neurons):
             name = f"layer {i + 1}" if group == "layer" else f"layer {i + 1} · neuron {j + 1}"
-            for p in neuron.w:
-                out.setdefault(p, name)
-    for i, layer in enumerate(model.layers):  # a bias joins its layer (shared ones too)
-        for neuron in layer.neurons:
-            shared = sum(n.b is neuron.b for n in layer.neurons) > 1
-            if neuron.b is not None and (group == "layer" or not shared):
-                out.setdefault(neuron.b, out[neuron.w[0]] if neuron.w else f"layer {i + 1}")
-    for node in reversed(order):
-        if node.op == "dot" and node.parents and node.parents[0] in out:
-            out[node] = out[node.parents[0]]
+            if neuron.w:
+                where.setdefault(neuron.w[0], name)
+    out: dict[Value, str] = {}
+    for node in order:
+        if node.op == "dot" and node.parents and node.parents[0] in where:
+            out[node] = where[node.parents[0]]
     for node in order:
         parent = node.parents[0] if len(node.parents) == 1 else None
-        if parent is not None and parent.op == "dot" and parent in out:
+        if parent is not None and parent in out:
             out.setdefault(node, out[parent])
     return out
 
@@ -296,7 +296,10 @@ class _Drawing:
 
     def build(self) -> graphviz.Digraph:
         # forward order (inputs first) so Graphviz keeps x1 above x2, o1 above o2
-        for node in _forward_order(self.root, self.shown_set):
+        forward = _forward_order(self.root, self.shown_set)
+        # clusters are placed by their last-declared nodes first: declaring them backwards
+        # keeps neuron 1 above neuron 2 (measured on the worked example, LR and TB)
+        for node in reversed(forward) if self.clusters else forward:
             nid = self.value_node(node)
             if not node.is_leaf:
                 target = self.op_node(node, nid) if self.opts.show_ops else nid
@@ -308,7 +311,8 @@ class _Drawing:
         if self.opts.legend:
             self.legend()
         graph = graphviz.Digraph(name="autograd_bp", graph_attr={"rankdir": self.opts.rankdir,
-                                 "fontname": FONT, "nodesep": "0.3", "ranksep": "0.35"})
+                                 "fontname": FONT, "nodesep": "0.3", "ranksep": "0.35",
+                                 "newrank": "true"})  # fmt: skip
         graph.attr("node", fontname=FONT, fontsize="13")
         graph.attr("edge", fontname=FONT, fontsize="11")
         # clusters first, so their nodes are declared inside them before any edge names them
@@ -506,7 +510,8 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
             if done:
                 final.add(parent)
             c, p = label[node], label[parent]
-            total = f"∂{out}/∂{p} = {f(before)} + {f(contribution)} = {f(grads[parent])}"
+            sign = "−" if contribution < 0 else "+"
+            total = f"∂{out}/∂{p} = {f(before)} {sign} {f(abs(contribution))} = {f(grads[parent])}"
             text = (f"∂{c}/∂{p} × ∂{out}/∂{c} = {f(local)} × {f(g)} = {f(contribution)}; "
                     + (total if accumulating else f"∂{out}/∂{p} is now {f(grads[parent])}")
                     + (" (final)" if done else ""))  # fmt: skip
@@ -598,11 +603,11 @@ to the operand's gradient. A node turns green on the step its gradient is comple
 edge is the one just used. Keys: <kbd>←</kbd>/<kbd>→</kbd> one step, <kbd>Home</kbd>/<kbd>End</kbd>
 first/last, <kbd>p</kbd> play/pause, <kbd>+</kbd>/<kbd>−</kbd> zoom. Drag to pan.</p>
 <div class="bar">
-<button id="first" title="first step">⏮</button>
+<button id="first">◀◀ first</button>
 <button id="prev">◀ previous</button>
 <button id="play">▶ play</button>
 <button id="next">next ▶</button>
-<button id="last" title="last step">⏭</button>
+<button id="last">last ▶▶</button>
 <input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
 <span id="counter"></span></div>
 <div class="bar">
@@ -648,7 +653,7 @@ function pause() {{ clearInterval(timer); timer = null; $("play").textContent = 
 function play() {{
   if (timer) return pause();
   if (k === steps.length - 1) show(0);
-  $("play").textContent = "⏸ pause";
+  $("play").textContent = "■ pause";
   timer = setInterval(() => show(k + 1), 900);
 }}
 function setZoom(z) {{ zoom = Math.max(0.1, Math.min(4, z)); applyZoom(); }}
@@ -780,7 +785,7 @@ def draw_network(
 ) -> graphviz.Digraph:
     """A neuron-level picture of ``mlp``, like the figure in Mazur's post: inputs, neurons
     and outputs are nodes, and there is one edge per weight, labelled with the weight (its
-    label, else w[layer][to][from]) and its value — with ``show_grad``, its gradient too.
+    label, else ``w[layer][to][from]``) and its value — with ``show_grad``, its gradient too.
     A bias is a node of its own with an edge to each neuron that uses it (one node for a
     bias shared by a layer, as in the post). With ``inputs``, every neuron shows its
     activation for them.
@@ -854,3 +859,28 @@ def _draw_layer(g: graphviz.Digraph, i: int, layer: Any, names_: list[str], prev
             g.edge(biases[neuron.b], name, style="dashed", id=f"{biases[neuron.b]}->{name}",
                    **{"class": "bias"})  # fmt: skip
     return outs if activations is not None else None
+
+
+def render_network(
+    mlp: Any, path: str | os.PathLike[str], inputs: Iterable[float] | None = None,
+    format: str | None = None, **options: Any,
+) -> Path:  # fmt: skip
+    """:func:`draw_network` written to ``path`` (SVG, PNG or PDF by extension), atomically.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from autograd_bp.worked import build_network
+        >>> out = render_network(build_network()[0], pathlib.Path(tempfile.mkdtemp()) / "n.svg")
+        >>> out.read_text().count('class="edge weight"')
+        8
+    """
+    target = Path(path)
+    fmt = (format or target.suffix.lstrip(".")).lower()
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"render_network: format must be svg, png or pdf, got {fmt or 'none'!r}")
+    graph = draw_network(mlp, inputs, **options)
+    try:
+        data = _pipe(graph, fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFound(_INSTALL_HINT) from None
+    return atomic_write(target, lambda tmp: tmp.write_bytes(data))

@@ -480,7 +480,7 @@ def nielsen_lines(p: Pass, params: dict[str, Value], digits: int = 6) -> list[st
     gw1 = [x[k] * d1[j] for j in range(2) for k in range(2)]
     return [
         "The same gradients by the four equations of chapter 2 of Michael Nielsen's \"Neural "
-        "Networks and Deep Learning\"\n(http://neuralnetworksanddeeplearning.com/chap2.html); "
+        'Networks and Deep Learning"\n(http://neuralnetworksanddeeplearning.com/chap2.html); '
         "layer 1 = hidden, 2 = output, δ = ∂E/∂z:",
         f"  BP1  δ² = ∇_a C ⊙ σ′(z²) = {f(grad_a)} ⊙ {f(s2)} = {f(d2)}  "
         + _check(d2, [p["net_o1"].grad, p["net_o2"].grad]),
