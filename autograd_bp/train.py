@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._io import require
-from .engine import Value, _gc_paused, no_grad, sum_values
+from .engine import Value, gc_paused, no_grad, sum_values
 from .losses import get_loss
 from .losses import l2 as l2_penalty
 from .nn import Module
@@ -43,15 +42,6 @@ class History:
     def to_dict(self) -> dict[str, list[Any]]:
         """Plain lists, ready for JSON."""
         return asdict(self)
-
-
-def gc_paused() -> contextlib.AbstractContextManager[None]:
-    """Pause the cyclic garbage collector for a block (restored even on errors).
-
-    Building a graph allocates many objects that reference counting frees anyway; the
-    collector scanning them as they are made costs up to half the forward time.
-    """
-    return _gc_paused()
 
 
 def infer_task(loss: str | Callable[..., Value], y: np.ndarray) -> str:
