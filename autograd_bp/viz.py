@@ -72,14 +72,15 @@ def _record_text(s: str) -> str:
 
 def _names(root: Value, order: list[Value]) -> dict[Value, str]:
     """Display names keyed by node (``names`` keys them by id)."""
-    by_id = names(root, order)
-    return {n: by_id[id(n)] for n in order}
+    found: dict[Any, str] = names(root, order)
+    # keyed by id today; by node once names() moves to graph.py (issue 12) — take either
+    return {n: found[n] if n in found else found[id(n)] for n in order}
 
 
 def _reaching(order: list[Value], wrt: Value) -> set[Value]:
     """Nodes from which ``wrt`` can be reached (``wrt`` included)."""
-    ids = reaching(order, wrt)
-    return {n for n in order if id(n) in ids}
+    found: set[Any] = reaching(order, wrt)
+    return {n for n in order if n in found or id(n) in found}
 
 
 @dataclass
@@ -524,14 +525,15 @@ _INFIX = {"add": " + ", "sub": " − ", "mul": "·", "div": "/", "pow": "^"}
 
 
 def _operand_list(node: Value) -> list[Any]:
-    """The operands as written, numbers folded into the node included."""
-    try:  # the engine's walker knows where folded constants sit
-        from .engine import _operands
-
-        ops = _operands(node)
-        return list(ops[0]) if len(ops) == 1 and isinstance(ops[0], (tuple, list)) else list(ops)
-    except (ImportError, KeyError, TypeError, IndexError):
+    """The operands as written, numbers folded into the node put back in place."""
+    operands = getattr(node, "operands", None)  # the engine's view, when it offers one
+    if operands is None:
         return [*node.parents, *node.constants]
+    return (
+        list(operands[0])
+        if len(operands) == 1 and isinstance(operands[0], tuple)
+        else list(operands)
+    )
 
 
 _PRECEDENCE = {"add": 1, "sub": 1, "sum": 1, "dot": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}

@@ -360,6 +360,7 @@ def test_expression_lines_write_out_the_labelled_parts() -> None:
     x = Value(2.0, label="x")
     y = (x - 1) - (x - 3) / (x**2)
     assert expression_lines(y)[0].endswith("= x − 1 − (x − 3)/x^2")
+    assert expression_lines(2 - x * 3)[0].endswith("= 2 − x·3")  # a number on the left
 
 
 def test_draw_network_is_the_neuron_level_picture() -> None:
