@@ -224,3 +224,21 @@ def test_train_compiled_digits_reports_test_accuracy() -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["test_accuracy"] > 0.85 and doc["history"]["loss"][-1] < doc["history"]["loss"][0]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_steps_page_shows_the_expression_and_leaves_no_stale_steps(tmp_path) -> None:
+    out = tmp_path / "steps"
+    assert run("steps", "tanh(a*b) + a*a*a", "a=0.5", "b=-1", "--out", str(out)).returncode == 0
+    longer = len(list(out.glob("step_*.svg")))
+    assert run("steps", "a*a", "a=2", "--out", str(out)).returncode == 0
+    assert longer > 3 and len(list(out.glob("step_*.svg"))) == 3
+    assert "f = a*a   at a=2" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_grad_draw_refuses_to_overwrite_a_foreign_gv_file(tmp_path) -> None:
+    notes = tmp_path / "g.gv"
+    notes.write_text("keep me\n")
+    proc = run("grad", "x*x", "x=3", "--draw", str(tmp_path / "g.svg"))
+    assert_usage_error(proc, "g.gv", "not written by render")
+    assert notes.read_text() == "keep me\n"
