@@ -383,6 +383,13 @@ RENDER_LIMIT = 2000
 _GV_MARK = "// written by autograd_bp.viz.render\n"
 
 
+def _write_bytes(target: Path, data: bytes) -> Path:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    return atomic_write(target, write)
+
+
 def _pipe(dot: graphviz.Digraph, fmt: str) -> bytes:
     if shutil.which("dot") is None:
         raise graphviz.ExecutableNotFound(("dot",))
@@ -451,7 +458,7 @@ def render(
         data = _pipe(dot, fmt)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFound(f"{_INSTALL_HINT}. The DOT source was written to {source}") from None
-    atomic_write(target, lambda tmp: tmp.write_bytes(data))
+    _write_bytes(target, data)
     return target
 
 
@@ -885,4 +892,4 @@ def render_network(
         data = _pipe(graph, fmt)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFound(_INSTALL_HINT) from None
-    return atomic_write(target, lambda tmp: tmp.write_bytes(data))
+    return _write_bytes(target, data)

@@ -267,6 +267,7 @@ def compute(
         r[f"gradients.{name}"] = v.grad
 
     w5 = trace_w5(p, params)
+    assert w5.paths is not None  # one path: never over max_paths
     r["chain.w5.dE_dout_o1"], r["chain.w5.dout_o1_dnet_o1"], r["chain.w5.dnet_o1_dw5"] = (
         f.value for f in w5.paths[0].factors
     )
