@@ -28,7 +28,8 @@ import graphviz
 
 from ._io import atomic_write, atomic_write_text
 from .engine import Value, backward_order
-from .explain import names, reaching  # moving to .graph (issue 12)
+from .explain import wrap
+from .graph import Naming, names, reaching
 from .ops import RULES
 
 __all__ = [
@@ -68,19 +69,6 @@ def _record_text(s: str) -> str:
     for ch in '\\{}|<>"':
         s = s.replace(ch, "\\" + ch)
     return s
-
-
-def _names(root: Value, order: list[Value]) -> dict[Value, str]:
-    """Display names keyed by node (``names`` keys them by id)."""
-    found: dict[Any, str] = names(root, order)
-    # keyed by id today; by node once names() moves to graph.py (issue 12) — take either
-    return {n: found[n] if n in found else found[id(n)] for n in order}
-
-
-def _reaching(order: list[Value], wrt: Value) -> set[Value]:
-    """Nodes from which ``wrt`` can be reached (``wrt`` included)."""
-    found: set[Any] = reaching(order, wrt)
-    return {n for n in order if n in found or id(n) in found}
 
 
 @dataclass
@@ -153,7 +141,7 @@ def _highlighted(highlight: Any) -> tuple[set[Value], set[tuple[Value, int]]]:
         and all(isinstance(v, Value) for v in highlight)
     ):
         out_node, wrt = highlight
-        reach = _reaching(backward_order(out_node), wrt)
+        reach = reaching(backward_order(out_node), wrt)
         edges = {(n, k) for n in reach for k, p in enumerate(n.parents) if p in reach}
         return reach, edges
     return set(highlight), set()
@@ -187,7 +175,7 @@ class _Drawing:
         self.root, self.opts, self.style = root, opts, style
         self.order = backward_order(root)
         self.index = {n: i for i, n in enumerate(self.order)}
-        self.label = _names(root, self.order)
+        self.label = names(root, self.order)
         self.shown = self.order if opts.max_nodes is None else self.order[: opts.max_nodes]
         self.shown_set = set(self.shown)
         if opts.parameters is not None:
@@ -498,7 +486,7 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
         ['∂b/∂a is now 3', '∂b/∂a = 3 + 3 = 6 (final)']
     """
     order = backward_order(root)
-    label = _names(root, order)
+    label = names(root, order)
     remaining = _consumers(order)
     grads: dict[Value, float] = {root: 1.0}
     final: set[Value] = {root}
@@ -517,7 +505,7 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
             done = remaining[parent] == 0
             if done:
                 final.add(parent)
-            c, p = label[node], label[parent]
+            c, p = wrap(label[node]), wrap(label[parent])  # ∂(w*x + b), not ∂w*x + b
             sign = "−" if contribution < 0 else "+"
             total = f"∂{out}/∂{p} = {f(before)} {sign} {f(abs(contribution))} = {f(grads[parent])}"
             text = (f"∂{c}/∂{p} × ∂{out}/∂{c} = {f(local)} × {f(g)} = {f(contribution)}; "
@@ -528,68 +516,24 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
     return steps
 
 
-_INFIX = {"add": " + ", "sub": " − ", "mul": "·", "div": "/", "pow": "^"}
-
-
-def _operand_list(node: Value) -> list[Any]:
-    """The operands as written, numbers folded into the node put back in place."""
-    operands = getattr(node, "operands", None)  # the engine's view, when it offers one
-    if operands is None:
-        return [*node.parents, *node.constants]
-    return (
-        list(operands[0])
-        if len(operands) == 1 and isinstance(operands[0], tuple)
-        else list(operands)
-    )
-
-
-_PRECEDENCE = {"add": 1, "sub": 1, "sum": 1, "dot": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-
-
-def _formula(node: Value, label: dict[Value, str], depth: int, top: bool = True) -> str:
-    """``node`` written out down to labelled nodes (at most ``depth`` levels of ops)."""
-    return _written(node, label, depth, top)[0]
-
-
-def _written(node: Any, label: dict[Value, str], depth: int, top: bool) -> tuple[str, int]:
-    """(text, precedence) of ``node``; atoms and calls bind tightest (5)."""
-    if not isinstance(node, Value):
-        return _num(float(node), 4), 5
-    if node.is_leaf or (node.label and not top) or depth == 0:
-        return label.get(node) or node.label or _num(node.data, 4), 5
-    mine = _PRECEDENCE.get(node.op, 5)
-    parts = [_written(a, label, depth - 1, False) for a in _operand_list(node)]
-    args = [f"({t})" if p < mine or (p == mine and i and node.op in ("sub", "div", "pow"))
-            else t for i, (t, p) in enumerate(parts)]  # fmt: skip
-    if node.op == "dot":
-        pairs = [f"{w}·{x}" if x != "1" else w for w, x in zip(args[0::2], args[1::2])]
-        return " + ".join(pairs), mine
-    if node.op == "sum":
-        return " + ".join(args), mine
-    if node.op in _INFIX and len(args) == 2:
-        return args[0] + _INFIX[node.op] + args[1], mine
-    if node.op == "neg":
-        return "−" + args[0], mine
-    name = "σ" if node.op == "sigmoid" else node.op
-    return f"{name}({', '.join(t for t, _ in parts)})", 5
-
-
 def expression_lines(root: Value, limit: int = 24) -> list[str]:
-    """What is being differentiated: the output, then each labelled node it is made of,
-    written in terms of its operands (at most ``limit`` lines).
+    """What is being differentiated, in the expression language: the output, then each
+    named part it is made of (:class:`autograd_bp.graph.Naming`'s ``where`` bindings),
+    outermost first — at most ``limit`` lines.
 
     Example:
         >>> from autograd_bp import Value
         >>> x = Value(2.0, label="x"); z = x * 3 + 1; z.label = "z"; y = z.tanh(); y.label = "y"
         >>> expression_lines(y)
-        ['y = tanh(z)', 'z = x·3 + 1']
+        ['y = tanh(z)', 'z = x*3 + 1']
     """
-    order = backward_order(root)
-    label = _names(root, order)
-    shown = [n for n in order if n is root or (n.label and not n.is_leaf)]
-    lines = [f"{label[n]} = {_formula(n, label, 6)}" for n in shown[:limit]]
-    if len(shown) > limit:
-        lines.append(f"… and {len(shown) - limit} more")
+    namer = Naming(root, None)
+    text = namer.name[root] if root.is_leaf else namer.text[root][0]
+    name = namer.name[root]
+    lines = [text if name == text else f"{name} = {text}"]
+    lines += [f"{namer.name[n]} = {namer.text[n][0]}" for n in reversed(namer.bound)]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
     return lines
 
 
@@ -752,7 +696,7 @@ def render_steps(
         number = old.stem.removeprefix("step_")
         if number.isdigit() and int(number) >= len(steps):
             old.unlink()
-    title = html.escape(_names(root, backward_order(root))[root])
+    title = html.escape(names(root, backward_order(root))[root])
     lines = [expression] if expression is not None else expression_lines(root)
     page = _PAGE.format(
         title=title, last=len(pages) - 1, expression=html.escape("\n".join(lines)),
