@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import operator
 import os
 import shutil
 from collections.abc import Iterable
@@ -102,13 +103,23 @@ class _Options:
             raise ValueError(f"draw_dot: group must be 'layer' or 'neuron', got {self.group!r}")
         if self.group is not None and self.model is None:
             raise ValueError("draw_dot: group= needs model= (the MLP the graph came from)")
-        if self.max_nodes is not None and (not isinstance(self.max_nodes, int)
-                                           or self.max_nodes < 1):  # fmt: skip
-            raise ValueError(f"draw_dot: max_nodes must be an integer >= 1, "
-                             f"got {self.max_nodes!r}")  # fmt: skip
-        if not isinstance(self.precision, int) or not 1 <= self.precision <= 17:
-            raise ValueError(f"draw_dot: precision must be an integer from 1 to 17 "
-                             f"(significant digits), got {self.precision!r}")  # fmt: skip
+        if self.max_nodes is not None:
+            self.max_nodes = _whole(self.max_nodes, "max_nodes", 1, None)
+        self.precision = _whole(self.precision, "precision (significant digits)", 1, 17)
+
+
+def _whole(value: Any, name: str, low: int, high: int | None) -> int:
+    """``value`` as an int in [low, high] (numpy integers welcome; bools and floats not)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(f"draw_dot: {name} must be an integer, got {value!r}") from None
+    if n < low or (high is not None and n > high):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"draw_dot: {name} must be {bounds}, got {value!r}")
+    return n
 
 
 def _forward_order(root: Value, keep: set[Value]) -> list[Value]:

@@ -8,6 +8,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograd_bp import Value, backward_order
@@ -601,3 +602,18 @@ def test_play_and_pause(browser, worked_page) -> None:
     assert _counter(browser) == stopped and "play" in play.text
     shot = Path(page.parent / "step.png")
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "kwargs, ok",
+    [({"max_nodes": np.int64(5)}, True), ({"precision": np.int32(3)}, True),
+     ({"max_nodes": 2.5}, False), ({"max_nodes": True}, False), ({"precision": 18}, False),
+     ({"precision": "4"}, False), ({"max_nodes": -1}, False)],
+)  # fmt: skip
+def test_sizes_accept_numpy_integers_and_refuse_the_rest(kwargs, ok) -> None:
+    y = Value(1.5, label="a") * 2
+    if ok:
+        assert draw_dot(y, **kwargs).source.count("shape=record") == 2
+    else:
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            draw_dot(y, **kwargs)
