@@ -77,6 +77,12 @@ def _fmt(x: float) -> str:
     return f"{x:.9f}" if abs(x) >= 1e-4 or x == 0 else f"{x:.12f}"
 
 
+_MAZUR = (
+    'Matt Mazur\'s "A Step by Step Backpropagation Example"\n'
+    "(https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/)"
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import worked
 
@@ -86,21 +92,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         update_biases=args.update_biases,
     )
-    rows = worked.comparison(results)
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
     files = _demo_files(Path(args.out), net, params, p["E_total"])
     if args.json:
+        rows = worked.comparison(results)
         doc = {
             "results": results,
             "comparison": [
                 {
                     "quantity": r.key,
+                    "name": r.name,
+                    "schedule": r.schedule,
                     "computed": r.computed,
                     "published": r.published,
                     "applies": r.applies,
                     "matches": r.matches if r.applies else None,
+                    "status": r.status,
                 }
                 for r in rows
             ],  # fmt: skip
@@ -108,26 +117,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, indent=1))
         return 0
-    print("Seed 000's 2-2-2 sigmoid network (x = 0.05, 0.10; y = 0.01, 0.99), computed by")
-    print(
-        f"the engine with lr = {args.lr}, biases {'updated' if args.update_biases else 'frozen'}."
-    )
-    print("✓ rounds to the seed's printed digits · ≈ off by one in the last printed digit")
-    print("✗ differs · n/a: the seed's figure was made with other settings\n")
-    print(f"{'quantity':<40} {'engine':>18} {'seed printed':>14}  match")
-    for r in rows:
-        if not r.applies:
-            mark = "n/a"
-        elif r.matches:
-            mark = "✓"
-        elif abs(r.difference) <= 10.0**-r.decimals * 1.0000001:
-            mark = "≈"
-        else:
-            mark = f"✗ ({r.difference:+.2e})"
-        print(f"{r.key:<40} {_fmt(r.computed):>18} {r.published:>14}  {mark}")
+    _print_table(args, results)
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
     print(worked.trace_w5(p, params).text())
     print(worked.trace_w1(p, params).text())
+    print()
+    print("\n".join(worked.nielsen_lines(p, params)))
     print(f"\nTraining on the one example, {args.iterations} updates:")
     for s in worked.SCHEDULES:
         outs = results[f"after_training.{s}.outputs"]
@@ -137,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"outputs = {_fmt(outs[0])}, {_fmt(outs[1])}"
         )
     print(
-        "  The seed's post-update figures come from the sequential schedule (w5..w8 updated\n"
+        "  The post's post-update figures come from the sequential schedule (w5..w8 updated\n"
         "  first, hidden deltas through the new w5..w8); its per-weight figures are the\n"
         "  simultaneous (plain gradient descent) ones."
     )
@@ -148,19 +143,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The computed-vs-published table for the chosen schedule, with a legend."""
+    from . import worked
+
+    other = {r.key: r for r in worked.comparison(results)}
+    biases = "updated" if args.update_biases else "frozen"
+    print(f"The 2-2-2 sigmoid network of {_MAZUR}: x = 0.05, 0.10; y = 0.01, 0.99.")
+    print(f"Computed by the engine with lr = {args.lr}, biases {biases}, "
+          f"schedule {args.schedule}.")  # fmt: skip
+    print("✓ rounds to the post's printed digits · ≈ one unit off in its last printed digit")
+    print("other schedule: the post made that figure under the other update schedule")
+    print("n/a: the post's figure was made with other settings · ✗ differs\n")
+    print(f"{'quantity':<30} {'engine':>16} {'Mazur printed':>14}  match")
+    for r in worked.comparison(results, schedule=args.schedule):
+        mark = r.status
+        if mark == "other schedule" and r.published_schedule is not None:
+            twin = other[r.key.replace(f".{r.schedule}.", f".{r.published_schedule}.")]
+            mark += f" ({r.published_schedule}: {_fmt(twin.computed)} {twin.status})"
+        print(f"{r.name:<30} {_fmt(r.computed):>16} {r.published:>14}  {mark}")
+    if args.update_biases:
+        b1, b2 = (results[f"updated.{args.schedule}.{b}"] for b in ("b1", "b2"))
+        print(f"{'b1⁺':<30} {_fmt(b1):>16} {'—':>14}  (the post keeps biases frozen)")
+        print(f"{'b2⁺':<30} {_fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
+
+
 def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
-    """The worked example's diagram and step-through page, written into ``out_dir``."""
-    from .viz import GraphvizNotFound, render, render_steps
+    """The worked example's pictures and step-through page, written into ``out_dir``."""
+    from .viz import GraphvizNotFound, render, render_network, render_steps
 
     files: dict[str, Any] = {"notes": []}
-    diagram = out_dir / "network.svg"
+    diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
-        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net)
+        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
+               rankdir="TB")  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
-            f"Diagram (paths to w1 in red, local derivatives on edges): {diagram}"
+            f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        page = render_steps(root, out_dir / "steps", model=net)
+        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        files["neurons"] = str(neurons)
+        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
     except GraphvizNotFound as e:
@@ -305,7 +329,11 @@ def cmd_steps(args: argparse.Namespace) -> int:
     from .viz import render_steps
 
     root = _build_expression(args)
-    page = render_steps(root, args.out, precision=args.precision)
+    if not root.label:
+        root.label = "f"
+    given = ", ".join(args.assignments)
+    text = f"{root.label} = {args.expression}" + (f"   at {given}" if given else "")
+    page = render_steps(root, args.out, precision=args.precision, expression=text)
     print(page)
     return 0
 
@@ -514,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
 
-    demo = command("demo", "the seed's 2-2-2 worked example, every figure computed and compared")
+    demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
     demo.add_argument("--lr", type=_positive_float("--lr"), default=worked.SEED_LR)
     demo.add_argument("--iterations", type=_positive_int("--iterations"),
                       default=worked.SEED_ITERATIONS)  # fmt: skip

@@ -42,12 +42,78 @@ def test_demo_prints_the_table_traces_and_writes_the_diagram(tmp_path) -> None:
     proc = run("demo", "--iterations", "50", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "gradients.w5" in out and "0.082167041" in out and "✓" in out
+    assert "∂E_total/∂w5" in out and "0.082167041" in out and "✓" in out
     assert "∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5" in out
     assert "2 paths from E_total to w1" in out
     if shutil.which("dot"):
         ET.parse(tmp_path / "network.svg")  # a well-formed SVG
+        ET.parse(tmp_path / "neurons.svg")  # the neuron-level picture
         assert (tmp_path / "steps" / "index.html").exists()
+
+
+def _table(out: str) -> dict[str, str]:
+    """Table rows of the demo's text output: quantity name -> the rest of the line."""
+    lines = out.split("\n\n")[1].splitlines()[1:]
+    return {line[:30].strip(): line[30:] for line in lines}
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory) -> str:
+    proc = run("demo", "--out", str(tmp_path_factory.mktemp("demo")))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_demo_table_speaks_mathematics_names_its_source_and_has_no_false_alarms(
+    default_demo,
+) -> None:
+    out = default_demo
+    rows = _table(out)
+    for name in ("∂E_o2/∂out_h1", "w1⁺", "δ_o1 = ∂E_total/∂net_o1", "E_total after 1 update",
+                 "out_o1 after 10,000 updates"):  # fmt: skip
+        assert name in rows, name
+    assert not any("chain." in k or "gradients." in k for k in rows)
+    # every figure is reproduced under one schedule or the other: no ✗ in the table
+    assert len(rows) == 31 and not any("✗" in rest for rest in rows.values())
+    assert rows["E_total after 1 update"].split()[-3:] == ["(sequential:", "0.291027924", "✓)"]
+    assert "other schedule" in rows["E_total after 1 update"]
+    assert rows["w1⁺"].split()[-1] == "✓"
+    assert "https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/" in out
+    assert "http://neuralnetworksanddeeplearning.com/chap2.html" in out
+    assert "seed" not in out.lower()
+
+
+def test_demo_schedule_changes_the_text_output(default_demo, tmp_path) -> None:
+    seq = run("demo", "--schedule", "sequential", "--out", str(tmp_path)).stdout
+    a, b = _table(default_demo), _table(seq)
+    assert a["w1⁺"] != b["w1⁺"] and "other schedule (simultaneous:" in b["w1⁺"]
+    assert b["E_total after 1 update"].split()[-1] == "✓"
+    assert a["w5⁺"] == b["w5⁺"]  # the output weights move the same under both
+    assert "schedule sequential" in seq and "schedule simultaneous" in default_demo
+
+
+def test_demo_update_biases_shows_the_updated_biases(tmp_path) -> None:
+    from autograd_bp.worked import compute
+
+    out = run("demo", "--update-biases", "--iterations", "3", "--out", str(tmp_path)).stdout
+    rows = _table(out)
+    expected = compute(iterations=3, update_biases=True)
+    for b in ("b1", "b2"):
+        engine = float(rows[b + "⁺"].split()[0])
+        assert engine == pytest.approx(expected[f"updated.simultaneous.{b}"], abs=1e-9)
+        assert engine != pytest.approx(0.35 if b == "b1" else 0.60)  # it moved
+    assert "b1⁺" not in _table(run("demo", "--iterations", "3", "--out", str(tmp_path)).stdout)
+
+
+def test_demo_prints_the_four_equations_checked_against_the_engine(default_demo) -> None:
+    lines = [
+        ln
+        for ln in default_demo.splitlines()
+        if ln.strip().startswith(("BP1", "BP2", "BP3", "BP4"))
+    ]
+    assert [ln.split()[0] for ln in lines] == ["BP1", "BP2", "BP3", "BP4"]
+    assert "δ² = ∇_a C ⊙ σ′(z²)" in lines[0] and "δ¹ = ((w²)ᵀ δ²) ⊙ σ′(z¹)" in lines[1]
+    assert all(ln.endswith("✓ = engine") for ln in lines)
 
 
 def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
@@ -65,6 +131,7 @@ def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
     assert b["updated.w1"] == b["updated.sequential.w1"]
     rows = {r["quantity"]: r for r in a["comparison"]}
     assert rows["gradients.w5"]["matches"] is True
+    assert rows["gradients.w5"]["name"] == "∂E_total/∂w5" and rows["gradients.w5"]["status"] == "✓"
     assert rows["after_training.sequential.E"]["applies"] is False  # 20 iterations, not 10,000
 
 
@@ -157,6 +224,24 @@ def test_train_compiled_digits_reports_test_accuracy() -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["test_accuracy"] > 0.85 and doc["history"]["loss"][-1] < doc["history"]["loss"][0]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_steps_page_shows_the_expression_and_leaves_no_stale_steps(tmp_path) -> None:
+    out = tmp_path / "steps"
+    assert run("steps", "tanh(a*b) + a*a*a", "a=0.5", "b=-1", "--out", str(out)).returncode == 0
+    longer = len(list(out.glob("step_*.svg")))
+    assert run("steps", "a*a", "a=2", "--out", str(out)).returncode == 0
+    assert longer > 3 and len(list(out.glob("step_*.svg"))) == 3
+    assert "f = a*a   at a=2" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_grad_draw_refuses_to_overwrite_a_foreign_gv_file(tmp_path) -> None:
+    notes = tmp_path / "g.gv"
+    notes.write_text("keep me\n")
+    proc = run("grad", "x*x", "x=3", "--draw", str(tmp_path / "g.svg"))
+    assert_usage_error(proc, "g.gv", "not written by render")
+    assert notes.read_text() == "keep me\n"
 
 
 def test_grad_names_the_output_f_everywhere_and_explains_both_slots() -> None:
