@@ -426,7 +426,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         compiled=args.compiled, task=setup.task, progress=not args.json and sys.stderr.isatty(),
     )  # fmt: skip
     report = TrainReport(args.dataset, _describe(net), net.nouts[:-1], args.loss, history)
-    diverged = not math.isfinite(history.loss[-1])
+    broken = sum(not math.isfinite(p.data) for p in net.parameters())
+    diverged = not math.isfinite(history.loss[-1]) or broken > 0
     if not diverged:
         report.train_accuracy = evaluate(net, X, labels, setup.task)
         if test is not None:
@@ -437,8 +438,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     if diverged:
-        print(f"{PROG}: training diverged (loss {history.loss[-1]}); nothing plotted or saved; "
-              f"try a smaller --lr", file=sys.stderr)  # fmt: skip
+        print(f"{PROG}: training diverged (final loss {history.loss[-1]}, {broken} parameters "
+              f"not finite); nothing plotted or saved; try a smaller --lr", file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
