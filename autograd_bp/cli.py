@@ -438,8 +438,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     if diverged:
-        print(f"{PROG}: training diverged (final loss {history.loss[-1]}, {broken} parameters "
-              f"not finite); nothing plotted or saved; try a smaller --lr", file=sys.stderr)  # fmt: skip
+        why = f"final loss {history.loss[-1]}, {broken} parameters not finite"
+        print(f"{PROG}: training diverged ({why}); nothing plotted or saved; try a smaller --lr",
+              file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

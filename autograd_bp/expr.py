@@ -23,7 +23,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .engine import Value, _as_float
+from .engine import Value
+from .engine import to_float as _as_float
 from .ops import RULES
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "ExpressionError", "parse",

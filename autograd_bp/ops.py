@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Rule", "RULES", "DomainError", "data_of"]
+__all__ = ["BLOCKED", "DomainError", "RULES", "Rule", "data_of", "register"]
 
 INF = math.inf
 NAN = math.nan
@@ -45,20 +45,75 @@ class DomainError(ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    """One op: its name, the symbol diagrams show, forward on floats and local derivatives.
+    """One op, declared once: how it computes, how it differentiates, how it is written.
+
+    * ``forward(*xs, param)`` on floats (or arrays for the compiled tape), loud on domain errors;
+    * ``local(*xs, out, param)``: the local derivatives ∂out/∂x_i, valid on floats, arrays and
+      Values (so ``create_graph`` differentiates them again);
+    * ``formula``/``text``/``latex``: the same derivatives written out, one per operand, over the
+      placeholders ``{x}`` ``{y}`` (operands), ``{out}`` (the result), ``{p}`` (the parameter)
+      and, for ``dot``, ``{pair}`` (the other factor of the pair). ``formula`` is in the
+      expression language (machine-readable: SymPy, the derivation checker); ``text`` and
+      ``latex`` are for people. Fill them in with :meth:`derivative`.
+    * ``method`` names the :class:`~autograd_bp.engine.Value` method (for binary ops the dunder
+      stem: ``"add"`` gives ``__add__`` and ``__radd__``), ``function`` the expression-language
+      function, ``symbol``/``precedence`` how it prints in infix text, ``definition`` the forward
+      in terms of other ops (for SymPy), ``param`` the name of a fixed parameter.
 
     Example:
         >>> r = RULES["tanh"]
         >>> out = r.forward(0.5, None)
         >>> round(r.local(0.5, out, None)[0], 6)
         0.786448
+        >>> RULES["sigmoid"].derivative(0, "text", x="net_h1")
+        'σ(net_h1)·(1 − σ(net_h1))'
     """
 
     name: str
-    symbol: str
-    forward: Callable[..., float]
+    forward: Callable[..., Any]
     local: Callable[..., tuple[Any, ...]]
-    arity: int  # 1, 2, or 0 for n-ary rules, which take their operands as one tuple
+    arity: int = 1
+    variadic: bool = False  # operands arrive as one sequence (sum, dot), however many
+    symbol: str = ""
+    method: str | None = None
+    function: str | None = None
+    precedence: int = 5  # add/sub 1, mul/div 2, neg 3, pow 4, function call 5
+    param: str | None = None
+    default: float | None = None  # the parameter's default value (leaky_relu: 0.01)
+    formula: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    latex: tuple[str, ...] = ()
+    definition: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"Rule: name must be an identifier, got {self.name!r}")
+        if not self.variadic and self.arity not in (1, 2):
+            raise ValueError(f"Rule {self.name!r}: arity must be 1 or 2 (or variadic=True)")
+        for kind in ("formula", "text", "latex"):
+            n = len(getattr(self, kind))
+            if not self.variadic and n not in (0, self.arity):
+                raise ValueError(f"Rule {self.name!r}: {kind} needs {self.arity} entries, got {n}")
+        if not self.symbol:
+            object.__setattr__(self, "symbol", self.name)
+
+    def derivative(self, i: int, style: str = "text", **names: str) -> str:
+        """∂out/∂(operand ``i``) written in ``style`` ("formula", "text" or "latex"), with the
+        placeholders replaced by ``names`` (keys ``x``, ``y``, ``out``, ``p``, ``pair``).
+
+        Example:
+            >>> RULES["mul"].derivative(0, "formula", x="w", y="x")
+            'x'
+        """
+        if style not in ("formula", "text", "latex"):
+            raise ValueError(f"derivative: style must be formula, text or latex, got {style!r}")
+        templates = getattr(self, style)
+        if not templates:
+            raise ValueError(f"derivative: rule {self.name!r} declares no {style} formula")
+        template = templates[i % len(templates)] if self.variadic else templates[i]
+        for key, value in names.items():  # str.replace, not format: LaTeX braces stay as they are
+            template = template.replace("{" + key + "}", value)
+        return template
 
 
 # --- helpers valid on floats, numpy arrays *and* Values ----------------------------------
@@ -90,7 +145,7 @@ def recip(x: Any) -> Any:
     if type(x) is _ndarray:
         with np.errstate(divide="ignore"):
             return 1.0 / x
-    return 1.0 / x
+    return x.recip()
 
 
 def power(x: Any, y: Any) -> Any:
@@ -100,6 +155,9 @@ def power(x: Any, y: Any) -> Any:
             r = x**y
         except ZeroDivisionError:
             return INF
+        except OverflowError:  # finite operands, a result past the float range: ±inf
+            odd = y == int(y) and int(y) % 2 == 1
+            return -INF if x < 0 and odd else INF
         return NAN if isinstance(r, complex) else r
     if _is_numeric(x) and _is_numeric(y):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -136,12 +194,35 @@ def sigmoid(x: Any) -> Any:
     return _sigmoid(x) if _is_numeric(x) else x.sigmoid()
 
 
+class _Blocked(float):
+    """A local derivative of exactly 0 that stops the gradient, even an infinite or NaN one.
+
+    ``0.0 * inf`` is NaN, but PyTorch's relu and pow backward *select* (``where(mask, g·d, 0)``)
+    rather than multiply, so ``sqrt(relu(x))`` at x = -1 passes 0, not NaN, to x. Multiplying
+    by this object gives 0.0 whatever the other factor is.
+    """
+
+    def __mul__(self, other: Any) -> Any:
+        if type(other) is _ndarray:
+            return np.zeros_like(other, dtype=float)
+        return 0.0 if _is_float(other) or other is None else type(other)(0.0)  # a Value: a leaf 0
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return "0.0"
+
+
+BLOCKED: Any = _Blocked(0.0)
+
+
 def step(x: Any) -> Any:
-    """1.0 where x > 0 else 0.0 (a constant: its own derivative is zero almost everywhere)."""
+    """relu's derivative: a blocking 0 where x <= 0, else 1.0 (so NaN passes the gradient on,
+    as PyTorch's ``threshold_backward`` does)."""
     d = data_of(x)
     if type(d) is _ndarray:
-        return d > 0  # a boolean mask multiplies like 1.0/0.0, without a conversion
-    return 1.0 if d > 0 else 0.0
+        return ~(d <= 0)  # a boolean mask multiplies like 1.0/0.0, without a conversion
+    return BLOCKED if d <= 0 else 1.0
 
 
 def sign(x: Any) -> Any:
@@ -149,7 +230,7 @@ def sign(x: Any) -> Any:
     d = data_of(x)
     if type(d) is _ndarray:
         return np.sign(d)
-    return 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)
+    return 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)  # NaN: 0.0, as torch.sign
 
 
 def where_positive(x: Any, then: Any, otherwise: Any) -> Any:
@@ -282,9 +363,9 @@ def _softplus(a: Any, _: None) -> Any:
 
 
 def _relu(a: Any, _: None) -> Any:
-    if _is_float(a):
-        return a if a > 0 else 0.0
-    return np.maximum(a, 0.0)
+    if _is_float(a):  # NaN passes through, as in PyTorch (not "a if a > 0 else 0.0")
+        return 0.0 if a <= 0 else a
+    return np.maximum(a, 0.0)  # maximum propagates NaN
 
 
 def _leaky_relu(a: Any, slope: float) -> Any:
@@ -293,12 +374,36 @@ def _leaky_relu(a: Any, slope: float) -> Any:
     return np.where(a > 0, a, slope * a)
 
 
-def _sin(a: Any, _: None) -> Any:
-    return math.sin(a) if _is_float(a) else np.sin(a)
+def _periodic(name: str, f: Callable[[float], float], f_array: Any) -> Callable[..., Any]:
+    """sin or cos, refusing ±inf by name (math's own error says only 'math domain error')."""
+
+    def forward(a: Any, _: None) -> Any:
+        if _is_float(a):
+            if math.isinf(a):
+                raise DomainError(f"{name}: operand must be finite, got {_fmt(a)}")
+            return f(a)
+        bad = np.isinf(a)
+        if bad.any():
+            i, (x,) = _first(bad, a)
+            raise DomainError(f"{name}: operand must be finite, got {_fmt(x)} in example {i}")
+        return f_array(a)
+
+    return forward
 
 
-def _cos(a: Any, _: None) -> Any:
-    return math.cos(a) if _is_float(a) else np.cos(a)
+def _step(a: Any, _: None) -> Any:
+    """Heaviside: 1.0 where a > 0, else 0.0 (NaN too, as torch.heaviside)."""
+    return (1.0 if a > 0 else 0.0) if _is_float(a) else np.where(a > 0, 1.0, 0.0)
+
+
+def _sign(a: Any, _: None) -> Any:
+    return sign(a) if _is_float(a) else np.nan_to_num(np.sign(a), nan=0.0)
+
+
+def _recip(a: Any, _: None) -> Any:
+    # Lenient on purpose: this op exists so create_graph can differentiate 1/x where the
+    # first-order pass already gave ±inf (sqrt at 0), instead of raising ZeroDivisionError.
+    return recip(a)
 
 
 # n-ary rules get their operands as one sequence: a tuple of floats (or of Values) from the
@@ -336,24 +441,42 @@ def _swap_pairs(xs: Any) -> Any:
 def _pow_base_local(a: Any, b: Any) -> Any:
     """∂(a**b)/∂a = b·a**(b−1); exactly 0 when b = 0 (a**0 is constant, even at a = 0)."""
     if type(data_of(b)) is _ndarray or type(data_of(a)) is _ndarray:
-        return np.where(np.asarray(data_of(b)) == 0.0, 0.0, b * power(a, b - 1.0))
-    return 0.0 if data_of(b) == 0.0 else b * power(a, b - 1.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.where(np.asarray(data_of(b)) == 0.0, 0.0, b * power(a, b - 1.0))
+    return BLOCKED if data_of(b) == 0.0 else b * power(a, b - 1.0)
 
 
-def _pow_exponent_local(a: Any, out: Any) -> Any:
+def _pow_exponent_local(a: Any, b: Any, out: Any) -> Any:
     """∂(a**b)/∂b = a**b · ln a, defined for a > 0; 0 where the power is 0, else nan."""
     d = data_of(a)
     if type(d) is _ndarray or type(data_of(out)) is _ndarray:
+        zero_base = (d == 0) & (np.asarray(data_of(b)) >= 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(d > 0, out * log(np.where(d > 0, d, 1.0)),
-                            np.where(data_of(out) == 0.0, 0.0, NAN))  # fmt: skip
+                            np.where((data_of(out) == 0.0) | zero_base, 0.0, NAN))  # fmt: skip
     if d > 0:
         return out * log(a)
+    if d == 0 and data_of(b) >= 0:  # as PyTorch: 0**b for b >= 0 has ∂/∂b = 0 (x**x at 0)
+        return 0.0
     return 0.0 if data_of(out) == 0.0 else NAN
 
 
-def _unary(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]]) -> Rule:
-    return Rule(name, name, forward, local, 1)
+
+
+def _fn(name: str, forward: Callable[..., Any], local: Callable[..., tuple[Any, ...]],
+        formula: str, text: str, latex: str, **more: Any) -> Rule:  # fmt: skip
+    """A one-operand op written as a function call: method, expression function and name agree."""
+    return Rule(name, forward, local, 1, method=name, function=name, formula=(formula,),
+                text=(text,), latex=(latex,), **more)  # fmt: skip
+
+
+def _infix(name: str, symbol: str, method: str, precedence: int, forward: Callable[..., Any],
+           local: Callable[..., tuple[Any, ...]], formula: tuple[str, str],
+           text: tuple[str, str], latex: tuple[str, str]) -> Rule:  # fmt: skip
+    """A two-operand op written between its operands (``a * b``)."""
+    definition = "{x} " + symbol + " {y}"
+    return Rule(name, forward, local, 2, symbol=symbol, method=method, precedence=precedence,
+                formula=formula, text=text, latex=latex, definition=definition)  # fmt: skip
 
 
 # The table. ``local`` receives the operands, then ``out`` (the result: a float at forward
@@ -362,33 +485,98 @@ def _unary(name: str, forward: Callable[..., float], local: Callable[..., tuple[
 RULES: dict[str, Rule] = {
     r.name: r
     for r in [
-        Rule("add", "+", lambda a, b, _: a + b, lambda a, b, out, _: (1.0, 1.0), 2),
-        Rule("sub", "-", lambda a, b, _: a - b, lambda a, b, out, _: (1.0, -1.0), 2),
-        Rule("mul", "*", lambda a, b, _: a * b, lambda a, b, out, _: (b, a), 2),
-        Rule("div", "/", _div, lambda a, b, out, _: (recip(b), -out * recip(b)), 2),
-        Rule(
-            "pow",
-            "**",
-            _pow,
-            lambda a, b, out, _: (_pow_base_local(a, b), _pow_exponent_local(a, out)),
-            2,
-        ),
-        Rule("neg", "-", lambda a, _: -a, lambda a, out, _: (-1.0,), 1),
-        _unary("exp", _exp, lambda a, out, _: (out,)),
-        _unary("log", _log, lambda a, out, _: (recip(a),)),
-        _unary("sqrt", _sqrt, lambda a, out, _: (0.5 * recip(out),)),
-        _unary("tanh", _tanh, lambda a, out, _: (1.0 - out * out,)),
-        _unary("sigmoid", _sigmoid, lambda a, out, _: (out * (1.0 - out),)),
-        _unary("relu", _relu, lambda a, out, _: (step(a),)),
-        _unary("leaky_relu", _leaky_relu, lambda a, out, slope: (where_positive(a, 1.0, slope),)),
-        _unary("softplus", _softplus, lambda a, out, _: (sigmoid(a),)),
-        _unary("sin", _sin, lambda a, out, _: (cos(a),)),
-        _unary("cos", _cos, lambda a, out, _: (-sin(a),)),
-        _unary("abs", lambda a, _: abs(a), lambda a, out, _: (sign(a),)),
+        _infix("add", "+", "add", 1, lambda a, b, _: a + b, lambda a, b, out, _: (1.0, 1.0),
+               ("1", "1"), ("1", "1"), ("1", "1")),
+        _infix("sub", "-", "sub", 1, lambda a, b, _: a - b, lambda a, b, out, _: (1.0, -1.0),
+               ("1", "-1"), ("1", "−1"), ("1", "-1")),
+        _infix("mul", "*", "mul", 2, lambda a, b, _: a * b, lambda a, b, out, _: (b, a),
+               ("{y}", "{x}"), ("{y}", "{x}"), ("{y}", "{x}")),
+        _infix("div", "/", "truediv", 2, _div,
+               lambda a, b, out, _: (recip(b), -out * recip(b)),
+               ("1/{y}", "-{x}/{y}**2"), ("1/{y}", "−{x}/{y}²"),
+               ("\\frac{1}{{y}}", "-\\frac{{x}}{{y}^2}")),
+        _infix("pow", "**", "pow", 4, _pow,
+               lambda a, b, out, _: (_pow_base_local(a, b), _pow_exponent_local(a, b, out)),
+               ("{y}*{x}**({y} - 1)", "{out}*log({x})"), ("{y}·{x}^({y}−1)", "{out}·ln {x}"),
+               ("{y}\\,{x}^{{y}-1}", "{out}\\,\\ln {x}")),
+        Rule("neg", lambda a, _: -a, lambda a, out, _: (-1.0,), 1, symbol="-", method="__neg__",
+             precedence=3, formula=("-1",), text=("−1",), latex=("-1",), definition="-{x}"),
+        _fn("exp", _exp, lambda a, out, _: (out,), "exp({x})", "e^{x}", "e^{{x}}"),
+        _fn("log", _log, lambda a, out, _: (recip(a),), "1/{x}", "1/{x}", "\\frac{1}{{x}}"),
+        _fn("sqrt", _sqrt, lambda a, out, _: (0.5 * recip(out),),
+            "1/(2*sqrt({x}))", "1/(2·√{x})", "\\frac{1}{2\\sqrt{{x}}}"),
+        _fn("tanh", _tanh, lambda a, out, _: (1.0 - out * out,),
+            "1 - tanh({x})**2", "1 − tanh²({x})", "1-\\tanh^2({x})"),
+        _fn("sigmoid", _sigmoid, lambda a, out, _: (out * (1.0 - out),),
+            "sigmoid({x})*(1 - sigmoid({x}))", "σ({x})·(1 − σ({x}))",
+            "\\sigma({x})\\,(1-\\sigma({x}))", definition="1/(1 + exp(-{x}))"),
+        _fn("relu", _relu, lambda a, out, _: (step(a),), "step({x})", "1 if {x} > 0 else 0",
+            "\\mathbb{1}[{x} > 0]", definition="{x}*step({x})"),
+        _fn("leaky_relu", _leaky_relu, lambda a, out, slope: (where_positive(a, 1.0, slope),),
+            "step({x}) + {p}*(1 - step({x}))", "1 if {x} > 0 else {p}",
+            "\\mathbb{1}[{x} > 0] + {p}\\,\\mathbb{1}[{x} \\le 0]", param="slope", default=0.01,
+            definition="{x}*step({x}) + {p}*{x}*(1 - step({x}))"),
+        _fn("softplus", _softplus, lambda a, out, _: (sigmoid(a),), "sigmoid({x})", "σ({x})",
+            "\\sigma({x})", definition="log(1 + exp({x}))"),
+        _fn("sin", _periodic("sin", math.sin, np.sin), lambda a, out, _: (cos(a),),
+            "cos({x})", "cos({x})", "\\cos({x})"),
+        _fn("cos", _periodic("cos", math.cos, np.cos), lambda a, out, _: (-sin(a),),
+            "-sin({x})", "−sin({x})", "-\\sin({x})"),
+        _fn("abs", lambda a, _: abs(a), lambda a, out, _: (sign(a),), "sign({x})", "sign({x})",
+            "\\operatorname{sign}({x})"),
+        # step and sign: the derivatives of relu and abs as ops of their own, so every formula
+        # above is itself an expression (SymPy, the derivation checker); flat, so locally 0.
+        _fn("step", _step, lambda a, out, _: (BLOCKED,), "0", "0", "0"),
+        _fn("sign", _sign, lambda a, out, _: (BLOCKED,), "0", "0", "0"),
+        _fn("recip", _recip, lambda a, out, _: (-(out * out),), "-1/{x}**2", "−1/{x}²",
+            "-\\frac{1}{{x}^2}", definition="1/{x}"),
         # n-ary: one node however many terms, so a 10^5-term sum is not a 10^5-deep chain.
-        Rule("sum", "+", _sum, _sum_local, 0),
+        Rule("sum", _sum, _sum_local, variadic=True, symbol="+", precedence=1, formula=("1",),
+             text=("1",), latex=("1",)),
         # dot(w0, x0, w1, x1, ...) = Σ w_i·x_i: a neuron's weighted input z in one node, whose
-        # local derivatives are exactly the seed's ∂net/∂w = out_h and ∂net/∂out_h = w.
-        Rule("dot", "·", _dot, lambda xs, out, _: _swap_pairs(xs), 0),
+        # local derivatives are exactly Mazur's ∂net/∂w = out_h and ∂net/∂out_h = w.
+        Rule("dot", _dot, lambda xs, out, _: _swap_pairs(xs), variadic=True, symbol="·",
+             precedence=1, formula=("{pair}",), text=("{pair}",), latex=("{pair}",)),
     ]
 }
+
+# Called with each rule that `register` adds (the engine installs its Value method here).
+_on_register: list[Callable[[Rule], None]] = []
+
+
+def register(rule: Rule) -> Rule:
+    """Add a user-defined op to the table at runtime (HIPS autograd's ``defvjp``, as data).
+
+    With nothing else changed, the op then works as a ``Value`` method (``rule.method``), in
+    the expression language (``rule.function``), in diagrams, explanations, ``grad``,
+    gradcheck and ``compile``. Its ``forward`` and ``local`` must accept floats, and — for
+    ``compile`` and ``create_graph`` — numpy arrays and Values (use this module's helpers).
+
+    Example:
+        >>> import math
+        >>> softsign = Rule(
+        ...     "softsign_demo", lambda x, _: x / (1 + abs(x)),
+        ...     lambda x, out, _: (1 / (1 + abs(x)) ** 2,),
+        ...     method="softsign_demo", function="softsign_demo",
+        ...     formula=("1/(1 + abs({x}))**2",), text=("1/(1 + |{x}|)²",),
+        ...     latex=("\\\\frac{1}{(1+|{x}|)^2}",))
+        >>> _ = register(softsign)
+        >>> from autograd_bp import Value
+        >>> y = Value(1.0).softsign_demo()
+        >>> y.data, y.local_grads
+        (0.5, (0.25,))
+    """
+    if not isinstance(rule, Rule):
+        raise TypeError(f"register: expected a Rule, got {type(rule).__name__}")
+    old = RULES.get(rule.name)
+    if old is not None and old is not rule:
+        raise ValueError(f"register: an op named {rule.name!r} exists already")
+    for other in RULES.values():
+        for field in ("method", "function"):
+            taken = getattr(other, field)
+            if other is not rule and taken is not None and taken == getattr(rule, field):
+                raise ValueError(f"register: {field} {taken!r} belongs to op {other.name!r}")
+    for hook in _on_register:  # before adding: a refused method name leaves the table as it was
+        hook(rule)
+    RULES[rule.name] = rule
+    return rule

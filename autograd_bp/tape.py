@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _operands, backward_order
+from .engine import Value, backward_order
 from .ops import RULES, Rule
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile_loss"]
@@ -87,10 +87,8 @@ class Tape:
         self.instructions: list[Instruction] = []
         for node in computed:
             rule = RULES[node.op]
-            operands = _operands(node)
-            flat = operands[0] if rule.arity == 0 else operands
-            args = tuple(self._operand_slot(a, len(nodes)) for a in flat)
-            param = node._ctx if rule.arity == 1 else None
+            args = tuple(self._operand_slot(a, len(nodes)) for a in node.operands)
+            param = node.param
             self.instructions.append(Instruction(rule, self.slot[id(node)], args, param))
         self.output_slots = [self.slot[id(v)] for v in outputs]
         self.n_slots = len(nodes) + len(self.constants)
@@ -146,12 +144,12 @@ class Tape:
             values[:p] = np.fromiter([q.data for q in self.parameters], float, p)[:, None]
         for group in prog.groups:
             rule, rows = group.rule, group.rows
-            if rule.arity == 2:
-                out = rule.forward(values[rows[0]], values[rows[1]], None)
-            elif rule.arity == 1:
-                out = rule.forward(values[rows[0]], group.param)
-            else:
+            if rule.variadic:
                 out = rule.forward(values[rows], None)
+            elif rule.arity == 2:
+                out = rule.forward(values[rows[0]], values[rows[1]], None)
+            else:
+                out = rule.forward(values[rows[0]], group.param)
             values[group.out] = out
         return values
 
@@ -169,14 +167,14 @@ class Tape:
             rule, rows = group.rule, group.rows
             g = grads[group.out]
             out = values[group.out]
-            if rule.arity == 2:
+            if rule.variadic:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
+                local = np.broadcast_to(rule.local(values[rows], out, None), (len(rows), *g.shape))
+            elif rule.arity == 2:
                 da, db = rule.local(values[rows[0]], values[rows[1]], out, None)
                 local = np.stack([np.broadcast_to(da, g.shape), np.broadcast_to(db, g.shape)])
-            elif rule.arity == 1:
+            else:
                 local = np.broadcast_to(rule.local(values[rows[0]], out, group.param)[0], g.shape)
                 local = local[None]
-            else:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
-                local = np.broadcast_to(rule.local(values[rows], out, None), (len(rows), *g.shape))
             group.scatter(grads, local, g)
         return grads
 

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._io import require
-from .engine import Value, _gc_paused, no_grad, sum_values
+from .engine import Value, gc_paused, no_grad, sum_values
 from .losses import get_loss
 from .losses import l2 as l2_penalty
 from .nn import Module
@@ -99,15 +98,6 @@ class TrainReport:
         lines.append(f"  seconds per epoch    {self.seconds_per_epoch:.3f}")
         lines += [f"  {k}: {v}" for k, v in (("plot", self.plot), ("saved", self.saved)) if v]
         return "\n".join(lines)
-
-
-def gc_paused() -> contextlib.AbstractContextManager[None]:
-    """Pause the cyclic garbage collector for a block (restored even on errors).
-
-    Building a graph allocates many objects that reference counting frees anyway; the
-    collector scanning them as they are made costs up to half the forward time.
-    """
-    return _gc_paused()
 
 
 def infer_task(loss: str | Callable[..., Value], y: np.ndarray) -> str:

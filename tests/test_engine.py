@@ -227,3 +227,193 @@ def test_backward_order_puts_every_consumer_before_its_parents(xs, seed) -> None
     for node in order:
         for parent in node.parents:
             assert position[id(node)] < position[id(parent)]
+
+
+# -- issue 14: misuse must not give silent wrong answers -----------------------------------
+
+
+def _chain(x: Value, n: int) -> Value:
+    y = x
+    for i in range(n):
+        y = y * 1.0001 + x if i % 2 else (y * 0.999).tanh()
+    return y
+
+
+def test_concurrent_backward_accumulates_as_if_sequential() -> None:
+    x = Value(0.3)
+    y = _chain(x, 4000)
+    y.backward()
+    once = x.grad
+    y.zero_grad()
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(10):
+            y.backward()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert math.isclose(x.grad, 20 * once, rel_tol=1e-12)
+
+
+def test_concurrent_backward_on_graphs_sharing_a_leaf_loses_no_update() -> None:
+    shared = Value(0.7)
+    roots = [_chain(shared, 500) * (k + 1) for k in range(4)]
+    expected = 0.0
+    for r in roots:
+        (g,) = grad(r, shared)
+        expected += 25 * g
+    barrier = threading.Barrier(4)
+
+    def work(root: Value) -> None:
+        barrier.wait()
+        for _ in range(25):
+            root.backward()
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in roots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert math.isclose(shared.grad, expected, rel_tol=1e-12)
+
+
+def test_gc_pause_never_reenables_a_collector_the_application_disabled() -> None:
+    import gc
+
+    from autograd_bp.engine import gc_paused
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            _chain(Value(1.0), 100).backward()
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_overlapping_gc_pauses_in_two_threads_restore_once_both_leave() -> None:
+    import gc
+
+    from autograd_bp.engine import gc_paused
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with gc_paused():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=other)
+    with gc_paused():
+        t.start()
+        inside.wait(5)
+    assert not gc.isenabled()  # the other thread is still inside its block
+    release.set()
+    t.join()
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("bad", ["oops", None, [1.0], True])
+def test_refused_backward_keeps_gradients_accumulated_before(bad) -> None:
+    x = Value(2.0)
+    y = x * x
+    y.backward()
+    with pytest.raises(TypeError, match="gradient"):
+        y.backward(gradient=bad)
+    assert x.grad == 4.0 and y.grad == 1.0
+
+
+def test_backward_accepts_numpy_scalar_seed() -> None:
+    x = Value(2.0)
+    (x * 3).backward(np.float32(2.0))
+    assert x.grad == 6.0
+
+
+def test_no_grad_bare_decorator_generator_and_async() -> None:
+    w = Value(1.0)
+
+    @no_grad
+    def bare(v: Value) -> Value:
+        return v * 2
+
+    @no_grad()
+    def gen(v: Value):
+        yield v * 2
+        yield v * 3
+
+    @no_grad()
+    async def coro(v: Value) -> tuple[Value, bool]:
+        await asyncio.sleep(0)
+        return v * 2, is_grad_enabled()
+
+    assert bare(w).is_leaf
+    items = list(gen(w))
+    assert all(item.is_leaf for item in items) and is_grad_enabled()
+    value, enabled = asyncio.run(coro(w))
+    assert value.is_leaf and not enabled and is_grad_enabled()
+    assert not (w * 2).is_leaf  # nothing leaked out of the decorated calls
+
+
+def test_no_grad_generator_leaves_grad_on_between_items() -> None:
+    @no_grad()
+    def gen():
+        yield is_grad_enabled()
+        yield is_grad_enabled()
+
+    g = gen()
+    assert next(g) is False
+    assert is_grad_enabled()  # the caller, between two items, records as usual
+    assert next(g) is False
+
+
+def test_no_grad_refuses_non_callables_clearly() -> None:
+    with pytest.raises(TypeError, match="no_grad"):
+        no_grad(3)
+
+
+def test_value_formats_converts_and_rounds_like_its_number() -> None:
+    v = Value(2.0 / 3.0, label="v")
+    assert f"{v:.4f}" == "0.6667" and float(v) == v.data and round(v, 3) == 0.667
+    assert f"{v}" == repr(v)
+
+
+def test_value_label_must_be_text() -> None:
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=5)  # type: ignore[arg-type]
+
+
+def test_grad_takes_one_value_or_a_sequence_and_refuses_numbers() -> None:
+    x = Value(3.0)
+    assert grad(x * x, x) == (6.0,) == grad(x * x, [x])
+    with pytest.raises(TypeError, match="output must be a Value"):
+        grad(3.0, [x])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"inputs\[1\]"):
+        grad(x * x, [x, 2.0])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="expected a Value"):
+        backward_order(3.0)  # type: ignore[arg-type]
+
+
+def test_create_graph_at_sqrt_zero_gives_inf_like_backward() -> None:
+    x = Value(0.0)
+    y = x.sqrt()
+    y.backward()
+    (d,) = grad(x.sqrt(), x, create_graph=True)
+    assert x.grad == math.inf and d.data == math.inf
+
+
+def test_chain_rule_walker_sees_both_operand_slots() -> None:
+    from autograd_bp.engine import chain_rule
+
+    x = Value(3.0)
+    y = x * x
+    seen = []
+    grads = chain_rule(y, visit=lambda node, slot, parent, local, term: seen.append(slot))
+    assert grads[x] == 6.0 and seen == [0, 1] and x.grad == 0.0

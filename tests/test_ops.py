@@ -16,6 +16,7 @@ from autograd_bp.ops import RULES
 # name -> (build on a Value, the same in torch, strategy for x inside the domain)
 moderate = st.floats(-5, 5, allow_nan=False)
 positive = st.floats(0.05, 20)
+nonzero = moderate.filter(lambda v: abs(v) > 1e-3)  # away from the kinks of relu, abs, step
 UNARY = {
     "exp": (lambda x: x.exp(), lambda t, x: t.exp(x), moderate),
     "log": (lambda x: x.log(), lambda t, x: t.log(x), positive),
@@ -33,6 +34,9 @@ UNARY = {
     "cos": (lambda x: x.cos(), lambda t, x: t.cos(x), moderate),
     "abs": (lambda x: abs(x), lambda t, x: t.abs(x), moderate.filter(lambda v: abs(v) > 1e-3)),
     "neg": (lambda x: -x, lambda t, x: -x, moderate),
+    "recip": (lambda x: x.recip(), lambda t, x: t.reciprocal(x), positive),
+    "step": (lambda x: x.step(), lambda t, x: (x > 0).double() + 0 * x, nonzero),
+    "sign": (lambda x: x.sign(), lambda t, x: t.sign(x), nonzero),
 }
 BINARY = {
     "add": (lambda a, b: a + b, positive, moderate),
@@ -239,3 +243,77 @@ def test_nan_and_inf_propagate_as_ieee() -> None:
     assert (Value(math.inf) + 1).data == math.inf
     assert Value(math.inf).exp().data == math.inf
     assert Value(-math.inf).sigmoid().data == 0.0
+
+
+# -- issue 14: PyTorch's conventions at the edges --------------------------------------------
+
+
+def torch_grad(torch, f, x: float) -> tuple[float, float]:
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out = f(t)
+    out.backward()
+    return out.item(), t.grad.item()
+
+
+def engine_grad(f, x: float) -> tuple[float, float]:
+    v = Value(x)
+    out = f(v)
+    out.backward()
+    return out.data, v.grad
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b or close(a, b)
+
+
+@pytest.mark.parametrize(
+    "f, tf, x",
+    [
+        (lambda v: v.relu().sqrt() + 3 * v, lambda t: t.relu().sqrt() + 3 * t, -1.0),
+        (lambda v: v**v, lambda t: t**t, 0.0),
+        (lambda v: v.relu(), lambda t: t.relu(), math.nan),
+        (lambda v: (v * 0).relu().sqrt() * v, lambda t: (t * 0).relu().sqrt() * t, 2.0),
+        (lambda v: v ** 0 + v, lambda t: t ** 0 + t, 0.0),
+        (lambda v: abs(v), lambda t: t.abs(), math.nan),
+        (lambda v: abs(v), lambda t: t.abs(), -0.0),
+    ],
+)
+def test_edge_values_follow_pytorch(f, tf, x: float) -> None:
+    torch = require_torch()
+    (value, gradient), (t_value, t_gradient) = engine_grad(f, x), torch_grad(torch, tf, x)
+    assert same(value, t_value) and same(gradient, t_gradient), (value, gradient, t_gradient)
+
+
+def test_power_overflowing_in_the_derivative_gives_inf_not_an_exception() -> None:
+    x = Value(1e-200)
+    y = x**-1
+    y.backward()
+    assert y.data == 1e200 and x.grad == -math.inf
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+@pytest.mark.parametrize("x", [math.inf, -math.inf])
+def test_sin_cos_of_infinity_name_the_op(name: str, x: float) -> None:
+    with pytest.raises(DomainError, match=f"{name}: operand must be finite"):
+        getattr(Value(x), name)()
+
+
+def test_every_rule_declares_its_formulas_and_they_agree_with_local() -> None:
+    """Each formula, evaluated with the expression language, equals the rule's local derivative."""
+    from autograd_bp.expr import parse, variables
+
+    points = {"sum": None, "dot": None}
+    for rule in RULES.values():
+        assert rule.formula and rule.text and rule.latex, rule.name
+        if rule.name in points or rule.name in ("step", "sign"):
+            continue
+        xs = (0.7, 1.3)[: rule.arity]
+        p = rule.default
+        out = rule.forward(*xs, p)
+        for i, local in enumerate(rule.local(*xs, out, p)):
+            text = rule.derivative(i, "formula", x="a", y="b", out="o", p="p")
+            given = {"a": xs[0], "b": xs[-1], "o": out, "p": p or 0.0}
+            expression = f"{text} + 0*a"  # every formula mentions a, so parse knows its value
+            used = variables(expression)
+            value = parse(expression, **{k: v for k, v in given.items() if k in used}).data
+            assert close(value, float(local)), (rule.name, i, text)
