@@ -173,19 +173,9 @@ class Module:
         missing = sorted(names - state.keys())
         extra = sorted(state.keys() - names)
         if missing or extra:
-            raise ModelFileError(
-                "state does not fit this model: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"missing {missing[:5]}{' …' if len(missing) > 5 else ''}"
-                        if missing
-                        else "",
-                        f"unexpected {extra[:5]}{' …' if len(extra) > 5 else ''}" if extra else "",
-                    )
-                    if part
-                )
-            )
+            parts = [f"{what} {_short(keys)}" for what, keys in
+                     (("missing", missing), ("unexpected", extra)) if keys]  # fmt: skip
+            raise ModelFileError("state does not fit this model: " + "; ".join(parts))
         values = {name: _parameter_value(name, state[name]) for name, _ in params}
         for name, p in params:
             p.data = values[name]
@@ -256,14 +246,15 @@ def _short(x: Any) -> str:
 
 def _parameter_value(name: str, v: Any) -> float:
     """A state entry as a float: a finite real number, or a ModelFileError naming it."""
+    name = _short(name)
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ModelFileError(f"parameter {name!r} must be a number, got {_short(v)}")
+        raise ModelFileError(f"parameter {name} must be a number, got {_short(v)}")
     try:
         value = float(v)
     except OverflowError:
         value = math.inf
     if not math.isfinite(value):
-        raise ModelFileError(f"parameter {name!r} must be finite, got {v!r}")
+        raise ModelFileError(f"parameter {name} must be finite, got {v!r}")
     return value
 
 
