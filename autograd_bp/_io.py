@@ -36,7 +36,7 @@ def _new_temp_file(target: Path) -> Path:
     raise FileExistsError(f"cannot create a temporary file beside {str(target)!r}")
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
     A crash half-way leaves the old file (or none), never a half-written one. The new

@@ -104,22 +104,19 @@ def gradcheck(
     rows = []
     for i, x in enumerate(xs):
         h = eps * max(1.0, abs(x))
-        sides = {}
+        sides, undefined = [], []
         for sign, where in ((1, "+"), (-1, "−")):
             try:
-                sides[where] = at(i, x + sign * h)
+                sides.append(at(i, x + sign * h))
             except (ValueError, ZeroDivisionError, OverflowError):  # DomainError is a ValueError
-                sides[where] = None
+                undefined.append(f"{labels[i]} {where} {h:g}")
         analytic = leaves[i].grad
-        if None in sides.values():
-            undefined = " and ".join(
-                f"{labels[i]} {w} {h:g}" for w, v in sides.items() if v is None
-            )
+        if undefined:
             note = (f"{labels[i]} = {x:g} is at the edge of the domain: central differences "
-                    f"need f at {undefined}, where it is undefined")  # fmt: skip
+                    f"need f at {' and '.join(undefined)}, where it is undefined")  # fmt: skip
             rows.append(GradcheckRow(labels[i], analytic, math.nan, math.nan, False, note))
             continue
-        numeric = (sides["+"] - sides["−"]) / (2 * h)
+        numeric = (sides[0] - sides[1]) / (2 * h)
         error = abs(analytic - numeric)
         ok = math.isfinite(error) and error <= atol + rtol * abs(numeric)
         rows.append(GradcheckRow(labels[i], analytic, numeric, error, ok))

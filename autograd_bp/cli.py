@@ -355,7 +355,7 @@ _DIGITS = {
     "mse": _Setup(10, "sigmoid", "one-hot", "multiclass"),
 }
 _DEFAULT_LOSS = {"xor": "half_sse", "moons": "hinge", "digits": "cross_entropy"}
-_DEFAULTS = {"hidden": [16, 16], "activation": "tanh", "init": "uniform"}
+_ARCHITECTURE_OPTIONS = ("hidden", "activation", "init")  # what a --load file fixes
 
 
 def _setup(dataset: str, loss: str) -> _Setup:
@@ -388,11 +388,12 @@ def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, A
 def _model(args: argparse.Namespace, setup: _Setup, nin: int) -> MLP:
     """A new MLP from the options, or the --load one (whose architecture the file fixes)."""
     if args.load is None:
-        hidden, activation, init = (getattr(args, k) or v for k, v in _DEFAULTS.items())
+        hidden = args.hidden or [16, 16]
         _check_fits("--hidden", [nin, *hidden, setup.outputs])
-        return MLP(nin, [*hidden, setup.outputs], activation=activation, init=init,
-                   output_activation=setup.output_activation, seed=args.seed)  # fmt: skip
-    given = [k for k in _DEFAULTS if getattr(args, k) is not None]
+        return MLP(nin, [*hidden, setup.outputs], activation=args.activation or "tanh",
+                   init=args.init or "uniform", output_activation=setup.output_activation,
+                   seed=args.seed)  # fmt: skip
+    given = [k for k in _ARCHITECTURE_OPTIONS if getattr(args, k) is not None]
     if given:
         raise UsageError(f"--load: the architecture comes from {args.load}; drop --{given[0]}")
     net = MLP.from_file(args.load)
@@ -431,7 +432,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not diverged:
         report.train_accuracy = evaluate(net, X, labels, setup.task)
         if test is not None:
-            report.test_accuracy = evaluate(net, *test, setup.task)
+            report.test_accuracy = evaluate(net, test[0], test[1], setup.task)
         _write_train_files(args, net, X, labels, history, report)
     if args.json:
         _print_json(report.to_dict())

@@ -654,8 +654,10 @@ def _checked_mlp_config(
     parameter count compared with the state's *before* anything is built: a 700-byte file
     claiming ``"nin": 100000000`` is refused, not allocated."""
     nin, nouts, acts, bias = (cfg.get(k) for k in ("nin", "nouts", "activations", "bias"))
-    sizes = [nin, *nouts] if isinstance(nouts, list) and nouts else []
-    if not sizes or not all(type(n) is int and n >= 1 for n in sizes):
+    if not isinstance(nin, int) or not isinstance(nouts, list) or not nouts:
+        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
+    sizes = [nin, *nouts]
+    if not all(type(n) is int and n >= 1 for n in sizes):
         raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
     if (
         not isinstance(acts, list)
