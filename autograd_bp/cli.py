@@ -26,13 +26,14 @@ from ._io import dumps_strict
 from .check import gradcheck, verify
 from .datasets import digits, moons, xor
 from .engine import backward_order
-from .explain import explain
-from .expr import ExpressionError, parse, variables
+from .explain import explain, latex_name
+from .expr import ExpressionError, output_name, parse, variables
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_format, plot_history
+from .symbolic import derivative, sympy_module  # sympy itself loads only when asked
 from .train import History, TrainReport, evaluate, fit
 from .viz import GraphvizNotFound, render, render_steps
 
@@ -260,7 +261,12 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    return parse(args.expression, **_assignments(args.assignments))
+    """The expression's graph, its output named the one way every command names it
+    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
+    root = parse(args.expression, **_assignments(args.assignments))
+    if not root.is_leaf:
+        root.label = output_name(args.expression)
+    return root
 
 
 def _leaves(root) -> dict[str, Any]:
@@ -269,8 +275,6 @@ def _leaves(root) -> dict[str, Any]:
 
 def cmd_grad(args: argparse.Namespace) -> int:
     root = _build_expression(args)
-    if not root.label:
-        root.label = "f"
     root.backward()
     found = _leaves(root)
     leaves = {name: found[name] for name in variables(args.expression) if name in found}
@@ -280,14 +284,16 @@ def cmd_grad(args: argparse.Namespace) -> int:
             raise UsageError(f"--wrt: {name!r} is not a variable of the expression")
     doc: dict[str, Any] = {
         "expression": args.expression,
+        "output": root.label or args.expression,
         "value": root.data,
         "gradients": {n: leaves[n].grad for n in wrt},
     }
     if args.explain is not None:
         if args.explain not in leaves:
             raise UsageError(f"--explain: {args.explain!r} is not a variable of the expression")
-        # every node is a stop: an expression's trace shows one factor per op
-        doc["explain"] = explain(root, leaves[args.explain], stops=backward_order(root))
+        doc["explain"] = explain(root, leaves[args.explain])  # one factor per op
+    if args.formula:
+        doc["formulas"] = _formulas(root, {n: leaves[n] for n in wrt}, args.format)
     if args.check:
         names = list(leaves)
         report = gradcheck(
@@ -302,21 +308,43 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
     passed = "check" not in doc or doc["check"].passed
     if args.json:
-        _print_json({k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in doc.items()})
+        out = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in doc.items()}
+        if "explain" in out and args.format != "text":
+            out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
+        _print_json(out)
         return 0 if passed else 1
     digits = args.precision
-    print(f"{args.expression} = {root.data:.{digits}g}")
+    name = f"{root.label} = " if root.label and root.label != args.expression else ""
+    print(f"{name}{args.expression} = {root.data:.{digits}g}")
     width = max(len(n) for n in wrt) + 3 if wrt else 4
     for name in wrt:
         print(f"  ∂/∂{name:<{width}} {leaves[name].grad:.{digits}g}")
+    for line in doc.get("formulas", {}).values():
+        print(line)
     if "explain" in doc:
-        print(doc["explain"].text(digits))
+        e = doc["explain"]
+        print(e.text(digits) if args.format == "text" else getattr(e, args.format)(digits))
     if "check" in doc:
         print(doc["check"].text())
     for key in ("draw", "steps"):
         if key in doc:
             print(f"{key}: {doc[key]}")
     return 0 if passed else 1
+
+
+def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
+    """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
+    sp = sympy_module()
+    out = {}
+    for name, leaf in leaves.items():
+        expr = derivative(root, leaf)
+        if fmt == "text":
+            out[name] = f"  ∂{root.label}/∂{name} = {sp.sstr(expr)}"
+            continue
+        tex = (f"\\frac{{\\partial {latex_name(root.label)}}}{{\\partial {latex_name(name)}}} "
+               f"= {sp.latex(expr)}")  # fmt: skip
+        out[name] = f"$$ {tex} $$" if fmt == "markdown" else tex
+    return out
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
@@ -523,6 +551,13 @@ def build_parser() -> argparse.ArgumentParser:
     expression_args(grad)
     grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
     grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
+    grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
+                      help="how --explain and --formula print (default: text)")  # fmt: skip
     grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
     grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
     grad.add_argument("--check", action="store_true", help="compare with central differences")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import ops
 from .grad_mode import _GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
-from .graph import VARIADIC, backward_order, chain_rule, edges, propagate
 from .ops import RULES, Rule
+from .walk import VARIADIC, backward_order, chain_rule, flat_edges, propagate
 
 __all__ = [
     "Value",
@@ -86,12 +86,12 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The Values this one was computed from, in operand order (empty for a leaf)."""
-        return edges(self)[0::2]
+        return flat_edges(self)[0::2]
 
     @property
     def local_grads(self) -> tuple[Any, ...]:
         """∂self/∂parent for each parent, computed at forward time (what backward multiplies by)."""
-        return edges(self)[1::2]
+        return flat_edges(self)[1::2]
 
     @property
     def is_leaf(self) -> bool:
