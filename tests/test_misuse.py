@@ -91,6 +91,8 @@ def build(tree: Tree, env: dict[str, Any], lib: str, seen: list[Any]) -> Any:
         if isinstance(operand, float):  # a constant on its own: ops are Value methods
             operand = Value(operand)
         out = UNARY[kind][0 if lib == "engine" else 1](operand)
+        if lib == "engine":
+            seen.append((kind, operand, None, out))  # the operand, for known_divergence
     else:
         a, b = build(tree[1], env, lib, seen), build(tree[2], env, lib, seen)
         if isinstance(a, float) and isinstance(b, float):  # not float arithmetic: the engine's
@@ -120,8 +122,8 @@ NEGATIVE_ZERO_BASE = (
     "PyTorch's y·x**(y-1) is -inf"
 )
 SUBNORMAL_DIVISOR = (
-    "engine: div's local 1/b overflows for a subnormal b, so a zero "
-    "upstream gradient gives 0·inf = NaN (PyTorch divides: 0)"
+    "engine: the local derivative 1/b of div (and 1/x of log) overflows for a subnormal "
+    "b, so a zero upstream gradient gives 0·inf = NaN (PyTorch divides: 0)"
 )
 
 
@@ -140,8 +142,8 @@ def known_divergence(engine_seen: list[Any]) -> str | None:
             return POW_UNDERFLOW
         if kind == "pow" and _number(a) == 0 and math.copysign(1, _number(a)) < 0:
             return NEGATIVE_ZERO_BASE
-        divisor = _number(b)
-        if kind == "div" and divisor != 0 and abs(divisor) < 2.2250738585072014e-308:
+        divisor = _number(b) if kind == "div" else _number(a) if kind == "log" else 0.0
+        if divisor != 0 and abs(divisor) < 2.2250738585072014e-308:  # subnormal
             return SUBNORMAL_DIVISOR
     return None
 
@@ -222,6 +224,11 @@ def test_a_zero_gradient_through_a_subnormal_divisor_matches_pytorch() -> None:
     tx = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
     ((tx / torch.tensor(5e-324, dtype=torch.float64)) * 0.0).backward()
     assert same(x.grad, tx.grad.item(), 1e-9), (x.grad, tx.grad.item())  # nan vs 0.0
+    x = Value(5e-324)
+    (x / x.log()).backward()  # the log path's gradient underflows to -0.0, times 1/x = inf
+    tx = torch.tensor(5e-324, dtype=torch.float64, requires_grad=True)
+    (tx / tx.log()).backward()
+    assert same(x.grad, tx.grad.item(), 1e-9), (x.grad, tx.grad.item())
 
 
 # --------------------------------------------------------------------- corrupted model files
