@@ -81,11 +81,23 @@ def _score(output: Any) -> float:
     return output[1].data - output[0].data
 
 
+def _class_one(model: Any, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Where on the grid the model predicts class 1 (rows follow ``ys``)."""
+    with no_grad():
+        scores = np.array([[_score(model([a, b])) for a in xs] for b in ys])
+    # a probability splits at 0.5, a score or logit difference at 0: read from the output's
+    # op (recorded only with grad on), not guessed from the scores' range (a score can be
+    # in [0, 1] too)
+    threshold = 0.5 if getattr(model([xs[0], ys[0]]), "op", "") == "sigmoid" else 0.0
+    return scores > threshold
+
+
 def plot_decision_boundary(
     model: Any, X: Any, y: Any, path: str | os.PathLike[str], *, resolution: int = 60
 ) -> Path:
     """Shade where a 2-input model predicts class 1, with the data on top. The model has
-    one output (a probability, split at 0.5, or a score, split at 0) or two class logits."""
+    one output (a sigmoid probability, split at 0.5, or a score, split at 0) or two class
+    logits."""
     plt = _pyplot()
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -93,12 +105,8 @@ def plot_decision_boundary(
     pad = 0.5
     xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
-    with no_grad():
-        scores = np.array([[_score(model([a, b])) for a in xs] for b in ys])
-    single = not isinstance(model([xs[0], ys[0]]), list)
-    threshold = 0.5 if single and scores.min() >= 0 and scores.max() <= 1 else 0.0
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.contourf(xs, ys, scores > threshold, levels=1, cmap="coolwarm", alpha=0.35)
+    ax.contourf(xs, ys, _class_one(model, xs, ys), levels=1, cmap="coolwarm", alpha=0.35)
     ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y), cmap="coolwarm", edgecolors="k", s=25)
     ax.set(title="decision boundary", xlabel="x1", ylabel="x2")
     fig.tight_layout()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from autograd_bp.datasets import moons
 from autograd_bp.nn import MLP
-from autograd_bp.plots import plot_decision_boundary, plot_format, plot_history
+from autograd_bp.plots import _class_one, plot_decision_boundary, plot_format, plot_history
 from autograd_bp.train import History
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -53,3 +54,11 @@ def test_decision_boundary_of_two_class_logits(tmp_path) -> None:
     assert path.read_bytes().startswith(PNG)
     with pytest.raises(ValueError, match="1 or 2 outputs"):
         plot_decision_boundary(MLP(2, [3]), X, y, tmp_path / "c.png", resolution=5)
+
+
+def test_a_score_in_zero_one_is_split_at_zero_not_guessed_as_a_probability() -> None:
+    grid = np.linspace(-1.0, 1.0, 5)
+    score = MLP(2, [1], activation="linear", weights=[[[0.0, 0.0]]], biases=[0.2])
+    assert _class_one(score, grid, grid).all()  # 0.2 > 0: class 1 everywhere
+    prob = MLP(2, [1], output_activation="sigmoid", weights=[[[0.0, 0.0]]], biases=[-0.5])
+    assert not _class_one(prob, grid, grid).any()  # sigmoid(-0.5) = 0.38 < 0.5: class 0
