@@ -177,8 +177,8 @@ def l2(parameters: Sequence[Value], alpha: float) -> Value:
         >>> l2([Value(1.0), Value(2.0)], 0.1).data
         0.5
     """
-    if alpha < 0:
-        raise ValueError(f"l2: alpha must be >= 0, got {alpha!r}")
+    if not alpha >= 0 or alpha == float("inf"):  # NaN fails every comparison
+        raise ValueError(f"l2: alpha must be a finite number >= 0, got {alpha!r}")
     return sum_values([p * p for p in parameters]) * float(alpha)
 
 

@@ -98,6 +98,8 @@ def test_half_sse_mse_hinge_l2_values_and_gradients() -> None:
         (lambda: cross_entropy([Value(1.0), Value(2.0)], 5), ["class index"]),
         (lambda: hinge(Value(1.0), 0), ["-1 or +1"]),
         (lambda: l2([Value(1.0)], -1.0), ["alpha"]),
+        (lambda: l2([Value(1.0)], float("nan")), ["alpha", "finite"]),
+        (lambda: l2([Value(1.0)], float("inf")), ["alpha", "finite"]),
         (lambda: get_loss("huber"), ["unknown loss", "half_sse"]),
     ],
 )
