@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 MIN_POINTS = 50
+SMALL_GRAPH = 12  # nodes; beyond, symbolic.derivative's final simplify can take minutes
 VERDICTS = ("correct", "wrong", "only_here")
 
 
@@ -277,7 +278,10 @@ def _symbolic(setup: Setup, here: Point, around: list[Point]) -> bool | None:
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:
-    if setup.wrt.is_leaf:
+    """SymPy's ∂output/∂wrt: ``symbolic.derivative`` on small graphs; on larger ones (where
+    its final simplification takes minutes) the derivative graph that ``create_graph``
+    builds from the same rules, converted as it is."""
+    if setup.wrt.is_leaf and len(setup.order) <= SMALL_GRAPH:
         return sym.derivative(setup.output, setup.wrt)
     (d,) = grad(setup.output, [setup.wrt], create_graph=True)
     return sym.to_sympy(d)

@@ -117,7 +117,7 @@ def program_problem(
         if unknown:
             raise ExpressionError(f"step {name!r}: unknown name(s) {', '.join(unknown)}")
         node = parse(text, **{u: names[u] for u in used})
-        if node.label:  # a step that is just another name: give it a node of its own
+        if any(node is v for v in names.values()):  # a step that is just another name
             node = node * 1.0
         names[name] = _named(node, name, {})
     if node is None:
