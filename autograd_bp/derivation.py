@@ -227,7 +227,7 @@ def check_derivation(
     else:
         verdict = "correct"
     diagnosis = [] if verdict == "correct" else diagnose(
-        setup, here, around, misses, verdict, tol, list(updates or problem.updates)
+        setup, here, around, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
     )  # fmt: skip
     if len(around) < points:
         diagnosis.append(f"Only {len(around)} of the {points} random points fell inside the "
@@ -256,9 +256,9 @@ def _symbolic(setup: Setup, here: Point, around: list[Point]) -> bool | None:
     SymPy evaluates it to a non-zero number at a checked point; None without SymPy or when
     it cannot decide (e.g. a piecewise derivative)."""
     try:
-        import sympy
+        import sympy  # type: ignore[import-untyped,unused-ignore]
 
-        from . import symbolic as sym
+        from . import symbolic as sym  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
     try:

@@ -10,8 +10,8 @@ Example:
     >>> from autograd_bp import parse
     >>> from autograd_bp.check import check_derivation
     >>> f = parse("x*y + sin(x)", x=0.5, y=2.0)
-    >>> check_derivation(f, "x", "y").diagnosis[0]  # doctest: +ELLIPSIS
-    'You have the path through ... but not the one through ...'
+    >>> check_derivation(f, "x", "y").diagnosis[0].startswith("You have the path")
+    True
 """
 
 from __future__ import annotations
@@ -221,8 +221,12 @@ def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
             yield Candidate(
                 f"This is ∂{w.out}/∂{name}, not {w.d}: the derivative was taken with respect "
                 f"to the wrong variable.",
-                ev.vector(lambda p, b=b: p.grads.get(id(b), 0.0)),
+                ev.vector(_gradient_of(b)),
             )
+
+
+def _gradient_of(node: Value) -> Callable[[Point], float]:
+    return lambda p: p.grads.get(id(node), 0.0)
 
 
 def _path_vectors(ev: Evidence) -> list[np.ndarray]:
@@ -244,7 +248,7 @@ def _missing_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
                 f"You have the path{'s' if size > 1 else ''} {have} but not the {one} {miss}: "
                 f"{w.wrt} reaches {w.out} along {len(paths)} paths, and {w.d} is the sum over "
                 f"all of them{s and ''}.",
-                sum(vectors[k] for k in kept),
+                np.sum([vectors[k] for k in kept], axis=0),
             )
 
 
@@ -337,8 +341,7 @@ def _has_constant(setup: Setup, op: str, value: float) -> bool:
 def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Iterator[Candidate]:
     setup, here = ev.setup, ev.points[0]
     for group in groups:
-        leaves = {name: setup.names[name] for name in group if isinstance(setup.names.get(name),
-                                                                          Value)}  # fmt: skip
+        leaves = {n: v for n in group if isinstance(v := setup.names.get(n), Value)}
         moved = {id(v): group[n] for n, v in leaves.items()}
         truth = here.grads.get(id(setup.wrt), 0.0)
         on_paths = [n for n, v in leaves.items()  # the ones whose change reaches the result

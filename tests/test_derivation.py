@@ -251,3 +251,14 @@ def test_symbolic_check_through_the_sympy_bridge(worked) -> None:
     assert check_derivation(f, "x", "2*x*y").symbolic is True
     assert check_derivation(f, "x", "12").symbolic is False
     assert check_derivation(f, "x", "2*x*y", symbolic=False).symbolic is None
+
+
+def test_program_problem_refuses_unknown_names_and_bare_renames() -> None:
+    from autograd_bp import ExpressionError
+
+    with pytest.raises(ExpressionError, match="unknown name"):
+        program_problem([("z", "w*q")], {"w": 1.0})
+    with pytest.raises(ExpressionError, match="only renames"):
+        program_problem([("z", "w")], {"w": 1.0})
+    with pytest.raises(ExpressionError, match="at least one step"):
+        program_problem([], {"w": 1.0})
