@@ -186,9 +186,14 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    from .expr import parse
+    """The expression's graph, its output named the one way every command names it
+    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
+    from .expr import output_name, parse
 
-    return parse(args.expression, **_assignments(args.assignments))
+    root = parse(args.expression, **_assignments(args.assignments))
+    if not root.is_leaf:
+        root.label = output_name(args.expression)
+    return root
 
 
 def _leaves(root) -> dict[str, Any]:
@@ -198,13 +203,10 @@ def _leaves(root) -> dict[str, Any]:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    from .engine import backward_order
     from .explain import explain
     from .expr import variables
 
     root = _build_expression(args)
-    if not root.label:
-        root.label = "f"
     root.backward()
     found = _leaves(root)
     leaves = {name: found[name] for name in variables(args.expression) if name in found}
@@ -214,14 +216,16 @@ def cmd_grad(args: argparse.Namespace) -> int:
             raise UsageError(f"--wrt: {name!r} is not a variable of the expression")
     doc: dict[str, Any] = {
         "expression": args.expression,
+        "output": root.label or args.expression,
         "value": root.data,
         "gradients": {n: leaves[n].grad for n in wrt},
     }
     if args.explain is not None:
         if args.explain not in leaves:
             raise UsageError(f"--explain: {args.explain!r} is not a variable of the expression")
-        # every node is a stop: an expression's trace shows one factor per op
-        doc["explain"] = explain(root, leaves[args.explain], stops=backward_order(root))
+        doc["explain"] = explain(root, leaves[args.explain])  # one factor per op
+    if args.formula:
+        doc["formulas"] = _formulas(root, {n: leaves[n] for n in wrt}, args.format)
     if args.check:
         from .check import gradcheck
         from .expr import parse
@@ -245,6 +249,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
         out = dict(doc)
         if "explain" in out:
             out["explain"] = out["explain"].to_dict()
+            if args.format != "text":
+                out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
         if "check" in out:
             rep = out["check"]
             out["check"] = {
@@ -259,18 +265,40 @@ def cmd_grad(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
         return 0
     digits = args.precision
-    print(f"{args.expression} = {root.data:.{digits}g}")
+    name = f"{root.label} = " if root.label and root.label != args.expression else ""
+    print(f"{name}{args.expression} = {root.data:.{digits}g}")
     width = max(len(n) for n in wrt) + 3 if wrt else 4
     for name in wrt:
         print(f"  ∂/∂{name:<{width}} {leaves[name].grad:.{digits}g}")
+    for line in doc.get("formulas", {}).values():
+        print(line)
     if "explain" in doc:
-        print(doc["explain"].text(digits))
+        e = doc["explain"]
+        print(e.text(digits) if args.format == "text" else getattr(e, args.format)(digits))
     if "check" in doc:
         print(doc["check"].text())
     for key in ("draw", "steps"):
         if key in doc:
             print(f"{key}: {doc[key]}")
     return 0 if "check" not in doc or doc["check"].passed else 1
+
+
+def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
+    """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
+    from .explain import latex_name
+    from .symbolic import derivative, sympy_module
+
+    sp = sympy_module()
+    out = {}
+    for name, leaf in leaves.items():
+        expr = derivative(root, leaf)
+        if fmt == "text":
+            out[name] = f"  ∂{root.label}/∂{name} = {sp.sstr(expr)}"
+            continue
+        tex = (f"\\frac{{\\partial {latex_name(root.label)}}}{{\\partial {latex_name(name)}}} "
+               f"= {sp.latex(expr)}")  # fmt: skip
+        out[name] = f"$$ {tex} $$" if fmt == "markdown" else tex
+    return out
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
@@ -412,8 +440,6 @@ def _check_problem(args: argparse.Namespace):
             raise UsageError("check: --sizes needs at least an input and an output size")
         return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
     root = _build_expression(args)
-    if not root.label:
-        root.label = "f"
     return Problem(root, _default_names(root))
 
 
@@ -506,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
     expression_args(grad)
     grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
     grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
+    grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
+                      help="how --explain and --formula print (default: text)")  # fmt: skip
     grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
     grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
     grad.add_argument("--check", action="store_true", help="compare with central differences")

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .diagnosis import diagnose
+from .diagnosis import diagnose, partial
 from .engine import Value, backward_order, grad
 from .expr import CONSTANTS, FUNCTIONS, parse
 from .points import Binding, ClaimError, Partial, Point, Setup, close
@@ -117,7 +117,7 @@ class DerivationReport:
         }
         claimed = "undefined" if self.claimed is None else f"{self.claimed:.{precision}g}"
         lines = [
-            f"{head[self.verdict]}: ∂{self.output}/∂{self.wrt} =? {self.claim}",
+            f"{head[self.verdict]}: {partial(self.output, self.wrt)} =? {self.claim}",
             f"  engine    {self.engine:.{precision}g}",
             f"  claimed   {claimed}",
             f"  points    {self.points} checked (the given one and {self.points - 1} around it)",
@@ -262,9 +262,10 @@ def _symbolic(setup: Setup, here: Point, around: list[Point]) -> bool | None:
         from . import symbolic as sym  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
+    bindings = _symbolic_bindings(setup)
     try:
         truth = _sympy_truth(sym, setup)
-        claimed = sym.to_sympy(parse(setup.claim_text, **_symbolic_bindings(setup)))
+        claimed = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
         difference = sympy.nsimplify(claimed - truth, rational=True)
         if difference == 0:
             return True
@@ -275,6 +276,15 @@ def _symbolic(setup: Setup, here: Point, around: list[Point]) -> bool | None:
         return True if _identically_zero(sympy, difference) else None
     except Exception:  # noqa: BLE001 - SymPy's own errors vary; the numeric checks stand alone
         return None
+
+
+def _numbers_unnamed(claim: Value) -> Value:
+    """The claim's number leaves without the source-text label parse gives them, so that
+    SymPy reads them as numbers, not symbols (the leaves are the claim's own, fresh)."""
+    for node in backward_order(claim):
+        if node.is_leaf and not node.label.isidentifier():
+            node.label = ""
+    return claim
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:

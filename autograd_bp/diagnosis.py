@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Value
-from .explain import reaching
+from .graph import reaching
 from .points import Point, Setup, backward, close, flat_operands, replay
 
 __all__ = ["Factor", "PathInfo", "diagnose", "paths_to"]
@@ -67,7 +67,7 @@ class PathInfo:
 
 def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathInfo] | None:
     """Every path from the output to ``end`` split into named factors; None beyond ``cap``."""
-    reach = reaching(setup.order, end)
+    reach = {id(n) for n in reaching(setup.order, end)}
     count: dict[int, int] = {id(end): 1}
     for node in reversed(setup.order):
         if id(node) in reach and node is not end:
@@ -113,6 +113,16 @@ def _split(edges: list[tuple[Value, int]], stops: set[int]) -> PathInfo:
 # --- wording ------------------------------------------------------------------------------
 
 
+def partial(top: str, bottom: str) -> str:
+    """``∂top/∂bottom``, with parentheses around a name that is an expression.
+
+    Example:
+        >>> partial("f", "x*y")
+        '∂f/∂(x*y)'
+    """
+    return "/".join("∂" + (n if n.isidentifier() else f"({n})") for n in (top, bottom))
+
+
 class Words:
     """Names and formulas for the sentences of one diagnosis."""
 
@@ -121,11 +131,11 @@ class Words:
         self.name = setup.display
         self.out = self.name[id(setup.output)]
         self.wrt = self.name[id(setup.wrt)]
-        self.d = f"∂{self.out}/∂{self.wrt}"
+        self.d = partial(self.out, self.wrt)
 
     def factor(self, f: Factor, point: Point) -> str:
         """``∂out_h1/∂net_h1 = σ(net_h1)·(1 − σ(net_h1)) = 0.241301``."""
-        text = f"∂{self.name[id(f.top)]}/∂{self.name[id(f.bottom)]}"
+        text = partial(self.name[id(f.top)], self.name[id(f.bottom)])
         if len(f.edges) == 1:
             formula = self.rule_text(*f.edges[0])
             if formula:
@@ -219,7 +229,7 @@ def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
         if isinstance(b, Value) and id(b) not in seen:
             seen.add(id(b))
             yield Candidate(
-                f"This is ∂{w.out}/∂{name}, not {w.d}: the derivative was taken with respect "
+                f"This is {partial(w.out, name)}, not {w.d}: the derivative was taken with respect "
                 f"to the wrong variable.",
                 ev.vector(_gradient_of(b)),
             )
@@ -389,7 +399,8 @@ def _numbers_for_names(setup: Setup, here: Point) -> list[str]:
     """Numbers in the claim that are a variable's value here: a name belongs there."""
     literals = {a for n in setup.claim_order if not n.is_leaf
                 for a in flat_operands(n) if type(a) is not Value}  # fmt: skip
-    literals |= {n.data for n in setup.claim_order if n.is_leaf and not n.label}
+    placeholders = {id(v) for v in setup.placeholders.values()}
+    literals |= {n.data for n in setup.claim_order if n.is_leaf and id(n) not in placeholders}
     out = []
     for c in sorted(literals):
         for name, v in here.leaves.items():
@@ -458,7 +469,7 @@ def _breakdown(ev: Evidence, w: Words, here: Point) -> list[str]:
     s = "s" if len(paths) != 1 else ""
     lines.append(f"{w.d} is the sum over {len(paths)} path{s}:")
     for k, path in enumerate(paths, 1):
-        symbols = " · ".join(f"∂{w.name[id(f.top)]}/∂{w.name[id(f.bottom)]}"
+        symbols = " · ".join(partial(w.name[id(f.top)], w.name[id(f.bottom)])
                              for f in path.factors)  # fmt: skip
         values = " × ".join(f"{f.at(here):.6g}" for f in path.factors)
         lines.append(f"path {k} ({w.through(path, paths)}): {symbols} = {values} = "

@@ -16,19 +16,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import gc
-import inspect
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
-from typing import Any, TypeVar
-
-import numpy as np
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import ops
+from .grad_mode import _GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .ops import RULES, Rule
+from .walk import VARIADIC, backward_order, chain_rule, flat_edges, propagate
 
 __all__ = [
     "Value",
@@ -45,160 +40,6 @@ __all__ = [
 ]
 
 Number = int | float
-F = TypeVar("F", bound=Callable[..., Any])
-
-# -- switches: recording on/off, the garbage collector paused ------------------------------
-
-_GRAD_ENABLED: ContextVar[bool] = ContextVar("autograd_bp_grad_enabled", default=True)
-
-
-class no_grad(contextlib.ContextDecorator):  # noqa: N801 - the name torch users type
-    """Inside this block ops compute values but record no parents (like ``torch.no_grad``).
-
-    Per thread and per asyncio task (a ``ContextVar``). Works as ``with no_grad():``, and as a
-    decorator with or without parentheses on functions, generators and ``async def``.
-
-    Example:
-        >>> w = Value(1.0)
-        >>> with no_grad():
-        ...     v = w * 3
-        >>> v.parents
-        ()
-        >>> @no_grad
-        ... def triple(x):
-        ...     return x * 3
-        >>> triple(w).is_leaf
-        True
-    """
-
-    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
-        self = super().__new__(cls)
-        self._tokens: list[Any] = []  # one per open `with`: the same object may be re-entered
-        if func is None:
-            return self
-        if not callable(func):
-            raise TypeError(f"no_grad: expected a function to decorate, got {func!r}")
-        return self(func)  # bare @no_grad
-
-    def __init__(self, func: Callable[..., Any] | None = None) -> None:
-        pass  # all set up in __new__, which bare @no_grad leaves without calling __init__
-
-    def __enter__(self) -> no_grad:
-        self._tokens.append(_GRAD_ENABLED.set(False))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _GRAD_ENABLED.reset(self._tokens.pop())
-
-    def __call__(self, func: F) -> F:  # type: ignore[override]
-        if inspect.isasyncgenfunction(func):
-            raise TypeError("no_grad: async generator functions are not supported")
-        if inspect.iscoroutinefunction(func):  # the body runs at await time, not at call time
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                with no_grad():
-                    return await func(*args, **kwargs)
-
-            return run_async  # type: ignore[return-value]
-        if inspect.isgeneratorfunction(func):  # the body runs at each next(), not at call time
-
-            @functools.wraps(func)
-            def run_generator(*args: Any, **kwargs: Any) -> Any:
-                with no_grad():
-                    gen = func(*args, **kwargs)
-                return (yield from _each_step_without_grad(gen))
-
-            return run_generator  # type: ignore[return-value]
-        return super().__call__(func)  # type: ignore[return-value]
-
-
-def _each_step_without_grad(gen: Any) -> Any:
-    """Drive ``gen``, resuming it inside ``no_grad`` each time and outside it in between."""
-    send: Any = gen.send
-    value: Any = None
-    while True:
-        try:
-            with no_grad():
-                item = send(value)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            value, send = (yield item), gen.send
-        except GeneratorExit:
-            gen.close()
-            raise
-        except BaseException as error:  # noqa: BLE001 - handed to the generator, as yield from
-            value, send = error, gen.throw
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph (False inside :func:`no_grad`).
-
-    Example:
-        >>> is_grad_enabled()
-        True
-    """
-    return _GRAD_ENABLED.get()
-
-
-_GC_LOCK = threading.Lock()
-_gc_pauses = 0  # how many gc_paused blocks are open, in any thread
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building and back-propagating big graphs.
-
-    Graphs hold no cycles, so reference counting frees them; the collector's scans of the
-    many new nodes cost up to half of a training step (measured, docs/performance.md).
-    Overlapping blocks in several threads share one pause: the last to leave restores the
-    collector, and only if it was enabled when the first entered (an application that
-    disabled it keeps it disabled).
-
-    Example:
-        >>> import gc
-        >>> with gc_paused():
-        ...     gc.isenabled()
-        False
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
-def to_float(x: Any, where: str) -> float:
-    """``x`` as a float: int, float and numpy real scalars; bool, str, None... are refused.
-
-    Example:
-        >>> to_float(np.float32(0.5), "x")
-        0.5
-    """
-    t = type(x)
-    if t is float:
-        return x
-    if t is bool or isinstance(x, np.bool_):
-        raise TypeError(f"{where}: expected a real number, got bool {x!r}")
-    if isinstance(x, (int, np.integer, np.floating)):
-        try:
-            return float(x)
-        except OverflowError:
-            raise OverflowError(f"{where}: {x!r} is too large for a float") from None
-    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
-        return float(x)
-    raise TypeError(f"{where}: expected a real number (int or float), got {t.__name__} {x!r}")
-
 
 # -- the node ------------------------------------------------------------------------------
 
@@ -219,10 +60,12 @@ class Value:
 
     # Parents live in the node (_a/_da, _b/_db), not in a tuple of their own: one object per
     # node instead of two halves the cyclic collector's work (40 % of a 10^5-step chain,
-    # measured). A variadic node sets _a = _VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
-    # _operands holds the rule's operands only when number constants were folded in
-    # (``x * 2`` keeps 2 there, not as a node); _param a fixed parameter (leaky_relu's slope).
-    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_operands", "_param")
+    # measured). A variadic node sets _a = VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
+    # A number is folded in, never wrapped as a node: _const holds it (the 2 of ``x - 2``, or
+    # leaky_relu's slope) — no tuple, so ``x * 2`` costs what ``x * y`` does. _operands holds
+    # the operands in order only where that order is not (parent, _const): a number on the
+    # left (``2 - x``), or the numbers among a variadic op's operands.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_const", "_operands")
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
@@ -237,18 +80,18 @@ class Value:
         self._da: Any = None
         self._b: Any = None
         self._db: Any = None
+        self._const: float | None = None
         self._operands: tuple[Any, ...] | None = None
-        self._param: Any = None
 
     @property
     def parents(self) -> tuple[Value, ...]:
         """The Values this one was computed from, in operand order (empty for a leaf)."""
-        return _edges(self)[0::2]
+        return flat_edges(self)[0::2]
 
     @property
     def local_grads(self) -> tuple[Any, ...]:
         """∂self/∂parent for each parent, computed at forward time (what backward multiplies by)."""
-        return _edges(self)[1::2]
+        return flat_edges(self)[1::2]
 
     @property
     def is_leaf(self) -> bool:
@@ -263,7 +106,11 @@ class Value:
     @property
     def operands(self) -> tuple[Any, ...]:
         """The rule's operands: the parents with folded number constants put back in place."""
-        return self._operands if self._operands is not None else self.parents
+        if self._operands is not None:
+            return self._operands
+        if self._const is not None and self._b is None and RULES[self.op].arity == 2:
+            return (self._a, self._const)
+        return self.parents
 
     @property
     def constants(self) -> tuple[float, ...]:
@@ -273,7 +120,8 @@ class Value:
     @property
     def param(self) -> Any:
         """The rule's fixed parameter (leaky_relu's slope), or None."""
-        return self._param
+        rule = self.rule
+        return self._const if rule is not None and rule.param is not None else None
 
     def expr(self) -> str:
         """This graph printed back as infix text, e.g. ``sigmoid(w*x + b)``."""
@@ -298,7 +146,35 @@ class Value:
         return self
 
     def __abs__(self) -> Value:
-        return self.abs()  # type: ignore[attr-defined, no-any-return]
+        return self.abs()
+
+    if TYPE_CHECKING:  # made from the op table at import (_install); spelled out for mypy
+
+        def __add__(self, other: Value | float) -> Value: ...
+        def __radd__(self, other: float) -> Value: ...
+        def __sub__(self, other: Value | float) -> Value: ...
+        def __rsub__(self, other: float) -> Value: ...
+        def __mul__(self, other: Value | float) -> Value: ...
+        def __rmul__(self, other: float) -> Value: ...
+        def __truediv__(self, other: Value | float) -> Value: ...
+        def __rtruediv__(self, other: float) -> Value: ...
+        def __pow__(self, other: Value | float) -> Value: ...
+        def __rpow__(self, other: float) -> Value: ...
+        def __neg__(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def relu(self) -> Value: ...
+        def leaky_relu(self, slope: float = 0.01) -> Value: ...
+        def softplus(self) -> Value: ...
+        def sin(self) -> Value: ...
+        def cos(self) -> Value: ...
+        def abs(self) -> Value: ...
+        def step(self) -> Value: ...
+        def sign(self) -> Value: ...
+        def recip(self) -> Value: ...
 
     def backward(self, gradient: Any = 1.0) -> None:
         """Accumulate ∂self/∂node × ``gradient`` into ``node.grad`` for every node below self.
@@ -312,7 +188,7 @@ class Value:
             order = backward_order(self)
             if not any(node.grad for node in order):  # the usual case: nothing to keep
                 self.grad = seed
-                _propagate(order)
+                propagate(order)
                 return
             # Propagate this pass's contributions alone, then add what was there before:
             # propagating accumulated grads would count earlier passes twice.
@@ -320,7 +196,7 @@ class Value:
             for node in order:
                 node.grad = 0.0
             self.grad = seed
-            _propagate(order)
+            propagate(order)
             for node, before in zip(order, previous):
                 node.grad += before
 
@@ -333,34 +209,21 @@ class Value:
 
 # One lock for every backward: the walk writes .grad on nodes that other graphs may share.
 _GRAPH_LOCK = threading.RLock()
-_VARIADIC = object()  # in _a: the node's edges are a flat tuple in _da
 _new = object.__new__
 
 
 def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
-          operands: tuple[Any, ...] | None, param: Any) -> Value:  # fmt: skip
+          const: float | None, operands: tuple[Any, ...] | None) -> Value:  # fmt: skip
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     node = _new(Value)
     node.data, node.grad, node.label, node.op = data, 0.0, "", op
     node._a, node._da, node._b, node._db = a, da, b, db
-    node._operands, node._param = operands, param
+    node._const, node._operands = const, operands
     return node
 
 
 def _leaf(data: float) -> Value:
     return _node(data, "", None, None, None, None, None, None)
-
-
-def _edges(node: Value) -> tuple[Any, ...]:
-    """(parent0, local0, parent1, local1, ...) for any node."""
-    a = node._a
-    if a is None:
-        return ()
-    if a is _VARIADIC:
-        return node._da  # type: ignore[no-any-return]
-    if node._b is None:
-        return (a, node._da)
-    return (a, node._da, node._b, node._db)
 
 
 # -- Value's methods, made from the op table -----------------------------------------------
@@ -385,7 +248,7 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         out = forward(a, c, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(a, c, out, None)[0], None, None, (self, c), None)
+        return _node(out, name, self, local(a, c, out, None)[0], None, None, c, None)
 
     def reflected(self: Value, other: Any) -> Value:  # other, a number, is the left operand
         c = other if type(other) is float else to_float(other, where)
@@ -393,7 +256,7 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         out = forward(c, b, None)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, None, (c, self), None)
+        return _node(out, name, self, local(c, b, out, None)[1], None, None, None, (c, self))
 
     method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
     method.__doc__ = f"self {rule.symbol} other (the op table's {name!r} rule)."
@@ -417,7 +280,7 @@ def _unary_method(rule: Rule) -> Callable[..., Value]:
         out = forward(self.data, p)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, None, p)
+        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, p, None)
 
     assert rule.method is not None
     method.__name__ = method.__qualname__ = rule.method
@@ -492,110 +355,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if not edges:
         return _leaf(out)
     operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, _VARIADIC, tuple(edges), None, None, operands, None)
-
-
-# -- walking the graph ---------------------------------------------------------------------
-
-
-def backward_order(root: Value) -> list[Value]:
-    """Every node reachable from ``root``, each after all of its consumers (root first).
-
-    Iterative depth-first search: no recursion, so a 10^6-deep chain is fine.
-
-    Example:
-        >>> x = Value(1.0, label="x"); y = (x * 2).exp()
-        >>> [n.op or n.label for n in backward_order(y)]
-        ['exp', 'mul', 'x']
-    """
-    if type(root) is not Value:
-        raise TypeError(f"expected a Value, got {type(root).__name__} {root!r}")
-    order: list[Value] = []
-    visited: set[Value] = set()
-    stack: list[Any] = [root]
-    while stack:
-        node = stack.pop()
-        if node is None:  # marker: every parent of the node below it is done
-            order.append(stack.pop())
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack += (node, None)
-        a = node._a
-        if a is _VARIADIC:
-            stack += [p for p in node._da[0::2] if p not in visited]
-        elif a is not None:
-            b = node._b
-            if b is not None and b not in visited:
-                stack.append(b)
-            if a not in visited:
-                stack.append(a)
-    order.reverse()  # post-order lists parents first; backward wants consumers first
-    return order
-
-
-def _propagate(order: list[Value]) -> None:
-    """The chain rule in place on ``.grad``: each node hands grad × local to each parent.
-
-    ``backward``'s own copy of :func:`chain_rule`, specialised: on a 10^5-node chain it takes
-    22 ms where the dictionary-based walker takes 60 ms plus 19 ms to write ``.grad`` back.
-    """
-    for node in order:
-        a = node._a
-        if a is None:
-            continue
-        g = node.grad
-        if a is _VARIADIC:
-            edges = node._da
-            for i in range(0, len(edges), 2):
-                edges[i].grad += edges[i + 1] * g
-            continue
-        a.grad += node._da * g
-        b = node._b
-        if b is not None:
-            b.grad += node._db * g
-
-
-Visit = Callable[[Value, int, Value, Any, Any], None]
-
-
-def chain_rule(
-    output: Value,
-    seed: Any = 1.0,
-    *,
-    order: list[Value] | None = None,
-    create_graph: bool = False,
-    visit: Visit | None = None,
-) -> dict[Value, Any]:
-    """∂output/∂node for every node below ``output``, leaving every ``.grad`` untouched.
-
-    The one gradient walker of every reader of the graph (``grad``, the chain-rule trace, the
-    step-through pages): in backward order, each node hands ``local × its gradient`` to each
-    parent. ``visit(node, slot, parent, local, term)`` sees every term as it is added
-    (``slot`` tells apart the two operands of ``x * x``). With ``create_graph`` the locals
-    and gradients are Values, built from the same rules, so they can be differentiated again.
-
-    Example:
-        >>> x = Value(3.0, label="x"); y = x * x
-        >>> terms = []
-        >>> grads = chain_rule(y, visit=lambda n, slot, p, d, t: terms.append((slot, t)))
-        >>> grads[x], terms
-        (6.0, [(0, 3.0), (1, 3.0)])
-    """
-    order = backward_order(output) if order is None else order
-    grads: dict[Value, Any] = {output: seed}
-    for node in order:
-        g = grads.get(node)
-        if g is None or node._a is None:
-            continue
-        locals_ = _symbolic_locals(node) if create_graph else node.local_grads
-        for slot, (parent, local) in enumerate(zip(node.parents, locals_)):
-            term = local * g
-            if visit is not None:
-                visit(node, slot, parent, local, term)
-            grads[parent] = term if parent not in grads else grads[parent] + term
-    return grads
+    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, operands)
 
 
 def grad(
@@ -622,14 +382,3 @@ def grad(
     grads = chain_rule(output, Value(1.0) if create_graph else 1.0, create_graph=create_graph)
     zero: Any = Value(0.0) if create_graph else 0.0
     return tuple(grads.get(x, zero) for x in wrt)
-
-
-def _symbolic_locals(node: Value) -> list[Any]:
-    """The node's local derivatives as Values, from the same rule that computed the floats."""
-    rule = RULES[node.op]
-    args = node.operands
-    if rule.variadic:
-        locals_ = rule.local(args, node, None)
-    else:
-        locals_ = rule.local(*args, node, node._param)
-    return [d for a, d in zip(args, locals_) if type(a) is Value]

@@ -127,7 +127,18 @@ class Module:
         return self.forward(x)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """(dotted name, parameter) pairs; a shared parameter is listed once, at first use."""
+        """(dotted name, parameter) pairs; a shared parameter is listed once, at first use.
+
+        One scheme everywhere (PyTorch's, so saved files and ``state_dict`` keys read the
+        same): ``layers.0.neurons.1.w.0`` is weight 0 of neuron 1 of layer 0 and
+        ``layers.0.neurons.1.b`` its bias. ``Neuron``, ``Layer`` and ``MLP`` label their
+        parameters with these names unless the user labelled them.
+
+        Example:
+            >>> net = MLP(2, [1], seed=0)
+            >>> [p.label for _, p in net.named_parameters()]
+            ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1', 'layers.0.neurons.0.b']
+        """
         seen: set[int] = set()
         out: list[tuple[str, Value]] = []
         stack: list[tuple[str, Module | Value]] = [("", self)]
@@ -141,6 +152,19 @@ class Module:
             children = [(f"{prefix}.{n}" if prefix else n, c) for n, c in item._children()]
             stack.extend(reversed(children))
         return out
+
+    def _label_parameters(self) -> None:
+        """Label every parameter with its name from :meth:`named_parameters`, so diagrams and
+        explanations say ``layers.0.neurons.1.w.0``; a label the user gave is kept (a
+        sub-module's automatic label is replaced by the longer name from here)."""
+        inherited: set[Value] = set()
+        for _, child in self._children():
+            inherited |= getattr(child, "_auto_labelled", set())
+        self._auto_labelled: set[Value] = set()
+        for name, p in self.named_parameters():
+            if not p.label or p in inherited:
+                p.label = name
+                self._auto_labelled.add(p)
 
     def parameters(self) -> list[Value]:
         """Every distinct parameter Value."""
@@ -278,6 +302,7 @@ class Neuron(Module):
             self.b = Value(b0)
         else:
             self.b = _param(bias)
+        self._label_parameters()
 
     def _children(self) -> Iterator[tuple[str, Module | Value]]:
         for i, w in enumerate(self.w):
@@ -349,6 +374,7 @@ class Layer(Module):
             )
             for j in range(nout)
         ]
+        self._label_parameters()
 
     def _children(self) -> Iterator[tuple[str, Module | Value]]:
         for j, n in enumerate(self.neurons):
@@ -430,6 +456,7 @@ class MLP(Module):
             )
             for i in range(len(nouts))
         ]
+        self._label_parameters()
 
     def _children(self) -> Iterator[tuple[str, Module | Value]]:
         for i, layer in enumerate(self.layers):

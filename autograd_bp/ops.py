@@ -429,10 +429,7 @@ def _dot(xs: Any, _: None) -> Any:
 
 def _swap_pairs(xs: Any) -> Any:
     """(w0, x0, w1, x1, ...) -> (x0, w0, x1, w1, ...): ∂(w·x)/∂w_i = x_i and vice versa."""
-    if type(xs) is _ndarray:
-        out = np.empty_like(xs)
-    else:
-        out = [None] * len(xs)
+    out: Any = np.empty_like(xs) if type(xs) is _ndarray else [None] * len(xs)
     out[0::2] = xs[1::2]
     out[1::2] = xs[0::2]
     return out if type(xs) is _ndarray else tuple(out)

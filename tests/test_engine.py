@@ -417,3 +417,27 @@ def test_chain_rule_walker_sees_both_operand_slots() -> None:
     seen = []
     grads = chain_rule(y, visit=lambda node, slot, parent, local, term: seen.append(slot))
     assert grads[x] == 6.0 and seen == [0, 1] and x.grad == 0.0
+
+
+def test_type_checking_stubs_name_exactly_the_methods_the_table_makes() -> None:
+    """engine.py spells the table's methods out for mypy; they must not drift apart."""
+    import ast
+    import inspect
+
+    from autograd_bp import engine
+    from autograd_bp.ops import RULES
+
+    tree = ast.parse(inspect.getsource(engine.Value))
+    stubs = {
+        f.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for f in node.body
+        if isinstance(f, ast.FunctionDef)
+    }
+    made = set()
+    for rule in RULES.values():
+        if rule.method and not rule.variadic:
+            dunders = {f"__{rule.method}__", f"__r{rule.method}__"}
+            made |= dunders if rule.arity == 2 else {rule.method}
+    assert stubs == made

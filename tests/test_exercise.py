@@ -39,8 +39,7 @@ def test_property_wrong_answers_are_wrong(seed: int, level: int) -> None:
 
 
 def test_every_answer_key_is_proved_by_sympy() -> None:
-    # temporary bridge until autograd_bp.symbolic (issue 12) is merged: then drop this skip
-    pytest.importorskip("autograd_bp.symbolic")
+    pytest.importorskip("sympy")  # the optional "symbolic" extra
     done = set()
     for level in LEVELS:
         for seed in range(60):

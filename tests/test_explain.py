@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_bp import Value, grad
-from autograd_bp.explain import explain, explain_nodes
+from autograd_bp.engine import sum_values
+from autograd_bp.explain import explain, explain_nodes, latex_name
+from autograd_bp.losses import half_sse
+from autograd_bp.nn import MLP
+from autograd_bp.ops import RULES
 from autograd_bp.worked import build_network, forward, trace_w1, trace_w5
 
 
@@ -41,14 +50,16 @@ def test_w1_has_two_paths_through_o1_and_o2() -> None:
     assert len(data["paths"]) == 2 and data["paths"][0]["factors"][0]["of"] == "E_total"
 
 
-def test_default_stops_are_the_labelled_nodes() -> None:
+def test_default_stops_are_every_node_so_each_factor_is_one_rule() -> None:
     x = Value(0.5, label="x")
     h = x.tanh()
     h.label = "h"
     y = h * h
     e = explain(y, x)
     assert e.path_count == 2
-    assert [f.symbol() for f in e.paths[0].factors] == ["∂mul#0/∂h", "∂h/∂x"]
+    assert [f.symbol() for f in e.paths[0].factors] == ["∂(h*h)/∂h[left]", "∂h/∂x"]
+    assert [f.symbol() for f in e.paths[1].factors] == ["∂(h*h)/∂h[right]", "∂h/∂x"]
+    assert all(len(f.edges) == 1 for p in e.paths for f in p.factors)
 
 
 def test_too_many_paths_falls_back_to_the_linear_per_node_form() -> None:
@@ -78,3 +89,140 @@ def test_unreachable_wrt_has_no_paths_and_zero_gradient() -> None:
     x, z = Value(1.0, label="x"), Value(2.0, label="z")
     e = explain(x * 3, z)
     assert e.path_count == 0 and e.paths == [] and e.gradient == 0.0 and e.matches
+
+
+# --- every factor as its rule, with the numbers plugged in ----------------------------------
+
+
+def test_each_factor_shows_its_rule_then_its_numbers_then_its_value() -> None:
+    p, params = seed_pass()
+    e = trace_w1(p, params)
+    text = e.text(6)
+    out = p["out_h1"].data
+    rule = "∂out_h1/∂net_h1 = σ(net_h1)·(1 − σ(net_h1))"
+    numbers = f"{out:.6g} × {1 - out:.6g} = {out * (1 - out):.6g}"
+    assert f"{rule} = {numbers}" in text
+    assert f"∂net_o1/∂out_h1 = w5 = {params['w5'].data:.6g}" in text
+    assert f"∂net_h1/∂w1 = x1 = {p['x1'].data:.6g}" in text
+    (factor,) = [f for f in e.paths[0].factors if f.denominator == "net_h1"]
+    assert math.isclose(math.prod(factor.numbers), factor.value, rel_tol=1e-12)
+
+
+def test_path_sums_and_accumulations_show_their_terms() -> None:
+    p, params = seed_pass()
+    e = trace_w1(p, params)
+    text = e.text(6)
+    a, b = (path.product for path in e.paths)
+    assert f"sum over paths = {a:.6g} + {b:.6g} = {a + b:.6g}" in text
+    (via_o1,) = grad(p["E_o1"], [p["out_h1"]])
+    (via_o2,) = grad(p["E_o2"], [p["out_h1"]])
+    line = f"∂E_total/∂out_h1 = {via_o1:.6g} + {via_o2:.6g} = {p['out_h1'].grad:.6g}"
+    assert line in text
+    (acc,) = e.accumulations
+    assert acc.node == "out_h1" and math.isclose(acc.grad, p["out_h1"].grad, rel_tol=1e-12)
+
+
+def test_the_two_slots_of_one_node_are_told_apart() -> None:
+    x, y = Value(3.0, label="x"), Value(2.0, label="y")
+    e = explain(x * x * y, x)
+    lines = e.text().splitlines()
+    path_lines = [ln for ln in lines if ln.lstrip().startswith("path")]
+    assert len(path_lines) == 2 and len(set(path_lines)) == 2
+    assert "∂(x*x)/∂x[left] = x = 3" in e.text() and "∂(x*x)/∂x[right] = x = 3" in e.text()
+    assert [f["slot"] for f in e.to_dict()["paths"][0]["factors"]] == [None, "left"]
+
+
+def test_an_mlp_not_labelled_by_hand_lists_both_paths_with_named_factors_and_rules() -> None:
+    net = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", seed=3)
+    outs = net([0.05, 0.10])
+    E = sum_values([half_sse(o, t) for o, t in zip(outs, [0.01, 0.99])])
+    w = net.layers[0].neurons[0].w[0]
+    e = explain(E, w)
+    assert e.path_count == 2 and e.matches
+    E.backward()
+    assert math.isclose(e.total, w.grad, rel_tol=1e-12)
+    for path in e.paths:
+        assert path.factors[-1].denominator == "layers.0.neurons.0.w.0"
+        assert all(f.numerator and f.denominator for f in path.factors)
+        assert not any(re.search(r"#\d|leaf", f.symbol()) for f in path.factors)
+        sigmoid_factors = [f for f in path.factors if f.rule.startswith("σ(")]
+        assert len(sigmoid_factors) == 2  # the output's and the hidden neuron's activation
+    text = e.text(6)
+    assert "layers.1.neurons.0.w.0" in text and "layers.1.neurons.1.w.0" in text
+    assert "where " in text  # the temporary names are defined
+
+
+def test_latex_and_markdown_carry_the_chain_the_rules_the_numbers_and_the_result() -> None:
+    p, params = seed_pass()
+    e = trace_w1(p, params)
+    tex = e.latex(6)
+    assert tex.startswith("\\begin{aligned}") and tex.endswith("\\end{aligned}")
+    assert tex.count("{") == tex.count("}")
+    rows = tex.splitlines()[1:-1]
+    assert "\\frac{\\partial E_{\\mathrm{total}}}{\\partial w_{1}}" in rows[0]
+    assert "\\sigma(\\mathrm{net}_{h1})" in rows[1]  # the rules
+    assert f"{p['out_h1'].local_grads[0]:.6g}" in rows[2]  # the numbers
+    assert rows[-1] == f"&= {e.total:.6g}"
+    md = e.markdown(6)
+    assert md.startswith("**∂E_total/∂w1**: 2 paths") and "$$\n\\begin{aligned}" in md
+
+
+def test_latex_names() -> None:
+    assert latex_name("out_h1") == "\\mathrm{out}_{h1}"
+    assert latex_name("x") == "x" and latex_name("w12") == "w_{12}"
+    assert latex_name("w*x + b") == "w \\cdot x + b"
+    assert latex_name("layers.0.neurons.1.w.0") == "\\text{layers.0.neurons.1.w.0}"
+
+
+RULE_INPUTS = st.floats(0.1, 2.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(RULE_INPUTS, RULE_INPUTS)
+def test_every_rules_formula_evaluates_to_the_engines_local_derivative(a, b) -> None:
+    from autograd_bp.explain import Local
+    from autograd_bp.graph import edges
+
+    for rule in list(RULES.values()):
+        if not rule.formula:
+            continue
+        x, y = Value(a, label="x"), Value(b, label="y")
+        node = _apply(rule, x, y)
+        for slot, parent, local in edges(node):
+            numbers = Local(node, slot, local, parent).numbers()
+            assert numbers, f"{rule.name}: no numbers from {rule.formula}"
+            assert math.isclose(math.prod(numbers), local, rel_tol=1e-9, abs_tol=1e-12), rule.name
+
+
+def _apply(rule, x, y):
+    from autograd_bp.engine import dot
+
+    if rule.name == "sum":
+        return sum_values([x, y, 2.0])
+    if rule.name == "dot":
+        return dot([x, y], [y, 3.0])
+    if rule.arity == 2:
+        return getattr(x, f"__{rule.method}__")(y)
+    return getattr(x, rule.method)()  # a function, or a prefix operator's __neg__
+
+
+def _chain(n: int) -> tuple[Value, Value]:
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(n):
+        y = y * 0.99999 + 0.001
+    return y, x
+
+
+def test_explain_is_linear_in_the_chain_depth() -> None:
+    def best(n: int) -> float:
+        y, x = _chain(n)
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            explain(y, x)
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    small, large = best(2_000), best(8_000)
+    assert large / small < 8, (small, large)  # quadratic would be about 16
