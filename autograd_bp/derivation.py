@@ -38,7 +38,7 @@ import numpy as np
 from .diagnosis import diagnose, partial
 from .engine import Value, backward_order, grad
 from .expr import CONSTANTS, FUNCTIONS, parse
-from .points import Binding, ClaimError, Partial, Point, Setup, close
+from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
 
 __all__ = [
     "MIN_POINTS",
@@ -214,7 +214,7 @@ def check_derivation(
     setup = Setup(problem.output, wrt_node, claim, bindings)
     here = setup.evaluate({})
     if here is None:
-        raise ClaimError("the graph cannot be evaluated at the given point")
+        raise ClaimError(_why_not_here(setup))
     (engine,) = grad(problem.output, [wrt_node])
     tol = (max(rtol, _literal_tolerance(claim)), atol)
     around = _sample(setup, points, seed, radius)
@@ -237,6 +237,18 @@ def check_derivation(
         verdict, engine, here.claim, 1 + len(around), sym, diagnosis,
         output=setup.display[id(problem.output)], wrt=setup.display[id(wrt_node)], claim=claim,
     )  # fmt: skip
+
+
+def _why_not_here(setup: Setup) -> str:
+    """Which node is not finite at the given point (the graph itself was built there)."""
+    values, local = replay(setup.order, {})
+    for node in reversed(setup.order):
+        v, ds = values[id(node)], local.get(id(node), [])
+        if not math.isfinite(v) or not all(map(math.isfinite, ds)):
+            what = f"is {v}" if not math.isfinite(v) else f"has local derivatives {ds}"
+            return (f"at the given point {setup.display[id(node)]} {what}; the check needs "
+                    "finite values and derivatives there")  # fmt: skip
+    return "the graph cannot be evaluated at the given point"
 
 
 def _default_names(output: Value) -> dict[str, Binding]:

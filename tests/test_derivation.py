@@ -268,3 +268,23 @@ def test_program_problem_refuses_unknown_names_and_bare_renames() -> None:
         program_problem([("z", "w")], {"w": 1.0})
     with pytest.raises(ExpressionError, match="at least one step"):
         program_problem([], {"w": 1.0})
+
+
+def test_a_point_that_is_not_finite_is_named() -> None:
+    with pytest.raises(ClaimError, match="x is nan"):
+        check_derivation(expression("x*y", x=math.nan, y=1.0), "x", "y")
+    with pytest.raises(ClaimError, match="f has local derivatives \\[inf\\]"):
+        check_derivation(expression("sqrt(x)", x=0.0), "x", "1/(2*sqrt(x))")
+
+
+def test_checks_in_threads_agree_and_leave_the_graph_alone(worked) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = [(n, v.data) for n, v in worked.names.items() if isinstance(v, Value)]
+    claims = [W1_RIGHT, W1_ONE_PATH] * 4
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda c: check_derivation(worked, "w1", c, symbolic=False),
+                                claims))  # fmt: skip
+    alone = [check_derivation(worked, "w1", c, symbolic=False).to_dict() for c in claims[:2]]
+    assert [r.to_dict() for r in reports] == alone * 4
+    assert [(n, v.data) for n, v in worked.names.items() if isinstance(v, Value)] == before
