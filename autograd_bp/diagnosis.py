@@ -160,14 +160,13 @@ class Words:
         return self.name.get(id(a), "?") if type(a) is Value else f"{a:g}"
 
     def through(self, path: PathInfo, others: Sequence[PathInfo]) -> str:
-        """``through out_o1``: the first named node of the path that not every other path
-        passes (else the whole chain)."""
+        """``through E_o1, out_o1, net_o1``: the named nodes of the path that some other path
+        does not pass (else the first such node, else the whole chain)."""
         named = {id(b) for b in self.setup.names.values() if isinstance(b, Value)}
-        own = [
-            self.name[id(node)]
-            for node in path.nodes
-            if id(node) in named and any(all(n is not node for n in o.nodes) for o in others)
-        ]
+        apart = [node for node in path.nodes
+                 if any(all(n is not node for n in o.nodes) for o in others)]  # fmt: skip
+        own = [self.name[id(n)] for n in apart if id(n) in named]
+        own = own or [self.name[id(n)] for n in apart[:1]]
         if own:  # the named nodes only this path passes, e.g. E_o1, out_o1, net_o1
             return "through " + ", ".join(own if len(own) <= 3 else [own[0], "…", own[-1]])
         return "along " + self.chain(path)
