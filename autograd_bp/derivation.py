@@ -51,7 +51,6 @@ __all__ = [
 
 MIN_POINTS = 50
 MAX_EXPAND_OPS = 3000  # beyond, expanding the difference to prove it zero is not attempted
-SMALL_GRAPH = 12  # nodes; beyond, symbolic.derivative's final simplify can take minutes
 VERDICTS = ("correct", "wrong", "only_here")
 
 
@@ -300,11 +299,10 @@ def _numbers_unnamed(claim: Value) -> Value:
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:
-    """SymPy's ∂output/∂wrt: ``symbolic.derivative`` on small graphs; on larger ones (where
-    its final simplification takes minutes) the derivative graph that ``create_graph``
-    builds from the same rules, converted as it is."""
-    if setup.wrt.is_leaf and len(setup.order) <= SMALL_GRAPH:
-        return sym.derivative(setup.output, setup.wrt)
+    """SymPy's ∂output/∂wrt, unsimplified (the check tests claim − truth itself):
+    ``symbolic.derivative`` for a leaf, the ``create_graph`` derivative for a node."""
+    if setup.wrt.is_leaf:
+        return sym.derivative(setup.output, setup.wrt, simplify=False)
     (d,) = grad(setup.output, [setup.wrt], create_graph=True)
     return sym.to_sympy(d)
 

@@ -458,6 +458,31 @@ def _pow_exponent_local(a: Any, b: Any, out: Any) -> Any:
     return 0.0 if data_of(out) == 0.0 else NAN
 
 
+
+def _logsumexp(xs: Any, _: None) -> Any:
+    # log Σ e^x_i = m + log Σ e^(x_i − m) with m = max x_i: no overflow, recomputed for
+    # every input (a shift frozen at trace time would overflow on other examples).
+    if type(xs) is _ndarray:
+        m = xs.max(axis=0)
+        shift = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return shift + np.log(np.exp(xs - shift).sum(axis=0))
+    m = max(xs)
+    if m == INF or m == -INF:
+        return NAN if any(x != x for x in xs) else m
+    return m + math.log(sum([math.exp(x - m) for x in xs]))
+
+
+def _logsumexp_local(xs: Any, out: Any, _: None) -> Any:
+    """∂/∂x_i = e^(x_i − out): the softmax of the operands."""
+    if type(xs) is _ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.exp(xs - out)
+    if _is_float(out):
+        return tuple([math.exp(x - out) for x in xs])
+    return tuple([(x - out).exp() for x in xs])
+
+
 def _fn(name: str, forward: Callable[..., Any], local: Callable[..., tuple[Any, ...]],
         formula: str, text: str, latex: str, **more: Any) -> Rule:  # fmt: skip
     """A one-operand op written as a function call: method, expression function and name agree."""
@@ -480,192 +505,62 @@ def _infix(name: str, symbol: str, method: str, precedence: int, forward: Callab
 RULES: dict[str, Rule] = {
     r.name: r
     for r in [
-        _infix(
-            "add",
-            "+",
-            "add",
-            1,
-            lambda a, b, _: a + b,
-            lambda a, b, out, _: (1.0, 1.0),
-            ("1", "1"),
-            ("1", "1"),
-            ("1", "1"),
-        ),
-        _infix(
-            "sub",
-            "-",
-            "sub",
-            1,
-            lambda a, b, _: a - b,
-            lambda a, b, out, _: (1.0, -1.0),
-            ("1", "-1"),
-            ("1", "−1"),
-            ("1", "-1"),
-        ),
-        _infix(
-            "mul",
-            "*",
-            "mul",
-            2,
-            lambda a, b, _: a * b,
-            lambda a, b, out, _: (b, a),
-            ("{y}", "{x}"),
-            ("{y}", "{x}"),
-            ("{y}", "{x}"),
-        ),
-        _infix(
-            "div",
-            "/",
-            "truediv",
-            2,
-            _div,
-            lambda a, b, out, _: (recip(b), -out * recip(b)),
-            ("1/{y}", "-{x}/{y}**2"),
-            ("1/{y}", "−{x}/{y}²"),
-            ("\\frac{1}{{y}}", "-\\frac{{x}}{{y}^2}"),
-        ),
-        _infix(
-            "pow",
-            "**",
-            "pow",
-            4,
-            _pow,
-            lambda a, b, out, _: (_pow_base_local(a, b), _pow_exponent_local(a, b, out)),
-            ("{y}*{x}**({y} - 1)", "{out}*log({x})"),
-            ("{y}·{x}^({y}−1)", "{out}·ln {x}"),
-            ("{y}\\,{x}^{{y}-1}", "{out}\\,\\ln {x}"),
-        ),
-        Rule(
-            "neg",
-            lambda a, _: -a,
-            lambda a, out, _: (-1.0,),
-            1,
-            symbol="-",
-            method="__neg__",
-            precedence=3,
-            formula=("-1",),
-            text=("−1",),
-            latex=("-1",),
-            definition="-{x}",
-        ),
+        _infix("add", "+", "add", 1, lambda a, b, _: a + b, lambda a, b, out, _: (1.0, 1.0),
+               ("1", "1"), ("1", "1"), ("1", "1")),
+        _infix("sub", "-", "sub", 1, lambda a, b, _: a - b, lambda a, b, out, _: (1.0, -1.0),
+               ("1", "-1"), ("1", "−1"), ("1", "-1")),
+        _infix("mul", "*", "mul", 2, lambda a, b, _: a * b, lambda a, b, out, _: (b, a),
+               ("{y}", "{x}"), ("{y}", "{x}"), ("{y}", "{x}")),
+        _infix("div", "/", "truediv", 2, _div,
+               lambda a, b, out, _: (recip(b), -out * recip(b)),
+               ("1/{y}", "-{x}/{y}**2"), ("1/{y}", "−{x}/{y}²"),
+               ("\\frac{1}{{y}}", "-\\frac{{x}}{{y}^2}")),
+        _infix("pow", "**", "pow", 4, _pow,
+               lambda a, b, out, _: (_pow_base_local(a, b), _pow_exponent_local(a, b, out)),
+               ("{y}*{x}**({y} - 1)", "{out}*log({x})"), ("{y}·{x}^({y}−1)", "{out}·ln {x}"),
+               ("{y}\\,{x}^{{y}-1}", "{out}\\,\\ln {x}")),
+        Rule("neg", lambda a, _: -a, lambda a, out, _: (-1.0,), 1, symbol="-", method="__neg__",
+             precedence=3, formula=("-1",), text=("−1",), latex=("-1",), definition="-{x}"),
         _fn("exp", _exp, lambda a, out, _: (out,), "exp({x})", "e^{x}", "e^{{x}}"),
         _fn("log", _log, lambda a, out, _: (recip(a),), "1/{x}", "1/{x}", "\\frac{1}{{x}}"),
-        _fn(
-            "sqrt",
-            _sqrt,
-            lambda a, out, _: (0.5 * recip(out),),
-            "1/(2*sqrt({x}))",
-            "1/(2·√{x})",
-            "\\frac{1}{2\\sqrt{{x}}}",
-        ),
-        _fn(
-            "tanh",
-            _tanh,
-            lambda a, out, _: (1.0 - out * out,),
-            "1 - tanh({x})**2",
-            "1 − tanh²({x})",
-            "1-\\tanh^2({x})",
-        ),
-        _fn(
-            "sigmoid",
-            _sigmoid,
-            lambda a, out, _: (out * (1.0 - out),),
-            "sigmoid({x})*(1 - sigmoid({x}))",
-            "σ({x})·(1 − σ({x}))",
-            "\\sigma({x})\\,(1-\\sigma({x}))",
-            definition="1/(1 + exp(-{x}))",
-        ),
-        _fn(
-            "relu",
-            _relu,
-            lambda a, out, _: (step(a),),
-            "step({x})",
-            "1 if {x} > 0 else 0",
-            "\\mathbb{1}[{x} > 0]",
-            definition="{x}*step({x})",
-        ),
-        _fn(
-            "leaky_relu",
-            _leaky_relu,
-            lambda a, out, slope: (where_positive(a, 1.0, slope),),
-            "step({x}) + {p}*(1 - step({x}))",
-            "1 if {x} > 0 else {p}",
-            "\\mathbb{1}[{x} > 0] + {p}\\,\\mathbb{1}[{x} \\le 0]",
-            param="slope",
-            default=0.01,
-            definition="{x}*step({x}) + {p}*{x}*(1 - step({x}))",
-        ),
-        _fn(
-            "softplus",
-            _softplus,
-            lambda a, out, _: (sigmoid(a),),
-            "sigmoid({x})",
-            "σ({x})",
-            "\\sigma({x})",
-            definition="log(1 + exp({x}))",
-        ),
-        _fn(
-            "sin",
-            _periodic("sin", math.sin, np.sin),
-            lambda a, out, _: (cos(a),),
-            "cos({x})",
-            "cos({x})",
-            "\\cos({x})",
-        ),
-        _fn(
-            "cos",
-            _periodic("cos", math.cos, np.cos),
-            lambda a, out, _: (-sin(a),),
-            "-sin({x})",
-            "−sin({x})",
-            "-\\sin({x})",
-        ),
-        _fn(
-            "abs",
-            lambda a, _: abs(a),
-            lambda a, out, _: (sign(a),),
-            "sign({x})",
-            "sign({x})",
-            "\\operatorname{sign}({x})",
-        ),
+        _fn("sqrt", _sqrt, lambda a, out, _: (0.5 * recip(out),),
+            "1/(2*sqrt({x}))", "1/(2·√{x})", "\\frac{1}{2\\sqrt{{x}}}"),
+        _fn("tanh", _tanh, lambda a, out, _: (1.0 - out * out,),
+            "1 - tanh({x})**2", "1 − tanh²({x})", "1-\\tanh^2({x})"),
+        _fn("sigmoid", _sigmoid, lambda a, out, _: (out * (1.0 - out),),
+            "sigmoid({x})*(1 - sigmoid({x}))", "σ({x})·(1 − σ({x}))",
+            "\\sigma({x})\\,(1-\\sigma({x}))", definition="1/(1 + exp(-{x}))"),
+        _fn("relu", _relu, lambda a, out, _: (step(a),), "step({x})", "1 if {x} > 0 else 0",
+            "\\mathbb{1}[{x} > 0]", definition="{x}*step({x})"),
+        _fn("leaky_relu", _leaky_relu, lambda a, out, slope: (where_positive(a, 1.0, slope),),
+            "step({x}) + {p}*(1 - step({x}))", "1 if {x} > 0 else {p}",
+            "\\mathbb{1}[{x} > 0] + {p}\\,\\mathbb{1}[{x} \\le 0]", param="slope", default=0.01,
+            definition="{x}*step({x}) + {p}*{x}*(1 - step({x}))"),
+        _fn("softplus", _softplus, lambda a, out, _: (sigmoid(a),), "sigmoid({x})", "σ({x})",
+            "\\sigma({x})", definition="log(1 + exp({x}))"),
+        _fn("sin", _periodic("sin", math.sin, np.sin), lambda a, out, _: (cos(a),),
+            "cos({x})", "cos({x})", "\\cos({x})"),
+        _fn("cos", _periodic("cos", math.cos, np.cos), lambda a, out, _: (-sin(a),),
+            "-sin({x})", "−sin({x})", "-\\sin({x})"),
+        _fn("abs", lambda a, _: abs(a), lambda a, out, _: (sign(a),), "sign({x})", "sign({x})",
+            "\\operatorname{sign}({x})"),
         # step and sign: the derivatives of relu and abs as ops of their own, so every formula
         # above is itself an expression (SymPy, the derivation checker); flat, so locally 0.
         _fn("step", _step, lambda a, out, _: (BLOCKED,), "0", "0", "0"),
         _fn("sign", _sign, lambda a, out, _: (BLOCKED,), "0", "0", "0"),
-        _fn(
-            "recip",
-            _recip,
-            lambda a, out, _: (-(out * out),),
-            "-1/{x}**2",
-            "−1/{x}²",
-            "-\\frac{1}{{x}^2}",
-            definition="1/{x}",
-        ),
+        _fn("recip", _recip, lambda a, out, _: (-(out * out),), "-1/{x}**2", "−1/{x}²",
+            "-\\frac{1}{{x}^2}", definition="1/{x}"),
         # n-ary: one node however many terms, so a 10^5-term sum is not a 10^5-deep chain.
-        Rule(
-            "sum",
-            _sum,
-            _sum_local,
-            variadic=True,
-            symbol="+",
-            precedence=1,
-            formula=("1",),
-            text=("1",),
-            latex=("1",),
-        ),
+        Rule("sum", _sum, _sum_local, variadic=True, symbol="+", precedence=1, formula=("1",),
+             text=("1",), latex=("1",)),
         # dot(w0, x0, w1, x1, ...) = Σ w_i·x_i: a neuron's weighted input z in one node, whose
         # local derivatives are exactly Mazur's ∂net/∂w = out_h and ∂net/∂out_h = w.
-        Rule(
-            "dot",
-            _dot,
-            lambda xs, out, _: _swap_pairs(xs),
-            variadic=True,
-            symbol="·",
-            precedence=1,
-            formula=("{pair}",),
-            text=("{pair}",),
-            latex=("{pair}",),
-        ),
+        Rule("dot", _dot, lambda xs, out, _: _swap_pairs(xs), variadic=True, symbol="·",
+             precedence=1, formula=("{pair}",), text=("{pair}",), latex=("{pair}",)),
+        # log Σ e^z_i, the max subtracted inside (for every input, also when compiled); its
+        # local derivatives are the softmax e^(z_i − out).
+        Rule("logsumexp", _logsumexp, _logsumexp_local, variadic=True,
+             formula=("exp({x} - {out})",), text=("e^({x} − {out})",), latex=("e^{{x}-{out}}",)),
     ]
 }
 
