@@ -273,7 +273,7 @@ def same(a: float, b: float) -> bool:
         (lambda v: v**v, lambda t: t**t, 0.0),
         (lambda v: v.relu(), lambda t: t.relu(), math.nan),
         (lambda v: (v * 0).relu().sqrt() * v, lambda t: (t * 0).relu().sqrt() * t, 2.0),
-        (lambda v: v**0 + v, lambda t: t**0 + t, 0.0),
+        (lambda v: v ** 0 + v, lambda t: t ** 0 + t, 0.0),
         (lambda v: abs(v), lambda t: t.abs(), math.nan),
         (lambda v: abs(v), lambda t: t.abs(), -0.0),
     ],
