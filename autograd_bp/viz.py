@@ -271,7 +271,13 @@ class _Drawing:
             if active and active[0] is node and active[2] == k:
                 attrs.update(color=HIGHLIGHT, penwidth="3", fontcolor=HIGHLIGHT)
                 attrs["class"] = "active"
-            self.dot.edge(src, target, **attrs)
+            if self.clusters and parent.is_leaf and parent in self.params:
+                # ranked after the Σ node it feeds, a weight sits beside its neuron instead
+                # of in a row between two layers (which pushes them into a staircase); the
+                # arrow still points into Σ
+                self.dot.edge(target, src, dir="back", **attrs)
+            else:
+                self.dot.edge(src, target, **attrs)
 
     def legend(self) -> None:
         kinds = {self.kind(n) for n in self.shown}
@@ -296,10 +302,7 @@ class _Drawing:
 
     def build(self) -> graphviz.Digraph:
         # forward order (inputs first) so Graphviz keeps x1 above x2, o1 above o2
-        forward = _forward_order(self.root, self.shown_set)
-        # clusters are placed by their last-declared nodes first: declaring them backwards
-        # keeps neuron 1 above neuron 2 (measured on the worked example, LR and TB)
-        for node in reversed(forward) if self.clusters else forward:
+        for node in _forward_order(self.root, self.shown_set):
             nid = self.value_node(node)
             if not node.is_leaf:
                 target = self.op_node(node, nid) if self.opts.show_ops else nid
