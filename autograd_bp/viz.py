@@ -2,8 +2,10 @@
 of the backward pass.
 
 Each Value is a record node ``label | data | grad``; each op is its own small node between
-its operands and its result (micrograd's look). Colours: the output is gold, parameters
-light blue, inputs and constants grey, everything computed white; highlighted paths red.
+its operands and its result (micrograd's look); numbers in significant digits. Colours
+(shown in a legend): the output is gold, parameters light blue, inputs and constants grey,
+everything computed white; highlighted paths red; in the step-through, final gradients
+pale green. :func:`draw_network` draws the neuron-level picture of an MLP instead.
 
 Example:
     >>> from autograd_bp import Value
@@ -242,6 +244,8 @@ class _Drawing:
     def op_node(self, node: Value, nid: str) -> str:
         rule = RULES.get(node.op)
         text = _OP_LABELS.get(node.op, rule.symbol if rule else node.op)
+        if node.op == "dot" and 1.0 not in node.constants:
+            text = "Σ wᵢxᵢ"  # no bias: no "+ b"
         target = f"{nid}_op"
         self.add_node(target, self.clusters.get(node), label=text, id=target,
                       shape="circle" if len(text) <= 2 else "ellipse", width="0.35",

@@ -630,3 +630,11 @@ def test_sizes_accept_numpy_integers_and_refuse_the_rest(kwargs, ok) -> None:
     else:
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             draw_dot(y, **kwargs)
+
+
+def test_a_dot_without_bias_reads_without_plus_b() -> None:
+    from autograd_bp.engine import dot
+
+    w, x = Value(0.5, label="w"), Value(2.0, label="x")
+    src = draw_dot(dot([w], [x])).source
+    assert 'label="Σ wᵢxᵢ"' in src and "+ b" not in src.split("legend")[0]
