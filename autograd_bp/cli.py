@@ -523,6 +523,37 @@ _EXAMPLES = {
 }
 
 
+def _train_options(train: argparse.ArgumentParser) -> None:
+    """``train``'s arguments: every number bounded, every size bounded (see _check_fits)."""
+    train.add_argument("dataset", choices=["xor", "moons", "digits"])
+    # default None: with --load the file fixes these, so giving one is refused, not ignored
+    train.add_argument("--hidden", type=_sizes("--hidden"), help="hidden sizes (default 16,16)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
+    train.add_argument("--init", choices=list(INITS), help="default uniform")
+    train.add_argument("--loss", choices=list(LOSSES), default=None)
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    train.add_argument("--lr", type=_positive_float("--lr"), default=0.1)
+    train.add_argument("--momentum", type=_number(float, 0, 1, open_high=True),
+                       default=0.0)  # fmt: skip
+    train.add_argument("--l2", type=_number(float, 0, math.inf), default=0.0,
+                       help="L2 penalty weight")  # fmt: skip
+    train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
+    train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
+    train.add_argument("--samples", type=_positive_int("--samples", 100_000), default=100,
+                       help="moons: points; digits: training examples to use")  # fmt: skip
+    train.add_argument("--noise", type=_number(float, 0, math.inf), default=0.1,
+                       help="moons noise")  # fmt: skip
+    train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument("--plot", metavar="FILE",
+                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
+    train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
+    train.add_argument("--load", metavar="FILE", help="start from a saved model")
+    train.add_argument(
+        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
+    )
+    train.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
@@ -574,33 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     steps.set_defaults(run=cmd_steps)
 
     train = command("train", "train an MLP on xor, moons or digits")
-    train.add_argument("dataset", choices=["xor", "moons", "digits"])
-    # default None: with --load the file fixes these, so giving one is refused, not ignored
-    train.add_argument("--hidden", type=_sizes("--hidden"), help="hidden sizes (default 16,16)")
-    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
-    train.add_argument("--init", choices=list(INITS), help="default uniform")
-    train.add_argument("--loss", choices=list(LOSSES), default=None)
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    train.add_argument("--lr", type=_positive_float("--lr"), default=0.1)
-    train.add_argument("--momentum", type=_number(float, 0, 1, open_high=True),
-                       default=0.0)  # fmt: skip
-    train.add_argument("--l2", type=_number(float, 0, math.inf), default=0.0,
-                       help="L2 penalty weight")  # fmt: skip
-    train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
-    train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
-    train.add_argument("--samples", type=_positive_int("--samples", 100_000), default=100,
-                       help="moons: points; digits: training examples to use")  # fmt: skip
-    train.add_argument("--noise", type=_number(float, 0, math.inf), default=0.1,
-                       help="moons noise")  # fmt: skip
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--plot", metavar="FILE",
-                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
-    train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
-    train.add_argument("--load", metavar="FILE", help="start from a saved model")
-    train.add_argument(
-        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
-    )
-    train.add_argument("--json", action="store_true", help="machine-readable output")
+    _train_options(train)
     train.set_defaults(run=cmd_train)
 
     ver = command("verify", "engine vs BP1-BP4 vs finite differences (vs torch) on a random MLP")
