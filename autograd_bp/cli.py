@@ -57,8 +57,10 @@ def _number(parse: type, low: float, high: float, *, open_low: bool = False,
     the option's name)."""
     kind = "an integer" if parse is int else "a number"
     show = (lambda v: str(int(v))) if parse is int else (lambda v: f"{v:g}")
-    if math.isinf(high):
-        span = f"a finite {kind.split()[-1]} {'>' if open_low else '>='} {show(low)}"
+    if math.isinf(high) and open_low and low == 0:
+        span = f"a finite positive {kind.split()[-1]}"
+    elif math.isinf(high):
+        span = f"a finite {kind.split()[-1]} >= {show(low)}"
     else:
         span = (f"{kind} in {'(' if open_low else '['}{show(low)}, "
                 f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
@@ -400,17 +402,21 @@ def _setup(dataset: str, loss: str) -> _Setup:
 
 def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, Any, Any]:
     """(X, targets for the loss, class labels for accuracy, test set or None)."""
-    test = None
+    for option, used_by in (("samples", ("moons", "digits")), ("noise", ("moons",))):
+        if getattr(args, option) is not None and args.dataset not in used_by:
+            raise UsageError(f"--{option}: {args.dataset} has no {option} to set; "
+                             f"only {' and '.join(used_by)} do")  # fmt: skip
+    test, samples = None, args.samples or 100
     if args.dataset == "xor":
         X, labels = xor()
     elif args.dataset == "moons":
-        X, labels = moons(args.samples, args.noise, seed=args.seed)
+        X, labels = moons(samples, 0.1 if args.noise is None else args.noise, seed=args.seed)
     else:
         X, X_test, labels, y_test = digits(0.2, seed=args.seed)
-        if args.samples > len(X):
+        if samples > len(X):
             raise UsageError(f"--samples: digits has {len(X)} training examples, "
-                             f"got {args.samples}")  # fmt: skip
-        X, labels, test = X[: args.samples], labels[: args.samples], (X_test, y_test)
+                             f"got {samples}")  # fmt: skip
+        X, labels, test = X[:samples], labels[:samples], (X_test, y_test)
     if setup.labels == "±1":
         labels = 2 * labels - 1
     targets = np.eye(setup.outputs)[labels] if setup.labels == "one-hot" else labels
@@ -539,10 +545,11 @@ def _train_options(train: argparse.ArgumentParser) -> None:
                        help="L2 penalty weight")  # fmt: skip
     train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
     train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
-    train.add_argument("--samples", type=_positive_int("--samples", 100_000), default=100,
-                       help="moons: points; digits: training examples to use")  # fmt: skip
-    train.add_argument("--noise", type=_number(float, 0, math.inf), default=0.1,
-                       help="moons noise")  # fmt: skip
+    # default None: xor has neither, digits no noise; giving one there is refused
+    train.add_argument("--samples", type=_positive_int("--samples", 100_000),
+                       help="moons: points; digits: training examples (default 100)")  # fmt: skip
+    train.add_argument("--noise", type=_number(float, 0, math.inf),
+                       help="moons noise (default 0.1)")  # fmt: skip
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--plot", metavar="FILE",
                        help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
