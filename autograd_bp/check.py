@@ -1,6 +1,8 @@
 """Independent checks of the engine's gradients.
 
 * :func:`gradcheck` — central differences against ``backward`` for any scalar function.
+* :func:`check_derivation` — grade a hand-derived gradient formula and diagnose it
+  (:mod:`autograd_bp.derivation`).
 * :func:`verify` — the triangle for a network: scalar engine = BP1–BP4 in matrix form =
   finite differences (= PyTorch, when installed), per parameter.
 
@@ -17,10 +19,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .derivation import DerivationReport, check_derivation
 from .engine import Value, no_grad, sum_values
 from .matrix import Network
 
-__all__ = ["GradcheckReport", "GradcheckRow", "VerifyReport", "gradcheck", "verify"]
+__all__ = [
+    "DerivationReport",
+    "GradcheckReport",
+    "GradcheckRow",
+    "VerifyReport",
+    "check_derivation",
+    "gradcheck",
+    "verify",
+]
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The ``autograd-bp`` command (also ``python -m autograd_bp``).
 
 Subcommands: ``demo`` (the worked example, the main job), ``grad`` (an expression's
-gradients), ``steps`` (a step-through page of backward), ``train`` and ``verify``.
+gradients), ``steps`` (a step-through page of backward), ``train``, ``verify``, ``check``
+(grade a hand-derived gradient) and ``exercise`` (practice with it).
 Bad input of any kind: one line on stderr and exit status 2, never a traceback.
 """
 
@@ -35,7 +36,7 @@ from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_format, plot_history
 from .symbolic import derivative, sympy_module  # sympy itself loads only when asked
 from .train import History, TrainReport, evaluate, fit
-from .viz import GraphvizNotFound, render, render_steps
+from .viz import GraphvizNotFound, render, render_network, render_steps
 
 PROG = "autograd-bp"
 
@@ -153,6 +154,12 @@ def _fmt(x: float) -> str:
     return f"{x:.9f}" if abs(x) >= 1e-4 or x == 0 else f"{x:.12f}"
 
 
+_MAZUR = (
+    'Matt Mazur\'s "A Step by Step Backpropagation Example"\n'
+    "(https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/)"
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     results = worked.compute(
         lr=args.lr,
@@ -160,21 +167,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         update_biases=args.update_biases,
     )
-    rows = worked.comparison(results)
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
     files = _demo_files(Path(args.out), net, params, p["E_total"])
     if args.json:
+        rows = worked.comparison(results)
         doc = {
             "results": results,
             "comparison": [
                 {
                     "quantity": r.key,
+                    "name": r.name,
+                    "schedule": r.schedule,
                     "computed": r.computed,
                     "published": r.published,
                     "applies": r.applies,
                     "matches": r.matches if r.applies else None,
+                    "status": r.status,
                 }
                 for r in rows
             ],  # fmt: skip
@@ -182,26 +192,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         }
         _print_json(doc)
         return 0
-    print("Seed 000's 2-2-2 sigmoid network (x = 0.05, 0.10; y = 0.01, 0.99), computed by")
-    print(
-        f"the engine with lr = {args.lr}, biases {'updated' if args.update_biases else 'frozen'}."
-    )
-    print("✓ rounds to the seed's printed digits · ≈ off by one in the last printed digit")
-    print("✗ differs · n/a: the seed's figure was made with other settings\n")
-    print(f"{'quantity':<40} {'engine':>18} {'seed printed':>14}  match")
-    for r in rows:
-        if not r.applies:
-            mark = "n/a"
-        elif r.matches:
-            mark = "✓"
-        elif abs(r.difference) <= 10.0**-r.decimals * 1.0000001:
-            mark = "≈"
-        else:
-            mark = f"✗ ({r.difference:+.2e})"
-        print(f"{r.key:<40} {_fmt(r.computed):>18} {r.published:>14}  {mark}")
+    _print_table(args, results)
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
     print(worked.trace_w5(p, params).text())
     print(worked.trace_w1(p, params).text())
+    print()
+    print("\n".join(worked.nielsen_lines(p, params)))
     print(f"\nTraining on the one example, {args.iterations} updates:")
     for s in worked.SCHEDULES:
         outs = results[f"after_training.{s}.outputs"]
@@ -211,27 +207,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"outputs = {_fmt(outs[0])}, {_fmt(outs[1])}"
         )
     print(
-        "  The seed's post-update figures come from the sequential schedule (w5..w8 updated\n"
+        "  The post's post-update figures come from the sequential schedule (w5..w8 updated\n"
         "  first, hidden deltas through the new w5..w8); its per-weight figures are the\n"
         "  simultaneous (plain gradient descent) ones."
     )
     print()
     for line in files["notes"]:
         print(line)
+    print(f'Derived one yourself? {PROG} check --worked --wrt w1 --claim "YOUR FORMULA"')
     return 0
 
 
+def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The computed-vs-published table for the chosen schedule, with a legend."""
+    other = {r.key: r for r in worked.comparison(results)}
+    biases = "updated" if args.update_biases else "frozen"
+    print(f"The 2-2-2 sigmoid network of {_MAZUR}: x = 0.05, 0.10; y = 0.01, 0.99.")
+    print(f"Computed by the engine with lr = {args.lr}, biases {biases}, "
+          f"schedule {args.schedule}.")  # fmt: skip
+    print("✓ rounds to the post's printed digits · ≈ one unit off in its last printed digit")
+    print("other schedule: the post made that figure under the other update schedule")
+    print("n/a: the post's figure was made with other settings · ✗ differs\n")
+    print(f"{'quantity':<30} {'engine':>16} {'Mazur printed':>14}  match")
+    for r in worked.comparison(results, schedule=args.schedule):
+        mark = r.status
+        if mark == "other schedule" and r.published_schedule is not None:
+            twin = other[r.key.replace(f".{r.schedule}.", f".{r.published_schedule}.")]
+            mark += f" ({r.published_schedule}: {_fmt(twin.computed)} {twin.status})"
+        print(f"{r.name:<30} {_fmt(r.computed):>16} {r.published:>14}  {mark}")
+    if args.update_biases:
+        b1, b2 = (results[f"updated.{args.schedule}.{b}"] for b in ("b1", "b2"))
+        print(f"{'b1⁺':<30} {_fmt(b1):>16} {'—':>14}  (the post keeps biases frozen)")
+        print(f"{'b2⁺':<30} {_fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
+
+
 def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
-    """The worked example's diagram and step-through page, written into ``out_dir``."""
+    """The worked example's pictures and step-through page, written into ``out_dir``."""
     files: dict[str, Any] = {"notes": []}
-    diagram = out_dir / "network.svg"
+    diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
-        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net)
+        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
+               rankdir="TB")  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
-            f"Diagram (paths to w1 in red, local derivatives on edges): {diagram}"
+            f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        page = render_steps(root, out_dir / "steps", model=net)
+        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        files["neurons"] = str(neurons)
+        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
     except GraphvizNotFound as e:
@@ -355,7 +379,11 @@ def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
 
 def cmd_steps(args: argparse.Namespace) -> int:
     root = _build_expression(args)
-    page = render_steps(root, args.out, precision=args.precision)
+    if not root.label:
+        root.label = "f"
+    given = ", ".join(args.assignments)
+    text = f"{root.label} = {args.expression}" + (f"   at {given}" if given else "")
+    page = render_steps(root, args.out, precision=args.precision, expression=text)
     print(page)
     return 0
 
@@ -518,6 +546,73 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if worst < 1e-8 and report.max_abs_numeric < 1e-5 else 1
 
 
+# ------------------------------------------------------------------------------ check, exercise
+
+
+def _check_problem(args: argparse.Namespace):
+    from .derivation import Problem, _default_names
+    from .problems import nielsen_problem, worked_problem
+
+    if (args.worked or args.sizes) and args.expression and "=" in args.expression:
+        args.assignments, args.expression = [args.expression, *args.assignments], None
+    given = [args.expression is not None, args.worked, args.sizes is not None]
+    if sum(given) != 1:
+        raise UsageError("check: give exactly one of an EXPRESSION, --worked or --sizes")
+    if args.expression is None:
+        if args.assignments:
+            raise UsageError("check: NAME=VALUE values go with an EXPRESSION, not with "
+                             "--worked or --sizes")  # fmt: skip
+        if args.worked:
+            return worked_problem()
+        if len(args.sizes) < 2:
+            raise UsageError("check: --sizes needs at least an input and an output size")
+        return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
+    root = _build_expression(args)
+    if not root.label:
+        root.label = "f"
+    return Problem(root, _default_names(root))
+
+
+def _report(report: Any, as_json: bool) -> int:
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        print(report.text())
+    return 0 if report.verdict == "correct" else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .derivation import check_derivation
+
+    problem = _check_problem(args)
+    report = check_derivation(problem, args.wrt, args.claim, points=args.points, seed=args.seed)
+    return _report(report, args.json)
+
+
+def cmd_exercise(args: argparse.Namespace) -> int:
+    import random
+
+    from ._io import atomic_write_text
+    from .exercise import exercise_set, make_exercise
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(100_000)
+    if args.markdown:
+        if args.answer is not None:
+            raise UsageError(
+                "exercise: --markdown writes a set; grade one with --seed and --answer"
+            )
+        path = atomic_write_text(args.markdown, exercise_set(args.count, seed, args.level))
+        print(f"{args.count} exercises with an answer key: {path}")
+        return 0
+    ex = make_exercise(seed, args.level)
+    if args.answer is None:
+        print(ex.text())
+        level = f" --level {args.level}" if args.level is not None else ""
+        print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
+        return 0
+    return _report(ex.grade(args.answer), args.json)
+
+
 # ---------------------------------------------------------------------------------------- main
 
 _EXAMPLES = {
@@ -526,6 +621,9 @@ _EXAMPLES = {
     "steps": 'example: autograd-bp steps "tanh(a*b)" a=0.5 b=-1 --out steps/',
     "train": "example: autograd-bp train moons --hidden 16,16 --activation relu --epochs 100",
     "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
+    "check": "example: autograd-bp check --worked --wrt w1 "
+    '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
+    "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
 }
 
 
@@ -572,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
 
-    demo = command("demo", "the seed's 2-2-2 worked example, every figure computed and compared")
+    demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
     demo.add_argument("--lr", type=_positive_float("--lr"), default=worked.SEED_LR)
     demo.add_argument("--iterations", type=_positive_int("--iterations", 10**7),
                       default=worked.SEED_ITERATIONS)  # fmt: skip
@@ -623,6 +721,29 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--seed", type=_seed, default=0)
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     ver.set_defaults(run=cmd_verify)
+
+    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
+    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
+    chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
+    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
+    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
+    chk.add_argument("--sizes", type=_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2")
+    chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    chk.add_argument("--points", type=_positive_int("--points"), default=50,
+                     help="random points around the given one (at least 50)")  # fmt: skip
+    chk.add_argument("--seed", type=int, default=0, help="random points (and --sizes weights)")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.set_defaults(run=cmd_check)
+
+    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
+    exe.add_argument("--seed", type=int, default=None, help="which exercise (default: a new one)")
+    exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
+    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
+    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
+    exe.add_argument("--count", type=_positive_int("--count"), default=10)
+    exe.add_argument("--json", action="store_true", help="machine-readable grading")
+    exe.set_defaults(run=cmd_exercise)
     return parser
 
 

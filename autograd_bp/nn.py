@@ -585,7 +585,7 @@ class MLP(Module):
         return [layer.neurons[0].activation for layer in self.layers]
 
     def weight_matrices(self) -> list[list[list[float]]]:
-        """Per layer, the weights as nested floats [neuron][input] (Nielsen's w^l)."""
+        """Per layer, the weights as nested floats ``[neuron][input]`` (Nielsen's w^l)."""
         return [[[w.data for w in n.w] for n in layer.neurons] for layer in self.layers]
 
     def bias_vectors(self) -> list[list[float]]:

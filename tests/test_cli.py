@@ -44,12 +44,78 @@ def test_demo_prints_the_table_traces_and_writes_the_diagram(tmp_path) -> None:
     proc = run("demo", "--iterations", "50", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "gradients.w5" in out and "0.082167041" in out and "✓" in out
+    assert "∂E_total/∂w5" in out and "0.082167041" in out and "✓" in out
     assert "∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5" in out
     assert "2 paths from E_total to w1" in out
     if shutil.which("dot"):
         ET.parse(tmp_path / "network.svg")  # a well-formed SVG
+        ET.parse(tmp_path / "neurons.svg")  # the neuron-level picture
         assert (tmp_path / "steps" / "index.html").exists()
+
+
+def _table(out: str) -> dict[str, str]:
+    """Table rows of the demo's text output: quantity name -> the rest of the line."""
+    lines = out.split("\n\n")[1].splitlines()[1:]
+    return {line[:30].strip(): line[30:] for line in lines}
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory) -> str:
+    proc = run("demo", "--out", str(tmp_path_factory.mktemp("demo")))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_demo_table_speaks_mathematics_names_its_source_and_has_no_false_alarms(
+    default_demo,
+) -> None:
+    out = default_demo
+    rows = _table(out)
+    for name in ("∂E_o2/∂out_h1", "w1⁺", "δ_o1 = ∂E_total/∂net_o1", "E_total after 1 update",
+                 "out_o1 after 10,000 updates"):  # fmt: skip
+        assert name in rows, name
+    assert not any("chain." in k or "gradients." in k for k in rows)
+    # every figure is reproduced under one schedule or the other: no ✗ in the table
+    assert len(rows) == 31 and not any("✗" in rest for rest in rows.values())
+    assert rows["E_total after 1 update"].split()[-3:] == ["(sequential:", "0.291027924", "✓)"]
+    assert "other schedule" in rows["E_total after 1 update"]
+    assert rows["w1⁺"].split()[-1] == "✓"
+    assert "https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/" in out
+    assert "http://neuralnetworksanddeeplearning.com/chap2.html" in out
+    assert "seed" not in out.lower()
+
+
+def test_demo_schedule_changes_the_text_output(default_demo, tmp_path) -> None:
+    seq = run("demo", "--schedule", "sequential", "--out", str(tmp_path)).stdout
+    a, b = _table(default_demo), _table(seq)
+    assert a["w1⁺"] != b["w1⁺"] and "other schedule (simultaneous:" in b["w1⁺"]
+    assert b["E_total after 1 update"].split()[-1] == "✓"
+    assert a["w5⁺"] == b["w5⁺"]  # the output weights move the same under both
+    assert "schedule sequential" in seq and "schedule simultaneous" in default_demo
+
+
+def test_demo_update_biases_shows_the_updated_biases(tmp_path) -> None:
+    from autograd_bp.worked import compute
+
+    out = run("demo", "--update-biases", "--iterations", "3", "--out", str(tmp_path)).stdout
+    rows = _table(out)
+    expected = compute(iterations=3, update_biases=True)
+    for b in ("b1", "b2"):
+        engine = float(rows[b + "⁺"].split()[0])
+        assert engine == pytest.approx(expected[f"updated.simultaneous.{b}"], abs=1e-9)
+        assert engine != pytest.approx(0.35 if b == "b1" else 0.60)  # it moved
+    assert "b1⁺" not in _table(run("demo", "--iterations", "3", "--out", str(tmp_path)).stdout)
+
+
+def test_demo_prints_the_four_equations_checked_against_the_engine(default_demo) -> None:
+    lines = [
+        ln
+        for ln in default_demo.splitlines()
+        if ln.strip().startswith(("BP1", "BP2", "BP3", "BP4"))
+    ]
+    assert [ln.split()[0] for ln in lines] == ["BP1", "BP2", "BP3", "BP4"]
+    assert "δ² = ∇_a C ⊙ σ′(z²)" in lines[0] and "δ¹ = ((w²)ᵀ δ²) ⊙ σ′(z¹)" in lines[1]
+    assert all(ln.endswith("✓ = engine") for ln in lines)
 
 
 def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
@@ -67,6 +133,7 @@ def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
     assert b["updated.w1"] == b["updated.sequential.w1"]
     rows = {r["quantity"]: r for r in a["comparison"]}
     assert rows["gradients.w5"]["matches"] is True
+    assert rows["gradients.w5"]["name"] == "∂E_total/∂w5" and rows["gradients.w5"]["status"] == "✓"
     assert rows["after_training.sequential.E"]["applies"] is False  # 20 iterations, not 10,000
 
 
@@ -106,7 +173,7 @@ def test_grad_draw_and_steps_write_real_files(tmp_path) -> None:
         (["grad", "x*2", "x=1", "--draw", "g.bmp"], ["svg, png or pdf"]),
         (["train", "xor", "--activation", "swish"], ["invalid choice", "swish"]),
         (["train", "xor", "--hidden", "0"], ["--hidden"]),
-        (["train", "xor", "--lr", "-0.1"], ["--lr", "positive"]),
+        (["train", "xor", "--lr", "-0.1"], ["--lr", "> 0"]),
         (["train", "xor", "--load", "/no/such/model.json"], ["cannot read model file"]),
         (["demo", "--iterations", "0"], ["--iterations"]),
         (["verify", "--sizes", "3"], ["--sizes"]),
@@ -161,6 +228,24 @@ def test_train_compiled_digits_reports_test_accuracy() -> None:
     assert doc["test_accuracy"] > 0.85 and doc["history"]["loss"][-1] < doc["history"]["loss"][0]
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_steps_page_shows_the_expression_and_leaves_no_stale_steps(tmp_path) -> None:
+    out = tmp_path / "steps"
+    assert run("steps", "tanh(a*b) + a*a*a", "a=0.5", "b=-1", "--out", str(out)).returncode == 0
+    longer = len(list(out.glob("step_*.svg")))
+    assert run("steps", "a*a", "a=2", "--out", str(out)).returncode == 0
+    assert longer > 3 and len(list(out.glob("step_*.svg"))) == 3
+    assert "f = a*a   at a=2" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_grad_draw_refuses_to_overwrite_a_foreign_gv_file(tmp_path) -> None:
+    notes = tmp_path / "g.gv"
+    notes.write_text("keep me\n")
+    proc = run("grad", "x*x", "x=3", "--draw", str(tmp_path / "g.svg"))
+    assert_usage_error(proc, "g.gv", "not written by render")
+    assert notes.read_text() == "keep me\n"
+
+
 def test_grad_names_the_output_f_everywhere_and_explains_both_slots() -> None:
     proc = run("grad", "x*x*y", "x=3", "y=2", "--explain", "x")
     assert proc.returncode == 0, proc.stderr
@@ -195,6 +280,39 @@ def test_grad_explain_and_formula_in_every_format(fmt) -> None:
         assert doc["explain"][fmt].count("\\frac") >= 3
 
 
+# --- check and exercise ---------------------------------------------------------------------
+
+W1 = "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"
+
+
+def test_check_help_and_exit_codes(tmp_path) -> None:
+    for command in ("check", "exercise"):
+        proc = run(command, "--help")
+        assert proc.returncode == 0 and "example: autograd-bp " + command in proc.stdout
+    right = run("check", "--worked", "--wrt", "w1", "--claim", W1)
+    assert right.returncode == 0 and right.stdout.startswith("✓ correct")
+    wrong = run("check", "--worked", "--wrt", "w1", "--claim", "delta_o1*w5*out_h1*(1-out_h1)*x1")
+    assert wrong.returncode == 1 and "but not the one through E_o2, out_o2" in wrong.stdout
+    here = run("check", "sin(x)*x", "x=0", "--wrt", "x", "--claim", "0")
+    assert here.returncode == 1 and here.stdout.startswith("≈ only here")
+    expr = run("check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "2*x*y", "--points", "60")
+    assert expr.returncode == 0 and "61 checked" in expr.stdout
+    nielsen = run("check", "--sizes", "2,3,2", "--wrt", "w2_1_1", "--claim", "delta2_1*x1")
+    assert nielsen.returncode == 0, nielsen.stdout + nielsen.stderr
+
+
+def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
+    keys = {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis"}
+    for claim, verdict, code in ((W1, "correct", 0), ("x1*w5", "wrong", 1),
+                                 ("log(w1 - 0.15)", "wrong", 1)):  # fmt: skip
+        proc = run("check", "--worked", "--wrt", "w1", "--claim", claim, "--json")
+        assert proc.returncode == code, proc.stderr
+        doc = strict_loads(proc.stdout)
+        assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] == 51
+        assert isinstance(doc["diagnosis"], list)
+    assert doc["claimed"] is None  # log(0) at the given point: undefined, not -Infinity
+
+
 # --------------------------------------------------------------------- misuse (issue 14)
 
 
@@ -219,6 +337,55 @@ def assert_one_line_error(status: int, err: str, *words: str) -> None:
     assert status == 2 and len(lines) == 1 and lines[0].startswith("autograd-bp: error:"), err
     for w in words:
         assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "q*2"], ["unknown name(s) q"]),
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "y*"], ["--claim", "syntax error"]),
+        (["x*y", "x=1", "y=2", "--wrt", "z", "--claim", "y"], ["--wrt", "'z'"]),
+        (["log(x)", "x=-1", "--wrt", "x", "--claim", "1/x"], ["log", "positive"]),
+        (["--worked", "--wrt", "w9", "--claim", "1"], ["--wrt", "'w9'"]),
+        (["--worked", "x=1", "--wrt", "w1", "--claim", "1"], ["NAME=VALUE"]),
+        (["x*y", "x=1", "y=2", "--worked", "--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--sizes", "2", "--wrt", "x", "--claim", "y"], ["--sizes"]),
+        (["--worked", "--wrt", "w1"], ["--claim"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "0"], ["--points"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "10"], ["at least 50"]),
+    ],
+)
+def test_check_bad_input_is_one_line_exit_2(args: list[str], words: list[str]) -> None:
+    assert_usage_error(run("check", *args), *words)
+
+
+def test_exercise_prints_grades_and_writes_a_set(tmp_path) -> None:
+    a, b = run("exercise", "--seed", "7"), run("exercise", "--seed", "7")
+    assert a.returncode == 0 and a.stdout == b.stdout and "Exercise 7" in a.stdout
+    assert 'exercise --seed 7 --answer "FORMULA"' in a.stdout
+    from autograd_bp.exercise import make_exercise
+
+    ex = make_exercise(7)
+    assert run("exercise", "--seed", "7", "--answer", ex.answer).returncode == 0
+    wrong = run("exercise", "--seed", "7", "--answer", f"2*({ex.answer})", "--json")
+    assert wrong.returncode == 1 and strict_loads(wrong.stdout)["verdict"] == "wrong"
+    fresh = run("exercise")
+    assert fresh.returncode == 0 and "Exercise " in fresh.stdout
+    out = tmp_path / "set.md"
+    proc = run("exercise", "--markdown", str(out), "--count", "3", "--seed", "2")
+    assert proc.returncode == 0 and "## Answer key" in out.read_text(encoding="utf-8")
+    assert_usage_error(run("exercise", "--level", "4"), "--level")
+    assert_usage_error(run("exercise", "--seed", "1", "--answer", "nope"), "unknown name")
+    assert_usage_error(run("exercise", "--markdown", str(out), "--answer", "1"), "--markdown")
+
+
+def test_demo_ends_by_pointing_to_check(tmp_path) -> None:
+    proc = run("demo", "--iterations", "2", "--out", str(tmp_path))
+    assert proc.returncode == 0
+    assert (
+        proc.stdout.strip().splitlines()[-1].startswith("Derived one yourself? autograd-bp check")
+    )
 
 
 @pytest.mark.parametrize(
