@@ -659,6 +659,24 @@ def _train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _expression_args(p: argparse.ArgumentParser) -> None:
+    """The expression, its NAME=VALUE values and --precision (grad, steps)."""
+    p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
+    p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    p.add_argument("--precision", type=_positive_int("--precision", 17), default=6,
+                   help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
+
+
+def _verify_options(ver: argparse.ArgumentParser) -> None:
+    """``verify``'s arguments (its network's size is bounded in cmd_verify)."""
+    ver.add_argument("--sizes", type=_sizes("--sizes"), default=[3, 4, 2])
+    ver.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
+    ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
+    ver.add_argument("--seed", type=_seed, default=0)
+    ver.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
@@ -681,14 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.set_defaults(run=cmd_demo)
 
-    def expression_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
-        p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-        p.add_argument("--precision", type=_positive_int("--precision", 17), default=6,
-                       help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
-
     grad = command("grad", "value and every partial derivative of an expression")
-    expression_args(grad)
+    _expression_args(grad)
     grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
     grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
     grad.add_argument(
@@ -705,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad.set_defaults(run=cmd_grad)
 
     steps = command("steps", "write a step-by-step page of the backward pass of an expression")
-    expression_args(steps)
+    _expression_args(steps)
     steps.add_argument("--out", default="steps", help="output directory")
     steps.set_defaults(run=cmd_steps)
 
@@ -714,12 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     ver = command("verify", "engine vs BP1-BP4 vs finite differences (vs torch) on a random MLP")
-    ver.add_argument("--sizes", type=_sizes("--sizes"), default=[3, 4, 2])
-    ver.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
-    ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
-    ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
-    ver.add_argument("--seed", type=_seed, default=0)
-    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    _verify_options(ver)
     ver.set_defaults(run=cmd_verify)
 
     chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
