@@ -58,10 +58,8 @@ def _number(parse: type, low: float, high: float, *, open_low: bool = False,
     the option's name)."""
     kind = "an integer" if parse is int else "a number"
     show = (lambda v: str(int(v))) if parse is int else (lambda v: f"{v:g}")
-    if math.isinf(high) and open_low and low == 0:
-        span = f"a finite positive {kind.split()[-1]}"
-    elif math.isinf(high):
-        span = f"a finite {kind.split()[-1]} >= {show(low)}"
+    if math.isinf(high):
+        span = f"a finite {kind.split()[-1]} {'>' if open_low else '>='} {show(low)}"
     else:
         span = (f"{kind} in {'(' if open_low else '['}{show(low)}, "
                 f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
