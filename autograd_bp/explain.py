@@ -153,7 +153,7 @@ def _fill(template: str, env: dict[str, str], paren: Any) -> str:
     def one(m: re.Match[str]) -> str:
         name = env.get(m.group(1), m.group(0))
         before, after = template[: m.start()], template[m.end() :]
-        alone = before.endswith(("(", "{")) and after.startswith((")", "}"))
+        alone = before.endswith(("(", "{", "|")) and after.startswith((")", "}", "|"))
         return name if alone or name == m.group(0) else paren(name)
 
     return re.sub(r"\{(" + "|".join(graph.PLACEHOLDERS) + r")\}", one, template)
@@ -193,10 +193,16 @@ class Factor:
         slot = f"[{self.slot}]" if self.slot else ""
         return f"∂{wrap(self.numerator)}/∂{wrap(self.denominator)}{slot}"
 
+    @property
+    def _shown(self) -> list[Local]:
+        """The edges worth writing out: in a merged run, the ×1 edges (sums) are left out."""
+        kept = [e for e in self.edges if e.value != 1.0]
+        return self.edges if len(self.edges) == 1 or not kept else kept
+
     @cached_property
     def rule(self) -> str:
         """The rule over the names (factors of a merged run joined by ``·``)."""
-        parts = [e.rule_text(self.names) for e in self.edges]
+        parts = [e.rule_text(self.names) for e in self._shown]
         if len(parts) == 1 or not all(parts):
             return parts[0] if len(parts) == 1 else ""
         return " · ".join(f"({p})" if " " in p else p for p in parts)
@@ -204,9 +210,9 @@ class Factor:
     @cached_property
     def numbers(self) -> list[float]:
         """The numbers that multiply to ``value``: the rule's factors, or one per edge."""
-        if len(self.edges) == 1:
-            return self.edges[0].numbers()
-        return [e.value for e in self.edges]
+        if len(self._shown) == 1:
+            return self._shown[0].numbers()
+        return [e.value for e in self._shown]
 
     def line(self, f: Any) -> str:
         """``∂a/∂b = rule = n1 × n2 = value`` with ``f`` formatting the numbers."""
@@ -223,7 +229,7 @@ class Factor:
         slot = f"^{{[\\text{{{self.slot}}}]}}" if self.slot else ""
         frac = (f"\\frac{{\\partial {_latex_wrapped(self.numerator)}}}"
                 f"{{\\partial {_latex_wrapped(self.denominator)}{slot}}}")  # fmt: skip
-        rules = [e.rule_latex(self.names) for e in self.edges]
+        rules = [e.rule_latex(self.names) for e in self._shown]
         if len(rules) > 1:
             rules = [f"\\left({r}\\right)" if " " in r else r for r in rules]
         rule = " \\cdot ".join(rules)

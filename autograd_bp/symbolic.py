@@ -59,15 +59,21 @@ def _caller(sp: Any) -> Any:
            "tanh": sp.tanh, "abs": sp.Abs, "sign": sp.sign, "relu": lambda x: sp.Max(x, 0),
            "step": lambda x: sp.Heaviside(x, 0), "leaky_relu": leaky_relu}  # fmt: skip
 
+    expanding: set[str] = set()  # a definition in terms of itself stays a plain function
+
     def call(name: str, args: list[Any]) -> Any:
         if name in own:
             return own[name](*args)
         for rule in RULES.values():
-            if getattr(rule, "function", None) == name and rule.definition:
+            if rule.function == name and rule.definition and name not in expanding:
                 env = dict(zip(("x", "y"), args))
                 if rule.param is not None and len(args) > rule.arity:
                     env["p"] = args[rule.arity]
-                return graph.evaluate_formula(rule.definition, env, call)
+                expanding.add(name)
+                try:
+                    return graph.evaluate_formula(rule.definition, env, call)
+                finally:
+                    expanding.discard(name)
         return sp.Function(name)(*args)
 
     return call

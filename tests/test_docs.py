@@ -41,10 +41,22 @@ def test_doc_block_runs_and_prints_what_the_page_shows(page, k, code, expected, 
                                                        monkeypatch) -> None:  # fmt: skip
     monkeypatch.chdir(tmp_path)  # files a block writes land in a scratch directory
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    with contextlib.redirect_stdout(buffer), _refresh_script().op_table_restored():
         exec(compile(code, f"{page.name}[{k}]", "exec"), {"__name__": "__doc_block__"})
     if expected is not None:
         assert buffer.getvalue().strip() == expected.strip()
+
+
+def _refresh_script():
+    """scripts/refresh_doc_outputs.py as a module (it runs the blocks the same way)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "refresh_doc_outputs", ROOT / "scripts" / "refresh_doc_outputs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:

@@ -6,6 +6,7 @@ import math
 import re
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -226,3 +227,58 @@ def test_explain_is_linear_in_the_chain_depth() -> None:
 
     small, large = best(2_000), best(8_000)
     assert large / small < 8, (small, large)  # quadratic would be about 16
+
+
+def test_the_worked_example_page_renders_the_latex_the_trace_prints() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "worked-example.md").read_text("utf-8")
+    (shown,) = re.findall(r"\n\$\$\n(.*?)\n\$\$\n", page, re.S)
+    p, params = seed_pass()
+    assert shown == trace_w5(p, params).latex(6)
+
+
+def test_a_registered_op_works_everywhere_end_to_end(tmp_path) -> None:
+    """One Rule added with ops.register: method, parse, infix, diagrams, explanations,
+    LaTeX, SymPy, gradcheck and compile — with nothing else changed."""
+    import numpy as np
+
+    from autograd_bp import compile, parse
+    from autograd_bp.check import gradcheck
+    from autograd_bp.ops import Rule, register
+    from autograd_bp.viz import draw_dot
+
+    rule = Rule("atan_e2e", lambda x, _: np.arctan(x), lambda x, out, _: (1 / (1 + x * x),),
+                method="atan_e2e", function="atan_e2e", formula=("1/(1 + {x}**2)",),
+                text=("1/(1 + {x}²)",), latex=("\\frac{1}{1+{x}^2}",),
+                definition="atan_e2e({x})")  # fmt: skip
+    before = dict(RULES)
+    try:
+        register(rule)
+        x = Value(0.5, label="x")
+        y = (x * 2.0).atan_e2e()
+        assert math.isclose(y.data, math.atan(1.0)) and y.op == "atan_e2e"
+        z = parse("atan_e2e(w*x)", w=0.5, x=2.0)
+        assert z.data == y.data and z.expr() == "atan_e2e(w*x)"
+        assert "atan_e2e" in draw_dot(z).source
+        w = z.parents[0].parents[0]
+        e = explain(z, w)
+        assert e.matches and "∂atan_e2e(w*x)/∂(w*x) = 1/(1 + (w*x)²) = 0.5" in e.text(6)
+        assert "\\frac{1}{1+\\left(w \\cdot x\\right)^2}" in e.latex(6)
+        sympy = pytest.importorskip("sympy")
+        from autograd_bp.symbolic import derivative, to_sympy
+
+        assert str(to_sympy(z)) == "atan_e2e(w*x)"  # no definition beyond itself: a function
+        assert derivative(z, w) == sympy.sympify(
+            "x/(w**2*x**2 + 1)",
+            locals={"w": sympy.Symbol("w", real=True), "x": sympy.Symbol("x", real=True)},
+        )
+        assert gradcheck(lambda a: a.atan_e2e(), [0.3]).passed
+        f = compile(lambda t: (x * t).atan_e2e(), [Value(1.0)])
+        batch = f(np.array([[2.0], [-1.0]]))
+        assert np.allclose(batch, np.arctan([1.0, -0.5]))
+    finally:
+        RULES.clear()
+        RULES.update(before)
+        if hasattr(Value, "atan_e2e"):
+            delattr(Value, "atan_e2e")
