@@ -296,7 +296,8 @@ class Explanation:
                 lines.append("  where " + ", ".join(f"{n} = {t}" for n, t in self.where))
             shown: set[str] = set()
             for k, path in enumerate(self.paths, 1):
-                lines.append(f"  path {k}: {' · '.join(fc.symbol() for fc in path.factors)}")
+                chain = " · ".join(fc.symbol() for fc in path.factors)
+                lines.append(f"  path {k}: {chain or 'the output is ' + self.wrt + ' itself'}")
                 for fc in path.factors:
                     line = fc.line(f)
                     if line not in shown:
@@ -419,6 +420,7 @@ class Explanation:
                 for p in self.paths
             ],
             "accumulations": [_step_dict(s) for s in self.accumulations],
+            "where": dict(self.where),
             "steps": [_step_dict(s) for s in self.steps],
         }  # fmt: skip
 
