@@ -245,7 +245,7 @@ def _validated(text: str) -> tuple[ast.Expression, list[str]]:
 def _in_order(tree: ast.AST) -> list[ast.AST]:
     """Nodes sorted by their position in the text (ast.walk is breadth-first)."""
     nodes = [n for n in ast.walk(tree) if hasattr(n, "col_offset")]
-    return sorted(nodes, key=lambda n: (n.lineno, n.col_offset))
+    return sorted(nodes, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
 
 
 def variables(text: str) -> list[str]:

@@ -112,3 +112,13 @@ def test_infix_reads_back_to_the_same_value(program) -> None:
         assert body == root.label
         return
     assert math.isclose(parse(body, **used).data, root.data, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_diagrams_of_an_mlp_name_every_parameter_and_its_biases() -> None:
+    from autograd_bp.viz import draw_dot
+
+    net = MLP(2, [2, 1], seed=0)
+    source = draw_dot(net([0.5, -1.0]), model=net).source
+    assert "layers.0.neurons.1.b" in source and "layers.1.neurons.0.w.1" in source
+    labels = re.findall(r'label="\{ ([^|]*) \|', source)
+    assert len(labels) > 10 and not any(re.search(r"#\d|leaf", name) for name in labels)
