@@ -281,6 +281,10 @@ class Explanation:
     def _head(self) -> str:
         return f"∂{wrap(self.output)}/∂{wrap(self.wrt)}"
 
+    def _where_lines(self) -> list[str]:
+        return [f"  {'where' if k == 0 else '     '} {name} = {text}"
+                for k, (name, text) in enumerate(self.where)]  # fmt: skip
+
     def text(self, precision: int = 9) -> str:
         """The trace as readable lines, numbers to ``precision`` significant digits."""
 
@@ -292,8 +296,7 @@ class Explanation:
         if self.paths is not None:
             s = "s" if self.path_count != 1 else ""
             lines.append(f"{head}: {self.path_count} path{s} from {self.output} to {self.wrt}")
-            if self.where:
-                lines.append("  where " + ", ".join(f"{n} = {t}" for n, t in self.where))
+            lines += self._where_lines()
             shown: set[str] = set()
             for k, path in enumerate(self.paths, 1):
                 chain = " · ".join(fc.symbol() for fc in path.factors)
@@ -319,6 +322,7 @@ class Explanation:
                 f"{head}: {self.path_count} paths, more than max_paths={self.max_paths}; "
                 "per-node form instead (each gradient = Σ consumer grad × local derivative):"
             )
+            lines += self._where_lines()
             for step in self.steps:
                 terms = " + ".join(f"{f(g)} × {f(d)} [{c}]" for c, g, d in step.terms)
                 lines.append(f"  ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms or '1'} = "
@@ -496,8 +500,7 @@ def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: in
         common["where"] = [("f", naming.text[output][0])]
     else:
         common["where"] = []
-    common["where"] += [(label[n], naming.text[n][0]) for n in naming.bound
-                        if not n.label and n in reach]  # fmt: skip
+    common["where"] += [(label[n], naming.text[n][0]) for n in _temporaries(naming, reach)]
     if n_paths > max_paths:
         steps = explain_nodes(output, wrt, _order=order, _label=label)
         return Explanation(
@@ -512,6 +515,19 @@ def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: in
         **common, gradient=engine_grad, total=math.fsum(p.product for p in paths),
         paths=paths, path_count=len(paths), max_paths=max_paths, accumulations=accumulations,
     )  # fmt: skip
+
+
+def _temporaries(naming: graph.Naming, reach: set[Value]) -> list[Value]:
+    """The temporary names (t1, t2, …) a reader of the trace meets: those on the paths and
+    those their definitions use, in forward order."""
+    needed = {n for n in naming.bound if not n.label and n in reach}
+    stack = [*needed, naming.root]
+    while stack:
+        for a in stack.pop().operands:
+            if type(a) is Value and a in naming.bound_set and not a.label and a not in needed:
+                needed.add(a)
+                stack.append(a)
+    return [n for n in naming.bound if n in needed]
 
 
 def _paths(
