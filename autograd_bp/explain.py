@@ -539,7 +539,7 @@ def _paths(
     repeated: dict[Value, set[int]] = {}
     for node in reach:
         out_edges[node] = [Local(node, s, d, p) for s, p, d in graph.edges(node) if p in reach]
-        repeated[node] = _repeated(out_edges[node])
+        repeated[node] = _repeated(out_edges[node], label)
     found: list[PathTerm] = []
     path: list[Local] = []
     stack: list[tuple[Value, int]] = [(output, 0)]  # (node, index of its next edge)
@@ -560,11 +560,12 @@ def _paths(
     return found
 
 
-def _repeated(edges: list[Local]) -> set[int]:
-    """Slots whose operand also fills another slot of the same node (``x*x``: both)."""
-    seen: dict[Value, list[int]] = {}
+def _repeated(edges: list[Local], label: dict[Value, str]) -> set[int]:
+    """Slots whose operand reads the same as another operand of the node (``x*x``, or two
+    separate ``tanh(a)`` nodes): marking them keeps every listed path distinct."""
+    seen: dict[str, list[int]] = {}
     for e in edges:
-        seen.setdefault(e.parent, []).append(e.slot)
+        seen.setdefault(label[e.parent], []).append(e.slot)
     return {i for slots in seen.values() if len(slots) > 1 for i in slots}
 
 

@@ -22,3 +22,23 @@ def central_difference(f: Callable[[float], float], x: float, eps: float = 1e-6)
     """(f(x+h) − f(x−h)) / 2h with h scaled to |x|."""
     h = eps * max(1.0, abs(x))
     return (f(x + h) - f(x - h)) / (2 * h)
+
+
+GRAPH_OPS = ["+", "-", "*", "tanh", "sin", "neg", "sigmoid"]
+
+
+def build_graph(program: list[tuple[str, int, int]]) -> list:
+    """Leaves a, b, c, then one node per (op, i, j) of ``program`` on earlier nodes (so
+    nodes get shared): random graphs for property tests of the graph readers."""
+    from autograd_bp import Value
+
+    nodes = [Value(0.7, label="a"), Value(-1.3, label="b"), Value(0.4, label="c")]
+    for op, i, j in program:
+        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op in ("+", "-", "*"):
+            nodes.append({"+": x + y, "-": x - y, "*": x * y}[op])
+        elif op == "neg":
+            nodes.append(-x)
+        else:
+            nodes.append(getattr(x, op)())
+    return nodes

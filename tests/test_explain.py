@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from conftest import GRAPH_OPS, build_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +132,13 @@ def test_the_two_slots_of_one_node_are_told_apart() -> None:
     assert len(path_lines) == 2 and len(set(path_lines)) == 2
     assert "∂(x*x)/∂x[left] = x = 3" in e.text() and "∂(x*x)/∂x[right] = x = 3" in e.text()
     assert [f["slot"] for f in e.to_dict()["paths"][0]["factors"]] == [None, "left"]
+
+
+def test_two_separate_nodes_that_read_the_same_are_told_apart_too() -> None:
+    a = Value(0.5, label="a")
+    e = explain(a.tanh() + a.tanh(), a)
+    firsts = [p.factors[0].symbol() for p in e.paths]
+    assert firsts == ["∂(tanh(a) + tanh(a))/∂tanh(a)[left]", "∂(tanh(a) + tanh(a))/∂tanh(a)[right]"]
 
 
 def test_an_mlp_not_labelled_by_hand_lists_both_paths_with_named_factors_and_rules() -> None:
@@ -282,3 +290,25 @@ def test_a_registered_op_works_everywhere_end_to_end(tmp_path) -> None:
         RULES.update(before)
         if hasattr(Value, "atan_e2e"):
             delattr(Value, "atan_e2e")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(GRAPH_OPS), st.integers(0, 40), st.integers(0, 40)),
+             min_size=1, max_size=10),
+    st.integers(0, 2),
+)  # fmt: skip
+def test_paths_sum_to_the_engines_gradient_on_random_shared_graphs(program, k) -> None:
+    nodes = build_graph(program)
+    root, wrt = nodes[-1], nodes[k]
+    e = explain(root, wrt, max_paths=64)
+    assert e.matches, e.text()
+    if e.paths is None:
+        assert "per-node form" in e.text() and e.latex().count("{") == e.latex().count("}")
+        return
+    for path in e.paths:
+        for factor in path.factors:
+            if len(factor.numbers) > 1:
+                assert math.isclose(math.prod(factor.numbers), factor.value, rel_tol=1e-9)
+    lines = [ln for ln in e.text().splitlines() if ln.lstrip().startswith("path ")]
+    assert len(lines) == len(set(ln.split(":", 1)[1] for ln in lines))  # no two alike

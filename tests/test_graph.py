@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from conftest import GRAPH_OPS, build_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,23 +83,17 @@ def test_edges_tell_the_slots_apart_and_reaching_is_linear_in_one_pass() -> None
 
 # graphs built with Value ops (including shared nodes) print back as text that parses to
 # the same number once the temporary names are substituted in
-leaves = st.sampled_from(["a", "b", "c"])
-OPS = ["+", "-", "*", "tanh", "sin", "neg", "sigmoid"]
+PROGRAMS = st.lists(
+    st.tuples(st.sampled_from(GRAPH_OPS), st.integers(0, 50), st.integers(0, 50)),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50)),
-                min_size=1, max_size=12))  # fmt: skip
+@given(PROGRAMS)
 def test_infix_reads_back_to_the_same_value(program) -> None:
-    nodes = [Value(0.7, label="a"), Value(-1.3, label="b"), Value(0.4, label="c")]
-    for op, i, j in program:
-        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        if op in "+-*":
-            nodes.append({"+": x + y, "-": x - y, "*": x * y}[op])
-        elif op == "neg":
-            nodes.append(-x)
-        else:
-            nodes.append(getattr(x, op)())
+    nodes = build_graph(program)
     root = nodes[-1]
     text = infix(root)
     body, _, defs = text.partition(" where ")
