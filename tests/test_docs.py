@@ -77,3 +77,15 @@ def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:
     assert shown and shown <= made, shown - made
     for name in made:  # and the committed copies exist
         assert (ROOT / "docs" / "images" / name).exists(), name
+
+
+def test_the_site_renders_maths_with_the_katex_it_ships() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "pymdownx.arithmatex" in config and "generic: true" in config
+    assets = re.findall(r"^\s+- (assets/\S+)$", config, re.M)
+    assert {"assets/katex/katex.min.js", "assets/katex/katex.min.css"} <= set(assets)
+    for asset in assets:
+        assert (ROOT / "docs" / asset).is_file(), asset  # shipped, no CDN
+    css = (ROOT / "docs" / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    for font in set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)):
+        assert (ROOT / "docs" / "assets" / "katex" / font).is_file(), font
