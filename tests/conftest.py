@@ -42,3 +42,21 @@ def build_graph(program: list[tuple[str, int, int]]) -> list:
         else:
             nodes.append(getattr(x, op)())
     return nodes
+
+
+def chromium(profile_dir) -> object:
+    """A headless Chromium (selenium) for the browser tests, or a clean skip when it is not
+    installed outside CI. The caller quits it."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    browser_bin, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if os.environ.get("CI") != "true" and not (browser_bin and driver_bin):
+        pytest.skip("chromium and chromedriver are not installed (CI installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser_bin
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--user-data-dir={profile_dir}"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))

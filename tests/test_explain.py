@@ -312,3 +312,56 @@ def test_paths_sum_to_the_engines_gradient_on_random_shared_graphs(program, k) -
                 assert math.isclose(math.prod(factor.numbers), factor.value, rel_tol=1e-9)
     lines = [ln for ln in e.text().splitlines() if ln.lstrip().startswith("path ")]
     assert len(lines) == len(set(ln.split(":", 1)[1] for ln in lines))  # no two alike
+
+
+def test_every_latex_we_write_renders_in_a_real_browser_with_the_shipped_katex(tmp_path) -> None:
+    """The traces' LaTeX, the formulas' LaTeX and every rule's LaTeX from the op table,
+    typeset by the KaTeX the docs ship, in headless Chromium: no KaTeX error anywhere."""
+    import html
+    import shutil
+    from pathlib import Path
+
+    from conftest import chromium
+
+    from autograd_bp import parse
+    from autograd_bp.graph import substitute
+
+    p, params = seed_pass()
+    y = parse("leaky_relu(w*x + b, 0.2) * sigmoid(w) / x", w=0.4, x=0.5, b=0.1)
+    w = y.parents[0].parents[0].parents[0].parents[0]
+    snippets = [trace_w1(p, params).latex(6), explain(y, w).latex(6)]
+    x = Value(0.9, label="x")
+    deep = x
+    for _ in range(12):
+        deep = deep * deep * 0.5 + deep
+    snippets.append(explain(deep, x, max_paths=4).latex(4))  # the per-node form
+    names = {"x": "\\mathrm{net}_{h1}", "y": "w_{5}", "out": "\\mathrm{out}", "p": "0.01",
+             "pair": "x_{1}"}  # fmt: skip
+    for rule in RULES.values():
+        snippets += [substitute(t, names) for t in rule.latex]
+    katex = Path(__file__).parent.parent / "docs" / "assets" / "katex"
+    shutil.copytree(katex, tmp_path / "katex")
+    body = "\n".join(f'<div class="math">\\[{html.escape(s)}\\]</div>' for s in snippets)
+    page = tmp_path / "maths.html"
+    page.write_text(
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<link rel="stylesheet" href="katex/katex.min.css">'
+        '<script src="katex/katex.min.js"></script>'
+        '<script src="katex/contrib/auto-render.min.js"></script></head><body>'
+        f"{body}<script>renderMathInElement(document.body, {{delimiters: "
+        '[{left: "\\\\[", right: "\\\\]", display: true}], throwOnError: false});'
+        "</script></body></html>",
+        encoding="utf-8",
+    )
+    browser = chromium(tmp_path / "profile")
+    try:
+        browser.get(page.as_uri())
+        rendered = browser.execute_script(
+            "return document.querySelectorAll('.katex-display').length"
+        )
+        errors = browser.execute_script(
+            "return [...document.querySelectorAll('.katex-error')].map(e => e.title)"
+        )
+    finally:
+        browser.quit()
+    assert errors == [] and rendered == len(snippets)
