@@ -476,6 +476,11 @@ def explain(
             product = 0.1966 × 2 = 0.3932
           engine: ∂sigmoid(z)/∂w = 0.3932 ✓
     """
+    for what, v in [("output", output), ("wrt", wrt), *(("stops", s) for s in stops or [])]:
+        if not isinstance(v, Value):
+            raise TypeError(f"explain: {what} must be a Value, got {type(v).__name__} {v!r}")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
+        raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
     with gc_paused():  # the walk allocates many small objects and frees none of them early
         return _explain(output, wrt, stops, max_paths)
 

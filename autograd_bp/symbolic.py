@@ -33,6 +33,11 @@ from .engine import Value, backward_order
 __all__ = ["derivative", "sympy_module", "to_sympy"]
 
 
+def _check_value(where: str, what: str, v: Any) -> None:
+    if not isinstance(v, Value):
+        raise TypeError(f"{where}: {what} must be a Value, got {type(v).__name__} {v!r}")
+
+
 def sympy_module() -> Any:
     """SymPy, or an ImportError saying which extra installs it."""
     return require("sympy", "symbolic")
@@ -123,6 +128,7 @@ def to_sympy(value: Value) -> Any:
         >>> to_sympy((x * x + 1).log())
         log(x**2 + 1)
     """
+    _check_value("to_sympy", "value", value)
     sp = sympy_module()
     return _symbols(sp, value)[value]
 
@@ -147,6 +153,8 @@ def derivative(value: Value, wrt: Value) -> Any:
         >>> derivative(x * x * y, x)
         2*x*y
     """
+    _check_value("derivative", "value", value)
+    _check_value("derivative", "wrt", wrt)
     sp = sympy_module()
     sym = _symbols(sp, value)
     call = _caller(sp)

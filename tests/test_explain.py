@@ -87,6 +87,25 @@ def test_per_node_form_sums_consumer_contributions() -> None:
     assert sorted(t[0] for t in steps["a"].terms) == ["b", "b", "c"]
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, words",
+    [
+        ((3.0, "x"), {}, ["explain: output must be a Value", "float"]),
+        (("y", 2.0), {}, ["explain: wrt must be a Value", "float"]),
+        (("y", "x"), {"stops": [1]}, ["explain: stops must be a Value", "int"]),
+        (("y", "x"), {"max_paths": -1}, ["max_paths", "-1"]),
+        (("y", "x"), {"max_paths": True}, ["max_paths", "True"]),
+    ],
+)
+def test_bad_arguments_are_named(args, kwargs, words) -> None:
+    x = Value(1.0, label="x")
+    nodes = {"x": x, "y": x * 2}
+    with pytest.raises((TypeError, ValueError)) as info:
+        explain(*(nodes.get(a, a) if isinstance(a, str) else a for a in args), **kwargs)
+    for w in words:
+        assert w in str(info.value)
+
+
 def test_unreachable_wrt_has_no_paths_and_zero_gradient() -> None:
     x, z = Value(1.0, label="x"), Value(2.0, label="z")
     e = explain(x * 3, z)
