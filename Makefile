@@ -36,7 +36,7 @@ test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) scripts/make_doc_images.py $$(mktemp -d) >/dev/null
-	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $$(mktemp -d)
 
 bench: setup-test
 	$(PY) -m benchmarks

@@ -1,21 +1,42 @@
 """The ``autograd-bp`` command (also ``python -m autograd_bp``).
 
 Subcommands: ``demo`` (the worked example, the main job), ``grad`` (an expression's
-gradients), ``steps`` (a step-through page of backward), ``train`` and ``verify``.
+gradients), ``steps`` (a step-through page of backward), ``train``, ``verify``, ``check``
+(grade a hand-derived gradient) and ``exercise`` (practice with it).
 Bad input of any kind: one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+import numpy as np
+
+# The package's own modules load in a fraction of a second, so they are imported here.
+# The heavy optional extras stay lazy, inside the modules that need them (``require``):
+# scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
+# `--help` and `grad` start fast and work without them installed.
+from . import __version__, worked
+from ._io import dumps_strict
+from .check import gradcheck, verify
+from .datasets import digits, moons, xor
+from .engine import backward_order
+from .explain import explain, latex_name
+from .expr import ExpressionError, output_name, parse, variables
+from .losses import LOSSES
+from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
+from .ops import DomainError
+from .optim import SGD, Adam
+from .plots import plot_decision_boundary, plot_format, plot_history
+from .symbolic import derivative, sympy_module  # sympy itself loads only when asked
+from .train import History, TrainReport, evaluate, fit
+from .viz import GraphvizNotFound, render, render_network, render_steps
 
 PROG = "autograd-bp"
 
@@ -30,43 +51,98 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{command}: {message}" if command else message)
 
 
-def _positive(name: str, parse: type, kind: str):
-    """An argparse type: ``parse(text)``, finite and > 0, or a message naming the option."""
+def _number(parse: type, low: float, high: float, *, open_low: bool = False,
+            open_high: bool = False):  # fmt: skip
+    """An argparse type: ``parse(text)``, finite and within [low, high] (ends excluded when
+    open), or one line saying what the option needs and what it got (argparse prefixes
+    the option's name)."""
+    kind = "an integer" if parse is int else "a number"
+    show = (lambda v: str(int(v))) if parse is int else (lambda v: f"{v:g}")
+    if math.isinf(high):
+        span = f"a finite {kind.split()[-1]} {'>' if open_low else '>='} {show(low)}"
+    else:
+        span = (f"{kind} in {'(' if open_low else '['}{show(low)}, "
+                f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
 
     def convert(text: str) -> Any:
         try:
             v = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {text!r}") from None
-        if not (math.isfinite(v) and v > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive {kind.split()[-1]}, "
-                                             f"got {text!r}")  # fmt: skip
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+        inside = (low < v if open_low else low <= v) and (v < high if open_high else v <= high)
+        if not (math.isfinite(v) and inside):
+            raise argparse.ArgumentTypeError(f"must be {span}, got {text!r}")
         return v
 
     return convert
 
 
-def _positive_float(name: str):
-    return _positive(name, float, "a number")
+# The option's name at the call sites is for the reader: argparse puts it in the message.
+def _positive_float(option: str):
+    return _number(float, 0.0, math.inf, open_low=True)
 
 
-def _positive_int(name: str):
-    return _positive(name, int, "an integer")
+def _positive_int(option: str, high: int = 10**6):
+    return _number(int, 1, high)
 
 
-def _sizes(name: str):
+_seed = _number(int, 0, 2**32 - 1)  # what numpy and scikit-learn both accept
+
+
+def _sizes(option: str):
     def convert(text: str) -> list[int]:
         try:
             sizes = [int(s) for s in text.split(",") if s.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{name} must be comma-separated integers like 16,16, got {text!r}"
+                f"must be comma-separated integers like 16,16, got {text!r}"
             ) from None
         if not sizes or any(s < 1 for s in sizes):
-            raise argparse.ArgumentTypeError(f"{name} needs positive sizes, got {text!r}")
+            raise argparse.ArgumentTypeError(f"needs positive sizes, got {text!r}")
         return sizes
 
     return convert
+
+
+# A scalar engine builds one Python object per parameter use: beyond these a run cannot
+# fit in memory (or finish) on an ordinary machine, so it is refused up front.
+MAX_PARAMETERS = 1_000_000
+MAX_VERIFY_PARAMETERS = 5_000  # verify's central differences cost 2 forward passes each
+MAX_BATCH_BYTES = 2 * 2**30
+# Graph memory per example, measured with tracemalloc on MLP(2, [64, 64, 1]) and
+# MLP(64, [256, 10]) forward passes (256 kB and 754 kB an example): per parameter use (a
+# dot node's operand/local slots) and per neuron (its nodes, tuples and lists).
+_BYTES_PER_PARAMETER_USE = 24
+_BYTES_PER_NEURON = 1200
+
+
+def _parameter_count(sizes: Sequence[int]) -> int:
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+
+
+def _check_fits(option: str, sizes: Sequence[int], limit: int = MAX_PARAMETERS) -> None:
+    """Refuse a network with more than ``limit`` parameters, in one line naming ``option``."""
+    count = _parameter_count(sizes)
+    if count > limit:
+        raise UsageError(f"{option}: MLP({sizes[0]}, {list(sizes[1:])}) would have {count:,} "
+                         f"parameters; this command takes at most {limit:,}")  # fmt: skip
+
+
+def _check_batch(sizes: Sequence[int], batch: int) -> None:
+    """Refuse a mini-batch whose graph cannot fit in memory, saying what batch size fits."""
+    per_example = _BYTES_PER_PARAMETER_USE * _parameter_count(sizes)
+    per_example += _BYTES_PER_NEURON * sum(sizes[1:])
+    if batch * per_example > MAX_BATCH_BYTES:
+        raise UsageError(
+            f"--batch-size: a batch of {batch:,} examples through MLP({sizes[0]}, "
+            f"{list(sizes[1:])}) would build about {batch * per_example / 2**30:.1f} GiB of "
+            f"graph; use --batch-size {MAX_BATCH_BYTES // per_example:,} or less"
+        )
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    """Strict JSON on stdout: a NaN or infinity becomes null, listed under "non_finite"."""
+    print(dumps_strict(doc))
 
 
 # --------------------------------------------------------------------------------------- demo
@@ -76,57 +152,50 @@ def _fmt(x: float) -> str:
     return f"{x:.9f}" if abs(x) >= 1e-4 or x == 0 else f"{x:.12f}"
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import worked
+_MAZUR = (
+    'Matt Mazur\'s "A Step by Step Backpropagation Example"\n'
+    "(https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/)"
+)
 
+
+def cmd_demo(args: argparse.Namespace) -> int:
     results = worked.compute(
         lr=args.lr,
         iterations=args.iterations,
         schedule=args.schedule,
         update_biases=args.update_biases,
     )
-    rows = worked.comparison(results)
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
     files = _demo_files(Path(args.out), net, params, p["E_total"])
     if args.json:
+        rows = worked.comparison(results)
         doc = {
             "results": results,
             "comparison": [
                 {
                     "quantity": r.key,
+                    "name": r.name,
+                    "schedule": r.schedule,
                     "computed": r.computed,
                     "published": r.published,
                     "applies": r.applies,
                     "matches": r.matches if r.applies else None,
+                    "status": r.status,
                 }
                 for r in rows
             ],  # fmt: skip
             "files": files,
         }
-        print(json.dumps(doc, indent=1))
+        _print_json(doc)
         return 0
-    print("Seed 000's 2-2-2 sigmoid network (x = 0.05, 0.10; y = 0.01, 0.99), computed by")
-    print(
-        f"the engine with lr = {args.lr}, biases {'updated' if args.update_biases else 'frozen'}."
-    )
-    print("✓ rounds to the seed's printed digits · ≈ off by one in the last printed digit")
-    print("✗ differs · n/a: the seed's figure was made with other settings\n")
-    print(f"{'quantity':<40} {'engine':>18} {'seed printed':>14}  match")
-    for r in rows:
-        if not r.applies:
-            mark = "n/a"
-        elif r.matches:
-            mark = "✓"
-        elif abs(r.difference) <= 10.0**-r.decimals * 1.0000001:
-            mark = "≈"
-        else:
-            mark = f"✗ ({r.difference:+.2e})"
-        print(f"{r.key:<40} {_fmt(r.computed):>18} {r.published:>14}  {mark}")
+    _print_table(args, results)
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
     print(worked.trace_w5(p, params).text())
     print(worked.trace_w1(p, params).text())
+    print()
+    print("\n".join(worked.nielsen_lines(p, params)))
     print(f"\nTraining on the one example, {args.iterations} updates:")
     for s in worked.SCHEDULES:
         outs = results[f"after_training.{s}.outputs"]
@@ -136,29 +205,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"outputs = {_fmt(outs[0])}, {_fmt(outs[1])}"
         )
     print(
-        "  The seed's post-update figures come from the sequential schedule (w5..w8 updated\n"
+        "  The post's post-update figures come from the sequential schedule (w5..w8 updated\n"
         "  first, hidden deltas through the new w5..w8); its per-weight figures are the\n"
         "  simultaneous (plain gradient descent) ones."
     )
     print()
     for line in files["notes"]:
         print(line)
+    print(f'Derived one yourself? {PROG} check --worked --wrt w1 --claim "YOUR FORMULA"')
     return 0
 
 
-def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
-    """The worked example's diagram and step-through page, written into ``out_dir``."""
-    from .viz import GraphvizNotFound, render, render_steps
+def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The computed-vs-published table for the chosen schedule, with a legend."""
+    other = {r.key: r for r in worked.comparison(results)}
+    biases = "updated" if args.update_biases else "frozen"
+    print(f"The 2-2-2 sigmoid network of {_MAZUR}: x = 0.05, 0.10; y = 0.01, 0.99.")
+    print(f"Computed by the engine with lr = {args.lr}, biases {biases}, "
+          f"schedule {args.schedule}.")  # fmt: skip
+    print("✓ rounds to the post's printed digits · ≈ one unit off in its last printed digit")
+    print("other schedule: the post made that figure under the other update schedule")
+    print("n/a: the post's figure was made with other settings · ✗ differs\n")
+    print(f"{'quantity':<30} {'engine':>16} {'Mazur printed':>14}  match")
+    for r in worked.comparison(results, schedule=args.schedule):
+        mark = r.status
+        if mark == "other schedule" and r.published_schedule is not None:
+            twin = other[r.key.replace(f".{r.schedule}.", f".{r.published_schedule}.")]
+            mark += f" ({r.published_schedule}: {_fmt(twin.computed)} {twin.status})"
+        print(f"{r.name:<30} {_fmt(r.computed):>16} {r.published:>14}  {mark}")
+    if args.update_biases:
+        b1, b2 = (results[f"updated.{args.schedule}.{b}"] for b in ("b1", "b2"))
+        print(f"{'b1⁺':<30} {_fmt(b1):>16} {'—':>14}  (the post keeps biases frozen)")
+        print(f"{'b2⁺':<30} {_fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
 
+
+def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
+    """The worked example's pictures and step-through page, written into ``out_dir``."""
     files: dict[str, Any] = {"notes": []}
-    diagram = out_dir / "network.svg"
+    diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
-        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net)
+        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
+               rankdir="TB")  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
-            f"Diagram (paths to w1 in red, local derivatives on edges): {diagram}"
+            f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        page = render_steps(root, out_dir / "steps", model=net)
+        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        files["neurons"] = str(neurons)
+        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
     except GraphvizNotFound as e:
@@ -172,22 +267,30 @@ def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> d
 
 def _assignments(pairs: Sequence[str]) -> dict[str, float]:
     values: dict[str, float] = {}
+    given: dict[str, str] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise UsageError(f"expected NAME=VALUE, got {pair!r}")
+        if name in given:
+            raise UsageError(f"{name!r} is given twice ({given[name]} and {pair})")
+        given[name] = pair
         try:
-            values[name.strip()] = float(text)
+            values[name] = float(text)
         except ValueError:
-            raise UsageError(f"value of {name.strip()!r} must be a number, got {text!r}") from None
+            raise UsageError(f"value of {name!r} must be a number, got {text!r}") from None
+        if not math.isfinite(values[name]):
+            raise UsageError(
+                f"value of {name!r} must be a finite number, got {text!r}"
+                + (" (too large for a float)" if text.strip().lower()[-3:].isdigit() else "")
+            )
     return values
 
 
 def _build_expression(args: argparse.Namespace):
     """The expression's graph, its output named the one way every command names it
     (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
-    from .expr import output_name, parse
-
     root = parse(args.expression, **_assignments(args.assignments))
     if not root.is_leaf:
         root.label = output_name(args.expression)
@@ -195,15 +298,10 @@ def _build_expression(args: argparse.Namespace):
 
 
 def _leaves(root) -> dict[str, Any]:
-    from .engine import backward_order
-
     return {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    from .explain import explain
-    from .expr import variables
-
     root = _build_expression(args)
     root.backward()
     found = _leaves(root)
@@ -225,9 +323,6 @@ def cmd_grad(args: argparse.Namespace) -> int:
     if args.formula:
         doc["formulas"] = _formulas(root, {n: leaves[n] for n in wrt}, args.format)
     if args.check:
-        from .check import gradcheck
-        from .expr import parse
-
         names = list(leaves)
         report = gradcheck(
             lambda *vs: parse(args.expression, **dict(zip(names, vs))),
@@ -235,33 +330,17 @@ def cmd_grad(args: argparse.Namespace) -> int:
         )
         doc["check"] = report
     if args.draw:
-        from .viz import render
-
         doc["draw"] = str(render(root, args.draw, precision=args.precision))
     if args.steps:
-        from .viz import render_steps
-
         doc["steps"] = str(render_steps(root, args.steps, precision=args.precision))
 
+    passed = "check" not in doc or doc["check"].passed
     if args.json:
-        out = dict(doc)
-        if "explain" in out:
-            out["explain"] = out["explain"].to_dict()
-            if args.format != "text":
-                out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
-        if "check" in out:
-            rep = out["check"]
-            out["check"] = {
-                "passed": rep.passed,
-                "max_error": rep.max_error,
-                "inputs": [
-                    {"name": r.name, "analytic": r.analytic, "numeric": r.numeric,
-                     "error": r.error, "ok": r.ok}
-                    for r in rep.rows
-                ],
-            }  # fmt: skip
-        print(json.dumps(out, indent=1))
-        return 0
+        out = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in doc.items()}
+        if "explain" in out and args.format != "text":
+            out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
+        _print_json(out)
+        return 0 if passed else 1
     digits = args.precision
     name = f"{root.label} = " if root.label and root.label != args.expression else ""
     print(f"{name}{args.expression} = {root.data:.{digits}g}")
@@ -278,14 +357,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
     for key in ("draw", "steps"):
         if key in doc:
             print(f"{key}: {doc[key]}")
-    return 0 if "check" not in doc or doc["check"].passed else 1
+    return 0 if passed else 1
 
 
 def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
     """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
-    from .explain import latex_name
-    from .symbolic import derivative, sympy_module
-
     sp = sympy_module()
     out = {}
     for name, leaf in leaves.items():
@@ -300,10 +376,12 @@ def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    from .viz import render_steps
-
     root = _build_expression(args)
-    page = render_steps(root, args.out, precision=args.precision)
+    if not root.label:
+        root.label = "f"
+    given = ", ".join(args.assignments)
+    text = f"{root.label} = {args.expression}" + (f"   at {given}" if given else "")
+    page = render_steps(root, args.out, precision=args.precision, expression=text)
     print(page)
     return 0
 
@@ -311,96 +389,142 @@ def cmd_steps(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------- train
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .datasets import digits, moons, xor
-    from .nn import MLP
-    from .optim import SGD, Adam
-    from .train import evaluate, fit, infer_task
+@dataclass(frozen=True)
+class _Setup:
+    """How ``train`` fits one loss to one dataset: the outputs, the output activation, the
+    label encoding the loss reads ("0/1", "±1", "index", "one-hot") and the task."""
 
+    outputs: int
+    output_activation: str
+    labels: str
+    task: str
+
+
+_TWO_CLASS = {  # xor and moons: labels 0/1
+    "half_sse": _Setup(1, "sigmoid", "0/1", "binary"),
+    "mse": _Setup(1, "sigmoid", "0/1", "binary"),
+    # a sigmoid output: binary_cross_entropy reads its logit, so the loss stays finite
+    "binary_cross_entropy": _Setup(1, "sigmoid", "0/1", "binary"),
+    "cross_entropy": _Setup(2, "linear", "index", "multiclass"),  # two logits, softmax
+    "hinge": _Setup(1, "linear", "±1", "sign"),
+}
+_DIGITS = {
+    "cross_entropy": _Setup(10, "linear", "index", "multiclass"),
+    # Nielsen's chapter-1/2 network: quadratic cost on one-hot targets, sigmoid outputs
+    "half_sse": _Setup(10, "sigmoid", "one-hot", "multiclass"),
+    "mse": _Setup(10, "sigmoid", "one-hot", "multiclass"),
+}
+_DEFAULT_LOSS = {"xor": "half_sse", "moons": "hinge", "digits": "cross_entropy"}
+_ARCHITECTURE_OPTIONS = ("hidden", "activation", "init")  # what a --load file fixes
+
+
+def _setup(dataset: str, loss: str) -> _Setup:
+    table = _DIGITS if dataset == "digits" else _TWO_CLASS
+    if loss not in table:
+        raise UsageError(f"--loss {loss} scores a single output; digits has 10 classes: use "
+                         f"cross_entropy, or half_sse (Nielsen's quadratic cost)")  # fmt: skip
+    return table[loss]
+
+
+def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, Any, Any]:
+    """(X, targets for the loss, class labels for accuracy, test set or None)."""
     test = None
     if args.dataset == "xor":
-        X, y = xor()
-        nout, default_loss = 1, "half_sse"
+        X, labels = xor()
     elif args.dataset == "moons":
-        X, y = moons(args.samples, args.noise, seed=args.seed, signed=args.loss in (None, "hinge"))
-        nout, default_loss = 1, "hinge"
+        X, labels = moons(args.samples, args.noise, seed=args.seed)
     else:
-        X, X_test, y, y_test = digits(0.2, seed=args.seed)
-        if args.samples:
-            X, y = X[: args.samples], y[: args.samples]
-        test = (X_test, y_test)
-        nout, default_loss = 10, "cross_entropy"
-    loss = args.loss or default_loss
-    output_activation = "sigmoid" if loss == "half_sse" and args.dataset == "xor" else "linear"
-    if args.load:
-        net = MLP.from_file(args.load)
-        if net.nin != X.shape[1] or net.nouts[-1] != nout:
-            raise UsageError(
-                f"--load: {args.load} is an MLP({net.nin}, {net.nouts}); {args.dataset} needs "
-                f"{X.shape[1]} inputs and {nout} outputs"
-            )
-    else:
-        net = MLP(X.shape[1], [*args.hidden, nout], activation=args.activation,
-                  output_activation=output_activation, init=args.init, seed=args.seed)  # fmt: skip
+        X, X_test, labels, y_test = digits(0.2, seed=args.seed)
+        if args.samples > len(X):
+            raise UsageError(f"--samples: digits has {len(X)} training examples, "
+                             f"got {args.samples}")  # fmt: skip
+        X, labels, test = X[: args.samples], labels[: args.samples], (X_test, y_test)
+    if setup.labels == "±1":
+        labels = 2 * labels - 1
+    targets = np.eye(setup.outputs)[labels] if setup.labels == "one-hot" else labels
+    return X, targets, labels, test
+
+
+def _model(args: argparse.Namespace, setup: _Setup, nin: int) -> MLP:
+    """A new MLP from the options, or the --load one (whose architecture the file fixes)."""
+    if args.load is None:
+        hidden = args.hidden or [16, 16]
+        _check_fits("--hidden", [nin, *hidden, setup.outputs])
+        return MLP(nin, [*hidden, setup.outputs], activation=args.activation or "tanh",
+                   init=args.init or "uniform", output_activation=setup.output_activation,
+                   seed=args.seed)  # fmt: skip
+    given = [k for k in _ARCHITECTURE_OPTIONS if getattr(args, k) is not None]
+    if given:
+        raise UsageError(f"--load: the architecture comes from {args.load}; drop --{given[0]}")
+    net = MLP.from_file(args.load)
+    last = activation_name(net.activations[-1])
+    if net.nin != nin or net.nouts[-1] != setup.outputs or last != setup.output_activation:
+        raise UsageError(
+            f"--load: {args.load} holds {_describe(net)}; {args.dataset} with {args.loss} needs "
+            f"{nin} inputs and {setup.outputs} {setup.output_activation} output(s)"
+        )
+    return net
+
+
+def _describe(net: MLP) -> str:
+    names = [activation_name(a) for a in net.activations]
+    return f"{net!r} ({', '.join(dict.fromkeys(str(n) for n in names))})"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    args.loss = args.loss or _DEFAULT_LOSS[args.dataset]
+    setup = _setup(args.dataset, args.loss)
+    if args.plot:
+        plot_format(args.plot, option="--plot")  # a bad extension fails before training
+    X, targets, labels, test = _training_data(args, setup)
+    net = _model(args, setup, X.shape[1])
+    _check_batch([net.nin, *net.nouts], min(args.batch_size or len(X), len(X)))
     make = {"sgd": lambda ps: SGD(ps, lr=args.lr, momentum=args.momentum),
             "adam": lambda ps: Adam(ps, lr=args.lr)}  # fmt: skip
-    optimizer = make[args.optimizer](net.parameters())
-    task = infer_task(loss, y)
     history = fit(
-        net, X, y, loss=loss, optimizer=optimizer, epochs=args.epochs,
-        batch_size=args.batch_size, seed=args.seed, l2=args.l2, compiled=args.compiled,
-        progress=not args.json and sys.stderr.isatty(),
+        net, X, targets, loss=args.loss, optimizer=make[args.optimizer](net.parameters()),
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, l2=args.l2,
+        compiled=args.compiled, task=setup.task, progress=not args.json and sys.stderr.isatty(),
     )  # fmt: skip
-    result: dict[str, Any] = {
-        "dataset": args.dataset,
-        "hidden": args.hidden,
-        "loss": loss,
-        "history": history.to_dict(),
-        "final_loss": history.loss[-1],
-        "train_accuracy": evaluate(net, X, y, task) if task != "regression" else None,
-        "seconds_per_epoch": sum(history.seconds) / len(history.seconds),
-    }
-    if test is not None:
-        result["test_accuracy"] = evaluate(net, *test, task)
-    if args.plot:
-        from .plots import plot_decision_boundary, plot_history
-
-        if args.dataset == "digits":
-            result["plot"] = str(plot_history(history, args.plot))
-        else:
-            result["plot"] = str(plot_decision_boundary(net, X, y, args.plot))
-    if args.save:
-        result["saved"] = str(net.save(args.save))
+    report = TrainReport(args.dataset, _describe(net), net.nouts[:-1], args.loss, history)
+    broken = sum(not math.isfinite(p.data) for p in net.parameters())
+    diverged = not math.isfinite(history.loss[-1]) or broken > 0
+    if not diverged:
+        report.train_accuracy = evaluate(net, X, labels, setup.task)
+        if test is not None:
+            report.test_accuracy = evaluate(net, test[0], test[1], setup.task)
+        _write_train_files(args, net, X, labels, history, report)
     if args.json:
-        print(json.dumps(result, indent=1))
-        return 0
-    print(
-        f"{args.dataset}: MLP({X.shape[1]}, {[*args.hidden, nout]}), {loss}, {args.epochs} epochs"
-    )
-    print(f"  final training loss  {result['final_loss']:.6g}")
-    if result["train_accuracy"] is not None:
-        print(f"  training accuracy    {result['train_accuracy']:.4f}")
-    if "test_accuracy" in result:
-        print(f"  test accuracy        {result['test_accuracy']:.4f}")
-    print(f"  seconds per epoch    {result['seconds_per_epoch']:.3f}")
-    for key in ("plot", "saved"):
-        if key in result:
-            print(f"  {key}: {result[key]}")
+        _print_json(report.to_dict())
+    else:
+        print(report.text())
+    if diverged:
+        why = f"final loss {history.loss[-1]}, {broken} parameters not finite"
+        print(f"{PROG}: training diverged ({why}); nothing plotted or saved; try a smaller --lr",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _write_train_files(args: argparse.Namespace, net: MLP, X: Any, labels: Any,
+                       history: History, report: TrainReport) -> None:  # fmt: skip
+    if args.plot:
+        if args.dataset == "digits":
+            report.plot = str(plot_history(history, args.plot))
+        else:
+            report.plot = str(plot_decision_boundary(net, X, labels, args.plot))
+    if args.save:
+        report.saved = str(net.save(args.save))
 
 
 # -------------------------------------------------------------------------------------- verify
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .check import verify
-    from .nn import MLP
-
     sizes = args.sizes
     if len(sizes) < 2:
         raise UsageError("--sizes needs at least an input and an output size, e.g. 3,4,2")
+    _check_fits("--sizes", sizes, MAX_VERIFY_PARAMETERS)
     out_act = "sigmoid" if args.cost == "cross_entropy" else args.output_activation
     net = MLP(sizes[0], sizes[1:], activation=args.activation, output_activation=out_act,
               init="normal", seed=args.seed)  # fmt: skip
@@ -409,11 +533,78 @@ def cmd_verify(args: argparse.Namespace) -> int:
     y = rng.uniform(0.05, 0.95, sizes[-1]).tolist()
     report = verify(net, x, y, args.cost)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=1))
+        _print_json(report.to_dict())
     else:
         print(report.text())
     worst = max(report.max_rel_matrix, report.max_rel_torch or 0.0)
     return 0 if worst < 1e-8 and report.max_abs_numeric < 1e-5 else 1
+
+
+# ------------------------------------------------------------------------------ check, exercise
+
+
+def _check_problem(args: argparse.Namespace):
+    from .derivation import Problem, _default_names
+    from .problems import nielsen_problem, worked_problem
+
+    if (args.worked or args.sizes) and args.expression and "=" in args.expression:
+        args.assignments, args.expression = [args.expression, *args.assignments], None
+    given = [args.expression is not None, args.worked, args.sizes is not None]
+    if sum(given) != 1:
+        raise UsageError("check: give exactly one of an EXPRESSION, --worked or --sizes")
+    if args.expression is None:
+        if args.assignments:
+            raise UsageError("check: NAME=VALUE values go with an EXPRESSION, not with "
+                             "--worked or --sizes")  # fmt: skip
+        if args.worked:
+            return worked_problem()
+        if len(args.sizes) < 2:
+            raise UsageError("check: --sizes needs at least an input and an output size")
+        return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
+    root = _build_expression(args)
+    if not root.label:
+        root.label = "f"
+    return Problem(root, _default_names(root))
+
+
+def _report(report: Any, as_json: bool) -> int:
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        print(report.text())
+    return 0 if report.verdict == "correct" else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .derivation import check_derivation
+
+    problem = _check_problem(args)
+    report = check_derivation(problem, args.wrt, args.claim, points=args.points, seed=args.seed)
+    return _report(report, args.json)
+
+
+def cmd_exercise(args: argparse.Namespace) -> int:
+    import random
+
+    from ._io import atomic_write_text
+    from .exercise import exercise_set, make_exercise
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(100_000)
+    if args.markdown:
+        if args.answer is not None:
+            raise UsageError(
+                "exercise: --markdown writes a set; grade one with --seed and --answer"
+            )
+        path = atomic_write_text(args.markdown, exercise_set(args.count, seed, args.level))
+        print(f"{args.count} exercises with an answer key: {path}")
+        return 0
+    ex = make_exercise(seed, args.level)
+    if args.answer is None:
+        print(ex.text())
+        level = f" --level {args.level}" if args.level is not None else ""
+        print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
+        return 0
+    return _report(ex.grade(args.answer), args.json)
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -424,15 +615,14 @@ _EXAMPLES = {
     "steps": 'example: autograd-bp steps "tanh(a*b)" a=0.5 b=-1 --out steps/',
     "train": "example: autograd-bp train moons --hidden 16,16 --activation relu --epochs 100",
     "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
+    "check": "example: autograd-bp check --worked --wrt w1 "
+    '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
+    "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    from . import worked
-    from .losses import LOSSES
-    from .nn import ACTIVATIONS, INITS
-
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
                      epilog="run 'autograd-bp COMMAND --help' for a command's options")  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -442,9 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
 
-    demo = command("demo", "the seed's 2-2-2 worked example, every figure computed and compared")
+    demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
     demo.add_argument("--lr", type=_positive_float("--lr"), default=worked.SEED_LR)
-    demo.add_argument("--iterations", type=_positive_int("--iterations"),
+    demo.add_argument("--iterations", type=_positive_int("--iterations", 10**7),
                       default=worked.SEED_ITERATIONS)  # fmt: skip
     demo.add_argument("--schedule", choices=worked.SCHEDULES, default="simultaneous",
                       help="which schedule the updated.* / after_*.* JSON keys follow")  # fmt: skip
@@ -456,7 +646,8 @@ def build_parser() -> argparse.ArgumentParser:
     def expression_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
         p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-        p.add_argument("--precision", type=_positive_int("--precision"), default=6)
+        p.add_argument("--precision", type=_positive_int("--precision", 17), default=6,
+                       help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
 
     grad = command("grad", "value and every partial derivative of an expression")
     expression_args(grad)
@@ -482,21 +673,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = command("train", "train an MLP on xor, moons or digits")
     train.add_argument("dataset", choices=["xor", "moons", "digits"])
-    train.add_argument("--hidden", type=_sizes("--hidden"), default=[16, 16])
-    train.add_argument("--activation", choices=list(ACTIVATIONS), default="tanh")
-    train.add_argument("--init", choices=list(INITS), default="uniform")
+    # default None: with --load the file fixes these, so giving one is refused, not ignored
+    train.add_argument("--hidden", type=_sizes("--hidden"), help="hidden sizes (default 16,16)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
+    train.add_argument("--init", choices=list(INITS), help="default uniform")
     train.add_argument("--loss", choices=list(LOSSES), default=None)
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     train.add_argument("--lr", type=_positive_float("--lr"), default=0.1)
-    train.add_argument("--momentum", type=float, default=0.0)
-    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty weight")
+    train.add_argument("--momentum", type=_number(float, 0, 1, open_high=True),
+                       default=0.0)  # fmt: skip
+    train.add_argument("--l2", type=_number(float, 0, math.inf), default=0.0,
+                       help="L2 penalty weight")  # fmt: skip
     train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
     train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
-    train.add_argument("--samples", type=_positive_int("--samples"), default=100,
+    train.add_argument("--samples", type=_positive_int("--samples", 100_000), default=100,
                        help="moons: points; digits: training examples to use")  # fmt: skip
-    train.add_argument("--noise", type=float, default=0.1, help="moons noise")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--plot", metavar="FILE", help="decision boundary / loss curve PNG")
+    train.add_argument("--noise", type=_number(float, 0, math.inf), default=0.1,
+                       help="moons noise")  # fmt: skip
+    train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument("--plot", metavar="FILE",
+                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
     train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
     train.add_argument("--load", metavar="FILE", help="start from a saved model")
     train.add_argument(
@@ -510,19 +706,37 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
     ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
     ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
-    ver.add_argument("--seed", type=int, default=0)
+    ver.add_argument("--seed", type=_seed, default=0)
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     ver.set_defaults(run=cmd_verify)
+
+    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
+    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
+    chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
+    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
+    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
+    chk.add_argument("--sizes", type=_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2")
+    chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    chk.add_argument("--points", type=_positive_int("--points"), default=50,
+                     help="random points around the given one (at least 50)")  # fmt: skip
+    chk.add_argument("--seed", type=int, default=0, help="random points (and --sizes weights)")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.set_defaults(run=cmd_check)
+
+    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
+    exe.add_argument("--seed", type=int, default=None, help="which exercise (default: a new one)")
+    exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
+    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
+    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
+    exe.add_argument("--count", type=_positive_int("--count"), default=10)
+    exe.add_argument("--json", action="store_true", help="machine-readable grading")
+    exe.set_defaults(run=cmd_exercise)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    from .expr import ExpressionError
-    from .nn import ModelFileError
-    from .ops import DomainError
-    from .viz import GraphvizNotFound
-
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))

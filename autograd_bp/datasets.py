@@ -31,8 +31,8 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0, *, signed: bool = Fal
     """
     if n < 2:
         raise ValueError(f"moons: n must be at least 2, got {n!r}")
-    if noise < 0:
-        raise ValueError(f"moons: noise must be >= 0, got {noise!r}")
+    if not 0 <= noise < float("inf"):  # NaN fails every comparison
+        raise ValueError(f"moons: noise must be a finite number >= 0, got {noise!r}")
     make_moons = require("sklearn.datasets", "train").make_moons
     X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return X, (2 * y - 1 if signed else y)

@@ -342,12 +342,20 @@ def dot(weights: Sequence[Value | Number], inputs: Sequence[Value | Number]) -> 
 
 
 def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
+    if set(map(type, args)) == _JUST_VALUE:  # a layer's or attention's dot: no number inside
+        datas = tuple([a.data for a in args])
+        out = rule.forward(datas, None)
+        if not _GRAD_ENABLED.get():
+            return _leaf(out)
+        edges: list[Any] = [None] * (2 * len(args))  # laid out by slicing, not a Python loop:
+        edges[0::2], edges[1::2] = args, rule.local(datas, out, None)  # dot(32): 10.7 µs
+        return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, None)
     args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
-    datas = tuple(a.data if type(a) is Value else a for a in args)
+    datas = tuple([a.data if type(a) is Value else a for a in args])
     out = rule.forward(datas, None)
     if not _GRAD_ENABLED.get():
         return _leaf(out)
-    edges: list[Any] = []
+    edges = []
     for a, d in zip(args, rule.local(datas, out, None)):
         if type(a) is Value:
             edges += (a, d)
@@ -355,6 +363,9 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
         return _leaf(out)
     operands = tuple(args) if len(edges) != 2 * len(args) else None
     return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, operands)
+
+
+_JUST_VALUE = {Value}
 
 
 def grad(

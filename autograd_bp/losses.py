@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Number, Value, sum_values
+from .engine import Number, Value, _variadic, sum_values
+from .ops import RULES
 
 __all__ = [
     "LOSSES",
@@ -22,6 +23,7 @@ __all__ = [
     "hinge",
     "l2",
     "log_softmax",
+    "logsumexp",
     "mse",
     "softmax",
 ]
@@ -93,31 +95,41 @@ def binary_cross_entropy(prediction: Value, target: Number, *, from_logits: bool
     return -(p.log() * y + (1.0 - p).log() * (1.0 - y))
 
 
+def logsumexp(logits: Sequence[Value | Number]) -> Value:
+    """log Σ_j e^{z_j} as one node (the op table's ``logsumexp``): the largest logit is
+    subtracted inside the op, for every input, so it never overflows — also when compiled.
+    Its local derivatives are the softmax.
+
+    Example:
+        >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+        1000.693147
+    """
+    z = list(logits)
+    if not z:
+        raise ValueError("logsumexp: needs at least one logit")
+    return _variadic(RULES["logsumexp"], z)
+
+
 def log_softmax(logits: Sequence[Value]) -> list[Value]:
-    """z_i − log Σ_j e^{z_j}, with the max subtracted first (no overflow).
+    """z_i − log Σ_j e^{z_j} (stable: see :func:`logsumexp`).
 
     Example:
         >>> [round(v.data, 4) for v in log_softmax([Value(0.0), Value(0.0)])]
         [-0.6931, -0.6931]
     """
     z = list(logits)
-    m = max(v.data for v in z)  # a constant shift: cancels exactly in the softmax
-    log_norm = sum_values([(v - m).exp() for v in z]).log() + m
+    log_norm = logsumexp(z)
     return [v - log_norm for v in z]
 
 
 def softmax(logits: Sequence[Value]) -> list[Value]:
-    """e^{z_i} / Σ_j e^{z_j}, stable for large logits.
+    """e^{z_i} / Σ_j e^{z_j} = e^{z_i − logsumexp(z)}, stable for large logits.
 
     Example:
         >>> [round(v.data, 3) for v in softmax([Value(1000.0), Value(1000.0)])]
         [0.5, 0.5]
     """
-    z = list(logits)
-    m = max(v.data for v in z)
-    e = [(v - m).exp() for v in z]
-    total = sum_values(e)
-    return [v / total for v in e]
+    return [v.exp() for v in log_softmax(logits)]
 
 
 def cross_entropy(logits: Sequence[Value], target: int | Sequence[Value | Number]) -> Value:
@@ -134,17 +146,14 @@ def cross_entropy(logits: Sequence[Value], target: int | Sequence[Value | Number
     if isinstance(target, (list, tuple)):
         if len(target) != len(z):
             raise ValueError(f"cross_entropy: {len(target)} probabilities for {len(z)} logits")
-        m = max(v.data for v in z)
-        log_norm = sum_values([(v - m).exp() for v in z]).log() + m
         traced = any(isinstance(p, Value) for p in target)  # compiled: targets are Values
         mass = sum_values(list(target)) if traced else float(sum(target))
-        return log_norm * mass - sum_values([p * v for p, v in zip(target, z)])
+        return logsumexp(z) * mass - sum_values([p * v for p, v in zip(target, z)])
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(z):
         raise ValueError(
             f"cross_entropy: target must be a class index in [0, {len(z)}), got {target!r}"
         )
-    m = max(v.data for v in z)
-    return (sum_values([(v - m).exp() for v in z]).log() + m) - z[target]
+    return logsumexp(z) - z[target]
 
 
 def hinge(prediction: Value, target: Number) -> Value:
@@ -168,8 +177,8 @@ def l2(parameters: Sequence[Value], alpha: float) -> Value:
         >>> l2([Value(1.0), Value(2.0)], 0.1).data
         0.5
     """
-    if alpha < 0:
-        raise ValueError(f"l2: alpha must be >= 0, got {alpha!r}")
+    if not alpha >= 0 or alpha == float("inf"):  # NaN fails every comparison
+        raise ValueError(f"l2: alpha must be a finite number >= 0, got {alpha!r}")
     return sum_values([p * p for p in parameters]) * float(alpha)
 
 

@@ -16,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,14 +51,16 @@ def _linear(z: Value) -> Value:
     return z
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    "linear": _linear,
-    "sigmoid": Value.sigmoid,
-    "tanh": Value.tanh,
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "softplus": Value.softplus,
+# The one activation table: name -> (function, the torch.nn module class that matches it).
+_ACTIVATION_TABLE: dict[str, tuple[Activation, str]] = {
+    "linear": (_linear, "Identity"),
+    "sigmoid": (Value.sigmoid, "Sigmoid"),
+    "tanh": (Value.tanh, "Tanh"),
+    "relu": (Value.relu, "ReLU"),
+    "leaky_relu": (Value.leaky_relu, "LeakyReLU"),  # slope 0.01 in both
+    "softplus": (Value.softplus, "Softplus"),
 }
+ACTIVATIONS: dict[str, Activation] = {name: fn for name, (fn, _) in _ACTIVATION_TABLE.items()}
 
 
 def get_activation(activation: str | Activation) -> Activation:
@@ -193,25 +197,10 @@ class Module:
         missing = sorted(names - state.keys())
         extra = sorted(state.keys() - names)
         if missing or extra:
-            raise ModelFileError(
-                "state does not fit this model: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"missing {missing[:5]}{' …' if len(missing) > 5 else ''}"
-                        if missing
-                        else "",
-                        f"unexpected {extra[:5]}{' …' if len(extra) > 5 else ''}" if extra else "",
-                    )
-                    if part
-                )
-            )
-        values = {}
-        for name, _ in params:
-            v = state[name]
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ModelFileError(f"parameter {name!r} must be a number, got {v!r}")
-            values[name] = float(v)
+            parts = [f"{what} {_short(keys)}" for what, keys in
+                     (("missing", missing), ("unexpected", extra)) if keys]  # fmt: skip
+            raise ModelFileError("state does not fit this model: " + "; ".join(parts))
+        values = {name: _parameter_value(name, state[name]) for name, _ in params}
         for name, p in params:
             p.data = values[name]
 
@@ -220,42 +209,158 @@ class Module:
         return None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the parameters (and architecture, when known) as JSON, atomically."""
+        """Write the parameters (and architecture, when known) as JSON, atomically.
+
+        A NaN or infinite parameter is refused (the file could not be loaded back): the
+        error names it, and an existing file is left as it was.
+        """
+        state = self.state_dict()
+        bad = [name for name, v in state.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(
+                f"save: parameter {bad[0]!r} is {state[bad[0]]!r}"
+                f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}; "
+                f"refusing to write {str(path)!r}: a model file holds finite numbers only"
+            )
         doc = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "model": type(self).__name__,
             "config": self.config(),
-            "state": self.state_dict(),
+            "state": state,
         }
-        return atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+        return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Read parameters saved by :meth:`save`; on any error the model is unchanged."""
-        self.load_state_dict(read_model_file(path)["state"])
+        """Read parameters saved by :meth:`save`; on any error the model is unchanged.
+
+        The file must hold this kind of model with this architecture: a file saved from
+        a relu network does not load into a tanh one (rebuild it with ``MLP.from_file``).
+        """
+        doc = read_model_file(path)
+        where = f"model file {str(path)!r}"
+        saved, mine = doc.get("model"), type(self).__name__
+        if saved != mine:
+            raise ModelFileError(f"{where} holds a {saved!r}, not a {mine}")
+        cfg, own = doc.get("config"), self.config()
+        if isinstance(cfg, dict) and own is not None and cfg != own:
+            diff = [f"{k} {_short(cfg.get(k))} (this model: {_short(own.get(k))})"
+                    for k in own if cfg.get(k) != own.get(k)] or ["extra keys"]  # fmt: skip
+            raise ModelFileError(
+                f"{where} was saved from a different architecture: {'; '.join(diff)}; "
+                f"use {mine}.from_file to rebuild the saved one"
+            )
+        with _naming(where):
+            self.load_state_dict(doc["state"])
+
+
+@contextlib.contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """Prefix a ModelFileError raised inside with the file it is about."""
+    try:
+        yield
+    except ModelFileError as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
+def _short(x: Any) -> str:
+    """A repr cut to a readable length: error messages quote what a file holds."""
+    return reprlib.repr(x)
+
+
+def _parameter_value(name: str, v: Any) -> float:
+    """A state entry as a float: a finite real number, or a ModelFileError naming it."""
+    name = _short(name)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ModelFileError(f"parameter {name} must be a number, got {_short(v)}")
+    try:
+        value = float(v)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ModelFileError(f"parameter {name} must be finite, got {v!r}")
+    return value
+
+
+_MAX_INT_DIGITS = 18  # no count or version in a model file needs more; also stops 10**4300
+
+
+class _Refused(ValueError):
+    """Raised by the JSON hooks; read_model_file turns it into a ModelFileError."""
+
+
+def _refuse_constant(token: str) -> float:
+    raise _Refused(f"has a non-finite number ({token}); JSON has none and a model needs none")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"has a number too large for a float ({text[:20]})")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise _Refused(f"has an integer with {len(text)} digits")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Refused(f"has the key {dup!r} twice")
+    return doc
+
+
+def _parse_model_json(text: str, where: str) -> Any:
+    """json.loads, strict: finite numbers, bounded integers, unique keys, bounded depth."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int, object_pairs_hook=_unique_keys)  # fmt: skip
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{where} is not valid JSON (truncated or corrupt?): {e}") from None
+    except _Refused as e:
+        raise ModelFileError(f"{where} {e}") from None
+    except RecursionError:  # the C decoder recurses once per nesting level
+        raise ModelFileError(f"{where} is nested too deeply to be a model file") from None
 
 
 def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse and check a saved model file; raises :class:`ModelFileError` with the reason."""
+    """Parse and check a saved model file; raises :class:`ModelFileError` naming the file
+    and the reason, whatever is wrong with it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> bad = pathlib.Path(tempfile.mkdtemp()) / "m.json"
+        >>> _ = bad.write_text('{"state": {"w": NaN}}')
+        >>> try:
+        ...     read_model_file(bad)
+        ... except ModelFileError as e:
+        ...     print(str(e).partition("m.json' ")[2])
+        has a non-finite number (NaN); JSON has none and a model needs none
+    """
+    where = f"model file {str(path)!r}"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as e:
-        raise ModelFileError(f"cannot read model file {str(path)!r}: {e.strerror}") from None
+        raise ModelFileError(f"cannot read {where}: {e.strerror}") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ModelFileError(
-            f"model file {str(path)!r} is not valid JSON (truncated or corrupt?): {e}"
-        ) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{where} is not UTF-8 text (byte {e.start}): corrupt?") from None
+    doc = _parse_model_json(text, where)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{str(path)!r} is not an autograd_bp model file")
+        raise ModelFileError(f"{where} is not an autograd_bp model file")
     if doc.get("version") != FORMAT_VERSION:
         raise ModelFileError(
-            f"{str(path)!r} has format version {doc.get('version')!r}; "
+            f"{where} has format version {doc.get('version')!r}; "
             f"this autograd_bp reads version {FORMAT_VERSION}"
         )
     if not isinstance(doc.get("state"), dict):
-        raise ModelFileError(f"{str(path)!r} has no parameter state")
+        raise ModelFileError(f"{where} has no parameter state")
     return doc
 
 
@@ -425,7 +530,8 @@ class MLP(Module):
         weights: Sequence[Any] | None = None,
         biases: Sequence[Any] | None = None,
     ) -> None:
-        nouts = list(nouts)
+        nouts = [int(n) if isinstance(n, np.integer) else n for n in nouts]  # JSON-ready
+        nin = int(nin) if isinstance(nin, np.integer) else nin
         self.nin, self.nouts, self.init, self.bias = nin, nouts, init, bias
         if not nouts:
             raise ValueError("MLP: nouts must list at least one layer size")
@@ -479,7 +585,7 @@ class MLP(Module):
         return [layer.neurons[0].activation for layer in self.layers]
 
     def weight_matrices(self) -> list[list[list[float]]]:
-        """Per layer, the weights as nested floats [neuron][input] (Nielsen's w^l)."""
+        """Per layer, the weights as nested floats ``[neuron][input]`` (Nielsen's w^l)."""
         return [[[w.data for w in n.w] for n in layer.neurons] for layer in self.layers]
 
     def bias_vectors(self) -> list[list[float]]:
@@ -497,14 +603,14 @@ class MLP(Module):
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
         """Rebuild an MLP (architecture and weights) from a file written by :meth:`save`."""
         doc = read_model_file(path)
+        where = f"model file {str(path)!r}"
         cfg = doc.get("config")
         if doc.get("model") != "MLP" or not isinstance(cfg, dict):
-            raise ModelFileError(f"{str(path)!r} holds no MLP architecture")
-        try:
-            net = cls(cfg["nin"], cfg["nouts"], list(cfg["activations"]), bias=cfg["bias"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFileError(f"{str(path)!r} has a bad architecture: {e}") from None
-        net.load_state_dict(doc["state"])
+            raise ModelFileError(f"{where} holds no MLP architecture")
+        with _naming(where):
+            nin, nouts, acts, bias = _checked_mlp_config(cfg, len(doc["state"]))
+            net = cls(nin, nouts, acts, bias=bias)  # small: its size matched the state's
+            net.load_state_dict(doc["state"])
         return net
 
     # -- the PyTorch bridge --------------------------------------------------------------
@@ -546,7 +652,7 @@ class MLP(Module):
                 linears.append(m)
                 acts.append("linear")
             else:
-                name = _TORCH_ACTIVATIONS.get(type(m).__name__)
+                name = _activation_from_torch(m)
                 if name is None or not linears or acts[-1] != "linear":
                     raise ValueError(f"from_torch: cannot map module {m!r}")
                 acts[-1] = name
@@ -568,26 +674,47 @@ class MLP(Module):
         return f"MLP({self.nin}, {self.nouts})"
 
 
-_TORCH_ACTIVATIONS = {
-    "Identity": "linear",
-    "Sigmoid": "sigmoid",
-    "Tanh": "tanh",
-    "ReLU": "relu",
-    "LeakyReLU": "leaky_relu",
-    "Softplus": "softplus",
-}
+def _checked_mlp_config(
+    cfg: dict[str, Any], n_state: int
+) -> tuple[int, list[int], list[str], bool]:
+    """A saved MLP config's (nin, nouts, activations, bias), every field checked, and its
+    parameter count compared with the state's *before* anything is built: a 700-byte file
+    claiming ``"nin": 100000000`` is refused, not allocated."""
+    nin, nouts, acts, bias = (cfg.get(k) for k in ("nin", "nouts", "activations", "bias"))
+    if not isinstance(nin, int) or not isinstance(nouts, list) or not nouts:
+        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
+    sizes = [nin, *nouts]
+    if not all(type(n) is int and n >= 1 for n in sizes):
+        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
+    if (
+        not isinstance(acts, list)
+        or len(acts) != len(nouts)
+        or not all(isinstance(a, str) and a in ACTIVATIONS for a in acts)
+    ):
+        raise ModelFileError(
+            f"bad architecture: activations {_short(acts)} for {len(nouts)} layers"
+        )
+    if not isinstance(bias, bool):
+        raise ModelFileError(f"bad architecture: bias {_short(bias)}")
+    count = sum((a + bias) * b for a, b in zip(sizes, sizes[1:]))
+    if count != n_state:
+        raise ModelFileError(
+            f"architecture MLP({nin}, {_short(nouts)}) has {count} parameters "
+            f"but the state has {n_state}"
+        )
+    return nin, nouts, acts, bias
 
 
 def _torch_activation(torch: Any, act: Activation) -> Any:
     name = activation_name(act)
-    table = {
-        "linear": torch.nn.Identity,
-        "sigmoid": torch.nn.Sigmoid,
-        "tanh": torch.nn.Tanh,
-        "relu": torch.nn.ReLU,
-        "leaky_relu": lambda: torch.nn.LeakyReLU(0.01),
-        "softplus": torch.nn.Softplus,
-    }
     if name is None:
         raise ValueError("to_torch: a custom activation callable has no torch equivalent")
-    return table[name]()
+    return getattr(torch.nn, _ACTIVATION_TABLE[name][1])()  # LeakyReLU's default slope: 0.01
+
+
+def _activation_from_torch(module: Any) -> str | None:
+    """The activation name of a torch.nn module, or None if it is not one we have."""
+    kind = type(module).__name__
+    if kind == "LeakyReLU" and module.negative_slope != 0.01:
+        return None
+    return next((n for n, (_, t) in _ACTIVATION_TABLE.items() if t == kind), None)

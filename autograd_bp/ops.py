@@ -459,6 +459,29 @@ def _pow_exponent_local(a: Any, b: Any, out: Any) -> Any:
 
 
 
+def _logsumexp(xs: Any, _: None) -> Any:
+    # log Σ e^x_i = m + log Σ e^(x_i − m) with m = max x_i: no overflow, recomputed for
+    # every input (a shift frozen at trace time would overflow on other examples).
+    if type(xs) is _ndarray:
+        m = xs.max(axis=0)
+        shift = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return shift + np.log(np.exp(xs - shift).sum(axis=0))
+    m = max(xs)
+    if m == INF or m == -INF:
+        return NAN if any(x != x for x in xs) else m
+    return m + math.log(sum([math.exp(x - m) for x in xs]))
+
+
+def _logsumexp_local(xs: Any, out: Any, _: None) -> Any:
+    """∂/∂x_i = e^(x_i − out): the softmax of the operands."""
+    if type(xs) is _ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.exp(xs - out)
+    if _is_float(out):
+        return tuple([math.exp(x - out) for x in xs])
+    return tuple([(x - out).exp() for x in xs])
+
 
 def _fn(name: str, forward: Callable[..., Any], local: Callable[..., tuple[Any, ...]],
         formula: str, text: str, latex: str, **more: Any) -> Rule:  # fmt: skip
@@ -534,6 +557,10 @@ RULES: dict[str, Rule] = {
         # local derivatives are exactly Mazur's ∂net/∂w = out_h and ∂net/∂out_h = w.
         Rule("dot", _dot, lambda xs, out, _: _swap_pairs(xs), variadic=True, symbol="·",
              precedence=1, formula=("{pair}",), text=("{pair}",), latex=("{pair}",)),
+        # log Σ e^z_i, the max subtracted inside (for every input, also when compiled); its
+        # local derivatives are the softmax e^(z_i − out).
+        Rule("logsumexp", _logsumexp, _logsumexp_local, variadic=True,
+             formula=("exp({x} - {out})",), text=("e^({x} − {out})",), latex=("e^{{x}-{out}}",)),
     ]
 }
 

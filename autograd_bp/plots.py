@@ -1,4 +1,5 @@
-"""Pictures of training with matplotlib, written to PNG atomically.
+"""Pictures of training with matplotlib, written atomically in the format the file's
+extension names (.png, .svg, .pdf, .jpg, ...).
 
 Example:
     >>> import tempfile, pathlib
@@ -19,7 +20,7 @@ import numpy as np
 from ._io import atomic_write, require
 from .engine import no_grad
 
-__all__ = ["plot_decision_boundary", "plot_history"]
+__all__ = ["plot_decision_boundary", "plot_format", "plot_history"]
 
 
 def _pyplot() -> Any:
@@ -28,10 +29,28 @@ def _pyplot() -> Any:
     return require("matplotlib.pyplot", "train")
 
 
+def plot_format(path: str | os.PathLike[str], option: str = "plot") -> str:
+    """The image format for ``path``, from its extension, as matplotlib writes it; a
+    ValueError naming ``option`` for an extension it cannot write (or none).
+
+    Example:
+        >>> plot_format("loss.SVG"), plot_format("b.jpg")
+        ('svg', 'jpg')
+    """
+    _pyplot()
+    kinds = require("matplotlib.backends.backend_agg", "train").FigureCanvasAgg.filetypes
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in kinds:
+        raise ValueError(f"{option}: cannot write {str(path)!r}: the extension must be one of "
+                         f"{', '.join('.' + k for k in sorted(kinds))}")  # fmt: skip
+    return suffix
+
+
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     plt = _pyplot()
     try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        kind = plot_format(path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=110))
     finally:
         plt.close(fig)
 
@@ -52,10 +71,33 @@ def plot_history(history: Any, path: str | os.PathLike[str]) -> Path:
     return _save(fig, path)
 
 
+def _score(output: Any) -> float:
+    """One number whose sign (or side of 0.5) is the predicted class: the output itself,
+    or for two class logits their difference."""
+    if not isinstance(output, list):
+        return output.data
+    if len(output) != 2:
+        raise ValueError(f"plot_decision_boundary: needs 1 or 2 outputs, got {len(output)}")
+    return output[1].data - output[0].data
+
+
+def _class_one(model: Any, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Where on the grid the model predicts class 1 (rows follow ``ys``)."""
+    with no_grad():
+        scores = np.array([[_score(model([a, b])) for a in xs] for b in ys])
+    # a probability splits at 0.5, a score or logit difference at 0: read from the output's
+    # op (recorded only with grad on), not guessed from the scores' range (a score can be
+    # in [0, 1] too)
+    threshold = 0.5 if getattr(model([xs[0], ys[0]]), "op", "") == "sigmoid" else 0.0
+    return scores > threshold
+
+
 def plot_decision_boundary(
     model: Any, X: Any, y: Any, path: str | os.PathLike[str], *, resolution: int = 60
 ) -> Path:
-    """Shade where a 2-input model's score is positive, with the data on top."""
+    """Shade where a 2-input model predicts class 1, with the data on top. The model has
+    one output (a sigmoid probability, split at 0.5, or a score, split at 0) or two class
+    logits."""
     plt = _pyplot()
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -63,11 +105,8 @@ def plot_decision_boundary(
     pad = 0.5
     xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
-    with no_grad():
-        scores = np.array([[model([a, b]).data for a in xs] for b in ys])
-    threshold = 0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.contourf(xs, ys, scores > threshold, levels=1, cmap="coolwarm", alpha=0.35)
+    ax.contourf(xs, ys, _class_one(model, xs, ys), levels=1, cmap="coolwarm", alpha=0.35)
     ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y), cmap="coolwarm", edgecolors="k", s=25)
     ax.set(title="decision boundary", xlabel="x1", ylabel="x2")
     fig.tight_layout()

@@ -144,8 +144,10 @@ def _symbols(sp: Any, value: Value) -> dict[Value, Any]:
     return sym
 
 
-def derivative(value: Value, wrt: Value) -> Any:
-    """The simplified symbolic ∂value/∂wrt, by reverse mode over the op table's formulas.
+def derivative(value: Value, wrt: Value, simplify: bool = True) -> Any:
+    """The simplified symbolic ∂value/∂wrt, by reverse mode over the op table's formulas
+    (``simplify=False``: as the chain rule assembles it, which is instant even where SymPy's
+    simplification would take minutes).
 
     Example:
         >>> from autograd_bp import Value
@@ -168,13 +170,19 @@ def derivative(value: Value, wrt: Value) -> Any:
             local = graph.evaluate_formula(formulas[slot % len(formulas)],
                                            _env(sp, node, sym, slot), call)  # fmt: skip
             adjoint[parent] = adjoint.get(parent, sp.Integer(0)) + g * local
-    return _simplest(sp, adjoint.get(wrt, sp.Integer(0)))
+    result = adjoint.get(wrt, sp.Integer(0))
+    return _simplest(sp, result) if simplify else result
+
+
+MAX_SIMPLIFY_OPS = 120  # larger derivatives are shown as the chain rule assembles them
 
 
 def _simplest(sp: Any, expr: Any) -> Any:
     """The shortest of a few simplifications that bring in no new functions (SymPy likes to
     turn a sigmoid's derivative into 1/(4 cosh²), which is no help to a learner)."""
     functions = {type(f) for f in expr.atoms(sp.Function)}
+    if sp.count_ops(expr) > MAX_SIMPLIFY_OPS:  # simplify's cost explodes: the worked example's
+        return expr  # ∂E/∂w1 (≈ 300 ops) does not finish in minutes
     candidates = [sp.simplify(expr), sp.together(expr), sp.factor(sp.cancel(expr)), expr]
     honest = [c for c in candidates if {type(f) for f in c.atoms(sp.Function)} <= functions]
     return min(honest, key=sp.count_ops)

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,7 @@ from .losses import l2 as l2_penalty
 from .nn import Module
 from .optim import Optimizer
 
-__all__ = ["History", "accuracy", "evaluate", "fit", "infer_task", "gc_paused"]
+__all__ = ["History", "TrainReport", "accuracy", "evaluate", "fit", "infer_task", "gc_paused"]
 
 
 @dataclass
@@ -42,6 +43,61 @@ class History:
     def to_dict(self) -> dict[str, list[Any]]:
         """Plain lists, ready for JSON."""
         return asdict(self)
+
+
+@dataclass
+class TrainReport:
+    """One training run as the CLI reports it: what was trained, how it went, what was
+    written. ``to_dict`` is its JSON form, ``text`` its terminal form.
+
+    Example:
+        >>> h = History(loss=[0.5, 0.25], accuracy=[0.5, 1.0], seconds=[0.1, 0.3])
+        >>> r = TrainReport("xor", "MLP(2, [4, 1])", [4], "half_sse", h, train_accuracy=1.0)
+        >>> r.to_dict()["final_loss"], r.to_dict()["seconds_per_epoch"]
+        (0.25, 0.2)
+    """
+
+    dataset: str
+    model: str
+    hidden: list[int]
+    loss: str
+    history: History
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
+    plot: str | None = None
+    saved: str | None = None
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall time of an epoch."""
+        return sum(self.history.seconds) / len(self.history.seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON; test_accuracy, plot and saved only when there are any."""
+        doc: dict[str, Any] = {
+            "dataset": self.dataset,
+            "model": self.model,
+            "hidden": self.hidden,
+            "loss": self.loss,
+            "history": self.history.to_dict(),
+            "final_loss": self.history.loss[-1],
+            "train_accuracy": self.train_accuracy,
+            "seconds_per_epoch": self.seconds_per_epoch,
+        }
+        optional = {"test_accuracy": self.test_accuracy, "plot": self.plot, "saved": self.saved}
+        return doc | {k: v for k, v in optional.items() if v is not None}
+
+    def text(self) -> str:
+        """The lines ``autograd-bp train`` prints."""
+        epochs = len(self.history.loss)
+        lines = [f"{self.dataset}: {self.model}, {self.loss}, {epochs} epochs",
+                 f"  final training loss  {self.history.loss[-1]:.6g}"]  # fmt: skip
+        for name, value in (("training", self.train_accuracy), ("test", self.test_accuracy)):
+            if value is not None:
+                lines.append(f"  {name + ' accuracy':<20} {value:.4f}")
+        lines.append(f"  seconds per epoch    {self.seconds_per_epoch:.3f}")
+        lines += [f"  {k}: {v}" for k, v in (("plot", self.plot), ("saved", self.saved)) if v]
+        return "\n".join(lines)
 
 
 def infer_task(loss: str | Callable[..., Value], y: np.ndarray) -> str:
@@ -76,13 +132,18 @@ def _predict(values: Sequence[float], task: str, threshold: float) -> int:
     raise ValueError(f"no accuracy for task {task!r}")
 
 
+def _label(target: Any) -> int:
+    """A class label from a target: the index itself, or the hot position of a one-hot row."""
+    return int(np.argmax(target)) if isinstance(target, (list, np.ndarray)) else int(target)
+
+
 def _numbers(output: Any) -> list[float]:
     return [o.data for o in output] if isinstance(output, list) else [output.data]
 
 
 def accuracy(outputs: Sequence[Any], y: Sequence[Any], task: str, threshold: float = 0.0) -> float:
     """Fraction of examples whose predicted class equals the label (outputs are Values)."""
-    hits = sum(_predict(_numbers(o), task, threshold) == int(t) for o, t in zip(outputs, y))
+    hits = sum(_predict(_numbers(o), task, threshold) == _label(t) for o, t in zip(outputs, y))
     return hits / len(outputs)
 
 
@@ -133,6 +194,8 @@ def fit(
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if not (isinstance(l2, (int, float)) and math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"fit: l2 must be a finite number >= 0, got {l2!r}")
     X_arr = np.asarray(X, dtype=float)
     rows = X_arr.tolist()
     targets = [_target(t) for t in np.asarray(y)]
@@ -174,7 +237,7 @@ def fit(
                 optimizer.step()
             total += batch_loss * len(batch)
             if task != "regression":
-                hits += sum(_predict(o, task, threshold) == int(targets[i])
+                hits += sum(_predict(o, task, threshold) == _label(targets[i])
                             for o, i in zip(outputs, batch))  # fmt: skip
         history.loss.append(total / n)
         history.accuracy.append(hits / n if task != "regression" else None)
@@ -190,7 +253,7 @@ def _compiled_step(model: Module, loss_fn: Callable[..., Value], X: np.ndarray, 
     from .tape import compile_loss
 
     y = np.asarray(y)
-    if task == "multiclass":  # class indices -> one-hot rows, so the graph is the same for all
+    if task == "multiclass" and y.ndim == 1:  # class indices -> one-hot rows: one graph for all
         n_classes = len(_numbers(model(X[0].tolist())))
         T = np.eye(n_classes)[y.astype(int)]
     else:

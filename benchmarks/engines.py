@@ -364,3 +364,215 @@ def digits_epoch_torch(data, batch: int = 32, lr: float = 0.1):
             out = forward(x)
             losses.append(sum((o - v) ** 2 for o, v in zip(out, target)) * 0.5)
         _torch_sgd(sum(losses) * (1.0 / len(losses)), params, lr)
+
+
+# ------------------------------------------------------------------- tiny transformer
+
+
+def _transformer_module():
+    """examples/transformer.py (not a package: loaded from its path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "autograd_bp_example_transformer"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "examples" / "transformer.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def micrograd_engine():
+    """The transformer's Engine on micrograd 0.1.0's closure-per-node Value, extended
+    with exp and log in its own style (one node and one closure per op); sums are its
+    chains of ``+``, the log-sum-exp subtracts the max as a constant, as one writes it
+    there."""
+    import math
+
+    from micrograd.engine import Value as MValue
+
+    def exp(self):
+        out = MValue(math.exp(self.data), (self,), "exp")
+
+        def _backward():
+            self.grad += out.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = MValue(math.log(self.data), (self,), "log")
+
+        def _backward():
+            self.grad += (1.0 / self.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def logsumexp(zs):
+        m = max(z.data for z in zs)
+        return log(sum(exp(z - m) for z in zs)) + m
+
+    T = _transformer_module()
+    return T.Engine(MValue, sum, lambda w, x: sum(a * b for a, b in zip(w, x)), exp, logsumexp)
+
+
+def transformer_ours(steps: int) -> list[float]:
+    T = _transformer_module()
+    with gc_paused():  # as train.fit does
+        return T.train(T.AUTOGRAD_BP, steps)[0]
+
+
+def transformer_micrograd(steps: int) -> list[float]:
+    T = _transformer_module()
+    return T.train(micrograd_engine(), steps)[0]
+
+
+# ---------------------------------------------------- scaling: compiled tape vs batched torch
+
+
+def _squared(out: Any, target: Any) -> Any:
+    d = out - target
+    return d * d
+
+
+def scaling_ours(width: int, batch: int, sync: bool = False):
+    """MLP(3, [w, w, 1]) tanh, squared loss, forward + backward on the compiled tape:
+    (step, gradients). ``sync=False`` keeps the parameters as one vector (as PyTorch keeps
+    tensors); ``sync=True`` also reads every ``.data`` and adds to every ``.grad``."""
+    from autograd_bp.tape import compile_loss
+
+    X, T = _scaling_data(batch)
+    net = MLP(3, [width, width, 1], activation="tanh", seed=0)
+    compiled = compile_loss(net, _squared, X[:2], T[:2])
+    f = compiled.compiled
+
+    def step() -> None:
+        compiled.step(X, T, sync=sync)
+
+    def grads() -> list[float]:
+        return f.flat_grad.tolist()
+
+    return step, grads, net, f.parameters
+
+
+def _scaling_data(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(batch)
+    X = rng.normal(size=(batch, 3))
+    return X, np.sin(X.sum(axis=1, keepdims=True))
+
+
+def scaling_torch(net: MLP, batch: int):
+    """The same network and loss written batched in PyTorch (float64): (step, gradients
+    in the tape's parameter order given by ``order``)."""
+    import torch
+
+    X, T = (torch.tensor(a) for a in _scaling_data(batch))
+    Ws = [torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64,
+                       requires_grad=True) for layer in net.layers]  # fmt: skip
+    bs = [torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64,
+                       requires_grad=True) for layer in net.layers]  # fmt: skip
+
+    def step() -> None:
+        a = X
+        for k, (W, b) in enumerate(zip(Ws, bs)):
+            a = torch.addmm(b, a, W.T)
+            if k < len(Ws) - 1:
+                a = torch.tanh(a)
+        loss = ((a - T) ** 2).mean()
+        for p in (*Ws, *bs):
+            p.grad = None
+        loss.backward()
+
+    def grads() -> dict[int, float]:  # id(parameter Value) -> gradient
+        out = {}
+        for layer, W, b in zip(net.layers, Ws, bs):
+            for j, n in enumerate(layer.neurons):
+                for i, w in enumerate(n.w):
+                    out[id(w)] = W.grad[j, i].item()
+                out[id(n.b)] = b.grad[j].item()
+        return out
+
+    return step, grads
+
+
+# ------------------------------------------------- a random scalar graph, one example at a time
+
+
+@dataclass
+class RandomGraph:
+    """n ops (+, −, ×, tanh, sigmoid, sin) on random earlier nodes over 10 inputs and 50
+    parameters; × reads only bounded nodes, so nothing overflows."""
+
+    ops: list[tuple[int, int, int]]
+    n_inputs: int = 10
+    n_params: int = 50
+
+
+def random_graph(n: int = 10_000, seed: int = 0) -> RandomGraph:
+    rng = random.Random(seed)
+    spec = RandomGraph([])
+    leaves = spec.n_inputs + spec.n_params
+    bounded = list(range(leaves))
+    for i in range(n):
+        size = leaves + i
+        kind = rng.randrange(6)
+        if kind == 1 and i >= leaves:
+            a, b = rng.choice(bounded), rng.choice(bounded)
+        else:
+            a, b = (i if i < leaves else rng.randrange(size)), rng.randrange(size)
+        spec.ops.append((kind, a, b))
+        if kind in (2, 3, 5):
+            bounded.append(size)
+    return spec
+
+
+def build_random_graph(spec: RandomGraph, leaves: list[Value]) -> Value:
+    nodes = list(leaves)
+    append = nodes.append
+    for kind, a, b in spec.ops:
+        x, y = nodes[a], nodes[b]
+        if kind == 0:
+            append(x + y)
+        elif kind == 1:
+            append(x * y)
+        elif kind == 2:
+            append(x.tanh())
+        elif kind == 3:
+            append(x.sigmoid())
+        elif kind == 4:
+            append(x - y)
+        else:
+            append(x.sin())
+    return sum_values(nodes[-100:])
+
+
+def random_graph_runs(spec: RandomGraph, n_examples: int = 20):
+    """(dynamic run, compiled run, gradient agreement): each run does forward + backward
+    of every example, one at a time."""
+    from autograd_bp import compile
+
+    rng = np.random.default_rng(0)
+    params = [Value(v) for v in rng.uniform(-1, 1, spec.n_params)]
+    X = rng.uniform(-1, 1, (n_examples, spec.n_inputs))
+    f = compile(lambda *xs: build_random_graph(spec, [*xs, *params]), X[0])
+
+    def dynamic() -> list[float]:
+        for p in params:
+            p.grad = 0.0
+        with gc_paused():
+            for x in X.tolist():
+                build_random_graph(spec, [*map(Value, x), *params]).backward()
+        return [p.grad for p in params]
+
+    def compiled() -> list[float]:
+        for p in params:
+            p.grad = 0.0
+        for x in X:  # reads every .data, adds to every .grad, as the engine does
+            f.backward(x[None], reduction="sum")
+        return [p.grad for p in params]
+
+    return dynamic, compiled

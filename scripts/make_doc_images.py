@@ -16,7 +16,7 @@ from autograd_bp.nn import MLP
 from autograd_bp.optim import SGD
 from autograd_bp.plots import plot_decision_boundary, plot_history
 from autograd_bp.train import fit
-from autograd_bp.viz import render, render_steps
+from autograd_bp.viz import render, render_network, render_steps
 from autograd_bp.worked import build_network, forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def expression():
     y = z.tanh()
     y.label = "y"
     y.backward()
-    return y, w
+    return y, w, [w, b]
 
 
 def first_expression():
@@ -47,26 +47,31 @@ def first_expression():
     out_h1 = net_h1.sigmoid()
     out_h1.label = "out_h1"
     out_h1.backward()
-    return out_h1
+    return out_h1, [w1, w2, b1]
 
 
 def main(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     net, params, E = seed_graph()
-    y, w = expression()
+    y, w, y_parameters = expression()
+    first, first_parameters = first_expression()
+    mine = {"parameters": y_parameters}  # x is an input, w and b are parameters
+    # the worked example is deep (17 ranks): top to bottom it fits a page, left to right not
     written = [
-        render(first_expression(), out / "first.svg"),
+        render(first, out / "first.svg", parameters=first_parameters),
         render(E, out / "worked.svg", model=net, highlight=(E, params["w1"]),
-               show_local_grads=True),
-        render(E, out / "worked_neurons.svg", model=net, group="neuron"),
-        render(E, out / "worked_layers.svg", model=net, group="layer", show_grad=False),
-        render(y, out / "expression.svg"),
-        render(y, out / "expression_local_grads.svg", show_local_grads=True),
-        render(y, out / "expression_order.svg", show_order=True),
-        render(y, out / "expression_no_ops.svg", show_ops=False, rankdir="TB"),
-        render(y, out / "expression_highlight.svg", highlight=(y, w)),
-        render(E, out / "worked_budget.svg", max_nodes=12),
-        render_steps(E, out / "steps", model=net),
+               show_local_grads=True, rankdir="TB"),
+        render_network(net, out / "network.svg", [0.05, 0.10], show_grad=True),
+        render(E, out / "worked_neurons.svg", model=net, group="neuron", show_grad=False),
+        render(E, out / "worked_layers.svg", model=net, group="layer", show_grad=False,
+               rankdir="TB"),
+        render(y, out / "expression.svg", **mine),
+        render(y, out / "expression_local_grads.svg", show_local_grads=True, **mine),
+        render(y, out / "expression_order.svg", show_order=True, **mine),
+        render(y, out / "expression_no_ops.svg", show_ops=False, rankdir="TB", **mine),
+        render(y, out / "expression_highlight.svg", highlight=(y, w), **mine),
+        render(E, out / "worked_budget.svg", max_nodes=12, rankdir="TB"),
+        render_steps(E, out / "steps", model=net, rankdir="TB"),
     ]  # fmt: skip
     X, labels = moons(100, 0.1, seed=0, signed=True)
     mlp = MLP(2, [16, 16, 1], activation="relu", seed=0)

@@ -18,7 +18,30 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
     for row in ("chain 1,000 steps: total", "random DAG", "MLP(2, [16, 16, 1]) step",
-                "digits MLP(64, [32, 10]) epoch", "bytes per node"):  # fmt: skip
+                "digits MLP(64, [32, 10]) epoch", "bytes per node", "| 16 | 256 |",
+                "µs per op", "autograd_bp compiled (`compile`, batch of 1)",
+                "| transformer, 1 steps |"):  # fmt: skip
         assert row in text, row
+    assert (tmp_path / "images" / "performance_scaling.png").read_bytes().startswith(b"\x89PNG")
+    assert "![time per step against batch size, log-log](images/performance_scaling.png)" in text
     assert '"machine"' in text and '"python"' in text
     assert "✗" not in text  # the gradient agreement checks all passed
+
+
+def test_transformer_engines_agree_on_the_losses() -> None:
+    """The transformer row's premise: the same model on micrograd's design gives our losses."""
+    pytest = __import__("pytest")
+    pytest.importorskip("micrograd")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import engines as E
+    from benchmarks.__main__ import in_big_stack
+
+    ours = E.transformer_ours(2)
+    theirs = in_big_stack(lambda: E.transformer_micrograd(2), 1_000_000)
+    assert len(ours) == 2 and all(abs(a - b) <= 1e-9 * abs(a) for a, b in zip(ours, theirs))
+
+
+def test_unknown_sections_are_refused() -> None:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "chain,nope"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 2 and "unknown section(s) nope" in proc.stderr

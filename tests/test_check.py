@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from conftest import require_torch
 
 from autograd_bp import Value
@@ -36,3 +38,15 @@ def test_verify_on_the_seed_network_sums_shared_biases_everywhere() -> None:
     assert report.max_abs_numeric < 1e-9
     assert len(report.names) == 10
     assert "BP1-BP4" in report.text() and report.to_dict()["max_rel_torch"] < 1e-12
+
+
+def test_gradcheck_at_the_edge_of_the_domain_says_so_instead_of_raising() -> None:
+    report = gradcheck(lambda x, y: x.sqrt() * y, [Value(0.0, label="x"), 2.0])
+    edge, other = report.rows
+    assert not report.passed and edge.ok is False and other.ok is True
+    assert "x = 0 is at the edge of the domain" in edge.note and "x − 1e-06" in edge.note
+    assert math.isnan(edge.numeric) and report.max_error == other.error
+    assert "edge of the domain" in report.text() and "-1e-06" not in report.text()
+    doc = report.to_dict()
+    assert doc["passed"] is False and doc["inputs"][0]["note"] == edge.note
+    assert "note" not in doc["inputs"][1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from autograd_bp import __version__
+from autograd_bp.cli import main
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -42,12 +44,78 @@ def test_demo_prints_the_table_traces_and_writes_the_diagram(tmp_path) -> None:
     proc = run("demo", "--iterations", "50", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "gradients.w5" in out and "0.082167041" in out and "✓" in out
+    assert "∂E_total/∂w5" in out and "0.082167041" in out and "✓" in out
     assert "∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5" in out
     assert "2 paths from E_total to w1" in out
     if shutil.which("dot"):
         ET.parse(tmp_path / "network.svg")  # a well-formed SVG
+        ET.parse(tmp_path / "neurons.svg")  # the neuron-level picture
         assert (tmp_path / "steps" / "index.html").exists()
+
+
+def _table(out: str) -> dict[str, str]:
+    """Table rows of the demo's text output: quantity name -> the rest of the line."""
+    lines = out.split("\n\n")[1].splitlines()[1:]
+    return {line[:30].strip(): line[30:] for line in lines}
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory) -> str:
+    proc = run("demo", "--out", str(tmp_path_factory.mktemp("demo")))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_demo_table_speaks_mathematics_names_its_source_and_has_no_false_alarms(
+    default_demo,
+) -> None:
+    out = default_demo
+    rows = _table(out)
+    for name in ("∂E_o2/∂out_h1", "w1⁺", "δ_o1 = ∂E_total/∂net_o1", "E_total after 1 update",
+                 "out_o1 after 10,000 updates"):  # fmt: skip
+        assert name in rows, name
+    assert not any("chain." in k or "gradients." in k for k in rows)
+    # every figure is reproduced under one schedule or the other: no ✗ in the table
+    assert len(rows) == 31 and not any("✗" in rest for rest in rows.values())
+    assert rows["E_total after 1 update"].split()[-3:] == ["(sequential:", "0.291027924", "✓)"]
+    assert "other schedule" in rows["E_total after 1 update"]
+    assert rows["w1⁺"].split()[-1] == "✓"
+    assert "https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/" in out
+    assert "http://neuralnetworksanddeeplearning.com/chap2.html" in out
+    assert "seed" not in out.lower()
+
+
+def test_demo_schedule_changes_the_text_output(default_demo, tmp_path) -> None:
+    seq = run("demo", "--schedule", "sequential", "--out", str(tmp_path)).stdout
+    a, b = _table(default_demo), _table(seq)
+    assert a["w1⁺"] != b["w1⁺"] and "other schedule (simultaneous:" in b["w1⁺"]
+    assert b["E_total after 1 update"].split()[-1] == "✓"
+    assert a["w5⁺"] == b["w5⁺"]  # the output weights move the same under both
+    assert "schedule sequential" in seq and "schedule simultaneous" in default_demo
+
+
+def test_demo_update_biases_shows_the_updated_biases(tmp_path) -> None:
+    from autograd_bp.worked import compute
+
+    out = run("demo", "--update-biases", "--iterations", "3", "--out", str(tmp_path)).stdout
+    rows = _table(out)
+    expected = compute(iterations=3, update_biases=True)
+    for b in ("b1", "b2"):
+        engine = float(rows[b + "⁺"].split()[0])
+        assert engine == pytest.approx(expected[f"updated.simultaneous.{b}"], abs=1e-9)
+        assert engine != pytest.approx(0.35 if b == "b1" else 0.60)  # it moved
+    assert "b1⁺" not in _table(run("demo", "--iterations", "3", "--out", str(tmp_path)).stdout)
+
+
+def test_demo_prints_the_four_equations_checked_against_the_engine(default_demo) -> None:
+    lines = [
+        ln
+        for ln in default_demo.splitlines()
+        if ln.strip().startswith(("BP1", "BP2", "BP3", "BP4"))
+    ]
+    assert [ln.split()[0] for ln in lines] == ["BP1", "BP2", "BP3", "BP4"]
+    assert "δ² = ∇_a C ⊙ σ′(z²)" in lines[0] and "δ¹ = ((w²)ᵀ δ²) ⊙ σ′(z¹)" in lines[1]
+    assert all(ln.endswith("✓ = engine") for ln in lines)
 
 
 def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
@@ -65,6 +133,7 @@ def test_demo_json_schema_and_that_settings_change_results(tmp_path) -> None:
     assert b["updated.w1"] == b["updated.sequential.w1"]
     rows = {r["quantity"]: r for r in a["comparison"]}
     assert rows["gradients.w5"]["matches"] is True
+    assert rows["gradients.w5"]["name"] == "∂E_total/∂w5" and rows["gradients.w5"]["status"] == "✓"
     assert rows["after_training.sequential.E"]["applies"] is False  # 20 iterations, not 10,000
 
 
@@ -105,7 +174,7 @@ def test_grad_draw_and_steps_write_real_files(tmp_path) -> None:
         (["grad", "x*2", "x=1", "--draw", "g.bmp"], ["svg, png or pdf"]),
         (["train", "xor", "--activation", "swish"], ["invalid choice", "swish"]),
         (["train", "xor", "--hidden", "0"], ["--hidden"]),
-        (["train", "xor", "--lr", "-0.1"], ["--lr", "positive"]),
+        (["train", "xor", "--lr", "-0.1"], ["--lr", "> 0"]),
         (["train", "xor", "--load", "/no/such/model.json"], ["cannot read model file"]),
         (["demo", "--iterations", "0"], ["--iterations"]),
         (["verify", "--sizes", "3"], ["--sizes"]),
@@ -160,6 +229,24 @@ def test_train_compiled_digits_reports_test_accuracy() -> None:
     assert doc["test_accuracy"] > 0.85 and doc["history"]["loss"][-1] < doc["history"]["loss"][0]
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_steps_page_shows_the_expression_and_leaves_no_stale_steps(tmp_path) -> None:
+    out = tmp_path / "steps"
+    assert run("steps", "tanh(a*b) + a*a*a", "a=0.5", "b=-1", "--out", str(out)).returncode == 0
+    longer = len(list(out.glob("step_*.svg")))
+    assert run("steps", "a*a", "a=2", "--out", str(out)).returncode == 0
+    assert longer > 3 and len(list(out.glob("step_*.svg"))) == 3
+    assert "f = a*a   at a=2" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_grad_draw_refuses_to_overwrite_a_foreign_gv_file(tmp_path) -> None:
+    notes = tmp_path / "g.gv"
+    notes.write_text("keep me\n")
+    proc = run("grad", "x*x", "x=3", "--draw", str(tmp_path / "g.svg"))
+    assert_usage_error(proc, "g.gv", "not written by render")
+    assert notes.read_text() == "keep me\n"
+
+
 def test_grad_names_the_output_f_everywhere_and_explains_both_slots() -> None:
     proc = run("grad", "x*x*y", "x=3", "y=2", "--explain", "x")
     assert proc.returncode == 0, proc.stderr
@@ -192,3 +279,261 @@ def test_grad_explain_and_formula_in_every_format(fmt) -> None:
     assert doc["explain"]["paths"][0]["factors"][0]["rule"].startswith("σ(")
     if fmt != "text":
         assert doc["explain"][fmt].count("\\frac") >= 3
+
+
+# --- check and exercise ---------------------------------------------------------------------
+
+W1 = "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"
+
+
+def test_check_help_and_exit_codes(tmp_path) -> None:
+    for command in ("check", "exercise"):
+        proc = run(command, "--help")
+        assert proc.returncode == 0 and "example: autograd-bp " + command in proc.stdout
+    right = run("check", "--worked", "--wrt", "w1", "--claim", W1)
+    assert right.returncode == 0 and right.stdout.startswith("✓ correct")
+    wrong = run("check", "--worked", "--wrt", "w1", "--claim", "delta_o1*w5*out_h1*(1-out_h1)*x1")
+    assert wrong.returncode == 1 and "but not the one through E_o2, out_o2" in wrong.stdout
+    here = run("check", "sin(x)*x", "x=0", "--wrt", "x", "--claim", "0")
+    assert here.returncode == 1 and here.stdout.startswith("≈ only here")
+    expr = run("check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "2*x*y", "--points", "60")
+    assert expr.returncode == 0 and "61 checked" in expr.stdout
+    nielsen = run("check", "--sizes", "2,3,2", "--wrt", "w2_1_1", "--claim", "delta2_1*x1")
+    assert nielsen.returncode == 0, nielsen.stdout + nielsen.stderr
+
+
+def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
+    keys = {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis"}
+    for claim, verdict, code in ((W1, "correct", 0), ("x1*w5", "wrong", 1),
+                                 ("log(w1 - 0.15)", "wrong", 1)):  # fmt: skip
+        proc = run("check", "--worked", "--wrt", "w1", "--claim", claim, "--json")
+        assert proc.returncode == code, proc.stderr
+        doc = strict_loads(proc.stdout)
+        assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] == 51
+        assert isinstance(doc["diagnosis"], list)
+    assert doc["claimed"] is None  # log(0) at the given point: undefined, not -Infinity
+
+
+# --------------------------------------------------------------------- misuse (issue 14)
+
+
+def _refuse_constant(token: str) -> None:
+    raise AssertionError(f"--json printed the non-JSON token {token}")
+
+
+def strict_loads(text: str):
+    """json.loads that fails on NaN/Infinity tokens (what JSON.parse and jq reject)."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    """main() in-process: (exit status, stdout, stderr)."""
+    status = main(list(args))
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def assert_one_line_error(status: int, err: str, *words: str) -> None:
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("autograd-bp: error:"), err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "q*2"], ["unknown name(s) q"]),
+        (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "y*"], ["--claim", "syntax error"]),
+        (["x*y", "x=1", "y=2", "--wrt", "z", "--claim", "y"], ["--wrt", "'z'"]),
+        (["log(x)", "x=-1", "--wrt", "x", "--claim", "1/x"], ["log", "positive"]),
+        (["--worked", "--wrt", "w9", "--claim", "1"], ["--wrt", "'w9'"]),
+        (["--worked", "x=1", "--wrt", "w1", "--claim", "1"], ["NAME=VALUE"]),
+        (["x*y", "x=1", "y=2", "--worked", "--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--wrt", "x", "--claim", "y"], ["exactly one"]),
+        (["--sizes", "2", "--wrt", "x", "--claim", "y"], ["--sizes"]),
+        (["--worked", "--wrt", "w1"], ["--claim"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "0"], ["--points"]),
+        (["--worked", "--wrt", "w1", "--claim", "1", "--points", "10"], ["at least 50"]),
+    ],
+)
+def test_check_bad_input_is_one_line_exit_2(args: list[str], words: list[str]) -> None:
+    assert_usage_error(run("check", *args), *words)
+
+
+def test_exercise_prints_grades_and_writes_a_set(tmp_path) -> None:
+    a, b = run("exercise", "--seed", "7"), run("exercise", "--seed", "7")
+    assert a.returncode == 0 and a.stdout == b.stdout and "Exercise 7" in a.stdout
+    assert 'exercise --seed 7 --answer "FORMULA"' in a.stdout
+    from autograd_bp.exercise import make_exercise
+
+    ex = make_exercise(7)
+    assert run("exercise", "--seed", "7", "--answer", ex.answer).returncode == 0
+    wrong = run("exercise", "--seed", "7", "--answer", f"2*({ex.answer})", "--json")
+    assert wrong.returncode == 1 and strict_loads(wrong.stdout)["verdict"] == "wrong"
+    fresh = run("exercise")
+    assert fresh.returncode == 0 and "Exercise " in fresh.stdout
+    out = tmp_path / "set.md"
+    proc = run("exercise", "--markdown", str(out), "--count", "3", "--seed", "2")
+    assert proc.returncode == 0 and "## Answer key" in out.read_text(encoding="utf-8")
+    assert_usage_error(run("exercise", "--level", "4"), "--level")
+    assert_usage_error(run("exercise", "--seed", "1", "--answer", "nope"), "unknown name")
+    assert_usage_error(run("exercise", "--markdown", str(out), "--answer", "1"), "--markdown")
+
+
+def test_demo_ends_by_pointing_to_check(tmp_path) -> None:
+    proc = run("demo", "--iterations", "2", "--out", str(tmp_path))
+    assert proc.returncode == 0
+    assert (
+        proc.stdout.strip().splitlines()[-1].startswith("Derived one yourself? autograd-bp check")
+    )
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["grad", "x*2", "x=1e309"], ["'x'", "finite", "1e309", "too large"]),
+        (["grad", "x*2", "x=inf"], ["'x'", "finite"]),
+        (["grad", "x*2", "x=nan"], ["'x'", "finite"]),
+        (["grad", "x*2", "x=1", "x=2"], ["'x' is given twice", "x=1 and x=2"]),
+        (["train", "xor", "--l2", "nan"], ["--l2", "finite"]),
+        (["train", "xor", "--l2", "inf"], ["--l2", "finite"]),
+        (["train", "xor", "--l2", "-1"], ["--l2", ">= 0"]),
+        (["train", "xor", "--lr", "inf"], ["--lr", "finite"]),
+        (["train", "xor", "--momentum", "nan"], ["--momentum"]),
+        (["train", "xor", "--momentum", "1"], ["--momentum", "[0, 1)"]),
+        (["train", "moons", "--noise", "nan"], ["--noise"]),
+        (["train", "xor", "--seed", "-1"], ["--seed", "[0, 4294967295]"]),
+        (["verify", "--seed", "99999999999"], ["--seed"]),
+        (["train", "xor", "--hidden", "10000000"], ["--hidden", "parameters"]),
+        (["train", "moons", "--samples", "1e9"], ["--samples", "integer"]),
+        (["train", "moons", "--samples", "1000000000"], ["--samples", "100000"]),
+        (["train", "moons", "--samples", "100000", "--hidden", "64,64"], ["--batch-size", "GiB"]),
+        (["train", "digits", "--samples", "5000"], ["--samples", "1437"]),
+        (["train", "xor", "--epochs", "1000000000000"], ["--epochs"]),
+        (["verify", "--sizes", "100000,100000"], ["--sizes", "parameters"]),
+        (["demo", "--iterations", "1000000000000"], ["--iterations"]),
+        (["grad", "x", "x=1", "--precision", "1000000000"], ["--precision", "[1, 17]"]),
+        (["train", "xor", "--plot", "boundary.bmp"], ["--plot", ".png", ".svg"]),
+        (["train", "xor", "--plot", "boundary"], ["--plot"]),
+        (["train", "digits", "--loss", "binary_cross_entropy"], ["binary_cross_entropy", "10"]),
+        (["train", "digits", "--loss", "hinge"], ["hinge", "cross_entropy"]),
+    ],
+)
+def test_misuse_is_refused_in_one_line_naming_the_option(capsys, tmp_path, args, words) -> None:
+    os.chdir(tmp_path)
+    assert_one_line_error(*call(capsys, *args)[::2], *words)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_json_output_is_strict_json_with_a_note_for_non_finite_numbers(capsys) -> None:
+    status, out, _ = call(capsys, "grad", "sqrt(x)*y", "x=0", "y=2", "--json")
+    doc = strict_loads(out)
+    assert status == 0 and doc["gradients"]["x"] is None and doc["gradients"]["y"] == 0.0
+    assert doc["non_finite"] == {"gradients.x": "inf"}
+
+
+def test_every_json_output_parses_strictly(capsys, tmp_path) -> None:
+    runs = [
+        ["demo", "--json", "--iterations", "3", "--out", str(tmp_path)],
+        ["grad", "relu(x)*log(y)", "x=0", "y=2", "--json", "--check", "--explain", "x"],
+        ["train", "xor", "--hidden", "3", "--epochs", "2", "--json"],
+        ["train", "moons", "--lr", "1e200", "--activation", "relu", "--epochs", "3", "--json"],
+        ["verify", "--json"],
+    ]
+    for args in runs:
+        status, out, err = call(capsys, *args)
+        assert status in (0, 1), err
+        assert isinstance(strict_loads(out), dict)
+
+
+def test_grad_check_json_exits_1_when_the_check_fails(capsys) -> None:
+    status, out, _ = call(capsys, "grad", "relu(x)", "x=0", "--check", "--json")
+    assert status == 1 and strict_loads(out)["check"]["passed"] is False
+    status, out, _ = call(capsys, "grad", "x*x", "x=3", "--check", "--json")
+    assert status == 0 and strict_loads(out)["check"]["passed"] is True
+
+
+def test_grad_check_at_the_edge_of_the_domain_says_so(capsys) -> None:
+    status, out, err = call(capsys, "grad", "sqrt(x)", "x=0", "--check")
+    assert status == 1 and err == "", err
+    assert "x = 0 is at the edge of the domain" in out and "x − 1e-06" in out
+    assert "-1e-06" not in out  # no operand the user never typed
+    status, out, _ = call(capsys, "grad", "sqrt(x)", "x=0", "--check", "--json")
+    (row,) = strict_loads(out)["check"]["inputs"]
+    assert status == 1 and row["numeric"] is None and "edge of the domain" in row["note"]
+
+
+def test_train_load_prints_the_loaded_model_and_refuses_architecture_options(
+    capsys, tmp_path
+) -> None:
+    model = str(tmp_path / "small.json")
+    args = ["train", "xor", "--hidden", "3", "--activation", "relu", "--epochs", "2"]
+    assert call(capsys, *args, "--save", model)[0] == 0
+    status, out, err = call(capsys, "train", "xor", "--load", model, "--epochs", "1")
+    assert status == 0, err
+    assert "MLP(2, [3, 1]) (relu, sigmoid)" in out and "16" not in out.splitlines()[0]
+    doc = strict_loads(call(capsys, "train", "xor", "--load", model, "--epochs", "1", "--json")[1])
+    assert doc["hidden"] == [3] and doc["model"] == "MLP(2, [3, 1]) (relu, sigmoid)"
+    for option, value in (("--hidden", "4"), ("--activation", "tanh"), ("--init", "normal")):
+        status, _, err = call(capsys, "train", "xor", "--load", model, option, value)
+        assert_one_line_error(status, err, "--load", option)
+    status, _, err = call(capsys, "train", "xor", "--load", model, "--loss", "cross_entropy")
+    assert_one_line_error(status, err, "--load", "MLP(2, [3, 1])", "2 linear output")
+
+
+def test_train_that_diverges_exits_1_and_saves_nothing(capsys, tmp_path) -> None:
+    saved = tmp_path / "m.json"
+    status, out, err = call(capsys, "train", "moons", "--lr", "1e200", "--activation", "relu",
+                            "--epochs", "3", "--save", str(saved))  # fmt: skip
+    assert status == 1 and "diverged" in err and len(err.strip().splitlines()) == 1
+    assert not saved.exists()
+
+
+@pytest.mark.parametrize(
+    "suffix, magic",
+    [
+        (".png", b"\x89PNG"),
+        (".svg", b"<?xml"),
+        (".pdf", b"%PDF"),
+        (".jpg", b"\xff\xd8\xff"),
+        (".JPEG", b"\xff\xd8\xff"),
+    ],  # fmt: skip
+)
+def test_train_plot_writes_the_format_its_extension_names(capsys, tmp_path, suffix, magic):
+    path = tmp_path / f"plot{suffix}"
+    status, _, err = call(capsys, "train", "xor", "--hidden", "3", "--epochs", "2",
+                          "--plot", str(path))  # fmt: skip
+    assert status == 0, err
+    assert path.read_bytes().startswith(magic)
+
+
+TRAINABLE = {
+    ("xor", "half_sse"), ("xor", "mse"), ("xor", "binary_cross_entropy"),
+    ("xor", "cross_entropy"), ("xor", "hinge"),
+    ("moons", "half_sse"), ("moons", "mse"), ("moons", "binary_cross_entropy"),
+    ("moons", "cross_entropy"), ("moons", "hinge"),
+    ("digits", "half_sse"), ("digits", "mse"), ("digits", "cross_entropy"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dataset", ["xor", "moons", "digits"])
+@pytest.mark.parametrize("loss", ["half_sse", "mse", "binary_cross_entropy", "cross_entropy",
+                                  "hinge"])  # fmt: skip
+def test_every_dataset_and_loss_pair_trains_or_is_refused(capsys, tmp_path, dataset, loss):
+    epochs = {"xor": "300", "moons": "15", "digits": "10"}[dataset]  # xor: 4 examples a step
+    args = ["train", dataset, "--loss", loss, "--hidden", "8", "--epochs", epochs, "--lr", "0.5",
+            "--samples", "60", "--json"]  # fmt: skip
+    if dataset != "digits":
+        args += ["--plot", str(tmp_path / "b.png")]
+    status, out, err = call(capsys, *args)
+    if (dataset, loss) not in TRAINABLE:
+        assert_one_line_error(status, err, loss, "digits")
+        return
+    assert status == 0, err
+    doc = strict_loads(out)
+    losses = doc["history"]["loss"]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    assert 0.0 <= doc["train_accuracy"] <= 1.0
+    if dataset == "xor":
+        assert doc["train_accuracy"] == 1.0

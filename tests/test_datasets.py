@@ -31,3 +31,9 @@ def test_digits_are_sklearns_1797_scaled_and_stratified() -> None:
     assert np.abs(train_share - test_share).max() < 0.01
     with pytest.raises(ValueError, match="test_size"):
         digits(1.5)
+
+
+@pytest.mark.parametrize("noise", [float("nan"), float("inf"), -0.1])
+def test_moons_refuses_a_noise_that_is_not_a_finite_non_negative_number(noise) -> None:
+    with pytest.raises(ValueError, match="noise"):
+        moons(10, noise)

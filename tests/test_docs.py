@@ -74,6 +74,8 @@ def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:
     shown = set()
     for page in PAGES:
         shown |= set(re.findall(r"\]\(images/([^)]+)\)", page.read_text(encoding="utf-8")))
+    # plots of measured timings are made by `python -m benchmarks`, with the page they illustrate
+    shown = {name for name in shown if not name.startswith("performance_")}
     assert shown and shown <= made, shown - made
     for name in made:  # and the committed copies exist
         assert (ROOT / "docs" / "images" / name).exists(), name
@@ -89,3 +91,48 @@ def test_the_site_renders_maths_with_the_katex_it_ships() -> None:
     css = (ROOT / "docs" / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     for font in set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)):
         assert (ROOT / "docs" / "assets" / "katex" / font).is_file(), font
+
+
+def _mkdocs(config: Path, site: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "--site-dir",
+         str(site)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_the_site_builds_strictly_with_code_blocks_and_links_in_the_api_page(tmp_path) -> None:
+    pytest.importorskip("mkdocs")
+    proc = _mkdocs(ROOT / "mkdocs.yml", tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr, proc.stderr
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    # docstring examples are highlighted code blocks, Sphinx roles became links
+    assert api.count('<div class="highlight">') >= 30
+    assert ":class:" not in api and ":mod:" not in api and ":func:" not in api
+    assert re.search(r'<a class="autorefs autorefs-internal" href="#autograd_bp\.engine\.Value"',
+                     api)  # fmt: skip
+    assert "from autograd_bp import Value x = Value" not in re.sub(r"<[^>]+>", "", api)
+    page = (tmp_path / "site" / "worked-example" / "index.html").read_text(encoding="utf-8")
+    assert "glightbox" in page  # figures open full size
+
+
+def test_a_warning_fails_the_docs_build(tmp_path) -> None:
+    """The check above can fail: the same configuration, one dangling reference added."""
+    pytest.importorskip("mkdocs")
+    import shutil
+
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    with open(tmp_path / "docs" / "index.md", "a", encoding="utf-8") as f:
+        f.write("\nSee [nothing][autograd_bp.no_such_thing].\n")
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = config.replace("docs_dir: docs", f"docs_dir: {tmp_path / 'docs'}")
+    config = config.replace("paths: [.]", f"paths: [{ROOT}]")  # relative to the config file
+    config = config.replace("- scripts/", f"- {ROOT / 'scripts'}/")
+    (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
+    proc = _mkdocs(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert proc.returncode != 0 and "no_such_thing" in proc.stderr

@@ -14,6 +14,7 @@ SMALL = {
     "xor.py": ["--epochs", "50"],
     "moons.py": ["--epochs", "3", "--out", "moons.png"],
     "digits.py": ["--epochs", "1", "--train-size", "200"],
+    "transformer.py": ["--steps", "2"],
 }
 
 

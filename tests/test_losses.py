@@ -18,6 +18,7 @@ from autograd_bp.losses import (
     hinge,
     l2,
     log_softmax,
+    logsumexp,
     mse,
     softmax,
 )
@@ -97,6 +98,8 @@ def test_half_sse_mse_hinge_l2_values_and_gradients() -> None:
         (lambda: cross_entropy([Value(1.0), Value(2.0)], 5), ["class index"]),
         (lambda: hinge(Value(1.0), 0), ["-1 or +1"]),
         (lambda: l2([Value(1.0)], -1.0), ["alpha"]),
+        (lambda: l2([Value(1.0)], float("nan")), ["alpha", "finite"]),
+        (lambda: l2([Value(1.0)], float("inf")), ["alpha", "finite"]),
         (lambda: get_loss("huber"), ["unknown loss", "half_sse"]),
     ],
 )
@@ -105,3 +108,44 @@ def test_bad_loss_arguments(call, words) -> None:
         call()
     for w in words:
         assert w in str(info.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-800, 800), min_size=1, max_size=6))
+def test_logsumexp_matches_torch_value_gradient_and_second_derivative(zs) -> None:
+    torch = require_torch()
+    from autograd_bp import grad
+
+    vs = [Value(z) for z in zs]
+    out = logsumexp(vs)
+    t = torch.tensor(zs, dtype=torch.float64, requires_grad=True)
+    want = torch.logsumexp(t, 0)
+    assert math.isclose(out.data, want.item(), rel_tol=1e-12, abs_tol=1e-12)
+    (g_t,) = torch.autograd.grad(want, t, create_graph=True)
+    firsts = grad(out, vs, create_graph=True)
+    for a, b in zip(firsts, g_t.tolist()):
+        assert math.isclose(a.data, b, rel_tol=1e-10, abs_tol=1e-12)
+    (h_t,) = torch.autograd.grad(g_t[0], t)  # the softmax differentiated again
+    for a, b in zip(grad(firsts[0], vs), h_t.tolist()):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+EDGES = [([math.inf, 0.0], math.inf), ([-math.inf, -math.inf], -math.inf),
+         ([math.nan, 1.0], math.nan), ([math.inf, math.nan], math.nan)]  # fmt: skip
+
+
+@pytest.mark.parametrize("zs, want", EDGES)
+def test_logsumexp_at_the_edges_is_the_same_on_floats_and_arrays(zs, want) -> None:
+    import numpy as np
+
+    from autograd_bp.ops import RULES
+
+    rule = RULES["logsumexp"]
+    a, b = rule.forward(tuple(zs), None), rule.forward(np.array(zs)[:, None], None)[0]
+    for got in (a, b):
+        assert (math.isnan(got) and math.isnan(want)) or got == want
+
+
+def test_logsumexp_needs_a_logit() -> None:
+    with pytest.raises(ValueError, match="logsumexp: needs at least one logit"):
+        logsumexp([])

@@ -145,7 +145,7 @@ def test_shape_mismatch_is_refused(tmp_path) -> None:
     path = MLP(3, [4, 2], seed=1).save(tmp_path / "m.json")
     net = MLP(3, [5, 2], seed=1)
     before = net.state_dict()
-    with pytest.raises(ModelFileError, match="does not fit"):
+    with pytest.raises(ModelFileError, match=r"different architecture: nouts \[4, 2\]"):
         net.load(path)
     assert net.state_dict() == before
 
@@ -205,3 +205,125 @@ def test_the_worked_example_keeps_its_hand_labels() -> None:
 
     net, params = build_network()
     assert sorted(p.label for p in net.parameters()) == sorted(SEED_PARAMETERS)
+
+
+def _saved(tmp_path, **kwargs):
+    net = MLP(2, [3, 1], seed=1, **kwargs)
+    return net, net.save(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_a_non_finite_weight_in_a_file_is_refused(tmp_path, token) -> None:
+    _, path = _saved(tmp_path)
+    text = path.read_text()
+    value = json.dumps(json.loads(text)["state"]["layers.0.neurons.0.w.0"])
+    path.write_text(text.replace(value, token, 1))
+    net = MLP(2, [3, 1], seed=5)
+    before = net.state_dict()
+    for load in (net.load, MLP.from_file):
+        with pytest.raises(ModelFileError, match="m.json") as info:
+            load(path)
+        assert "non-finite" in str(info.value) or "too large" in str(info.value)
+    assert net.state_dict() == before
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_load_state_dict_refuses_non_finite_values(bad) -> None:
+    net = MLP(1, [1], seed=0)
+    state = dict(net.state_dict(), **{"layers.0.neurons.0.b": bad})
+    with pytest.raises(ModelFileError, match="must be finite"):
+        net.load_state_dict(state)
+
+
+def test_save_refuses_a_nan_parameter_and_keeps_the_old_file(tmp_path) -> None:
+    net, path = _saved(tmp_path)
+    before = path.read_bytes()
+    net.layers[1].neurons[0].b.data = math.nan
+    with pytest.raises(ValueError, match=r"layers\.1\.neurons\.0\.b.*nan"):
+        net.save(path)
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def test_save_accepts_numpy_sizes(tmp_path) -> None:
+    net = MLP(np.int64(2), np.array([3, 1]), seed=0)
+    assert MLP.from_file(net.save(tmp_path / "m.json")).state_dict() == net.state_dict()
+
+
+def test_load_refuses_a_file_saved_from_another_activation(tmp_path) -> None:
+    _, path = _saved(tmp_path, activation="relu")
+    tanh_net = MLP(2, [3, 1], seed=5)
+    before = tanh_net.state_dict()
+    with pytest.raises(ModelFileError, match=r"activations \['relu', 'linear'\].*from_file"):
+        tanh_net.load(path)
+    assert tanh_net.state_dict() == before
+    assert [a.__name__ for a in MLP.from_file(path).activations] == ["relu", "_linear"]
+
+
+def _corrupt(tmp_path, text: str | bytes):
+    path = tmp_path / "m.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _model_doc(config: dict, state: dict) -> str:
+    doc = {"format": "autograd_bp.model", "version": 1, "model": "MLP", "config": config}
+    return json.dumps(dict(doc, state=state))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[" * 100_000 + "]" * 100_000, ["nested too deeply"]),
+        ('{"a": ' * 5000 + "1" + "}" * 5000, ["nested too deeply"]),
+        (b'{"format": "\xff\xfe"}', ["not UTF-8"]),
+        ('{"version": ' + "9" * 5000 + "}", ["digits"]),
+        ('{"format": "autograd_bp.model", "format": "x"}', ["'format' twice"]),
+        (
+            _model_doc(
+                {"nin": 100_000_000, "nouts": [1], "activations": ["linear"], "bias": True},
+                {"layers.0.neurons.0.w.0": 0.5},
+            ),
+            ["100000001 parameters", "state has 1"],
+        ),  # fmt: skip
+        (
+            _model_doc(
+                {"nin": 10**17, "nouts": [10**17], "activations": ["tanh"], "bias": True}, {}
+            ),
+            ["parameters"],
+        ),  # fmt: skip
+        (
+            _model_doc({"nin": 2, "nouts": [[1]], "activations": ["tanh"], "bias": True}, {}),
+            ["bad architecture"],
+        ),  # fmt: skip
+        (
+            _model_doc({"nin": 2, "nouts": [1], "activations": [[1]], "bias": True}, {}),
+            ["bad architecture"],
+        ),  # fmt: skip
+        (
+            _model_doc({"nin": True, "nouts": [1], "activations": ["tanh"], "bias": 1}, {}),
+            ["bad architecture"],
+        ),  # fmt: skip
+        (
+            _model_doc(
+                {"nin": 1, "nouts": [1], "activations": ["tanh"], "bias": True},
+                {"layers.0.neurons.0.w.0": 1, "layers.0.neurons.0.b": [1]},
+            ),
+            ["must be a number"],
+        ),  # fmt: skip
+    ],
+)
+def test_every_model_file_failure_is_a_model_file_error_naming_the_file(tmp_path, text, words):
+    path = _corrupt(tmp_path, text)
+    for load in (MLP(1, [1]).load, MLP.from_file):
+        with pytest.raises(ModelFileError) as info:
+            load(path)
+        assert str(path) in str(info.value) and len(str(info.value)) < 400
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_from_torch_refuses_a_leaky_relu_with_another_slope() -> None:
+    torch = require_torch()
+    module = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.LeakyReLU(0.2))
+    with pytest.raises(ValueError, match="cannot map"):
+        MLP.from_torch(module)

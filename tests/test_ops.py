@@ -48,7 +48,7 @@ BINARY = {
 
 
 def test_every_rule_is_tested() -> None:
-    assert set(RULES) == set(UNARY) | set(BINARY) | {"sum", "dot"}
+    assert set(RULES) == set(UNARY) | set(BINARY) | {"sum", "dot", "logsumexp"}
 
 
 def close(a: float, b: float, rel: float = 1e-10, abs_: float = 1e-12) -> bool:
@@ -302,7 +302,7 @@ def test_every_rule_declares_its_formulas_and_they_agree_with_local() -> None:
     """Each formula, evaluated with the expression language, equals the rule's local derivative."""
     from autograd_bp.expr import parse, variables
 
-    points = {"sum": None, "dot": None}
+    points = {"sum": None, "dot": None, "logsumexp": None}
     for rule in RULES.values():
         assert rule.formula and rule.text and rule.latex, rule.name
         if rule.name in points or rule.name in ("step", "sign"):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from autograd_bp import DomainError, Value, compile, dot, sum_values
 from autograd_bp.datasets import digits, moons
 from autograd_bp.explain import explain
-from autograd_bp.losses import binary_cross_entropy, cross_entropy, half_sse, hinge
+from autograd_bp.losses import binary_cross_entropy, cross_entropy, half_sse, hinge, logsumexp
 from autograd_bp.nn import MLP
 from autograd_bp.optim import Adam
 from autograd_bp.tape import TraceError, compile_loss
@@ -22,63 +22,100 @@ from autograd_bp.viz import draw_dot
 
 UNARY = ["tanh", "sigmoid", "sin", "cos", "relu", "abs", "softplus", "leaky_relu", "neg",
          "square", "exp_small"]  # fmt: skip
-BINARY = ["add", "sub", "mul", "div_safe", "const_mul", "const_rsub", "sum3", "dot2"]
+BINARY = ["add", "sub", "mul", "div_safe", "const_mul", "const_rsub", "sum3", "dot2", "lse3",
+          "layer", "edge_const"]  # fmt: skip
+EDGE = [0.0, -0.0, 1e-300, 1e300, 2.5]
 
 
-def apply(op: str, a: Value, b: Value, c: Value) -> Value:
-    return {
+def apply(op: str, a: Value, b: Value, c: Value, params: list[Value], pick: int = 0) -> list[Value]:
+    """One step of a random program: usually one node, a whole layer for "layer"."""
+    if op == "layer":  # three neurons reading (a, b, c), weights from the parameters
+        k = len(params)
+        return [dot([params[(3 * j + i) % k] for i in range(4)], [a, b, c, 1.0]) for j in range(3)]
+    node = {
         "tanh": lambda: a.tanh(), "sigmoid": lambda: a.sigmoid(), "sin": lambda: a.sin(),
         "cos": lambda: a.cos(), "relu": lambda: a.relu(), "abs": lambda: abs(a),
         "softplus": lambda: a.softplus(), "leaky_relu": lambda: a.leaky_relu(0.1),
-        "neg": lambda: -a, "square": lambda: a**2, "exp_small": lambda: (a * 0.1).exp(),
+        "neg": lambda: -a, "square": lambda: a**2, "exp_small": lambda: (a.tanh() * 2).exp(),
         "add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
         "div_safe": lambda: a / (b * b + 1.0), "const_mul": lambda: 2.5 * a,
         "const_rsub": lambda: 1.0 - a, "sum3": lambda: sum_values([a, b, c, 0.5]),
-        "dot2": lambda: dot([a, b], [c, 0.3]),
+        "dot2": lambda: dot([a, b], [c, 0.3]), "lse3": lambda: logsumexp([a, b * 3.0, c]),
+        "edge_const": lambda: (a * EDGE[pick % len(EDGE)]).tanh() + b * EDGE[pick % 3],
     }[op]()  # fmt: skip
+    return [node]
 
 
 recipes = st.lists(
-    st.tuples(
-        st.sampled_from(UNARY + BINARY),
-        st.integers(0, 10**6),
-        st.integers(0, 10**6),
-        st.integers(0, 10**6),
-    ),  # fmt: skip
+    st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6), st.integers(0, 10**6),
+              st.integers(0, 10**6)),  # fmt: skip
     min_size=1,
     max_size=25,
 )
 
 
-def build(recipe, inputs, params):
+def build(recipe, inputs, params, n_outputs: int = 1) -> list[Value]:
     nodes = [*inputs, *params]
     for op, i, j, k in recipe:
-        nodes.append(apply(op, nodes[i % len(nodes)], nodes[j % len(nodes)], nodes[k % len(nodes)]))
-    return nodes[-1] + 0.0 * sum_values(nodes)  # every node reaches the output
+        n = len(nodes)
+        nodes += apply(op, nodes[i % n], nodes[j % n], nodes[k % n], params, i + j)
+    # every input reaches the first output; the others are earlier nodes
+    first = nodes[-1] + 0.0 * sum_values(inputs)
+    return [first, *[nodes[-1 - (3 * t + 1) % len(nodes)] for t in range(1, n_outputs)]]
 
 
-@settings(max_examples=60, deadline=None)
-@given(recipes, st.integers(0, 10**6))
-def test_random_graphs_replay_exactly(recipe, seed) -> None:
+def _check_program(recipe, seed: int, n_outputs: int, output: int) -> None:
+    """Compiled outputs and parameter gradients equal the dynamic engine's, example by
+    example (1e-12 relative)."""
     rng = np.random.default_rng(seed)
-    params = [Value(v) for v in rng.uniform(-1, 1, 3)]
+    params = [Value(v) for v in rng.uniform(-1, 1, 5)]
     X = rng.uniform(-1.5, 1.5, (7, 3))
-    compiled = compile(lambda *xs: build(recipe, xs, params), X[0].tolist(), X[1].tolist())
-    outputs = compiled(X)
-    mean, _ = compiled.backward(X)
+    compiled = compile(lambda *xs: build(recipe, xs, params, n_outputs), X[0], X[1])
+    outputs = compiled(X).reshape(len(X), -1)
+    total, _ = compiled.backward(X, output=output, reduction="sum")
     compiled_grads = [p.grad for p in params]
     for p in params:
         p.grad = 0.0
     dynamic = []
     for row in X:
-        out = build(recipe, [Value(v) for v in row], params)
-        out.backward()
-        dynamic.append(out.data)
-    for a, b in zip(outputs, dynamic):
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
-    assert math.isclose(mean, sum(dynamic) / len(X), rel_tol=1e-12, abs_tol=1e-12)
+        outs = build(recipe, [Value(v) for v in row], params, n_outputs)
+        outs[output].backward()
+        dynamic.append([o.data for o in outs])
+    close = lambda a, b: math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) or a == b  # noqa: E731
+    for got, want in zip(outputs.tolist(), dynamic):
+        assert all(close(a, b) for a, b in zip(got, want)), (got, want)
+    assert close(total, sum(d[output] for d in dynamic))
     for g_c, p in zip(compiled_grads, params):
-        assert math.isclose(g_c, p.grad / len(X), rel_tol=1e-12, abs_tol=1e-12)
+        assert close(g_c, p.grad) or (math.isnan(g_c) and math.isnan(p.grad)), (g_c, p.grad)
+    # one example at a time (the tape's flat path) gives the same as the engine too
+    for p in params:
+        p.grad = 0.0
+    compiled.backward(X[:1], output=output, reduction="sum")
+    single = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    build(recipe, [Value(v) for v in X[0]], params, n_outputs)[output].backward()
+    assert compiled(X[:1]).reshape(-1).tolist() == pytest.approx(dynamic[0], rel=1e-12, abs=1e-12,
+                                                                 nan_ok=True)  # fmt: skip
+    for g_c, p in zip(single, params):
+        assert close(g_c, p.grad) or (math.isnan(g_c) and math.isnan(p.grad)), (g_c, p.grad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(recipes, st.integers(0, 10**6), st.integers(1, 3), st.integers(0, 2))
+def test_random_compiled_programs_match_the_dynamic_engine(recipe, seed, n_out, output) -> None:
+    _check_program(recipe, seed, n_out, output % n_out)
+
+
+@pytest.mark.slow
+@settings(max_examples=600, deadline=None)
+@given(st.lists(recipes.element_strategy if hasattr(recipes, "element_strategy") else
+                st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6),
+                          st.integers(0, 10**6), st.integers(0, 10**6)),
+                min_size=1, max_size=80),
+       st.integers(0, 10**6), st.integers(1, 4), st.integers(0, 3))  # fmt: skip
+def test_random_compiled_programs_match_the_dynamic_engine_long(recipe, seed, n_out, output):
+    _check_program(recipe, seed, n_out, output % n_out)
 
 
 LOSSES = {
@@ -147,7 +184,7 @@ def test_working_arrays_are_allocated_once_per_batch_size() -> None:
     f.backward(X)
     program = f.tape.buffers(4)
     f.backward(X * 2)
-    assert f.tape.buffers(4) is program and program.values.shape == (f.tape.n_slots, 4)
+    assert f.tape.buffers(4) is program and program[0][1].shape == (f.tape.n_slots, 4)
     f.backward(np.ones((6, 1)))
     assert set(f.tape._buffers) == {4, 6}
 
@@ -196,3 +233,172 @@ def test_compiled_digits_reach_95_percent(capsys) -> None:
     with capsys.disabled():
         print(f"\n[compiled digits: {accuracy:.4f} test accuracy, {seconds:.1f} s for 30 epochs]")
     assert accuracy >= 0.95
+
+
+# ---------------------------------------------------------------- misuse (issue 14)
+
+
+def test_a_compiled_function_shared_by_threads_gives_every_thread_its_own_answer() -> None:
+    import threading
+
+    net = MLP(4, [24, 24, 1], activation="tanh", seed=1)
+    f = compile(lambda *x: net(list(x)), np.zeros(4) + 0.1)
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(int(rng.integers(50, 300)), 4)) for _ in range(4)]
+    want = [f(X) for X in batches]
+    wrong: list[int] = []
+
+    def worker(k: int) -> None:
+        for _ in range(25):
+            if not np.array_equal(f(batches[k]), want[k]):
+                wrong.append(k)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
+def test_compiled_backward_in_threads_accumulates_as_if_one_after_another() -> None:
+    import threading
+
+    w = Value(0.3)
+    f = compile(lambda x: (w * x).tanh() * x, [1.0])
+    X = np.linspace(-2, 2, 400)[:, None]
+    f.backward(X, reduction="sum")
+    once, w.grad = w.grad, 0.0
+    threads = [threading.Thread(target=lambda: [f.backward(X, reduction="sum") for _ in range(10)])
+               for _ in range(4)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert math.isclose(w.grad, 40 * once, rel_tol=1e-12)
+
+
+def test_a_node_that_does_not_reach_the_chosen_output_contributes_nothing() -> None:
+    # issue 14.2: sqrt'(0) = inf on the branch of output 1 must not turn p.grad into nan
+    p = Value(0.0)
+    f = compile(lambda x: [x * p, (p * x).sqrt()], [1.0])
+    X = np.array([[1.0], [2.0]])
+    f.backward(X, output=0, reduction="sum")
+    assert p.grad == 3.0
+    p.grad = 0.0
+    f.backward(X, output=1, reduction="sum")  # on that branch the engine's answer is inf
+    dynamic = 0.0
+    for x in X[:, 0]:
+        p.grad = 0.0
+        (p * Value(x)).sqrt().backward()
+        dynamic += p.grad
+    assert math.isinf(dynamic)
+
+
+def test_the_constants_zero_and_minus_zero_keep_their_signs() -> None:
+    f = compile(lambda x: [x * 0.0, x * -0.0], [1.0])
+    out = f(np.array([[1.0], [2.0]]))
+    dynamic = [[(Value(x) * c).data for c in (0.0, -0.0)] for x in (1.0, 2.0)]
+    assert np.signbit(out[:, :2]).tolist() == np.signbit(dynamic).tolist()
+    assert np.signbit(out[:, 1]).all() and not np.signbit(out[:, 0]).any()
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: x * x.data, lambda x: x * max(x.data, 0.0), lambda x: x * Value(x.data),
+     lambda x: x + abs(x.data) ** 0.5],  # fmt: skip
+    ids=["x*x.data", "max(x.data,0)", "Value(x.data)", "abs(x.data)"],
+)
+@pytest.mark.parametrize("example", [3.0, 0.5, -2.0, math.nan, 0.0])
+def test_numbers_read_from_the_data_are_refused(fn, example) -> None:
+    with pytest.raises(TraceError, match="frozen|changes with the example|depends on the data"):
+        compile(fn, [example])
+
+
+def test_a_branch_on_the_data_is_refused_without_a_second_example() -> None:
+    with pytest.raises(TraceError, match="depends on the data"):
+        compile(lambda x: x * 2 if x.data > 0 else x.tanh(), [1.0])
+
+
+def test_constants_and_leaves_that_do_not_depend_on_the_data_compile() -> None:
+    f = compile(lambda x: x * Value(2.0) + 0.5 * x, [3.0])
+    assert f(np.array([[1.0], [4.0]])).tolist() == [2.5, 10.0]
+
+
+def test_compiled_cross_entropy_agrees_with_the_engine_for_every_logit() -> None:
+    # issue 14.4: the log-sum-exp shift is recomputed per example (an op), never frozen
+    f = compile(lambda a, b, c: cross_entropy([a, b, c], 0), [0.0, 1.0, 2.0])
+    X = np.array([[1000.0, 0.0, -5.0], [0.0, 1000.0, 3.0], [-1000.0, 5.0, 990.0], [1, 2, 3.0]])
+    got = f(X)
+    want = [cross_entropy([Value(v) for v in row], 0).data for row in X.tolist()]
+    assert np.allclose(got, want, rtol=1e-12, atol=0) and np.isfinite(got).all()
+
+
+def test_losses_have_one_log_sum_exp() -> None:
+    import inspect
+
+    from autograd_bp import losses
+
+    source = inspect.getsource(losses)
+    assert source.count(".exp()") == 1  # softmax exponentiates log_softmax; nothing else
+    assert "max(v.data" not in source
+
+
+@pytest.mark.parametrize(
+    "example",
+    [np.array([1.0, 2.0]), [np.float64(1.0), np.float32(2.0)], (np.int64(1), 2.0),
+     [Value(1.0), 2]],  # fmt: skip
+    ids=["numpy row", "numpy scalars", "int64", "Values"],
+)
+def test_numpy_rows_and_scalars_are_examples(example) -> None:
+    f = compile(lambda a, b: a * b, example)
+    assert f(np.array([[2.0, 3.0]])).tolist() == [6.0]
+
+
+def test_a_single_numpy_scalar_example() -> None:
+    f = compile(lambda a: a * 2, [np.float32(1.5)])
+    assert f(np.array([[1.5]])).tolist() == [3.0]
+
+
+@pytest.mark.parametrize(
+    "example, words",
+    [(np.ones((2, 2)), "example_inputs.*1-D.*(2, 2)"), (np.array(1.0), "example_inputs.*shape ()"),
+     ((v for v in [1.0]), "example_inputs.*generator"), ([], "example_inputs is empty"),
+     (["a"], r"example_inputs\[0\].*str"), ([True], r"example_inputs\[0\].*bool"),
+     ("12", "example_inputs.*str")],  # fmt: skip
+)
+def test_bad_examples_are_refused_naming_the_argument(example, words) -> None:
+    with pytest.raises(TraceError, match=words):
+        compile(lambda *x: x[0] * 2, example)
+
+
+@pytest.mark.parametrize("output", [3, 1.5, -1, True, "0"])
+def test_a_bad_output_index_is_refused_naming_it(output) -> None:
+    f = compile(lambda x: [x * 2, x * 3], [1.0])
+    with pytest.raises(ValueError, match=r"output must be an index in \[0, 2\)"):
+        f.backward(np.ones((2, 1)), output=output)
+
+
+def test_flat_parameters_without_value_traffic() -> None:
+    net = MLP(2, [3, 1], activation="tanh", seed=0)
+    f = compile(lambda a, b: net([a, b]), [0.5, -0.5])
+    X = np.array([[0.1, 0.2], [0.3, -0.4]])
+    f.backward(X)
+    want = [p.grad for p in f.parameters]
+    net.zero_grad()
+    f.backward(X, sync=False)
+    assert all(p.grad == 0.0 for p in f.parameters)
+    assert np.allclose(f.flat_grad, want, rtol=1e-13, atol=0)
+    f.flat_data -= 0.1 * f.flat_grad
+    f.write_back()
+    assert [p.data for p in f.parameters] == f.flat_data.tolist()
+
+
+def test_a_layer_becomes_one_matrix_multiply() -> None:
+    from autograd_bp.tape import _MatmulGroup
+
+    net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
+    f = compile(lambda *x: net(list(x)), [0.1, 0.2, 0.3])
+    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    assert [g.pids.shape for g in layers] == [(8, 4), (8, 9), (1, 9)]
+    assert all(g.contiguous for g in layers)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+import math
 
+import numpy as np
 import pytest
 
 from autograd_bp.datasets import digits, moons, xor
 from autograd_bp.nn import MLP
 from autograd_bp.optim import SGD, Adam
-from autograd_bp.train import evaluate, fit, gc_paused, infer_task
+from autograd_bp.train import History, TrainReport, evaluate, fit, gc_paused, infer_task
 
 
 def test_xor_sigmoid_half_sse_reaches_small_loss() -> None:
@@ -96,7 +98,13 @@ def test_gc_paused_restores_even_on_error() -> None:
 
 @pytest.mark.parametrize(
     "kwargs, word",
-    [({"epochs": 0}, "epochs"), ({"epochs": 1, "batch_size": 0}, "batch_size")],
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 1, "batch_size": 0}, "batch_size"),
+        ({"epochs": 1, "l2": math.nan}, "l2"),
+        ({"epochs": 1, "l2": math.inf}, "l2"),
+        ({"epochs": 1, "l2": -1.0}, "l2"),
+    ],
 )
 def test_fit_rejects_bad_arguments(kwargs, word) -> None:
     X, y = xor()
@@ -112,3 +120,23 @@ def test_infer_task() -> None:
     assert infer_task("hinge", [-1, 1]) == "sign"
     assert infer_task("half_sse", xor()[1]) == "binary"
     assert infer_task("mse", [0.3, 1.7]) == "regression"
+
+
+def test_one_hot_targets_train_with_accuracy_from_the_hot_position() -> None:
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    T = np.eye(3)  # example i is class i, one-hot: Nielsen's quadratic-cost targets
+    net = MLP(2, [8, 3], activation="tanh", output_activation="sigmoid", seed=0)
+    h = fit(net, X, T, loss="half_sse", optimizer=SGD(net.parameters(), lr=2.0), epochs=200,
+            task="multiclass", progress=False)  # fmt: skip
+    assert h.accuracy[-1] == 1.0 and h.loss[-1] < h.loss[0]
+    assert evaluate(net, X, T, "multiclass") == evaluate(net, X, [0, 1, 2], "multiclass") == 1.0
+
+
+def test_train_report_to_dict_and_text_agree() -> None:
+    h = History(loss=[0.5, math.nan], accuracy=[0.5, 0.5], seconds=[0.1, 0.1])
+    r = TrainReport("moons", "MLP(2, [4, 1]) (tanh, linear)", [4], "hinge", h)
+    doc = r.to_dict()
+    assert doc["final_loss"] is h.loss[-1] and "test_accuracy" not in doc and "saved" not in doc
+    assert r.text().splitlines()[0] == "moons: MLP(2, [4, 1]) (tanh, linear), hinge, 2 epochs"
+    r.test_accuracy, r.saved = 0.75, "m.json"
+    assert r.to_dict()["test_accuracy"] == 0.75 and "saved: m.json" in r.text()
