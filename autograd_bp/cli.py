@@ -28,7 +28,7 @@ from .check import gradcheck, verify
 from .datasets import digits, moons, xor
 from .engine import backward_order
 from .explain import explain, latex_name
-from .expr import ExpressionError, output_name, parse, variables
+from .expr import ExpressionError, parse, variables
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
@@ -289,12 +289,9 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    """The expression's graph, its output named the one way every command names it
-    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
-    root = parse(args.expression, **_assignments(args.assignments))
-    if not root.is_leaf:
-        root.label = output_name(args.expression)
-    return root
+    """The expression's graph; ``parse`` names its output ``f`` (see
+    :func:`autograd_bp.expr.output_name`), the same in grad, steps, check and diagrams."""
+    return parse(args.expression, **_assignments(args.assignments))
 
 
 def _leaves(root) -> dict[str, Any]:

@@ -501,10 +501,9 @@ def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: in
             count[node] = 1 if node is wrt else sum(count.get(p, 0) for p in node.parents)
     n_paths = count.get(output, 0)
     common: dict[str, Any] = dict(output=label[output], wrt=label.get(wrt) or wrt.label or "wrt")
-    if label[output] == "f" and not output.label:  # a long unlabelled output is called f
-        common["where"] = [("f", naming.text[output][0])]
-    else:
-        common["where"] = []
+    common["where"] = []
+    if not output.is_leaf and label[output] != naming.text[output][0]:  # say what f is
+        common["where"] = [(label[output], naming.text[output][0])]
     common["where"] += [(label[n], naming.text[n][0]) for n in _temporaries(naming, reach)]
     if n_paths > max_paths:
         steps = explain_nodes(output, wrt, _order=order, _label=label)

@@ -229,6 +229,10 @@ def _apply(rule, x, y):
         return sum_values([x, y, 2.0])
     if rule.name == "dot":
         return dot([x, y], [y, 3.0])
+    if rule.variadic:  # any other: its operands as one sequence, a number among them
+        from autograd_bp.engine import _variadic
+
+        return _variadic(rule, [x, y, 0.5])
     if rule.arity == 2:
         return getattr(x, f"__{rule.method}__")(y)
     return getattr(x, rule.method)()  # a function, or a prefix operator's __neg__
@@ -290,7 +294,7 @@ def test_a_registered_op_works_everywhere_end_to_end(tmp_path) -> None:
         assert "atan_e2e" in draw_dot(z).source
         w = z.parents[0].parents[0]
         e = explain(z, w)
-        assert e.matches and "∂atan_e2e(w*x)/∂(w*x) = 1/(1 + (w*x)²) = 0.5" in e.text(6)
+        assert e.matches and "∂f/∂(w*x) = 1/(1 + (w*x)²) = 0.5" in e.text(6)
         assert "\\frac{1}{1+\\left(w \\cdot x\\right)^2}" in e.latex(6)
         sympy = pytest.importorskip("sympy")
         from autograd_bp.symbolic import derivative, to_sympy

@@ -241,17 +241,18 @@ def test_nodes_carry_the_source_text_of_their_subexpression() -> None:
     y = parse("sigmoid(w*x + b)", w=0.4, x=0.5, b=0.1)
     z = y.parents[0]
     wx = z.parents[0]
-    assert (y.label, z.label, wx.label) == ("sigmoid(w*x + b)", "w*x + b", "w*x")
+    assert (y.label, z.label, wx.label) == ("f", "w*x + b", "w*x")  # the output is f
+    assert y.expr() == "sigmoid(w*x + b)" and parse("f*x", f=1.0, x=2.0).label == "f_1"
     assert [p.label for p in wx.parents] == ["w", "x"]  # leaves keep their names
     spaced = parse("  (a  +\tb) * 2 ", a=1.0, b=2.0)
-    assert spaced.label == "(a + b) * 2" and spaced.parents[0].label == "a + b"
+    assert spaced.label == "f" and spaced.parents[0].label == "a + b"
 
 
 def test_an_existing_value_keeps_its_label_and_a_constant_expression_is_labelled() -> None:
     h = Value(2.0)
     y = parse("h*h", h=h)
-    assert h.label == "" and y.label == "h*h"
-    assert parse("2 + 3").label == "2 + 3" and parse("2 + 3").data == 5.0
+    assert h.label == "" and y.label == "f"
+    assert parse("2 + 3").label == "" and parse("2 + 3").data == 5.0  # a number, not a name
     assert parse("+x", x=1.0).label == "x"
 
 
@@ -260,7 +261,8 @@ def test_explanations_say_the_subexpression() -> None:
 
     y = parse("sigmoid(w*x + b)", w=0.4, x=0.5, b=0.1)
     text = explain(y, y.parents[0].parents[0].parents[0]).text(6)
-    assert "∂sigmoid(w*x + b)/∂(w*x + b)" in text and "∂(w*x)/∂w" in text
+    assert "∂f/∂(w*x + b)" in text and "∂(w*x)/∂w" in text
+    assert "where f = sigmoid(w*x + b)" in text
 
 
 @given(expressions, values)
