@@ -618,6 +618,28 @@ _EXAMPLES = {
 }
 
 
+def _grad_options(grad: argparse.ArgumentParser) -> None:
+    """The options of ``autograd-bp grad`` after the expression and its values."""
+    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
+    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
+    grad.add_argument(
+        "--format",
+        choices=["text", "latex", "markdown"],
+        default="text",
+        help="how --explain and --formula print (default: text)",
+    )
+    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
+    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
+    grad.add_argument("--check", action="store_true", help="compare with central differences")
+    grad.add_argument("--json", action="store_true", help="machine-readable output")
+    grad.set_defaults(run=cmd_grad)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
@@ -648,20 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grad = command("grad", "value and every partial derivative of an expression")
     expression_args(grad)
-    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
-    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
-    grad.add_argument(
-        "--formula",
-        action="store_true",
-        help="print each partial derivative as a formula (needs the symbolic extra)",
-    )
-    grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
-                      help="how --explain and --formula print (default: text)")  # fmt: skip
-    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
-    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
-    grad.add_argument("--check", action="store_true", help="compare with central differences")
-    grad.add_argument("--json", action="store_true", help="machine-readable output")
-    grad.set_defaults(run=cmd_grad)
+    _grad_options(grad)
 
     steps = command("steps", "write a step-by-step page of the backward pass of an expression")
     expression_args(steps)

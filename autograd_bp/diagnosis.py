@@ -11,7 +11,7 @@ Example:
     >>> from autograd_bp.check import check_derivation
     >>> f = parse("x*y + sin(x)", x=0.5, y=2.0)
     >>> check_derivation(f, "x", "y").diagnosis[0]  # doctest: +ELLIPSIS
-    'You have the path through ... but not the one through ...'
+    'You have the path ... but not the one ...'
 """
 
 from __future__ import annotations
