@@ -28,7 +28,7 @@ from .check import gradcheck, verify
 from .datasets import digits, moons, xor
 from .engine import backward_order
 from .explain import explain, latex_name
-from .expr import ExpressionError, output_name, parse, variables
+from .expr import ExpressionError, parse, variables
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
@@ -289,12 +289,9 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    """The expression's graph, its output named the one way every command names it
-    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
-    root = parse(args.expression, **_assignments(args.assignments))
-    if not root.is_leaf:
-        root.label = output_name(args.expression)
-    return root
+    """The expression's graph; ``parse`` names its output ``f`` (see
+    :func:`autograd_bp.expr.output_name`), the same in grad, steps, check and diagrams."""
+    return parse(args.expression, **_assignments(args.assignments))
 
 
 def _leaves(root) -> dict[str, Any]:
@@ -623,6 +620,28 @@ _EXAMPLES = {
 }
 
 
+def _grad_options(grad: argparse.ArgumentParser) -> None:
+    """The options of ``autograd-bp grad`` after the expression and its values."""
+    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
+    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
+    grad.add_argument(
+        "--format",
+        choices=["text", "latex", "markdown"],
+        default="text",
+        help="how --explain and --formula print (default: text)",
+    )
+    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
+    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
+    grad.add_argument("--check", action="store_true", help="compare with central differences")
+    grad.add_argument("--json", action="store_true", help="machine-readable output")
+    grad.set_defaults(run=cmd_grad)  # fmt: skip
+
+
 def _practice_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """The parsers of ``check`` and ``exercise`` (grading a hand derivation)."""
     chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
@@ -723,20 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grad = command("grad", "value and every partial derivative of an expression")
     _expression_args(grad)
-    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
-    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
-    grad.add_argument(
-        "--formula",
-        action="store_true",
-        help="print each partial derivative as a formula (needs the symbolic extra)",
-    )
-    grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
-                      help="how --explain and --formula print (default: text)")  # fmt: skip
-    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
-    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
-    grad.add_argument("--check", action="store_true", help="compare with central differences")
-    grad.add_argument("--json", action="store_true", help="machine-readable output")
-    grad.set_defaults(run=cmd_grad)
+    _grad_options(grad)
 
     steps = command("steps", "write a step-by-step page of the backward pass of an expression")
     _expression_args(steps)

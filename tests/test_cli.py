@@ -155,7 +155,8 @@ def test_grad_draw_and_steps_write_real_files(tmp_path) -> None:
     proc = run("grad", "tanh(a*b)", "a=0.5", "b=-1", "--draw", str(svg), "--steps", str(steps))
     assert proc.returncode == 0, proc.stderr
     assert ET.parse(svg).getroot().tag.endswith("svg")
-    assert (steps / "index.html").exists()
+    assert "Backward pass of f, step by step" in (steps / "index.html").read_text("utf-8")
+    assert '"{ f |' in (tmp_path / "g.gv").read_text("utf-8")  # the same output name: f
     assert run("steps", "a*a", "a=2", "--out", str(tmp_path / "s2")).returncode == 0
     assert (tmp_path / "s2" / "step_002.svg").exists()
 
