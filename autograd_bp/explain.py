@@ -28,12 +28,13 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from . import graph
-from .engine import Value, backward_order, grad
+from .engine import Value, backward_order, chain_rule, grad
 from .grad_mode import gc_paused
 
 __all__ = [
@@ -45,25 +46,25 @@ __all__ = [
     "explain",
     "explain_nodes",
     "latex_name",
-    "names",
-    "reaching",
 ]
-
-
-def names(root: Value, order: list[Value] | None = None) -> dict[int, str]:
-    """Deprecated spelling kept for old callers: :func:`autograd_bp.graph.names` keyed by
-    ``id(node)``. New code uses ``graph.names`` (keyed by the Value)."""
-    return {id(node): name for node, name in graph.names(root, order).items()}
-
-
-def reaching(order: list[Value], wrt: Value) -> set[int]:
-    """Deprecated spelling kept for old callers: :func:`autograd_bp.graph.reaching` as ids."""
-    return {id(node) for node in graph.reaching(order, wrt)}
 
 
 # --- one local derivative, as its rule ----------------------------------------------------
 
 _COMPOUND = re.compile(r"[\s+\-*/·^]")
+
+
+def signed_sum(values: list[float], f: Callable[[float], str]) -> str:
+    """``a + b − c``: each term with its own sign, as a learner writes a sum.
+
+    Example:
+        >>> signed_sum([0.0553994, -0.0190491], str)
+        '0.0553994 − 0.0190491'
+    """
+    text = f(values[0]) if values else "0"
+    for v in values[1:]:
+        text += f" − {f(-v)}" if v < 0 else f" + {f(v)}"
+    return text
 
 
 def wrap(name: str) -> str:
@@ -309,12 +310,12 @@ class Explanation:
                 values = " × ".join(f(fc.value) for fc in path.factors)
                 lines.append(f"    product = {values or '1'} = {f(path.product)}")
             if self.path_count > 1:
-                terms = " + ".join(f(p.product) for p in self.paths)
+                terms = signed_sum([p.product for p in self.paths], f)
                 lines.append(f"  sum over paths = {terms} = {f(self.total)}")
             if self.accumulations:
                 lines.append("  reached along several paths (backward adds the contributions):")
                 for step in self.accumulations:
-                    terms = " + ".join(f(g * d) for _, g, d in step.terms)
+                    terms = signed_sum([g * d for _, g, d in step.terms], f)
                     lines.append(f"    ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms} = "
                                  f"{f(step.grad)}")  # fmt: skip
         else:
@@ -615,18 +616,14 @@ def explain_nodes(
     order = backward_order(output) if _order is None else _order
     label = graph.names(output, order) if _label is None else _label
     keep = graph.reaching(order, wrt) if wrt is not None else set(order)
-    grads: dict[Value, float] = {output: 1.0}
     terms: dict[Value, list[tuple[str, float, float]]] = {}
-    steps: list[NodeStep] = []
-    for node in order:
-        g = grads.get(node, 0.0)
-        if node in keep:
-            steps.append(NodeStep(label[node], g, terms.get(node, [])))
-        for parent, local in zip(node.parents, node.local_grads):
-            grads[parent] = grads.get(parent, 0.0) + local * g
-            if parent in keep:
-                terms.setdefault(parent, []).append((label[node], g, local))
-    return steps
+
+    def record(node: Value, slot: int, parent: Value, local: Any, g: Any, before: Any) -> None:
+        if parent in keep:
+            terms.setdefault(parent, []).append((label[node], g, local))
+
+    grads = chain_rule(output, order=order, visit=record)
+    return [NodeStep(label[n], grads.get(n, 0.0), terms.get(n, [])) for n in order if n in keep]
 
 
 # --- names in LaTeX -----------------------------------------------------------------------

@@ -134,10 +134,11 @@ def test_path_sums_and_accumulations_show_their_terms() -> None:
     e = trace_w1(p, params)
     text = e.text(6)
     a, b = (path.product for path in e.paths)
-    assert f"sum over paths = {a:.6g} + {b:.6g} = {a + b:.6g}" in text
+    assert b < 0  # the path through out_o2 subtracts: written as a difference, not "+ -"
+    assert f"sum over paths = {a:.6g} − {-b:.6g} = {a + b:.6g}" in text
     (via_o1,) = grad(p["E_o1"], [p["out_h1"]])
     (via_o2,) = grad(p["E_o2"], [p["out_h1"]])
-    line = f"∂E_total/∂out_h1 = {via_o1:.6g} + {via_o2:.6g} = {p['out_h1'].grad:.6g}"
+    line = f"∂E_total/∂out_h1 = {via_o1:.6g} − {-via_o2:.6g} = {p['out_h1'].grad:.6g}"
     assert line in text
     (acc,) = e.accumulations
     assert acc.node == "out_h1" and math.isclose(acc.grad, p["out_h1"].grad, rel_tol=1e-12)
