@@ -34,6 +34,7 @@ demo: setup-core
 
 test: setup-test
 	$(PY) -m ruff check .
+	$(PY) -m mypy autograd_bp
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) scripts/make_doc_images.py $$(mktemp -d) >/dev/null
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $$(mktemp -d)

@@ -266,9 +266,15 @@ def _torch_gradients(mlp: Any, x: Any, y: Any, cost: str, params: list) -> list[
         loss = torch.nn.functional.binary_cross_entropy(out, target, reduction="sum")
     loss.backward()
     linears = [m for m in tnet if isinstance(m, torch.nn.Linear)]
-    weight_grads = [lin.weight.grad.numpy() for lin in linears]
-    bias_grads = [lin.bias.grad.numpy() if lin.bias is not None else None for lin in linears]
+    weight_grads = [_grad_of(lin.weight) for lin in linears]
+    bias_grads = [_grad_of(lin.bias) if lin.bias is not None else None for lin in linears]
     return _per_parameter(mlp, weight_grads, bias_grads, params)
+
+
+def _grad_of(tensor: Any) -> Any:
+    """A torch parameter's gradient as numpy (backward has just filled it in)."""
+    assert tensor.grad is not None, "torch left a parameter without a gradient"
+    return tensor.grad.numpy()
 
 
 def _per_parameter(mlp: Any, weight_grads: list, bias_grads: list, params: list) -> list[float]:

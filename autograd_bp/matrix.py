@@ -94,13 +94,15 @@ class Network:
         rng = np.random.default_rng(seed)
         shapes = list(zip(self.sizes[1:], self.sizes[:-1]))
         # Nielsen's network.py initialisation: everything ~ N(0, 1)
+        given_w: Sequence[Any] = weights if weights is not None else [None] * n_layers
+        given_b: Sequence[Any] = biases if biases is not None else [None] * n_layers
         self.weights = [
             np.array(w, dtype=float) if weights is not None else rng.standard_normal(s)
-            for w, s in zip(weights or [None] * n_layers, shapes)
+            for w, s in zip(given_w, shapes)
         ]
         self.biases = [
             np.array(b, dtype=float) if biases is not None else rng.standard_normal(s[0])
-            for b, s in zip(biases or [None] * n_layers, shapes)
+            for b, s in zip(given_b, shapes)
         ]
         for w, b, (rows, cols) in zip(self.weights, self.biases, shapes):
             if w.shape != (rows, cols) or b.shape != (rows,):
@@ -210,8 +212,9 @@ class Network:
         """The same network in matrix form (weights copied; shared biases become copies)."""
         from .nn import activation_name  # a leaf import: matrix itself needs no engine
 
-        names = [activation_name(a) for a in mlp.activations]
-        if None in names:
+        found = [activation_name(a) for a in mlp.activations]
+        names = [n for n in found if n is not None]
+        if len(names) != len(found):
             raise ValueError("from_mlp: a custom activation has no matrix-form derivative")
         return cls(
             [mlp.nin, *mlp.nouts],

@@ -542,7 +542,7 @@ class MLP(Module):
                 )
             acts = list(activation)
         else:
-            get_activation(activation)  # a bad name fails even when no hidden layer uses it
+            get_activation(activation)  # type: ignore[arg-type] # a str or callable here: checked above
             acts = [activation] * (len(nouts) - 1) + [output_activation]
         for given, what in ((weights, "weight"), (biases, "bias")):
             if given is not None and len(given) != len(nouts):
@@ -635,7 +635,8 @@ class MLP(Module):
                 )
                 if self.bias:
                     linear.bias.copy_(
-                        torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64)
+                        torch.tensor([n.b.data for n in layer.neurons if n.b is not None],
+                                     dtype=torch.float64)  # fmt: skip
                     )
             modules.append(linear)
             modules.append(_torch_activation(torch, act))

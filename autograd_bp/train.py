@@ -224,6 +224,7 @@ def fit(
             batch = order[lo : lo + size]
             with gc_paused():
                 optimizer.zero_grad()
+                outputs: Any
                 if step is not None:
                     batch_loss, outputs = step(batch)
                 else:
