@@ -32,7 +32,7 @@ import graphviz
 from ._io import atomic_write, atomic_write_text
 from .engine import Value, backward_order, chain_rule
 from .explain import wrap
-from .graph import Naming, names, reaching
+from .graph import Naming, names, reaching, uses
 from .ops import RULES
 
 __all__ = [
@@ -483,15 +483,6 @@ class Step:
     final: bool = False  # whether this step completed the parent's gradient
 
 
-def _consumers(order: list[Value]) -> dict[Value, int]:
-    """How many gradient contributions each node receives (one per edge into it)."""
-    count: dict[Value, int] = {}
-    for node in order:
-        for parent in node.parents:
-            count[parent] = count.get(parent, 0) + 1
-    return count
-
-
 def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Style]]:
     """Replay ``backward`` one edge at a time: each step with the diagram state after it.
 
@@ -505,7 +496,7 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
     """
     order = backward_order(root)
     label = names(root, order)
-    remaining = _consumers(order)
+    remaining = uses(order)  # contributions still to come, one per edge into a node
     grads: dict[Value, float] = {root: 1.0}
     final: set[Value] = {root}
     f = lambda x: _num(x, precision)
