@@ -23,22 +23,10 @@ from typing import TYPE_CHECKING, Any
 from . import ops
 from .grad_mode import _GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .ops import RULES, Rule
-from .walk import VARIADIC, backward_order, chain_rule, flat_edges, propagate
+from .walk import VARIADIC, backward_order, chain_rule, flat_edges, grad, propagate
 
-__all__ = [
-    "Value",
-    "Number",
-    "backward_order",
-    "chain_rule",
-    "dot",
-    "gc_paused",
-    "grad",
-    "is_grad_enabled",
-    "logsumexp",
-    "no_grad",
-    "sum_values",
-    "to_float",
-]
+__all__ = ["Number", "Value", "backward_order", "chain_rule", "dot", "gc_paused", "grad",
+           "is_grad_enabled", "logsumexp", "no_grad", "sum_values", "to_float"]  # fmt: skip
 
 Number = int | float
 
@@ -268,15 +256,13 @@ def _unary_method(rule: Rule) -> Callable[..., Value]:
     """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one)."""
     forward, local = rule.forward, rule.local
 
+    takes = "no arguments" if rule.param is None else f"one argument ({rule.param})"
+
     def method(self: Value, *param: Any) -> Value:
-        if rule.param is None:
-            if param:
-                raise TypeError(f"{rule.method}() takes no arguments")
-            p = None
-        else:
-            if len(param) > 1:
-                raise TypeError(f"{rule.method}() takes one argument ({rule.param})")
-            p = to_float(param[0] if param else rule.default, f"{rule.name} {rule.param}")
+        if len(param) > (rule.param is not None):
+            raise TypeError(f"{rule.method}() takes {takes}")
+        p = None if rule.param is None else to_float(param[0] if param else rule.default,
+                                                     f"{rule.name} {rule.param}")  # fmt: skip
         out = forward(self.data, p)
         if not _GRAD_ENABLED.get():
             return _leaf(out)
@@ -381,29 +367,3 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
 
 
 _JUST_VALUE = {Value}
-
-
-def grad(
-    output: Value, inputs: Value | Sequence[Value], create_graph: bool = False
-) -> tuple[Any, ...]:
-    """∂output/∂x for each x in ``inputs`` (one Value or a sequence), leaving ``.grad`` alone.
-
-    With ``create_graph=True`` the results are Values with a graph of their own (built from
-    the same op rules), so they can be differentiated again.
-
-    Example:
-        >>> x = Value(3.0)
-        >>> (dy,) = grad(x ** 3, x, create_graph=True)
-        >>> (d2y,) = grad(dy, [x])
-        >>> dy.data, d2y
-        (27.0, 18.0)
-    """
-    if type(output) is not Value:
-        raise TypeError(f"grad: output must be a Value, got {type(output).__name__} {output!r}")
-    wrt = [inputs] if type(inputs) is Value else list(inputs)  # type: ignore[arg-type]
-    for i, x in enumerate(wrt):
-        if type(x) is not Value:
-            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__} {x!r}")
-    grads = chain_rule(output, Value(1.0) if create_graph else 1.0, create_graph=create_graph)
-    zero: Any = Value(0.0) if create_graph else 0.0
-    return tuple(grads.get(x, zero) for x in wrt)

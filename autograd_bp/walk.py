@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .ops import RULES
@@ -24,7 +24,7 @@ from .ops import RULES
 if TYPE_CHECKING:
     from .engine import Value
 
-__all__ = ["VARIADIC", "backward_order", "chain_rule", "flat_edges", "propagate"]
+__all__ = ["VARIADIC", "backward_order", "chain_rule", "flat_edges", "grad", "propagate"]
 
 VARIADIC = object()  # in a node's _a: its edges are a flat tuple in _da
 
@@ -149,6 +149,34 @@ def chain_rule(
                 visit(node, slot, parent, local, g, before)
             grads[parent] = local * g if before is None else before + local * g
     return grads
+
+
+def grad(
+    output: Value, inputs: Value | Sequence[Value], create_graph: bool = False
+) -> tuple[Any, ...]:
+    """∂output/∂x for each x in ``inputs`` (one Value or a sequence), leaving ``.grad`` alone.
+
+    With ``create_graph=True`` the results are Values with a graph of their own (built from
+    the same op rules), so they can be differentiated again.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> x = Value(3.0)
+        >>> (dy,) = grad(x ** 3, x, create_graph=True)
+        >>> (d2y,) = grad(dy, [x])
+        >>> dy.data, d2y
+        (27.0, 18.0)
+    """
+    if not hasattr(output, "_a"):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__} {output!r}")
+    node = type(output)  # the engine's Value, without importing the engine
+    wrt = [inputs] if type(inputs) is node else list(inputs)  # type: ignore[arg-type]
+    for i, x in enumerate(wrt):
+        if type(x) is not node:
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__} {x!r}")
+    grads = chain_rule(output, node(1.0) if create_graph else 1.0, create_graph=create_graph)
+    zero: Any = node(0.0) if create_graph else 0.0
+    return tuple(grads.get(x, zero) for x in wrt)
 
 
 def _symbolic_locals(node: Value) -> list[Any]:
