@@ -24,17 +24,15 @@ import numpy as np
 # `--help` and `grad` start fast and work without them installed.
 from . import __version__, worked
 from ._io import dumps_strict
-from .check import gradcheck, verify
+from .check import verify
 from .datasets import digits, moons, xor
-from .engine import backward_order
-from .explain import explain, latex_name
-from .expr import ExpressionError, output_name, parse, variables
+from .expr import ExpressionError
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_format, plot_history
-from .symbolic import derivative, sympy_module  # sympy itself loads only when asked
+from .reports import InputError, check_report, expression_graph, expression_problem, grad_report
 from .train import History, TrainReport, evaluate, fit
 from .viz import GraphvizNotFound, render, render_network, render_steps
 
@@ -289,58 +287,25 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    """The expression's graph, its output named the one way every command names it
-    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps and diagrams alike."""
-    root = parse(args.expression, **_assignments(args.assignments))
-    if not root.is_leaf:
-        root.label = output_name(args.expression)
-    return root
-
-
-def _leaves(root) -> dict[str, Any]:
-    return {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
+    return expression_graph(args.expression, _assignments(args.assignments))
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    root = _build_expression(args)
-    root.backward()
-    found = _leaves(root)
-    leaves = {name: found[name] for name in variables(args.expression) if name in found}
-    wrt = list(leaves) if args.wrt is None else [w.strip() for w in args.wrt.split(",") if w]
-    for name in wrt:
-        if name not in leaves:
-            raise UsageError(f"--wrt: {name!r} is not a variable of the expression")
-    doc: dict[str, Any] = {
-        "expression": args.expression,
-        "output": root.label or args.expression,
-        "value": root.data,
-        "gradients": {n: leaves[n].grad for n in wrt},
-    }
-    if args.explain is not None:
-        if args.explain not in leaves:
-            raise UsageError(f"--explain: {args.explain!r} is not a variable of the expression")
-        doc["explain"] = explain(root, leaves[args.explain])  # one factor per op
-    if args.formula:
-        doc["formulas"] = _formulas(root, {n: leaves[n] for n in wrt}, args.format)
-    if args.check:
-        names = list(leaves)
-        report = gradcheck(
-            lambda *vs: parse(args.expression, **dict(zip(names, vs))),
-            [leaves[n] for n in names],
-        )
-        doc["check"] = report
+    wrt = None if args.wrt is None else args.wrt.split(",")
+    try:
+        result = grad_report(args.expression, _assignments(args.assignments), wrt=wrt,
+                             explain_wrt=args.explain, formula=args.formula, fmt=args.format,
+                             check=args.check)  # fmt: skip
+    except InputError as e:
+        raise UsageError(f"--{e.field}: {e.detail}") from None
+    root, leaves, wrt, doc = result.root, result.leaves, result.wrt, result.doc
     if args.draw:
         doc["draw"] = str(render(root, args.draw, precision=args.precision))
     if args.steps:
         doc["steps"] = str(render_steps(root, args.steps, precision=args.precision))
-
-    passed = "check" not in doc or doc["check"].passed
     if args.json:
-        out = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in doc.items()}
-        if "explain" in out and args.format != "text":
-            out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
-        _print_json(out)
-        return 0 if passed else 1
+        _print_json(result.to_dict(args.format, args.precision))
+        return 0 if result.passed else 1
     digits = args.precision
     name = f"{root.label} = " if root.label and root.label != args.expression else ""
     print(f"{name}{args.expression} = {root.data:.{digits}g}")
@@ -357,22 +322,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     for key in ("draw", "steps"):
         if key in doc:
             print(f"{key}: {doc[key]}")
-    return 0 if passed else 1
-
-
-def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
-    """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
-    sp = sympy_module()
-    out = {}
-    for name, leaf in leaves.items():
-        expr = derivative(root, leaf)
-        if fmt == "text":
-            out[name] = f"  ∂{root.label}/∂{name} = {sp.sstr(expr)}"
-            continue
-        tex = (f"\\frac{{\\partial {latex_name(root.label)}}}{{\\partial {latex_name(name)}}} "
-               f"= {sp.latex(expr)}")  # fmt: skip
-        out[name] = f"$$ {tex} $$" if fmt == "markdown" else tex
-    return out
+    return 0 if result.passed else 1
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
@@ -544,7 +494,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _check_problem(args: argparse.Namespace):
-    from .derivation import Problem, _default_names
     from .problems import nielsen_problem, worked_problem
 
     if (args.worked or args.sizes) and args.expression and "=" in args.expression:
@@ -561,10 +510,7 @@ def _check_problem(args: argparse.Namespace):
         if len(args.sizes) < 2:
             raise UsageError("check: --sizes needs at least an input and an output size")
         return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
-    root = _build_expression(args)
-    if not root.label:
-        root.label = "f"
-    return Problem(root, _default_names(root))
+    return expression_problem(args.expression, _assignments(args.assignments))
 
 
 def _report(report: Any, as_json: bool) -> int:
@@ -576,10 +522,8 @@ def _report(report: Any, as_json: bool) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .derivation import check_derivation
-
     problem = _check_problem(args)
-    report = check_derivation(problem, args.wrt, args.claim, points=args.points, seed=args.seed)
+    report = check_report(problem, None, args.wrt, args.claim, points=args.points, seed=args.seed)
     return _report(report, args.json)
 
 
