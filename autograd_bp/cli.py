@@ -551,6 +551,35 @@ def cmd_exercise(args: argparse.Namespace) -> int:
     return _report(ex.grade(args.answer), args.json)
 
 
+# ---------------------------------------------------------------------------------------- serve
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ._io import require
+
+    require("starlette", "serve")
+    require("uvicorn", "serve")
+    from .serve.app import run
+
+    if args.host not in _LOOPBACK:
+        print(f"warning: --host {args.host} lets every machine that can reach this one on "
+              f"port {args.port or 'the chosen port'} use the playground (it computes "
+              "whatever expression it is sent); the default 127.0.0.1 is this machine only",
+              file=sys.stderr)  # fmt: skip
+
+    def ready(url: str) -> None:
+        print(f"autograd-bp playground: {url}  (Ctrl+C stops it)", flush=True)
+        if not args.no_open:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    run(args.host, args.port, ready)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- main
 
 _EXAMPLES = {
@@ -561,6 +590,7 @@ _EXAMPLES = {
     "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
     "check": "example: autograd-bp check --worked --wrt w1 "
     '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
+    "serve": "example: autograd-bp serve --port 8000 --no-open",
     "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
 }
 
@@ -676,6 +706,14 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--count", type=_positive_int("--count"), default=10)
     exe.add_argument("--json", action="store_true", help="machine-readable grading")
     exe.set_defaults(run=cmd_exercise)
+
+    srv = command("serve", "a local playground in the browser: type, step through, check")
+    srv.add_argument("--port", type=_number(int, 0, 65535), default=8000,
+                     help="TCP port (0: any free port; default 8000)")  # fmt: skip
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine)")  # fmt: skip
+    srv.add_argument("--no-open", action="store_true", help="do not open a browser")
+    srv.set_defaults(run=cmd_serve)
     return parser
 
 

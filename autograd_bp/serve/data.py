@@ -1,0 +1,195 @@
+"""What the playground shows, computed in Python by the project's own modules: the
+documents of ``grad --json`` and ``check --json`` (:mod:`autograd_bp.reports`), one
+Graphviz SVG of the graph, the backward steps of :func:`autograd_bp.viz.backward_steps`
+as states of that SVG, and each node's chain-rule sum from
+:func:`autograd_bp.explain.explain_nodes`. The browser only displays them.
+
+Example:
+    >>> doc = grad_payload({"expression": "x*x", "values": {"x": 3}})
+    >>> doc["gradients"], len(doc["steps"]), doc["svg"].startswith("<svg")
+    ({'x': 6.0}, 3, True)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine import Value, backward_order
+from ..explain import explain_nodes, wrap
+from ..reports import InputError, check_report, grad_report
+from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, backward_steps, draw_dot
+
+__all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
+           "graph_data"]  # fmt: skip
+
+MAX_STEPS = 600  # backward steps sent to the page (one per edge of the graph)
+MAX_NAMES = 200  # variables in one request
+
+
+class RequestError(ValueError):
+    """A request the API refuses (HTTP 400): the message names the field and the problem."""
+
+
+def _text(payload: Mapping[str, Any], key: str, required: bool = True) -> str | None:
+    value = payload.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RequestError(f"{key!r} must be a non-empty string, got {value!r:.60}")
+    return value
+
+
+def _values(payload: Mapping[str, Any]) -> dict[str, float]:
+    """``values``: an object of names to finite numbers (booleans are not numbers)."""
+    values = payload.get("values", {})
+    if not isinstance(values, dict):
+        raise RequestError(f"'values' must be an object of name: number, got {values!r:.60}")
+    if len(values) > MAX_NAMES:
+        raise RequestError(f"'values' has {len(values)} names; at most {MAX_NAMES}")
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise RequestError(f"value of {name!r} must be a number, got {v!r:.60}")
+        if not math.isfinite(v):
+            raise RequestError(f"value of {name!r} must be a finite number, got {v!r}")
+    return {name: float(v) for name, v in values.items()}
+
+
+def _precision(payload: Mapping[str, Any]) -> int:
+    p = payload.get("precision", 4)
+    if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 17:
+        raise RequestError(f"'precision' must be an integer from 1 to 17, got {p!r:.60}")
+    return p
+
+
+def _known(payload: Mapping[str, Any], keys: set[str]) -> None:
+    unknown = sorted(set(payload) - keys)
+    if unknown:
+        raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}; "
+                           f"expected {', '.join(sorted(keys))}")  # fmt: skip
+
+
+def grad_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /api/grad``: what ``autograd-bp grad EXPRESSION NAME=VALUE… --json`` prints
+    (with ``"check": true`` what ``--check`` adds, with ``"explain": NAME`` ``--explain``),
+    plus ``svg``, ``steps`` and ``nodes`` (see :func:`graph_data`)."""
+    _known(payload, {"expression", "values", "check", "explain", "precision"})
+    expression = _text(payload, "expression")
+    explain = _text(payload, "explain", required=False)
+    check = payload.get("check", False)
+    if not isinstance(check, bool):
+        raise RequestError(f"'check' must be true or false, got {check!r:.60}")
+    precision = _precision(payload)
+    try:
+        report = grad_report(expression, _values(payload), explain_wrt=explain, check=check)
+    except InputError as e:
+        raise RequestError(str(e)) from None
+    return {**report.to_dict(), **graph_data(report.root, precision)}
+
+
+def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /api/check``: what ``autograd-bp check EXPRESSION NAME=VALUE… --wrt W --claim C
+    --json`` prints."""
+    _known(payload, {"expression", "values", "wrt", "claim"})
+    expression, wrt, claim = (_text(payload, k) for k in ("expression", "wrt", "claim"))
+    return check_report(expression, _values(payload), wrt, claim).to_dict()
+
+
+def _sum_text(output: str, step: Any, f: Any) -> str:
+    """``∂f/∂a = ∂f/∂b·∂b/∂a + … = 1 × 3 + … = 6``: one node's full chain-rule sum."""
+    head = f"∂{wrap(output)}/∂{wrap(step.node)}"
+    if not step.terms:
+        return f"{head} = 1 (the output)" if step.node == output else f"{head} = 0"
+    symbols = " + ".join(f"∂{wrap(output)}/∂{wrap(c)}·∂{wrap(c)}/∂{wrap(step.node)}"
+                         for c, _, _ in step.terms)  # fmt: skip
+    numbers = " + ".join(f"{f(g)} × {f(d)}" for _, g, d in step.terms)
+    return f"{head} = {symbols} = {numbers} = {f(step.grad)}"
+
+
+def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
+    """The picture and the step-through of ``root``'s backward pass, for the front end.
+
+    ``svg``: the graph drawn once by :func:`autograd_bp.viz.draw_dot` (local derivatives on
+    the edges). ``steps``: one entry per :func:`~autograd_bp.viz.backward_steps` step — its
+    text, every node's gradient so far (by SVG node id), the nodes whose gradient is final
+    and the edge just used. ``nodes``: per SVG node id, its name and chain-rule sum.
+    ``colors``: the fills :mod:`autograd_bp.viz` uses.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> a = Value(3.0, label="a"); b = a * a; b.label = "b"
+        >>> d = graph_data(b)
+        >>> d["steps"][-1]["text"], d["nodes"]["n1"]["sum"]
+        ('∂b/∂a = 3 + 3 = 6 (final)', '∂b/∂a = ∂b/∂b·∂b/∂a + ∂b/∂b·∂b/∂a = 1 × 3 + 1 × 3 = 6')
+    """
+    order = backward_order(root)
+    ident = {node: f"n{i}" for i, node in enumerate(order)}
+    f = lambda x: f"{x:.{precision}g}"
+    steps = backward_steps(root, precision=precision)
+    if len(steps) > MAX_STEPS:
+        raise RequestError(f"the graph has {len(steps)} backward steps, more than the "
+                           f"playground shows ({MAX_STEPS}); try a smaller expression")  # fmt: skip
+    final_style = steps[-1][1]
+    svg = _pipe(draw_dot(root, _style=final_style, show_local_grads=True, precision=precision),
+                "svg").decode("utf-8")  # fmt: skip
+    states = []
+    for step, style in steps:
+        grads = style.grads or {}
+        active = None
+        if style.active is not None:
+            child, parent, k = style.active
+            active = f"{ident[parent]}->{ident[child]}_op#{k}"
+        states.append({
+            "text": step.text, "child": step.child, "parent": step.parent,
+            "local": step.local, "upstream": step.upstream, "contribution": step.contribution,
+            "total": step.total, "final_step": step.final,
+            "grads": {ident[n]: f(grads.get(n, 0.0)) for n in order},
+            "final": [ident[n] for n in order if n in style.final],
+            "active": active,
+            "touched": [ident[n] for n in style.active[:2]] if style.active else [],
+        })  # fmt: skip
+    output = steps[0][0].child
+    sums = explain_nodes(root, _order=order)
+    nodes = {ident[n]: {"name": s.node, "data": n.data, "grad": s.grad,
+                        "sum": _sum_text(output, s, f)} for n, s in zip(order, sums)}  # fmt: skip
+    return {"svg": svg[svg.find("<svg"):], "steps": states, "nodes": nodes,
+            "colors": {**COLORS, "final": FINAL, "highlight": HIGHLIGHT}}  # fmt: skip
+
+
+def _worked_preset() -> dict[str, Any]:
+    """Matt Mazur's 2-2-2 network and its total error as one expression, at his numbers
+    (from :mod:`autograd_bp.worked`: the hidden outputs appear once per use)."""
+    from .. import worked
+
+    h1, h2 = "sigmoid(w1*i1 + w2*i2 + b1)", "sigmoid(w3*i1 + w4*i2 + b1)"
+    o1, o2 = f"sigmoid(w5*{h1} + w6*{h2} + b2)", f"sigmoid(w7*{h1} + w8*{h2} + b2)"
+    values = dict(worked.SEED_PARAMETERS)
+    values.update(zip(("i1", "i2"), worked.SEED_INPUTS))
+    values.update(zip(("t1", "t2"), worked.SEED_TARGETS))
+    return {"name": "Mazur's worked example (E_total)", "wrt": "w5",
+            "expression": f"0.5*(t1 - {o1})**2 + 0.5*(t2 - {o2})**2", "values": values,
+            "claim": ""}  # fmt: skip
+
+
+def _mlp_preset(seed: int = 0) -> dict[str, Any]:
+    """A 2-2-1 tanh MLP with a squared error, small random weights (seeded)."""
+    rng = random.Random(seed)
+    names = ["a11", "a12", "c1", "a21", "a22", "c2", "v1", "v2", "d"]
+    values: dict[str, float] = {n: round(rng.uniform(-1, 1), 2) for n in names}
+    values.update(x1=0.5, x2=-1.0, y=1.0)
+    h1, h2 = "tanh(a11*x1 + a12*x2 + c1)", "tanh(a21*x1 + a22*x2 + c2)"
+    return {"name": "small MLP (2-2-1, tanh, squared error)", "wrt": "v1",
+            "expression": f"0.5*(y - tanh(v1*{h1} + v2*{h2} + d))**2", "values": values,
+            "claim": ""}  # fmt: skip
+
+
+PRESETS: list[dict[str, Any]] = [
+    {"name": "sigmoid neuron", "expression": "sigmoid(w*x + b)",
+     "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w", "claim": "sigmoid(w*x + b)*x"},
+    _worked_preset(),
+    _mlp_preset(),
+    {"name": "x used twice", "expression": "tanh(x*x + y)", "values": {"x": 0.5, "y": -1.0},
+     "wrt": "x", "claim": "(1 - tanh(x*x + y)**2)*2*x"},
+]  # fmt: skip
