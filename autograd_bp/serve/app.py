@@ -29,7 +29,7 @@ from ..expr import ExpressionError
 from ..ops import DomainError
 from ..viz import GraphvizNotFound
 from . import STATIC
-from .data import PRESETS, RequestError, check_payload, grad_payload
+from .data import PRESETS, RequestError, check_payload, grad_payload, variables_payload
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -111,6 +111,7 @@ def create_app() -> Starlette:
         Route("/api/presets", _presets, methods=["GET"]),
         Route("/api/grad", _endpoint(grad_payload), methods=["POST"]),
         Route("/api/check", _endpoint(check_payload), methods=["POST"]),
+        Route("/api/variables", _endpoint(variables_payload), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

@@ -19,11 +19,12 @@ from typing import Any
 
 from ..engine import Value, backward_order
 from ..explain import explain_nodes, wrap
+from ..expr import variables
 from ..reports import InputError, check_report, grad_report
 from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, backward_steps, draw_dot
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
-           "graph_data"]  # fmt: skip
+           "graph_data", "variables_payload"]  # fmt: skip
 
 MAX_STEPS = 600  # backward steps sent to the page (one per edge of the graph)
 MAX_NAMES = 200  # variables in one request
@@ -87,6 +88,13 @@ def grad_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     except InputError as e:
         raise RequestError(str(e)) from None
     return {**report.to_dict(), **graph_data(report.root, precision)}
+
+
+def variables_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /api/variables``: the expression's variable names, in order of appearance
+    (the page builds a field for each)."""
+    _known(payload, {"expression"})
+    return {"variables": variables(_text(payload, "expression"))}
 
 
 def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
