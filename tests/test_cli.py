@@ -173,7 +173,7 @@ def test_grad_draw_and_steps_write_real_files(tmp_path) -> None:
         (["grad", "x*2", "x=1", "--draw", "g.bmp"], ["svg, png or pdf"]),
         (["train", "xor", "--activation", "swish"], ["invalid choice", "swish"]),
         (["train", "xor", "--hidden", "0"], ["--hidden"]),
-        (["train", "xor", "--lr", "-0.1"], ["--lr", "positive"]),
+        (["train", "xor", "--lr", "-0.1"], ["--lr", "> 0"]),
         (["train", "xor", "--load", "/no/such/model.json"], ["cannot read model file"]),
         (["demo", "--iterations", "0"], ["--iterations"]),
         (["verify", "--sizes", "3"], ["--sizes"]),
