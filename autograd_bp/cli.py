@@ -706,15 +706,17 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--count", type=_positive_int("--count"), default=10)
     exe.add_argument("--json", action="store_true", help="machine-readable grading")
     exe.set_defaults(run=cmd_exercise)
+    _serve_arguments(command("serve", "a local playground in the browser: type, step, check"))
+    return parser
 
-    srv = command("serve", "a local playground in the browser: type, step through, check")
+
+def _serve_arguments(srv: argparse.ArgumentParser) -> None:
     srv.add_argument("--port", type=_number(int, 0, 65535), default=8000,
                      help="TCP port (0: any free port; default 8000)")  # fmt: skip
     srv.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1: this machine)")  # fmt: skip
     srv.add_argument("--no-open", action="store_true", help="do not open a browser")
     srv.set_defaults(run=cmd_serve)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
