@@ -278,6 +278,9 @@ def test_screenshot_script(tmp_path):
                                          "playground-check.png"]  # fmt: skip
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 20_000
                for p in written)  # fmt: skip
+    for p in written:  # the committed copies docs/playground.md shows
+        assert (ROOT / "docs" / "images" / p.name).exists(), p.name
+        assert f"](images/{p.name})" in (ROOT / "docs" / "playground.md").read_text()
 
 
 # --- the widget ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ..engine import Value, backward_order
 from ..explain import explain_nodes, wrap
 from ..expr import variables
 from ..reports import InputError, check_report, grad_report
-from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, _Style, backward_steps, draw_dot
+from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, backward_steps, draw_dot
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
@@ -139,9 +139,9 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
     if len(steps) > MAX_STEPS:
         raise RequestError(f"the graph has {len(steps)} backward steps, more than the "
                            f"playground shows ({MAX_STEPS}); try a smaller expression")  # fmt: skip
-    last = steps[-1][1]  # every gradient complete, no edge marked: the page marks them
-    base = _Style(last.grads, last.final, None)
-    svg = _pipe(draw_dot(root, _style=base, show_local_grads=True, precision=precision),
+    # drawn at the last step: every number at its widest, the legend complete; the page
+    # restyles nodes and edges for each step
+    svg = _pipe(draw_dot(root, _style=steps[-1][1], show_local_grads=True, precision=precision),
                 "svg").decode("utf-8")  # fmt: skip
     states = []
     for step, style in steps:

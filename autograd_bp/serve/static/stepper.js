@@ -56,10 +56,9 @@ export function mountStepper(el, data) {
       .find((c) => g.classList.contains(c));
     const isFinal = state.final.includes(id), touched = state.touched.includes(id);
     const fill = isFinal ? data.colors.final : data.colors[kind];
-    g.querySelectorAll("polygon").forEach((p, i) => {
-      paint(p, i === 0 ? fill : null, touched ? data.colors.highlight : "black",
-            touched ? 2.5 : 1);
-    });
+    const stroke = touched ? data.colors.highlight : "black", width = touched ? 2.5 : 1;
+    g.querySelectorAll("polygon").forEach((p, i) => paint(p, i === 0 ? fill : null, stroke, width));
+    g.querySelectorAll("polyline").forEach((p) => paint(p, null, stroke, 1));  // record fields
     g.classList.toggle("final", isFinal);
     const grad = [...g.querySelectorAll("text")].find((t) => t.textContent.startsWith("grad "));
     if (grad) grad.textContent = "grad " + state.grads[id];
@@ -67,7 +66,7 @@ export function mountStepper(el, data) {
   function styleEdge(g, active) {
     const on = g.id === active, colour = on ? data.colors.highlight : "black";
     g.classList.toggle("active", on);
-    g.querySelectorAll("path").forEach((p) => paint(p, null, colour, on ? 3 : 1));
+    g.querySelectorAll("path, polyline").forEach((p) => paint(p, null, colour, on ? 3 : 1));
     g.querySelectorAll("polygon").forEach((p) => paint(p, colour, colour, on ? 3 : 1));
     g.querySelectorAll("text").forEach((t) => t.setAttribute("fill", colour));
   }
