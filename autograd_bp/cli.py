@@ -296,8 +296,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
         result = grad_report(args.expression, _assignments(args.assignments), wrt=wrt,
                              explain_wrt=args.explain, formula=args.formula, fmt=args.format,
                              check=args.check)  # fmt: skip
-    except InputError as e:
-        raise UsageError(f"--{e.field}: {e.detail}") from None
+    except InputError as bad:
+        raise UsageError(f"--{bad.field}: {bad.detail}") from None
     root, leaves, wrt, doc = result.root, result.leaves, result.wrt, result.doc
     if args.draw:
         doc["draw"] = str(render(root, args.draw, precision=args.precision))
@@ -315,8 +315,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
     for line in doc.get("formulas", {}).values():
         print(line)
     if "explain" in doc:
-        e = doc["explain"]
-        print(e.text(digits) if args.format == "text" else getattr(e, args.format)(digits))
+        trace = doc["explain"]
+        print(trace.text(digits) if args.format == "text" else getattr(trace, args.format)(digits))
     if "check" in doc:
         print(doc["check"].text())
     for key in ("draw", "steps"):

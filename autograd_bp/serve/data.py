@@ -34,10 +34,8 @@ class RequestError(ValueError):
     """A request the API refuses (HTTP 400): the message names the field and the problem."""
 
 
-def _text(payload: Mapping[str, Any], key: str, required: bool = True) -> str | None:
+def _text(payload: Mapping[str, Any], key: str) -> str:
     value = payload.get(key)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value.strip():
         raise RequestError(f"{key!r} must be a non-empty string, got {value!r:.60}")
     return value
@@ -78,7 +76,7 @@ def grad_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     plus ``svg``, ``steps`` and ``nodes`` (see :func:`graph_data`)."""
     _known(payload, {"expression", "values", "check", "explain", "precision"})
     expression = _text(payload, "expression")
-    explain = _text(payload, "explain", required=False)
+    explain = None if payload.get("explain") is None else _text(payload, "explain")
     check = payload.get("check", False)
     if not isinstance(check, bool):
         raise RequestError(f"'check' must be true or false, got {check!r:.60}")
@@ -102,6 +100,7 @@ def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     --json`` prints."""
     _known(payload, {"expression", "values", "wrt", "claim"})
     expression, wrt, claim = (_text(payload, k) for k in ("expression", "wrt", "claim"))
+    # the claim is read by the expression language only (autograd_bp.derivation)
     return check_report(expression, _values(payload), wrt, claim).to_dict()
 
 
