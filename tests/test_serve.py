@@ -283,6 +283,47 @@ def test_screenshot_script(tmp_path):
         assert f"](images/{p.name})" in (ROOT / "docs" / "playground.md").read_text()
 
 
+@needs_browser
+def test_widget_entry_point_renders_the_api_data_in_chromium(page, url):
+    """stepper.js's default export (what anywidget calls) given a model holding the data
+    GraphWidget sends: the graph and the step control appear and step. The model is the
+    two-method object anywidget passes (get, on); Jupyter itself is not run here."""
+    drawn = page.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      const reply = await fetch("/api/grad", {method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({expression: "tanh(x*x + y)", values: {x: 0.5, y: -1}})});
+      const data = await reply.json();
+      const widget = (await import("/static/stepper.js")).default;
+      const el = document.createElement("div"); document.body.append(el);
+      const model = {get: () => data, on: () => {}};
+      widget.render({model, el});
+      el.querySelector('[data-act="last"]').click();
+      done([el.querySelectorAll("g.node.value").length,
+            el.querySelector(".abp-counter").textContent,
+            el.querySelector(".abp-text").textContent]);
+    """)
+    from autograd_bp.engine import backward_order
+    from autograd_bp.reports import expression_graph
+    from autograd_bp.viz import backward_steps
+
+    root = expression_graph("tanh(x*x + y)", {"x": 0.5, "y": -1.0})  # as the API builds it
+    steps = backward_steps(root)
+    assert drawn[0] == len(backward_order(root))
+    assert drawn[1] == f"step {len(steps) - 1} / {len(steps) - 1}"
+    assert drawn[2] == steps[-1][0].text
+
+
+def test_concurrent_requests_all_answer_the_same(url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"expression": "sigmoid(w*x + b)*tanh(w - b)", "values": {"w": 0.3, "x": 2, "b": -1}}
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: post(url, "/api/grad", body), range(16)))
+    assert {r[0] for r in replies} == {200}
+    assert all(r[1] == replies[0][1] for r in replies)
+
+
 # --- the widget ---------------------------------------------------------------------------
 
 

@@ -54,10 +54,15 @@ async function setVariables(expression, given) {
 
 function later() { clearTimeout(timer); timer = setTimeout(draw, 250); }
 
+function esc(text) {  // names are identifiers already; escaped anyway, it costs nothing
+  const span = document.createElement("span"); span.textContent = String(text);
+  return span.innerHTML;
+}
+
 function showResult(doc) {
-  const rows = Object.entries(doc.gradients)
-    .map(([n, g]) => `<tr><td>∂${doc.output}/∂${n}</td><td>${g}</td></tr>`).join("");
-  $("result").innerHTML = `<p><b>${doc.output}</b> = ${doc.value}</p><table>${rows}</table>`;
+  const out = esc(doc.output), rows = Object.entries(doc.gradients)
+    .map(([n, g]) => `<tr><td>∂${out}/∂${esc(n)}</td><td>${g}</td></tr>`).join("");
+  $("result").innerHTML = `<p><b>${out}</b> = ${doc.value}</p><table>${rows}</table>`;
   const wrt = $("wrt"), keep = wrt.value;
   wrt.replaceChildren(...Object.keys(doc.gradients).map((n) => new Option(n, n)));
   if (keep in doc.gradients) wrt.value = keep;
@@ -91,7 +96,7 @@ async function gradcheck() {
     const doc = await api("/api/grad", {expression: $("expression").value,
                                         values: currentValues(), check: true});
     const c = doc.check;
-    const rows = c.inputs.map((r) => `<tr><td>${r.name}</td><td>${r.analytic}</td>` +
+    const rows = c.inputs.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.analytic}</td>` +
       `<td>${r.numeric}</td><td>${r.ok ? "✓" : "✗"}</td></tr>`).join("");
     $("gradcheck-result").innerHTML =
       `<p>${c.passed ? "✓ passed" : "✗ failed"}: engine vs central differences ` +
