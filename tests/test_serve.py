@@ -170,6 +170,32 @@ def test_other_host_warns_what_it_exposes():
     assert line.startswith("autograd-bp playground: http://0.0.0.0:")
 
 
+def test_port_in_use_and_browser_opened(tmp_path):
+    """Without --no-open the URL goes to the browser ($BROWSER here: a script that records
+    it); a port already taken is one line that says what to do."""
+    opened = tmp_path / "opened.txt"
+    fake = tmp_path / "browser.sh"
+    fake.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, BROWSER=f"{fake} %s")
+    proc = subprocess.Popen([sys.executable, "-m", "autograd_bp", "serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)  # fmt: skip
+    try:
+        url = proc.stdout.readline().split()[2]
+        shots.wait_for(None, lambda _: opened.exists() and opened.read_text().strip(), 30)
+        assert opened.read_text().strip() == url
+        port = url.rsplit(":", 1)[1].strip("/")
+        taken = subprocess.run([sys.executable, "-m", "autograd_bp", "serve", "--port", port,
+                                "--no-open"], capture_output=True, text=True, cwd=ROOT,
+                               timeout=60)  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert taken.returncode == 2 and len(taken.stderr.strip().splitlines()) == 1
+    assert f"port {port}" in taken.stderr and "--port" in taken.stderr
+
+
 def test_bad_port_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "autograd_bp", "serve", "--port", "70000"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip

@@ -117,6 +117,7 @@ def create_app() -> Starlette:
 def run(host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve until interrupted; ``on_ready(url)`` once the socket is bound (port 0: a free
     port, and the URL says which)."""
+    import errno
     import socket
 
     import uvicorn
@@ -124,7 +125,13 @@ def run(host: str, port: int, on_ready: Callable[[str], None]) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"serve: cannot listen on {host} port {port}: {e.strerror or e}"
+                      + ("; choose another with --port N (0: any free port)"
+                         if e.errno == errno.EADDRINUSE else "")) from None  # fmt: skip
     sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
