@@ -371,3 +371,26 @@ def test_widget_sends_the_api_data_and_uses_the_page_component():
     assert "export default" in STEPPER_JS.read_text()
     with pytest.raises(TypeError, match="expected a Value"):
         GraphWidget(1.5)
+
+
+def test_widget_displays_in_a_real_kernel(tmp_path):
+    """In a Jupyter kernel (nbclient), GraphWidget(value) displays as a widget view whose
+    model state holds the step data — Mazur's own names when given his network."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("anywidget")
+    code = ("from autograd_bp.problems import worked_problem\n"
+            "from autograd_bp.serve.widget import GraphWidget\n"
+            "GraphWidget(worked_problem().output)")  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     store_widget_state=True,
+                                     resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    client.execute()
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "execute_result"
+    view = output.data["application/vnd.jupyter.widget-view+json"]
+    state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
+    data = state[view["model_id"]]["state"]["data"]
+    assert data["steps"][0]["text"] == "start: ∂E_total/∂E_total = 1"
+    assert any(n["name"] == "out_h1" for n in data["nodes"].values())
