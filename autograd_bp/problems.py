@@ -109,7 +109,9 @@ def program_problem(
         >>> p.output.label, round(p.output.data, 6)
         ('a', 0.731059)
     """
-    names: dict[str, Binding] = {n: Value(v, label=n) for n, v in values.items()}
+    names: dict[str, Binding] = {  # a Value is used as it is (gradcheck passes its leaves)
+        n: v if isinstance(v, Value) else Value(v, label=n) for n, v in values.items()
+    }
     node: Value | None = None
     for name, text in steps:
         used = variables(text)
@@ -117,7 +119,9 @@ def program_problem(
         if unknown:
             raise ExpressionError(f"step {name!r}: unknown name(s) {', '.join(unknown)}")
         node = parse(text, **{u: names[u] for u in used})
-        if node.label:  # a step that is just another name: give it a node of its own
+        # a step that is just another name: give it a node of its own (parse labels every
+        # node it builds with its source text, so the label cannot tell)
+        if any(node is bound for bound in names.values()):
             node = node * 1.0
         names[name] = _named(node, name, {})
     if node is None:

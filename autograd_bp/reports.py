@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .check import gradcheck
 from .engine import Value, backward_order
 from .explain import explain, latex_name
-from .expr import output_name, parse, variables
+from .expr import CONSTANTS, MAX_LENGTH, ExpressionError, output_name, parse, variables
 from .symbolic import derivative, sympy_module
 
 __all__ = ["FORMATS", "GradReport", "InputError", "check_report", "expression_graph",
@@ -36,15 +37,87 @@ class InputError(ValueError):
         self.field, self.detail = field, detail
 
 
+MAX_STEPS = 200  # named steps in one program
+_STEP = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)\Z", re.S)
+
+
+def program_steps(text: str) -> list[tuple[str, str]] | None:
+    """``NAME = EXPRESSION`` lines (or ``;``-separated) as named steps, the last one the
+    output; None when ``text`` is a single expression.
+
+    Example:
+        >>> program_steps("z = w*x + b; a = sigmoid(z)")
+        [('z', 'w*x + b'), ('a', 'sigmoid(z)')]
+        >>> program_steps("sigmoid(w*x + b)") is None
+        True
+    """
+    lines = [line for line in re.split(r"[\n;]", text) if line.strip()]
+    if not any(_STEP.match(line) for line in lines):
+        return None
+    if len(text) > MAX_LENGTH or len(lines) > MAX_STEPS:
+        raise ExpressionError(f"a program is limited to {MAX_STEPS} steps and {MAX_LENGTH} "
+                              f"characters; this one has {len(lines)} and {len(text)}")  # fmt: skip
+    steps = []
+    for k, line in enumerate(lines, 1):
+        match = _STEP.match(line)
+        if match is None:
+            raise ExpressionError(f"step {k}: expected NAME = EXPRESSION, got {line.strip()!r}")
+        name, body = match.group(1), match.group(2).strip()
+        if name in CONSTANTS or name in dict(steps):
+            raise ExpressionError(f"step {k}: {name!r} is already a name; choose another")
+        steps.append((name, body))
+    return steps
+
+
+def program_variables(text: str) -> list[str]:
+    """The variables of an expression or a program (names no step defines), in order of
+    first appearance.
+
+    Example:
+        >>> program_variables("z = w*x + b; a = sigmoid(z)*w")
+        ['w', 'x', 'b']
+    """
+    steps = program_steps(text)
+    if steps is None:
+        return variables(text)
+    defined, out = set(), []
+    for name, body in steps:
+        out += [v for v in variables(body) if v not in defined and v not in out]
+        defined.add(name)
+    return out
+
+
+def _program(text: str, values: Mapping[str, Any]) -> Any:
+    from .problems import program_problem
+
+    steps = program_steps(text)
+    assert steps is not None
+    wanted = program_variables(text)
+    missing = [n for n in wanted if n not in values]
+    if missing:
+        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
+    unused = [n for n in values if n not in wanted]
+    if unused:
+        raise ExpressionError(f"value given for name(s) the program does not use: "
+                              f"{', '.join(unused)}")  # fmt: skip
+    return program_problem(steps, {n: values[n] for n in wanted})
+
+
 def expression_graph(expression: str, values: Mapping[str, Any]) -> Value:
     """The expression's graph, its output named the one way every command names it
     (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps, check and the
-    playground alike. Only :func:`autograd_bp.expr.parse` reads the text.
+    playground alike. A program of named steps (``z = w*x + b; a = sigmoid(z)``) names each
+    step's node and the output after its last step. Only the expression language's parser
+    (:func:`autograd_bp.expr.parse`) reads the text.
 
     Example:
         >>> expression_graph("a*b", {"a": 2, "b": 3}).label
         'f'
+        >>> expression_graph("z = a*b; y = z*z", {"a": 2, "b": 3}).data
+        36.0
     """
+    if program_steps(expression) is not None:
+        return _program(expression, values).output
     root = parse(expression, **values)
     if not root.is_leaf:
         root.label = output_name(expression)
@@ -54,7 +127,7 @@ def expression_graph(expression: str, values: Mapping[str, Any]) -> Value:
 def leaves_by_name(root: Value, expression: str) -> dict[str, Value]:
     """The expression's variables (in order of appearance) and their leaf nodes."""
     found = {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
-    return {name: found[name] for name in variables(expression) if name in found}
+    return {name: found[name] for name in program_variables(expression) if name in found}
 
 
 @dataclass
@@ -122,7 +195,8 @@ def grad_report(
     if check:
         order = list(leaves)
         report.doc["check"] = gradcheck(
-            lambda *vs: parse(expression, **dict(zip(order, vs))), [leaves[n] for n in order]
+            lambda *vs: expression_graph(expression, dict(zip(order, vs))),
+            [leaves[n] for n in order],
         )
     return report
 
@@ -147,6 +221,8 @@ def expression_problem(expression: str, values: Mapping[str, Any]) -> Any:
     output (named ``f`` when unnamed) and every labelled node as a name a claim may use."""
     from .derivation import Problem, _default_names
 
+    if program_steps(expression) is not None:
+        return _program(expression, values)
     root = expression_graph(expression, values)
     if not root.label:
         root.label = "f"
