@@ -215,6 +215,32 @@ def test_presets_compute_what_the_engine_computes(url):
     assert status == 200 and doc["value"] == pytest.approx(problem.output.data, rel=1e-14)
     assert doc["gradients"]["w5"] == pytest.approx(problem.names["w5"].grad, rel=1e-12)
     assert any("MLP" in p["name"] for p in presets)
+    for preset in presets:  # each example's claim is a right answer, graded so
+        body = {k: preset[k] for k in ("expression", "values", "wrt", "claim")}
+        status, doc = post(url, "/api/check", body)
+        assert status == 200 and doc["verdict"] == "correct", (preset["name"], doc)
+
+
+def test_a_program_of_named_steps_is_the_cli_too(url):
+    program = "z = w*x + b\na = sigmoid(z)"
+    values = {"w": 0.4, "x": 0.5, "b": 0.1}
+    status, doc = post(url, "/api/grad", {"expression": program, "values": values,
+                                          "check": True, "explain": "w"})  # fmt: skip
+    cli = cli_json("grad", program, "w=0.4", "x=0.5", "b=0.1", "--check", "--explain", "w")
+    assert status == 200 and {k: v for k, v in doc.items() if k not in EXTRA} == cli
+    assert {n["name"] for n in doc["nodes"].values()} >= {"z", "a", "w", "x", "b"}
+    assert doc["output"] == "a" and cli["check"]["passed"]
+    body = {"expression": program, "values": values, "wrt": "w", "claim": "a*(1 - a)*x"}
+    assert post(url, "/api/check", body)[1] == cli_json(
+        "check", program, "w=0.4", "x=0.5", "b=0.1", "--wrt", "w", "--claim", "a*(1 - a)*x"
+    )
+    assert post(url, "/api/variables", {"expression": program})[1] == {
+        "variables": ["w", "x", "b"]
+    }
+    for bad, words in (("z = w\nz = 2*w", "already a name"), ("z = w\n2*z", "step 2"),
+                       ("pi = 3", "already a name")):  # fmt: skip
+        status, doc = post(url, "/api/grad", {"expression": bad, "values": {"w": 1}})
+        assert status == 400 and words in doc["error"], doc
 
 
 # --- the page in headless Chromium --------------------------------------------------------

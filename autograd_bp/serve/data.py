@@ -19,8 +19,7 @@ from typing import Any
 
 from ..engine import Value, backward_order
 from ..explain import explain_nodes, wrap
-from ..expr import variables
-from ..reports import InputError, check_report, grad_report
+from ..reports import InputError, check_report, grad_report, program_variables
 from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, backward_steps, draw_dot
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
@@ -89,10 +88,10 @@ def grad_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def variables_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """``POST /api/variables``: the expression's variable names, in order of appearance
-    (the page builds a field for each)."""
+    """``POST /api/variables``: the variable names of an expression or a program, in order
+    of appearance (the page builds a field for each)."""
     _known(payload, {"expression"})
-    return {"variables": variables(_text(payload, "expression"))}
+    return {"variables": program_variables(_text(payload, "expression"))}
 
 
 def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,35 +166,43 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
 
 
 def _worked_preset() -> dict[str, Any]:
-    """Matt Mazur's 2-2-2 network and its total error as one expression, at his numbers
-    (from :mod:`autograd_bp.worked`: the hidden outputs appear once per use)."""
+    """Matt Mazur's 2-2-2 network as a program under his names, at his numbers (from
+    :mod:`autograd_bp.worked`)."""
     from .. import worked
 
-    h1, h2 = "sigmoid(w1*i1 + w2*i2 + b1)", "sigmoid(w3*i1 + w4*i2 + b1)"
-    o1, o2 = f"sigmoid(w5*{h1} + w6*{h2} + b2)", f"sigmoid(w7*{h1} + w8*{h2} + b2)"
+    program = "\n".join([
+        "net_h1 = w1*x1 + w2*x2 + b1", "out_h1 = sigmoid(net_h1)",
+        "net_h2 = w3*x1 + w4*x2 + b1", "out_h2 = sigmoid(net_h2)",
+        "net_o1 = w5*out_h1 + w6*out_h2 + b2", "out_o1 = sigmoid(net_o1)",
+        "net_o2 = w7*out_h1 + w8*out_h2 + b2", "out_o2 = sigmoid(net_o2)",
+        "E_total = 0.5*(target_o1 - out_o1)**2 + 0.5*(target_o2 - out_o2)**2",
+    ])  # fmt: skip
     values = dict(worked.SEED_PARAMETERS)
-    values.update(zip(("i1", "i2"), worked.SEED_INPUTS))
-    values.update(zip(("t1", "t2"), worked.SEED_TARGETS))
-    return {"name": "Mazur's worked example (E_total)", "wrt": "w5",
-            "expression": f"0.5*(t1 - {o1})**2 + 0.5*(t2 - {o2})**2", "values": values,
-            "claim": ""}  # fmt: skip
+    values.update(zip(("x1", "x2"), worked.SEED_INPUTS))
+    values.update(zip(("target_o1", "target_o2"), worked.SEED_TARGETS))
+    return {"name": "Mazur's worked example (2-2-2, E_total)", "expression": program,
+            "values": values, "wrt": "w5",
+            "claim": "-(target_o1 - out_o1)*out_o1*(1 - out_o1)*out_h1"}  # fmt: skip
 
 
 def _mlp_preset(seed: int = 0) -> dict[str, Any]:
     """A 2-2-1 tanh MLP with a squared error, small random weights (seeded)."""
     rng = random.Random(seed)
-    names = ["a11", "a12", "c1", "a21", "a22", "c2", "v1", "v2", "d"]
+    names = ["w11", "w12", "b1", "w21", "w22", "b2", "v1", "v2", "c"]
     values: dict[str, float] = {n: round(rng.uniform(-1, 1), 2) for n in names}
     values.update(x1=0.5, x2=-1.0, y=1.0)
-    h1, h2 = "tanh(a11*x1 + a12*x2 + c1)", "tanh(a21*x1 + a22*x2 + c2)"
-    return {"name": "small MLP (2-2-1, tanh, squared error)", "wrt": "v1",
-            "expression": f"0.5*(y - tanh(v1*{h1} + v2*{h2} + d))**2", "values": values,
-            "claim": ""}  # fmt: skip
+    program = "\n".join([
+        "h1 = tanh(w11*x1 + w12*x2 + b1)", "h2 = tanh(w21*x1 + w22*x2 + b2)",
+        "out = tanh(v1*h1 + v2*h2 + c)", "loss = 0.5*(y - out)**2",
+    ])  # fmt: skip
+    return {"name": "small MLP (2-2-1, tanh, squared error)", "expression": program,
+            "values": values, "wrt": "w11",
+            "claim": "-(y - out)*(1 - out**2)*v1*(1 - h1**2)*x1"}  # fmt: skip
 
 
 PRESETS: list[dict[str, Any]] = [
     {"name": "sigmoid neuron", "expression": "sigmoid(w*x + b)",
-     "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w", "claim": "sigmoid(w*x + b)*x"},
+     "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w", "claim": "sigmoid(w*x + b)*(1 - sigmoid(w*x + b))*x"},
     _worked_preset(),
     _mlp_preset(),
     {"name": "x used twice", "expression": "tanh(x*x + y)", "values": {"x": 0.5, "y": -1.0},
