@@ -1,8 +1,8 @@
 """Screenshots of the playground (``autograd-bp serve``) for docs/playground.md.
 
 Starts the real server on a free port, drives headless Chromium with Selenium as a learner
-would (keyboard included) and writes playground.png, playground-steps.png and
-playground-check.png into the directory given (default docs/images).
+would (keyboard included) and writes playground.png, playground-steps.png,
+playground-check.png and playground-worked.png into the directory given (default docs/images).
 
     python scripts/make_playground_images.py [OUT_DIR]
 """
@@ -103,7 +103,25 @@ def main(out_dir: str = "docs/images") -> list[Path]:
         wait_for(driver, lambda d: d.find_element(By.ID, "verdict").text)
         driver.save_screenshot(str(out / "playground-check.png"))
         written.append(out / "playground-check.png")
+        written.append(_worked(driver, out / "playground-worked.png"))
     return written
+
+
+def _worked(driver, path: Path) -> Path:
+    """Mazur's network: stepped to where out_h1's gradient is complete, its sum shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "preset")).select_by_index(1)
+    wait_for(driver, lambda d: "out_h1" in d.find_element(By.ID, "stepper").text and ready(d))
+    node = driver.find_element(By.XPATH, "//*[@id='stepper']//*[name()='g' and contains(@class,"
+                               "'value')][.//*[name()='text' and text()='out_h1']]")  # fmt: skip
+    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click'))", node)
+    body = driver.find_element(By.TAG_NAME, "body")
+    while "∂E_total/∂out_h1 = " not in driver.find_element(By.CSS_SELECTOR, ".abp-text").text:
+        body.send_keys("\ue014")  # the right arrow key, as a learner steps
+    driver.save_screenshot(str(path))
+    return path
 
 
 if __name__ == "__main__":

@@ -327,7 +327,7 @@ def test_screenshot_script(tmp_path):
         pytest.skip("chromium and chromedriver are not installed (CI installs them)")
     written = shots.main(str(tmp_path))
     assert [p.name for p in written] == ["playground.png", "playground-steps.png",
-                                         "playground-check.png"]  # fmt: skip
+                                         "playground-check.png", "playground-worked.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 20_000
                for p in written)  # fmt: skip
     for p in written:  # the committed copies docs/playground.md shows
