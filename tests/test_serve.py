@@ -267,7 +267,7 @@ def _value_nodes(driver) -> int:
 
 
 @needs_browser
-def test_page_loads_draws_steps_and_checks(page):
+def test_page_loads_draws_steps_and_checks(page, url):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -291,6 +291,10 @@ def test_page_loads_draws_steps_and_checks(page):
     # a node's chain-rule sum on click
     page.find_element(By.CSS_SELECTOR, "#stepper g.node.value#n1").click()
     assert page.find_element(By.CSS_SELECTOR, ".abp-node").text.startswith("∂f/∂")
+    page.execute_script("document.querySelector('#stepper g.node.value#n2').focus()")  # Tab
+    start = {"expression": "sigmoid(w*x + b)", "values": {"w": 0.4, "x": 0.5, "b": 0.1}}
+    expected = post(url, "/api/grad", start)[1]["nodes"]["n2"]["sum"]
+    assert page.find_element(By.CSS_SELECTOR, ".abp-node").text == expected
 
     # a new expression, typed: a new graph
     box = page.find_element(By.ID, "expression")

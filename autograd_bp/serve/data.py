@@ -202,7 +202,8 @@ def _mlp_preset(seed: int = 0) -> dict[str, Any]:
 
 PRESETS: list[dict[str, Any]] = [
     {"name": "sigmoid neuron", "expression": "sigmoid(w*x + b)",
-     "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w", "claim": "sigmoid(w*x + b)*(1 - sigmoid(w*x + b))*x"},
+     "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w",
+     "claim": "sigmoid(w*x + b)*(1 - sigmoid(w*x + b))*x"},
     _worked_preset(),
     _mlp_preset(),
     {"name": "x used twice", "expression": "tanh(x*x + y)", "values": {"x": 0.5, "y": -1.0},

@@ -120,6 +120,8 @@ export function mountStepper(el, data) {
     g.addEventListener("mouseenter", () => describe(g.id));
     g.addEventListener("mouseleave", () => describe(pinned));
     g.addEventListener("click", (e) => { e.stopPropagation(); pinned = g.id; describe(g.id); });
+    g.setAttribute("tabindex", "0");  // Tab reaches every node too: focus shows its sum
+    g.addEventListener("focus", () => { pinned = g.id; describe(g.id); });
   });
   vp.addEventListener("mousedown", (e) => {
     drag = [e.clientX, e.clientY, vp.scrollLeft, vp.scrollTop]; vp.classList.add("dragging");
