@@ -70,7 +70,7 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801 - the name torch users
     def __exit__(self, *exc: object) -> None:
         _GRAD_ENABLED.reset(self._tokens.pop())
 
-    def __call__(self, func: F) -> F:  # type: ignore[override]
+    def __call__(self, func: F) -> F:
         if inspect.isasyncgenfunction(func):
             raise TypeError("no_grad: async generator functions are not supported")
         if inspect.iscoroutinefunction(func):  # the body runs at await time, not at call time
@@ -90,7 +90,7 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801 - the name torch users
                 return (yield from _each_step_without_grad(gen))
 
             return run_generator  # type: ignore[return-value]
-        return super().__call__(func)  # type: ignore[return-value]
+        return super().__call__(func)
 
 
 def _each_step_without_grad(gen: Any) -> Any:

@@ -153,11 +153,9 @@ def power(x: Any, y: Any) -> Any:
     if _is_float(x) and _is_float(y):
         try:
             r = x**y
-        except ZeroDivisionError:
-            return INF
-        except OverflowError:  # finite operands, a result past the float range: ±inf
-            odd = y == int(y) and int(y) % 2 == 1
-            return -INF if x < 0 and odd else INF
+        except (ZeroDivisionError, OverflowError):  # ±0 to a negative power, or past the
+            odd = y == int(y) and int(y) % 2 == 1  # float range: ±inf, with IEEE's sign
+            return -INF if math.copysign(1.0, x) < 0 and odd else INF
         return NAN if isinstance(r, complex) else r
     if _is_numeric(x) and _is_numeric(y):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -444,19 +442,17 @@ def _pow_base_local(a: Any, b: Any) -> Any:
 
 
 def _pow_exponent_local(a: Any, b: Any, out: Any) -> Any:
-    """∂(a**b)/∂b = a**b · ln a, defined for a > 0; 0 where the power is 0, else nan."""
+    """∂(a**b)/∂b = a**b · ln a for a > 0; as PyTorch, 0 at a = 0 with b >= 0 (x**x at 0)
+    and NaN for a negative base (ln a is not real, even where a**b underflows to 0)."""
     d = data_of(a)
     if type(d) is _ndarray or type(data_of(out)) is _ndarray:
         zero_base = (d == 0) & (np.asarray(data_of(b)) >= 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(d > 0, out * log(np.where(d > 0, d, 1.0)),
-                            np.where((data_of(out) == 0.0) | zero_base, 0.0, NAN))  # fmt: skip
+                            np.where(zero_base, 0.0, NAN))  # fmt: skip
     if d > 0:
         return out * log(a)
-    if d == 0 and data_of(b) >= 0:  # as PyTorch: 0**b for b >= 0 has ∂/∂b = 0 (x**x at 0)
-        return 0.0
-    return 0.0 if data_of(out) == 0.0 else NAN
-
+    return 0.0 if d == 0 and data_of(b) >= 0 else NAN
 
 
 def _logsumexp(xs: Any, _: None) -> Any:

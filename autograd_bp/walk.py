@@ -41,7 +41,7 @@ def flat_edges(node: Value) -> tuple[Any, ...]:
     if a is None:
         return ()
     if a is VARIADIC:
-        return node._da  # type: ignore[no-any-return]
+        return node._da
     if node._b is None:
         return (a, node._da)
     return (a, node._da, node._b, node._db)

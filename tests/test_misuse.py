@@ -113,14 +113,6 @@ def same(a: float, b: float, rel: float) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-300)
 
 
-POW_UNDERFLOW = (
-    "engine: pow's exponent derivative is masked to 0 when the result "
-    "underflows to 0, even for a negative base (PyTorch: NaN)"
-)
-NEGATIVE_ZERO_BASE = (
-    "engine: d(x**y)/dx at x = -0.0, where y - 1 rounds to an odd negative integer, is +inf; "
-    "PyTorch's y·x**(y-1) is -inf"
-)
 SUBNORMAL_DIVISOR = (
     "engine: the local derivative 1/b of div (and 1/x of log) overflows for a subnormal "
     "b, so a zero upstream gradient gives 0·inf = NaN (PyTorch divides: 0)"
@@ -138,10 +130,6 @@ def known_divergence(engine_seen: list[Any]) -> str | None:
         if not isinstance(step, tuple):
             continue
         kind, a, b, out = step
-        if kind == "pow" and isinstance(b, Value) and _number(a) < 0 and out.data == 0:
-            return POW_UNDERFLOW
-        if kind == "pow" and _number(a) == 0 and math.copysign(1, _number(a)) < 0:
-            return NEGATIVE_ZERO_BASE
         divisor = _number(b) if kind == "div" else _number(a) if kind == "log" else 0.0
         if divisor != 0 and abs(divisor) < 2.2250738585072014e-308:  # subnormal
             return SUBNORMAL_DIVISOR
@@ -195,26 +183,25 @@ def test_random_graphs_agree_with_pytorch_long_hunt(tree, x, y) -> None:
     check_against_torch(tree, x, y)
 
 
-# The three engine/ops differences from PyTorch this suite found, as minimal reproducers. They
-# are strict xfails: the day the engine matches PyTorch they fail, and the marker goes.
+# The engine/ops differences from PyTorch this suite found, as minimal reproducers: two are
+# fixed (pow at a negative base and at -0.0); the third is a strict xfail, so the day the
+# engine matches PyTorch it fails, and the marker goes.
 
 
-@pytest.mark.xfail(strict=True, reason=POW_UNDERFLOW)
 def test_pow_of_a_negative_base_that_underflows_matches_pytorch() -> None:
     x = Value(-149.0)
     (x**x).backward()
     t = torch.tensor(-149.0, dtype=torch.float64, requires_grad=True)
     (t**t).backward()
-    assert same(x.grad, t.grad.item(), 1e-9), (x.grad, t.grad.item())  # 0.0 vs nan
+    assert same(x.grad, t.grad.item(), 1e-9), (x.grad, t.grad.item())
 
 
-@pytest.mark.xfail(strict=True, reason=NEGATIVE_ZERO_BASE)
 def test_the_derivative_at_negative_zero_has_pytorchs_sign() -> None:
     x = Value(-0.0)
     (x**1e-300).backward()
     t = torch.tensor(-0.0, dtype=torch.float64, requires_grad=True)
     (t**1e-300).backward()
-    assert same(x.grad, t.grad.item(), 1e-9), (x.grad, t.grad.item())  # inf vs -inf
+    assert same(x.grad, t.grad.item(), 1e-9), (x.grad, t.grad.item())
 
 
 @pytest.mark.xfail(strict=True, reason=SUBNORMAL_DIVISOR)
