@@ -126,6 +126,19 @@ def test_bad_requests_get_a_4xx_naming_the_problem(url, body, words):
     assert post(url, "/api/grad", {"expression": "x", "values": {"x": 2}})[0] == 200  # still up
 
 
+def test_overflow_is_null_in_strict_json_and_an_unevaluable_check_is_400(url):
+    status, doc = post(url, "/api/grad", {"expression": "x*x", "values": {"x": 1e200}})
+    cli = cli_json("grad", "x*x", "x=1e200")
+    assert status == 200 and doc["value"] is None and doc["non_finite"]["value"] == "inf"
+    # the CLI's keys and their non-finite entries are the CLI's; the extras' are listed too
+    ours = {k: v for k, v in doc["non_finite"].items() if k.split(".")[0] not in EXTRA}
+    assert ours == cli.pop("non_finite") and doc.pop("non_finite") != ours
+    assert {k: v for k, v in doc.items() if k not in EXTRA} == cli
+    body = {"expression": "x*x", "values": {"x": 1e200}, "wrt": "x", "claim": "2*x"}
+    status, doc = post(url, "/api/check", body)
+    assert status == 400 and "cannot be evaluated" in doc["error"]
+
+
 def test_check_api_bad_claims(url):
     status, doc = post(url, "/api/check", {"expression": "x*y", "values": {"x": 1, "y": 2},
                                            "wrt": "z", "claim": "y"})  # fmt: skip

@@ -83,6 +83,10 @@ def _endpoint(compute: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
             return _error(400, "the expression is nested too deeply")
         except GraphvizNotFound as e:
             return _error(500, str(e))
+        except HTTPException:
+            raise
+        except Exception as e:  # a bug of ours: said in JSON, and the server keeps serving
+            return _error(500, f"internal error ({type(e).__name__}): {e}")
 
     return endpoint
 
