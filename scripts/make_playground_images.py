@@ -99,7 +99,7 @@ def main(out_dir: str = "docs/images") -> list[Path]:
         written.append(out / "playground-steps.png")
         claim = driver.find_element(By.ID, "claim")
         claim.clear()
-        claim.send_keys("sigmoid(w*x + b)*w", Keys.ENTER)
+        claim.send_keys("sigmoid(w*x + b)*(1 - sigmoid(w*x + b))*w", Keys.ENTER)  # x, not w
         wait_for(driver, lambda d: d.find_element(By.ID, "verdict").text)
         driver.save_screenshot(str(out / "playground-check.png"))
         written.append(out / "playground-check.png")
