@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -595,6 +595,32 @@ _EXAMPLES = {
 }
 
 
+def _practice_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """The parsers of ``check`` and ``exercise`` (grading a hand derivation)."""
+    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
+    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
+    chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
+    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
+    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
+    chk.add_argument("--sizes", type=_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2")
+    chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    chk.add_argument("--points", type=_positive_int("--points"), default=50,
+                     help="random points around the given one (at least 50)")  # fmt: skip
+    chk.add_argument("--seed", type=_seed, default=0, help="random points (and --sizes weights)")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.set_defaults(run=cmd_check)
+
+    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
+    exe.add_argument("--seed", type=_seed, default=None, help="which exercise (default: a new one)")
+    exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
+    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
+    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
+    exe.add_argument("--count", type=_positive_int("--count"), default=10)
+    exe.add_argument("--json", action="store_true", help="machine-readable grading")
+    exe.set_defaults(run=cmd_exercise)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
@@ -684,28 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     ver.set_defaults(run=cmd_verify)
 
-    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
-    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
-    chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
-    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
-    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
-    chk.add_argument("--sizes", type=_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2")
-    chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
-    chk.add_argument("--points", type=_positive_int("--points"), default=50,
-                     help="random points around the given one (at least 50)")  # fmt: skip
-    chk.add_argument("--seed", type=int, default=0, help="random points (and --sizes weights)")
-    chk.add_argument("--json", action="store_true", help="machine-readable output")
-    chk.set_defaults(run=cmd_check)
-
-    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
-    exe.add_argument("--seed", type=int, default=None, help="which exercise (default: a new one)")
-    exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
-    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
-    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
-    exe.add_argument("--count", type=_positive_int("--count"), default=10)
-    exe.add_argument("--json", action="store_true", help="machine-readable grading")
-    exe.set_defaults(run=cmd_exercise)
+    _practice_commands(command)
     _serve_arguments(command("serve", "a local playground in the browser: type, step, check"))
     return parser
 

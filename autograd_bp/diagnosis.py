@@ -10,8 +10,8 @@ Example:
     >>> from autograd_bp import parse
     >>> from autograd_bp.check import check_derivation
     >>> f = parse("x*y + sin(x)", x=0.5, y=2.0)
-    >>> check_derivation(f, "x", "y").diagnosis[0]  # doctest: +ELLIPSIS
-    'You have the path through ... but not the one through ...'
+    >>> check_derivation(f, "x", "y").diagnosis[0].startswith("You have the path")
+    True
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Value
-from .explain import reaching
+from .graph import reaching
 from .points import Point, Setup, backward, close, flat_operands, replay
 
 __all__ = ["Factor", "PathInfo", "diagnose", "paths_to"]
@@ -67,7 +67,7 @@ class PathInfo:
 
 def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathInfo] | None:
     """Every path from the output to ``end`` split into named factors; None beyond ``cap``."""
-    reach = reaching(setup.order, end)
+    reach = {id(n) for n in reaching(setup.order, end)}
     count: dict[int, int] = {id(end): 1}
     for node in reversed(setup.order):
         if id(node) in reach and node is not end:
@@ -113,6 +113,16 @@ def _split(edges: list[tuple[Value, int]], stops: set[int]) -> PathInfo:
 # --- wording ------------------------------------------------------------------------------
 
 
+def partial(top: str, bottom: str) -> str:
+    """``∂top/∂bottom``, with parentheses around a name that is an expression.
+
+    Example:
+        >>> partial("f", "x*y")
+        '∂f/∂(x*y)'
+    """
+    return "/".join("∂" + (n if n.isidentifier() else f"({n})") for n in (top, bottom))
+
+
 class Words:
     """Names and formulas for the sentences of one diagnosis."""
 
@@ -121,11 +131,11 @@ class Words:
         self.name = setup.display
         self.out = self.name[id(setup.output)]
         self.wrt = self.name[id(setup.wrt)]
-        self.d = f"∂{self.out}/∂{self.wrt}"
+        self.d = partial(self.out, self.wrt)
 
     def factor(self, f: Factor, point: Point) -> str:
         """``∂out_h1/∂net_h1 = σ(net_h1)·(1 − σ(net_h1)) = 0.241301``."""
-        text = f"∂{self.name[id(f.top)]}/∂{self.name[id(f.bottom)]}"
+        text = partial(self.name[id(f.top)], self.name[id(f.bottom)])
         if len(f.edges) == 1:
             formula = self.rule_text(*f.edges[0])
             if formula:
@@ -150,14 +160,13 @@ class Words:
         return self.name.get(id(a), "?") if type(a) is Value else f"{a:g}"
 
     def through(self, path: PathInfo, others: Sequence[PathInfo]) -> str:
-        """``through out_o1``: the first named node of the path that not every other path
-        passes (else the whole chain)."""
+        """``through E_o1, out_o1, net_o1``: the named nodes of the path that some other path
+        does not pass (else the first such node, else the whole chain)."""
         named = {id(b) for b in self.setup.names.values() if isinstance(b, Value)}
-        own = [
-            self.name[id(node)]
-            for node in path.nodes
-            if id(node) in named and any(all(n is not node for n in o.nodes) for o in others)
-        ]
+        apart = [node for node in path.nodes
+                 if any(all(n is not node for n in o.nodes) for o in others)]  # fmt: skip
+        own = [self.name[id(n)] for n in apart if id(n) in named]
+        own = own or [self.name[id(n)] for n in apart[:1]]
         if own:  # the named nodes only this path passes, e.g. E_o1, out_o1, net_o1
             return "through " + ", ".join(own if len(own) <= 3 else [own[0], "…", own[-1]])
         return "along " + self.chain(path)
@@ -219,10 +228,14 @@ def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
         if isinstance(b, Value) and id(b) not in seen:
             seen.add(id(b))
             yield Candidate(
-                f"This is ∂{w.out}/∂{name}, not {w.d}: the derivative was taken with respect "
+                f"This is {partial(w.out, name)}, not {w.d}: the derivative was taken with respect "
                 f"to the wrong variable.",
-                ev.vector(lambda p, b=b: p.grads.get(id(b), 0.0)),
+                ev.vector(_gradient_of(b)),
             )
+
+
+def _gradient_of(node: Value) -> Callable[[Point], float]:
+    return lambda p: p.grads.get(id(node), 0.0)
 
 
 def _path_vectors(ev: Evidence) -> list[np.ndarray]:
@@ -244,7 +257,7 @@ def _missing_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
                 f"You have the path{'s' if size > 1 else ''} {have} but not the {one} {miss}: "
                 f"{w.wrt} reaches {w.out} along {len(paths)} paths, and {w.d} is the sum over "
                 f"all of them{s and ''}.",
-                sum(vectors[k] for k in kept),
+                np.sum([vectors[k] for k in kept], axis=0),
             )
 
 
@@ -337,8 +350,7 @@ def _has_constant(setup: Setup, op: str, value: float) -> bool:
 def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Iterator[Candidate]:
     setup, here = ev.setup, ev.points[0]
     for group in groups:
-        leaves = {name: setup.names[name] for name in group if isinstance(setup.names.get(name),
-                                                                          Value)}  # fmt: skip
+        leaves = {n: v for n in group if isinstance(v := setup.names.get(n), Value)}
         moved = {id(v): group[n] for n, v in leaves.items()}
         truth = here.grads.get(id(setup.wrt), 0.0)
         on_paths = [n for n, v in leaves.items()  # the ones whose change reaches the result
@@ -386,7 +398,8 @@ def _numbers_for_names(setup: Setup, here: Point) -> list[str]:
     """Numbers in the claim that are a variable's value here: a name belongs there."""
     literals = {a for n in setup.claim_order if not n.is_leaf
                 for a in flat_operands(n) if type(a) is not Value}  # fmt: skip
-    literals |= {n.data for n in setup.claim_order if n.is_leaf and not n.label}
+    placeholders = {id(v) for v in setup.placeholders.values()}
+    literals |= {n.data for n in setup.claim_order if n.is_leaf and id(n) not in placeholders}
     out = []
     for c in sorted(literals):
         for name, v in here.leaves.items():
@@ -455,7 +468,7 @@ def _breakdown(ev: Evidence, w: Words, here: Point) -> list[str]:
     s = "s" if len(paths) != 1 else ""
     lines.append(f"{w.d} is the sum over {len(paths)} path{s}:")
     for k, path in enumerate(paths, 1):
-        symbols = " · ".join(f"∂{w.name[id(f.top)]}/∂{w.name[id(f.bottom)]}"
+        symbols = " · ".join(partial(w.name[id(f.top)], w.name[id(f.bottom)])
                              for f in path.factors)  # fmt: skip
         values = " × ".join(f"{f.at(here):.6g}" for f in path.factors)
         lines.append(f"path {k} ({w.through(path, paths)}): {symbols} = {values} = "

@@ -34,6 +34,7 @@ __all__ = [
     "gc_paused",
     "grad",
     "is_grad_enabled",
+    "logsumexp",
     "no_grad",
     "sum_values",
     "to_float",
@@ -339,6 +340,20 @@ def dot(weights: Sequence[Value | Number], inputs: Sequence[Value | Number]) -> 
     args[0::2] = weights
     args[1::2] = inputs
     return _variadic(RULES["dot"], args)
+
+
+def logsumexp(logits: Iterable[Value | Number]) -> Value:
+    """log Σ_j e^{z_j} as one node: the largest logit is subtracted inside the op, for every
+    input, so it never overflows — also when compiled. Its local derivatives are the softmax.
+
+    Example:
+        >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+        1000.693147
+    """
+    z = list(logits)
+    if not z:
+        raise ValueError("logsumexp: needs at least one logit")
+    return _variadic(RULES["logsumexp"], z)
 
 
 def _variadic(rule: Rule, args: Sequence[Any]) -> Value:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Number, Value, _variadic, sum_values
-from .ops import RULES
+from .engine import Number, Value, logsumexp, sum_values
 
 __all__ = [
     "LOSSES",
@@ -93,21 +92,6 @@ def binary_cross_entropy(prediction: Value, target: Number, *, from_logits: bool
             "pass logits with from_logits=True for a stable loss"
         )
     return -(p.log() * y + (1.0 - p).log() * (1.0 - y))
-
-
-def logsumexp(logits: Sequence[Value | Number]) -> Value:
-    """log Σ_j e^{z_j} as one node (the op table's ``logsumexp``): the largest logit is
-    subtracted inside the op, for every input, so it never overflows — also when compiled.
-    Its local derivatives are the softmax.
-
-    Example:
-        >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
-        1000.693147
-    """
-    z = list(logits)
-    if not z:
-        raise ValueError("logsumexp: needs at least one logit")
-    return _variadic(RULES["logsumexp"], z)
 
 
 def log_softmax(logits: Sequence[Value]) -> list[Value]:

@@ -588,6 +588,8 @@ def register(rule: Rule) -> Rule:
     """
     if not isinstance(rule, Rule):
         raise TypeError(f"register: expected a Rule, got {type(rule).__name__}")
+    if rule.variadic:  # sum, dot, logsumexp are reached through engine functions, not methods
+        raise ValueError(f"register: {rule.name!r} is variadic; register one- or two-operand ops")
     old = RULES.get(rule.name)
     if old is not None and old is not rule:
         raise ValueError(f"register: an op named {rule.name!r} exists already")

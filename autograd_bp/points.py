@@ -185,9 +185,9 @@ def _label(v: Value) -> str:
 def _display_names(order: Sequence[Value], names: Mapping[str, Binding]) -> dict[int, str]:
     """A name per node for messages: the name a claim would use, else its label, else
     ``op#k`` as the explanations number it."""
-    from .explain import names as explain_names
+    from .graph import names as graph_names
 
-    out = explain_names(order[0], list(order)) if order else {}
+    out = {id(n): name for n, name in graph_names(order[0], list(order)).items()} if order else {}
     for name, b in reversed(list(names.items())):  # the first name given for a node wins
         if isinstance(b, Value):
             out[id(b)] = name

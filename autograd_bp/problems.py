@@ -36,7 +36,7 @@ def worked_problem() -> Problem:
 
     net, params = worked.build_network()
     targets = [Value(t, label=f"target_o{j}") for j, t in enumerate(worked.SEED_TARGETS, 1)]
-    p = worked.forward(net, worked.SEED_INPUTS, targets)
+    p = worked.forward(net, worked.SEED_INPUTS, targets)  # type: ignore[arg-type]  # Values work
     names: dict[str, Binding] = {**params, **p.nodes}
     names.update({t.label: t for t in targets})
     for unit in ("o1", "o2", "h1", "h2"):
@@ -83,7 +83,7 @@ def nielsen_problem(sizes: Sequence[int], *, seed: int = 0, activation: str = "s
             outs.append(_named(neuron.activation(z), f"a{n}_{j}", names))
         a = outs
     targets = [_named(Value(v), f"y{j}", names) for j, v in enumerate(y, 1)]
-    cost = _named(half_sse(a, targets), "C", names)
+    cost = _named(half_sse(a, targets), "C", names)  # type: ignore[arg-type]  # Values work
     return Problem(cost, names, f"a {'-'.join(map(str, sizes))} {activation} network, "
                    "in Nielsen's notation")  # fmt: skip
 
@@ -109,9 +109,7 @@ def program_problem(
         >>> p.output.label, round(p.output.data, 6)
         ('a', 0.731059)
     """
-    names: dict[str, Binding] = {  # a Value is used as it is (gradcheck passes its leaves)
-        n: v if isinstance(v, Value) else Value(v, label=n) for n, v in values.items()
-    }
+    names: dict[str, Binding] = {n: Value(v, label=n) for n, v in values.items()}
     node: Value | None = None
     for name, text in steps:
         used = variables(text)
@@ -119,10 +117,8 @@ def program_problem(
         if unknown:
             raise ExpressionError(f"step {name!r}: unknown name(s) {', '.join(unknown)}")
         node = parse(text, **{u: names[u] for u in used})
-        # a step that is just another name: give it a node of its own (parse labels every
-        # node it builds with its source text, so the label cannot tell)
-        if any(node is bound for bound in names.values()):
-            node = node * 1.0
+        if any(node is v for v in names.values()):
+            raise ExpressionError(f"step {name!r} only renames {text!r}; use {text!r} instead")
         names[name] = _named(node, name, {})
     if node is None:
         raise ExpressionError("a program needs at least one step")

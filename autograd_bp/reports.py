@@ -224,8 +224,6 @@ def expression_problem(expression: str, values: Mapping[str, Any]) -> Any:
     if program_steps(expression) is not None:
         return _program(expression, values)
     root = expression_graph(expression, values)
-    if not root.label:
-        root.label = "f"
     return Problem(root, _default_names(root))
 
 

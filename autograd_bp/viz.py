@@ -2,8 +2,10 @@
 of the backward pass.
 
 Each Value is a record node ``label | data | grad``; each op is its own small node between
-its operands and its result (micrograd's look). Colours: the output is gold, parameters
-light blue, inputs and constants grey, everything computed white; highlighted paths red.
+its operands and its result (micrograd's look); numbers in significant digits. Colours
+(shown in a legend): the output is gold, parameters light blue, inputs and constants grey,
+everything computed white; highlighted paths red; in the step-through, final gradients
+pale green. :func:`draw_network` draws the neuron-level picture of an MLP instead.
 
 Example:
     >>> from autograd_bp import Value
@@ -242,6 +244,8 @@ class _Drawing:
     def op_node(self, node: Value, nid: str) -> str:
         rule = RULES.get(node.op)
         text = _OP_LABELS.get(node.op, rule.symbol if rule else node.op)
+        if node.op == "dot" and 1.0 not in node.constants:
+            text = "Σ wᵢxᵢ"  # no bias: no "+ b"
         target = f"{nid}_op"
         self.add_node(target, self.clusters.get(node), label=text, id=target,
                       shape="circle" if len(text) <= 2 else "ellipse", width="0.35",
@@ -271,7 +275,13 @@ class _Drawing:
             if active and active[0] is node and active[2] == k:
                 attrs.update(color=HIGHLIGHT, penwidth="3", fontcolor=HIGHLIGHT)
                 attrs["class"] = "active"
-            self.dot.edge(src, target, **attrs)
+            if self.clusters and parent.is_leaf and parent in self.params:
+                # ranked after the Σ node it feeds, a weight sits beside its neuron instead
+                # of in a row between two layers (which pushes them into a staircase); the
+                # arrow still points into Σ
+                self.dot.edge(target, src, dir="back", **attrs)
+            else:
+                self.dot.edge(src, target, **attrs)
 
     def legend(self) -> None:
         kinds = {self.kind(n) for n in self.shown}
@@ -296,10 +306,7 @@ class _Drawing:
 
     def build(self) -> graphviz.Digraph:
         # forward order (inputs first) so Graphviz keeps x1 above x2, o1 above o2
-        forward = _forward_order(self.root, self.shown_set)
-        # clusters are placed by their last-declared nodes first: declaring them backwards
-        # keeps neuron 1 above neuron 2 (measured on the worked example, LR and TB)
-        for node in reversed(forward) if self.clusters else forward:
+        for node in _forward_order(self.root, self.shown_set):
             nid = self.value_node(node)
             if not node.is_leaf:
                 target = self.op_node(node, nid) if self.opts.show_ops else nid

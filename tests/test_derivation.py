@@ -25,6 +25,13 @@ def worked():
     return worked_problem()
 
 
+def expression(text: str, **values: float) -> Value:
+    """An expression's graph with its output called f, as the command line names it."""
+    f = parse(text, **values)
+    f.label = "f"
+    return f
+
+
 def diagnosis(report) -> str:
     return "\n".join(report.diagnosis)
 
@@ -38,7 +45,7 @@ def test_right_answers_are_correct_everywhere(worked) -> None:
                    "(1-out_o2)*w7)*out_h1*(1-out_h1)*x1")  # fmt: skip
     assert check_derivation(worked, "w1", spelled_out).verdict == "correct"
     assert check_derivation(worked, "w5", "delta_o1*out_h1").verdict == "correct"
-    f = parse("x*x*y", x=3.0, y=2.0)
+    f = expression("x*x*y", x=3.0, y=2.0)
     assert check_derivation(f, "x", "2*x*y").verdict == "correct"
 
 
@@ -51,7 +58,7 @@ def test_the_engine_value_is_the_engines_gradient(worked) -> None:
 
 
 def test_more_points_and_seeds_are_deterministic() -> None:
-    f = parse("sin(x)*x", x=0.0)
+    f = expression("sin(x)*x", x=0.0)
     a = check_derivation(f, "x", "0", points=80, seed=3)
     b = check_derivation(f, "x", "0", points=80, seed=3)
     assert a.points == 81 and a.to_dict() == b.to_dict()
@@ -59,7 +66,7 @@ def test_more_points_and_seeds_are_deterministic() -> None:
 
 
 def test_random_points_stay_inside_every_domain() -> None:
-    f = parse("log(x) + sqrt(y)", x=0.05, y=0.01)
+    f = expression("log(x) + sqrt(y)", x=0.05, y=0.01)
     r = check_derivation(f, "x", "1/x")
     assert r.verdict == "correct" and r.points == MIN_POINTS + 1
     setup = Setup(f, f.parents[0].parents[0], "1/x", {"x": f.parents[0].parents[0]})
@@ -85,7 +92,7 @@ def test_only_here_says_so_and_points_at_numbers_for_names(worked) -> None:
     assert "a number" in diagnosis(r)
     r = check_derivation(worked, "w1", "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*0.05")
     assert r.verdict == "only_here" and "where it means x1" in diagnosis(r)
-    f = parse("sin(x)*x", x=0.0)
+    f = expression("sin(x)*x", x=0.0)
     r = check_derivation(f, "x", "0")
     assert r.verdict == "only_here" and "at the given point but not at" in diagnosis(r)
 
@@ -98,7 +105,7 @@ def test_missing_path(worked) -> None:
     assert r.verdict == "wrong"
     assert "You have the path through E_o1, out_o1, net_o1 but not the one through E_o2, " \
            "out_o2, net_o2" in diagnosis(r)  # fmt: skip
-    f = parse("x*y + sin(x)", x=0.5, y=2.0)
+    f = expression("x*y + sin(x)", x=0.5, y=2.0)
     assert "You have the path" in diagnosis(check_derivation(f, "x", "y"))
     n = nielsen_problem([2, 3, 2])
     r = check_derivation(n, "w2_1_1", "delta3_1*w3_1_1*a2_1*(1-a2_1)*x1")
@@ -108,9 +115,9 @@ def test_missing_path(worked) -> None:
 def test_extra_path(worked) -> None:
     r = check_derivation(worked, "w1", W1_RIGHT + " + delta_o1*w6*out_h2*(1-out_h2)*x1")
     assert "You added a path that does not lead to w1: through out_h2" in diagnosis(r)
-    f = parse("x*y + sin(y)", x=0.5, y=2.0)
+    f = expression("x*y + sin(y)", x=0.5, y=2.0)
     assert "does not lead to x" in diagnosis(check_derivation(f, "x", "y + cos(y)"))
-    f = parse("x*y + sin(x)", x=0.5, y=2.0)
+    f = expression("x*y + sin(x)", x=0.5, y=2.0)
     assert "counted twice" in diagnosis(check_derivation(f, "x", "y + 2*cos(x)"))
 
 
@@ -119,7 +126,7 @@ def test_missing_factor_named_with_its_rule(worked) -> None:
     assert "Missing factor ∂out_h1/∂net_h1 = σ(net_h1)·(1 − σ(net_h1))" in diagnosis(r)
     p = program_problem([("z", "w*x + b"), ("a", "tanh(z)")], {"w": 0.5, "x": 1.5, "b": 0.1})
     assert "Missing factor ∂a/∂z" in diagnosis(check_derivation(p, "w", "x"))
-    f = parse("sigmoid(w*x + b)", w=0.4, x=0.7, b=0.1)
+    f = expression("sigmoid(w*x + b)", w=0.4, x=0.7, b=0.1)
     r = check_derivation(f, "w", "sigmoid(w*x + b)*(1 - sigmoid(w*x + b))")
     assert "Missing factor" in diagnosis(r) and "= x" in diagnosis(r)
 
@@ -133,7 +140,7 @@ def test_extra_factor(worked) -> None:
 
 def test_sign_error(worked) -> None:
     assert "Sign error" in diagnosis(check_derivation(worked, "w1", "-" + W1_RIGHT))
-    f = parse("(w*x - t)**2/2", w=0.3, x=1.2, t=0.9)
+    f = expression("(w*x - t)**2/2", w=0.3, x=1.2, t=0.9)
     r = check_derivation(f, "w", "(t - w*x)*x")
     assert r.verdict == "wrong" and "Sign error" in diagnosis(r)
     r = check_derivation(worked, "w1", "(delta_o1*w5 - delta_o2*w7)*out_h1*(1-out_h1)*x1")
@@ -144,7 +151,7 @@ def test_constant_factor(worked) -> None:
     r = check_derivation(worked, "w5", "2*(out_o1 - target_o1)*out_o1*(1-out_o1)*out_h1")
     assert "your result is 2 × ∂E_total/∂w5" in diagnosis(r)
     assert "The ½ in the cost cancels the 2" in diagnosis(r)
-    f = parse("(w*x - t)**2", w=0.3, x=1.2, t=0.9)
+    f = expression("(w*x - t)**2", w=0.3, x=1.2, t=0.9)
     r = check_derivation(f, "w", "(w*x - t)*x")
     assert "0.5 × ∂f/∂w" in diagnosis(r) and "is missing" in diagnosis(r)
 
@@ -152,7 +159,7 @@ def test_constant_factor(worked) -> None:
 def test_wrong_variable(worked) -> None:
     r = check_derivation(worked, "w1", "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x2")
     assert "This is ∂E_total/∂w2, not ∂E_total/∂w1" in diagnosis(r)
-    f = parse("x*x*y", x=3.0, y=2.0)
+    f = expression("x*x*y", x=3.0, y=2.0)
     assert "This is ∂f/∂y, not ∂f/∂x" in diagnosis(check_derivation(f, "x", "x*x"))
 
 
@@ -177,7 +184,7 @@ def test_no_known_pattern_prints_the_path_breakdown(worked) -> None:
     text = diagnosis(r)
     assert "No known pattern" in text and "sum over 2 paths" in text
     assert "path 1 (through E_o1, out_o1, net_o1)" in text and "your claim = " in text
-    f = parse("x*y + sin(x)", x=0.5, y=2.0)
+    f = expression("x*y + sin(x)", x=0.5, y=2.0)
     text = diagnosis(check_derivation(f, "x", "exp(x)"))
     assert "No known pattern" in text and "path 2" in text
 
@@ -186,7 +193,7 @@ def test_no_known_pattern_prints_the_path_breakdown(worked) -> None:
 
 
 def test_json_is_strict_and_has_exactly_the_keys() -> None:
-    f = parse("x*y", x=3.0, y=2.0)
+    f = expression("x*y", x=3.0, y=2.0)
     for claim in ("y", "log(x - 3)", "1/(x - 3)", "exp(1000*x)"):
         d = check_derivation(f, "x", claim).to_dict()
         assert set(d) == {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis"}
@@ -202,13 +209,13 @@ def test_json_is_strict_and_has_exactly_the_keys() -> None:
      ("z", "y", "--wrt: 'z'"), ("x", "__import__('os')", "--claim")],
 )  # fmt: skip
 def test_bad_input_is_a_clear_error(wrt: str, claim: str, words: str) -> None:
-    f = parse("x*x*y", x=3.0, y=2.0)
+    f = expression("x*x*y", x=3.0, y=2.0)
     with pytest.raises(ClaimError, match=words.replace("(", r"\(").replace(")", r"\)")):
         check_derivation(f, wrt, claim)
 
 
 def test_wrt_must_be_in_the_graph_and_points_at_least_50() -> None:
-    f = parse("x*y", x=3.0, y=2.0)
+    f = expression("x*y", x=3.0, y=2.0)
     with pytest.raises(ClaimError, match="not in the graph"):
         check_derivation(f, Value(1.0, label="other"), "y")
     with pytest.raises(ClaimError, match="at least 50"):
@@ -218,7 +225,7 @@ def test_wrt_must_be_in_the_graph_and_points_at_least_50() -> None:
 
 
 def test_numpy_scalars_and_values_as_inputs() -> None:
-    f = parse("x*y", x=np.float64(3.0), y=np.int32(2))
+    f = expression("x*y", x=np.float64(3.0), y=np.int32(2))
     assert check_derivation(f, "x", "y").verdict == "correct"
     x = Value(np.float32(0.5), label="x")
     out = (x * x).sin()
@@ -228,7 +235,7 @@ def test_numpy_scalars_and_values_as_inputs() -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.floats(-3, 3), st.floats(0.1, 3), st.sampled_from([2.0, 0.5, -1.0]))
 def test_property_a_scaled_right_answer_is_caught(x: float, y: float, c: float) -> None:
-    f = parse("sin(x)*y + x*x", x=x, y=y)
+    f = expression("sin(x)*y + x*x", x=x, y=y)
     right = "cos(x)*y + 2*x"
     truth = check_derivation(f, "x", right)
     assert truth.verdict == "correct"
@@ -243,11 +250,41 @@ def test_property_a_scaled_right_answer_is_caught(x: float, y: float, c: float) 
 
 
 def test_symbolic_check_through_the_sympy_bridge(worked) -> None:
-    # temporary bridge until autograd_bp.symbolic (issue 12) is merged: then drop this skip
-    pytest.importorskip("autograd_bp.symbolic")
+    pytest.importorskip("sympy")  # the optional "symbolic" extra
     assert check_derivation(worked, "w1", W1_RIGHT).symbolic is True
     assert check_derivation(worked, "w1", W1_ONE_PATH).symbolic is False
-    f = parse("x*x*y", x=3.0, y=2.0)
+    f = expression("x*x*y", x=3.0, y=2.0)
     assert check_derivation(f, "x", "2*x*y").symbolic is True
     assert check_derivation(f, "x", "12").symbolic is False
     assert check_derivation(f, "x", "2*x*y", symbolic=False).symbolic is None
+
+
+def test_program_problem_refuses_unknown_names_and_bare_renames() -> None:
+    from autograd_bp import ExpressionError
+
+    with pytest.raises(ExpressionError, match="unknown name"):
+        program_problem([("z", "w*q")], {"w": 1.0})
+    with pytest.raises(ExpressionError, match="only renames"):
+        program_problem([("z", "w")], {"w": 1.0})
+    with pytest.raises(ExpressionError, match="at least one step"):
+        program_problem([], {"w": 1.0})
+
+
+def test_a_point_that_is_not_finite_is_named() -> None:
+    with pytest.raises(ClaimError, match="x is nan"):
+        check_derivation(expression("x*y", x=math.nan, y=1.0), "x", "y")
+    with pytest.raises(ClaimError, match="f has local derivatives \\[inf\\]"):
+        check_derivation(expression("sqrt(x)", x=0.0), "x", "1/(2*sqrt(x))")
+
+
+def test_checks_in_threads_agree_and_leave_the_graph_alone(worked) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = [(n, v.data) for n, v in worked.names.items() if isinstance(v, Value)]
+    claims = [W1_RIGHT, W1_ONE_PATH] * 4
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda c: check_derivation(worked, "w1", c, symbolic=False),
+                                claims))  # fmt: skip
+    alone = [check_derivation(worked, "w1", c, symbolic=False).to_dict() for c in claims[:2]]
+    assert [r.to_dict() for r in reports] == alone * 4
+    assert [(n, v.data) for n, v in worked.names.items() if isinstance(v, Value)] == before

@@ -113,3 +113,10 @@ def test_a_warning_fails_the_docs_build(tmp_path) -> None:
     (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
     proc = _mkdocs(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert proc.returncode != 0 and "no_such_thing" in proc.stderr
+
+
+def test_the_api_page_lists_every_public_module() -> None:
+    public = {p.stem for p in (ROOT / "autograd_bp").glob("*.py") if p.stem[0] != "_"} - {"cli"}
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^::: autograd_bp\.(\w+)", api, re.M))
+    assert public - listed == set()

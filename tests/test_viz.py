@@ -155,20 +155,33 @@ def _y_of(svg: Path, label: str) -> float:
     raise KeyError(label)
 
 
+def _xy_of(svg: Path, label: str) -> tuple[float, float]:
+    """The position of the value node whose first text is ``label``."""
+    for g in groups(svg, "value"):
+        if texts(g)[0] == label:
+            t = next(g.iter(f"{SVG}text"))
+            return float(t.get("x")), float(t.get("y"))
+    raise KeyError(label)
+
+
 @needs_dot
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
 @pytest.mark.parametrize("group, count", [("layer", 2), ("neuron", 4)])
-def test_clusters_exist_for_mlps_in_order(tmp_path, group, count) -> None:
+def test_clusters_exist_for_mlps_in_order(tmp_path, group, count, rankdir) -> None:
     net, _, p = seed_graph()
-    svg = render(p["E_total"], tmp_path / "g.svg", group=group, model=net)
+    svg = render(p["E_total"], tmp_path / "g.svg", group=group, model=net, rankdir=rankdir)
     clusters = groups(svg, "cluster")
     assert len(clusters) == count
     titles = {texts(c)[0] for c in clusters}
     assert ("layer 1" in titles) if group == "layer" else ("layer 2 · neuron 1" in titles)
-    # top to bottom as written: h1 above h2, o1 above o2 (LR layout)
-    for first, second in [("net_h1", "net_h2"), ("net_o1", "net_o2")]:
-        assert _y_of(svg, first) < _y_of(svg, second), (first, second)
-    if group == "layer":
-        assert _y_of(svg, "x1") < _y_of(svg, "x2")
+    # in the order written: x1, h1, o1 before x2, h2, o2 (above in LR, left of in TB)
+    across = 1 if rankdir == "LR" else 0
+    for first, second in [("x1", "x2"), ("net_h1", "net_h2"), ("net_o1", "net_o2")]:
+        assert _xy_of(svg, first)[across] < _xy_of(svg, second)[across], (first, second)
+    # no staircase: neuron 1 of layer 2 sits in line with neuron 1 of layer 1
+    drift = abs(_xy_of(svg, "net_h1")[across] - _xy_of(svg, "net_o1")[across])
+    # pt; the staircase this replaces shifted layer 2 by a whole cluster (164 pt LR, 352 TB)
+    assert drift < 125, drift
     # a cluster holds its neurons' Σ, net and activation nodes; parameters stay outside
     source = draw_dot(p["E_total"], group=group, model=net).source
     blocks = re.findall(r"subgraph cluster_\d+ \{(.*?)\n\t\}", source, re.S)
@@ -617,3 +630,11 @@ def test_sizes_accept_numpy_integers_and_refuse_the_rest(kwargs, ok) -> None:
     else:
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             draw_dot(y, **kwargs)
+
+
+def test_a_dot_without_bias_reads_without_plus_b() -> None:
+    from autograd_bp.engine import dot
+
+    w, x = Value(0.5, label="w"), Value(2.0, label="x")
+    src = draw_dot(dot([w], [x])).source
+    assert 'label="Σ wᵢxᵢ"' in src and "+ b" not in src.split("legend")[0]
