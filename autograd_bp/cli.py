@@ -378,17 +378,21 @@ def _setup(dataset: str, loss: str) -> _Setup:
 
 def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, Any, Any]:
     """(X, targets for the loss, class labels for accuracy, test set or None)."""
-    test = None
+    for option, used_by in (("samples", ("moons", "digits")), ("noise", ("moons",))):
+        if getattr(args, option) is not None and args.dataset not in used_by:
+            raise UsageError(f"--{option}: {args.dataset} has no {option} to set; "
+                             f"only {' and '.join(used_by)} do")  # fmt: skip
+    test, samples = None, args.samples or 100
     if args.dataset == "xor":
         X, labels = xor()
     elif args.dataset == "moons":
-        X, labels = moons(args.samples, args.noise, seed=args.seed)
+        X, labels = moons(samples, 0.1 if args.noise is None else args.noise, seed=args.seed)
     else:
         X, X_test, labels, y_test = digits(0.2, seed=args.seed)
-        if args.samples > len(X):
+        if samples > len(X):
             raise UsageError(f"--samples: digits has {len(X)} training examples, "
-                             f"got {args.samples}")  # fmt: skip
-        X, labels, test = X[: args.samples], labels[: args.samples], (X_test, y_test)
+                             f"got {samples}")  # fmt: skip
+        X, labels, test = X[:samples], labels[:samples], (X_test, y_test)
     if setup.labels == "±1":
         labels = 2 * labels - 1
     targets = np.eye(setup.outputs)[labels] if setup.labels == "one-hot" else labels
@@ -595,6 +599,28 @@ _EXAMPLES = {
 }
 
 
+def _grad_options(grad: argparse.ArgumentParser) -> None:
+    """The options of ``autograd-bp grad`` after the expression and its values."""
+    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
+    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument(
+        "--formula",
+        action="store_true",
+        help="print each partial derivative as a formula (needs the symbolic extra)",
+    )
+    grad.add_argument(
+        "--format",
+        choices=["text", "latex", "markdown"],
+        default="text",
+        help="how --explain and --formula print (default: text)",
+    )
+    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
+    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
+    grad.add_argument("--check", action="store_true", help="compare with central differences")
+    grad.add_argument("--json", action="store_true", help="machine-readable output")
+    grad.set_defaults(run=cmd_grad)  # fmt: skip
+
+
 def _practice_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """The parsers of ``check`` and ``exercise`` (grading a hand derivation)."""
     chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
@@ -621,6 +647,56 @@ def _practice_commands(command: Callable[[str, str], argparse.ArgumentParser]) -
     exe.set_defaults(run=cmd_exercise)
 
 
+def _train_options(train: argparse.ArgumentParser) -> None:
+    """``train``'s arguments: every number bounded, every size bounded (see _check_fits)."""
+    train.add_argument("dataset", choices=["xor", "moons", "digits"])
+    # default None: with --load the file fixes these, so giving one is refused, not ignored
+    train.add_argument("--hidden", type=_sizes("--hidden"), help="hidden sizes (default 16,16)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
+    train.add_argument("--init", choices=list(INITS), help="default uniform")
+    train.add_argument("--loss", choices=list(LOSSES), default=None)
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    train.add_argument("--lr", type=_positive_float("--lr"), default=0.1)
+    train.add_argument("--momentum", type=_number(float, 0, 1, open_high=True),
+                       default=0.0)  # fmt: skip
+    train.add_argument("--l2", type=_number(float, 0, math.inf), default=0.0,
+                       help="L2 penalty weight")  # fmt: skip
+    train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
+    train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
+    # default None: xor has neither, digits no noise; giving one there is refused
+    train.add_argument("--samples", type=_positive_int("--samples", 100_000),
+                       help="moons: points; digits: training examples (default 100)")  # fmt: skip
+    train.add_argument("--noise", type=_number(float, 0, math.inf),
+                       help="moons noise (default 0.1)")  # fmt: skip
+    train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument("--plot", metavar="FILE",
+                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
+    train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
+    train.add_argument("--load", metavar="FILE", help="start from a saved model")
+    train.add_argument(
+        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
+    )
+    train.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _expression_args(p: argparse.ArgumentParser) -> None:
+    """The expression, its NAME=VALUE values and --precision (grad, steps)."""
+    p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
+    p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    p.add_argument("--precision", type=_positive_int("--precision", 17), default=6,
+                   help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
+
+
+def _verify_options(ver: argparse.ArgumentParser) -> None:
+    """``verify``'s arguments (its network's size is bounded in cmd_verify)."""
+    ver.add_argument("--sizes", type=_sizes("--sizes"), default=[3, 4, 2])
+    ver.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
+    ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
+    ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
+    ver.add_argument("--seed", type=_seed, default=0)
+    ver.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(prog=PROG, description="Backpropagation, done for real and shown.",
@@ -643,71 +719,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.set_defaults(run=cmd_demo)
 
-    def expression_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
-        p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-        p.add_argument("--precision", type=_positive_int("--precision", 17), default=6,
-                       help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
-
     grad = command("grad", "value and every partial derivative of an expression")
-    expression_args(grad)
-    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
-    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
-    grad.add_argument(
-        "--formula",
-        action="store_true",
-        help="print each partial derivative as a formula (needs the symbolic extra)",
-    )
-    grad.add_argument("--format", choices=["text", "latex", "markdown"], default="text",
-                      help="how --explain and --formula print (default: text)")  # fmt: skip
-    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
-    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
-    grad.add_argument("--check", action="store_true", help="compare with central differences")
-    grad.add_argument("--json", action="store_true", help="machine-readable output")
-    grad.set_defaults(run=cmd_grad)
+    _expression_args(grad)
+    _grad_options(grad)
 
     steps = command("steps", "write a step-by-step page of the backward pass of an expression")
-    expression_args(steps)
+    _expression_args(steps)
     steps.add_argument("--out", default="steps", help="output directory")
     steps.set_defaults(run=cmd_steps)
 
     train = command("train", "train an MLP on xor, moons or digits")
-    train.add_argument("dataset", choices=["xor", "moons", "digits"])
-    # default None: with --load the file fixes these, so giving one is refused, not ignored
-    train.add_argument("--hidden", type=_sizes("--hidden"), help="hidden sizes (default 16,16)")
-    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
-    train.add_argument("--init", choices=list(INITS), help="default uniform")
-    train.add_argument("--loss", choices=list(LOSSES), default=None)
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    train.add_argument("--lr", type=_positive_float("--lr"), default=0.1)
-    train.add_argument("--momentum", type=_number(float, 0, 1, open_high=True),
-                       default=0.0)  # fmt: skip
-    train.add_argument("--l2", type=_number(float, 0, math.inf), default=0.0,
-                       help="L2 penalty weight")  # fmt: skip
-    train.add_argument("--epochs", type=_positive_int("--epochs"), default=100)
-    train.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
-    train.add_argument("--samples", type=_positive_int("--samples", 100_000), default=100,
-                       help="moons: points; digits: training examples to use")  # fmt: skip
-    train.add_argument("--noise", type=_number(float, 0, math.inf), default=0.1,
-                       help="moons noise")  # fmt: skip
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--plot", metavar="FILE",
-                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
-    train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
-    train.add_argument("--load", metavar="FILE", help="start from a saved model")
-    train.add_argument(
-        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
-    )
-    train.add_argument("--json", action="store_true", help="machine-readable output")
+    _train_options(train)
     train.set_defaults(run=cmd_train)
 
     ver = command("verify", "engine vs BP1-BP4 vs finite differences (vs torch) on a random MLP")
-    ver.add_argument("--sizes", type=_sizes("--sizes"), default=[3, 4, 2])
-    ver.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
-    ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
-    ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
-    ver.add_argument("--seed", type=_seed, default=0)
-    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    _verify_options(ver)
     ver.set_defaults(run=cmd_verify)
 
     _practice_commands(command)

@@ -28,12 +28,13 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from . import graph
-from .engine import Value, backward_order, grad
+from .engine import Value, backward_order, chain_rule, grad
 from .grad_mode import gc_paused
 
 __all__ = [
@@ -45,25 +46,25 @@ __all__ = [
     "explain",
     "explain_nodes",
     "latex_name",
-    "names",
-    "reaching",
 ]
-
-
-def names(root: Value, order: list[Value] | None = None) -> dict[int, str]:
-    """Deprecated spelling kept for old callers: :func:`autograd_bp.graph.names` keyed by
-    ``id(node)``. New code uses ``graph.names`` (keyed by the Value)."""
-    return {id(node): name for node, name in graph.names(root, order).items()}
-
-
-def reaching(order: list[Value], wrt: Value) -> set[int]:
-    """Deprecated spelling kept for old callers: :func:`autograd_bp.graph.reaching` as ids."""
-    return {id(node) for node in graph.reaching(order, wrt)}
 
 
 # --- one local derivative, as its rule ----------------------------------------------------
 
 _COMPOUND = re.compile(r"[\s+\-*/·^]")
+
+
+def signed_sum(values: list[float], f: Callable[[float], str]) -> str:
+    """``a + b − c``: each term with its own sign, as a learner writes a sum.
+
+    Example:
+        >>> signed_sum([0.0553994, -0.0190491], str)
+        '0.0553994 − 0.0190491'
+    """
+    text = f(values[0]) if values else "0"
+    for v in values[1:]:
+        text += f" − {f(-v)}" if v < 0 else f" + {f(v)}"
+    return text
 
 
 def wrap(name: str) -> str:
@@ -153,7 +154,7 @@ def _fill(template: str, env: dict[str, str], paren: Any) -> str:
     def one(m: re.Match[str]) -> str:
         name = env.get(m.group(1), m.group(0))
         before, after = template[: m.start()], template[m.end() :]
-        alone = before.endswith(("(", "{")) and after.startswith((")", "}"))
+        alone = before.endswith(("(", "{", "|")) and after.startswith((")", "}", "|"))
         return name if alone or name == m.group(0) else paren(name)
 
     return re.sub(r"\{(" + "|".join(graph.PLACEHOLDERS) + r")\}", one, template)
@@ -193,10 +194,16 @@ class Factor:
         slot = f"[{self.slot}]" if self.slot else ""
         return f"∂{wrap(self.numerator)}/∂{wrap(self.denominator)}{slot}"
 
+    @property
+    def _shown(self) -> list[Local]:
+        """The edges worth writing out: in a merged run, the ×1 edges (sums) are left out."""
+        kept = [e for e in self.edges if e.value != 1.0]
+        return self.edges if len(self.edges) == 1 or not kept else kept
+
     @cached_property
     def rule(self) -> str:
         """The rule over the names (factors of a merged run joined by ``·``)."""
-        parts = [e.rule_text(self.names) for e in self.edges]
+        parts = [e.rule_text(self.names) for e in self._shown]
         if len(parts) == 1 or not all(parts):
             return parts[0] if len(parts) == 1 else ""
         return " · ".join(f"({p})" if " " in p else p for p in parts)
@@ -204,9 +211,9 @@ class Factor:
     @cached_property
     def numbers(self) -> list[float]:
         """The numbers that multiply to ``value``: the rule's factors, or one per edge."""
-        if len(self.edges) == 1:
-            return self.edges[0].numbers()
-        return [e.value for e in self.edges]
+        if len(self._shown) == 1:
+            return self._shown[0].numbers()
+        return [e.value for e in self._shown]
 
     def line(self, f: Any) -> str:
         """``∂a/∂b = rule = n1 × n2 = value`` with ``f`` formatting the numbers."""
@@ -223,7 +230,7 @@ class Factor:
         slot = f"^{{[\\text{{{self.slot}}}]}}" if self.slot else ""
         frac = (f"\\frac{{\\partial {_latex_wrapped(self.numerator)}}}"
                 f"{{\\partial {_latex_wrapped(self.denominator)}{slot}}}")  # fmt: skip
-        rules = [e.rule_latex(self.names) for e in self.edges]
+        rules = [e.rule_latex(self.names) for e in self._shown]
         if len(rules) > 1:
             rules = [f"\\left({r}\\right)" if " " in r else r for r in rules]
         rule = " \\cdot ".join(rules)
@@ -275,6 +282,10 @@ class Explanation:
     def _head(self) -> str:
         return f"∂{wrap(self.output)}/∂{wrap(self.wrt)}"
 
+    def _where_lines(self) -> list[str]:
+        return [f"  {'where' if k == 0 else '     '} {name} = {text}"
+                for k, (name, text) in enumerate(self.where)]  # fmt: skip
+
     def text(self, precision: int = 9) -> str:
         """The trace as readable lines, numbers to ``precision`` significant digits."""
 
@@ -286,11 +297,11 @@ class Explanation:
         if self.paths is not None:
             s = "s" if self.path_count != 1 else ""
             lines.append(f"{head}: {self.path_count} path{s} from {self.output} to {self.wrt}")
-            if self.where:
-                lines.append("  where " + ", ".join(f"{n} = {t}" for n, t in self.where))
+            lines += self._where_lines()
             shown: set[str] = set()
             for k, path in enumerate(self.paths, 1):
-                lines.append(f"  path {k}: {' · '.join(fc.symbol() for fc in path.factors)}")
+                chain = " · ".join(fc.symbol() for fc in path.factors)
+                lines.append(f"  path {k}: {chain or 'the output is ' + self.wrt + ' itself'}")
                 for fc in path.factors:
                     line = fc.line(f)
                     if line not in shown:
@@ -299,12 +310,12 @@ class Explanation:
                 values = " × ".join(f(fc.value) for fc in path.factors)
                 lines.append(f"    product = {values or '1'} = {f(path.product)}")
             if self.path_count > 1:
-                terms = " + ".join(f(p.product) for p in self.paths)
+                terms = signed_sum([p.product for p in self.paths], f)
                 lines.append(f"  sum over paths = {terms} = {f(self.total)}")
             if self.accumulations:
                 lines.append("  reached along several paths (backward adds the contributions):")
                 for step in self.accumulations:
-                    terms = " + ".join(f(g * d) for _, g, d in step.terms)
+                    terms = signed_sum([g * d for _, g, d in step.terms], f)
                     lines.append(f"    ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms} = "
                                  f"{f(step.grad)}")  # fmt: skip
         else:
@@ -312,6 +323,7 @@ class Explanation:
                 f"{head}: {self.path_count} paths, more than max_paths={self.max_paths}; "
                 "per-node form instead (each gradient = Σ consumer grad × local derivative):"
             )
+            lines += self._where_lines()
             for step in self.steps:
                 terms = " + ".join(f"{f(g)} × {f(d)} [{c}]" for c, g, d in step.terms)
                 lines.append(f"  ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms or '1'} = "
@@ -413,6 +425,7 @@ class Explanation:
                 for p in self.paths
             ],
             "accumulations": [_step_dict(s) for s in self.accumulations],
+            "where": dict(self.where),
             "steps": [_step_dict(s) for s in self.steps],
         }  # fmt: skip
 
@@ -464,6 +477,11 @@ def explain(
             product = 0.1966 × 2 = 0.3932
           engine: ∂sigmoid(z)/∂w = 0.3932 ✓
     """
+    for what, v in [("output", output), ("wrt", wrt), *(("stops", s) for s in stops or [])]:
+        if not isinstance(v, Value):
+            raise TypeError(f"explain: {what} must be a Value, got {type(v).__name__} {v!r}")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
+        raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
     with gc_paused():  # the walk allocates many small objects and frees none of them early
         return _explain(output, wrt, stops, max_paths)
 
@@ -484,12 +502,10 @@ def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: in
             count[node] = 1 if node is wrt else sum(count.get(p, 0) for p in node.parents)
     n_paths = count.get(output, 0)
     common: dict[str, Any] = dict(output=label[output], wrt=label.get(wrt) or wrt.label or "wrt")
-    if label[output] == "f" and not output.label:  # a long unlabelled output is called f
-        common["where"] = [("f", naming.text[output][0])]
-    else:
-        common["where"] = []
-    common["where"] += [(label[n], naming.text[n][0]) for n in naming.bound
-                        if not n.label and n in reach]  # fmt: skip
+    common["where"] = []
+    if not output.is_leaf and label[output] != naming.text[output][0]:  # say what f is
+        common["where"] = [(label[output], naming.text[output][0])]
+    common["where"] += [(label[n], naming.text[n][0]) for n in _temporaries(naming, reach)]
     if n_paths > max_paths:
         steps = explain_nodes(output, wrt, _order=order, _label=label)
         return Explanation(
@@ -506,6 +522,19 @@ def _explain(output: Value, wrt: Value, stops: list[Value] | None, max_paths: in
     )  # fmt: skip
 
 
+def _temporaries(naming: graph.Naming, reach: set[Value]) -> list[Value]:
+    """The temporary names (t1, t2, …) a reader of the trace meets: those on the paths and
+    those their definitions use, in forward order."""
+    needed = {n for n in naming.bound if not n.label and n in reach}
+    stack = [*needed, naming.root]
+    while stack:
+        for a in stack.pop().operands:
+            if type(a) is Value and a in naming.bound_set and not a.label and a not in needed:
+                needed.add(a)
+                stack.append(a)
+    return [n for n in naming.bound if n in needed]
+
+
 def _paths(
     output: Value, wrt: Value, reach: set[Value], stops: set[Value], label: dict[Value, str]
 ) -> list[PathTerm]:
@@ -515,7 +544,7 @@ def _paths(
     repeated: dict[Value, set[int]] = {}
     for node in reach:
         out_edges[node] = [Local(node, s, d, p) for s, p, d in graph.edges(node) if p in reach]
-        repeated[node] = _repeated(out_edges[node])
+        repeated[node] = _repeated(out_edges[node], label)
     found: list[PathTerm] = []
     path: list[Local] = []
     stack: list[tuple[Value, int]] = [(output, 0)]  # (node, index of its next edge)
@@ -536,11 +565,12 @@ def _paths(
     return found
 
 
-def _repeated(edges: list[Local]) -> set[int]:
-    """Slots whose operand also fills another slot of the same node (``x*x``: both)."""
-    seen: dict[Value, list[int]] = {}
+def _repeated(edges: list[Local], label: dict[Value, str]) -> set[int]:
+    """Slots whose operand reads the same as another operand of the node (``x*x``, or two
+    separate ``tanh(a)`` nodes): marking them keeps every listed path distinct."""
+    seen: dict[str, list[int]] = {}
     for e in edges:
-        seen.setdefault(e.parent, []).append(e.slot)
+        seen.setdefault(label[e.parent], []).append(e.slot)
     return {i for slots in seen.values() if len(slots) > 1 for i in slots}
 
 
@@ -586,18 +616,14 @@ def explain_nodes(
     order = backward_order(output) if _order is None else _order
     label = graph.names(output, order) if _label is None else _label
     keep = graph.reaching(order, wrt) if wrt is not None else set(order)
-    grads: dict[Value, float] = {output: 1.0}
     terms: dict[Value, list[tuple[str, float, float]]] = {}
-    steps: list[NodeStep] = []
-    for node in order:
-        g = grads.get(node, 0.0)
-        if node in keep:
-            steps.append(NodeStep(label[node], g, terms.get(node, [])))
-        for parent, local in zip(node.parents, node.local_grads):
-            grads[parent] = grads.get(parent, 0.0) + local * g
-            if parent in keep:
-                terms.setdefault(parent, []).append((label[node], g, local))
-    return steps
+
+    def record(node: Value, slot: int, parent: Value, local: Any, g: Any, before: Any) -> None:
+        if parent in keep:
+            terms.setdefault(parent, []).append((label[node], g, local))
+
+    grads = chain_rule(output, order=order, visit=record)
+    return [NodeStep(label[n], grads.get(n, 0.0), terms.get(n, [])) for n in order if n in keep]
 
 
 # --- names in LaTeX -----------------------------------------------------------------------

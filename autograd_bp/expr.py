@@ -11,13 +11,14 @@ once. Nothing is ever evaluated by Python (no ``eval``/``exec``, no code objects
 else is an :class:`ExpressionError` saying in words what was written, and where.
 
 Every node built carries the source text of its subexpression as its label (``w*x + b``),
-so explanations and diagrams read in the user's own terms; variables keep their names.
+so explanations and diagrams read in the user's own terms; variables keep their names, and
+the output is ``f`` (:func:`output_name`): ``∂f/∂(w*x + b)``. ``Value.expr()`` prints it back.
 
 Example:
     >>> y = parse("x*x + sin(x)", x=0.5)
     >>> y.backward()
-    >>> y.label, [p.label for p in y.parents]
-    ('x*x + sin(x)', ['x*x', 'sin(x)'])
+    >>> y.label, [p.label for p in y.parents], y.expr()
+    ('f', ['x*x', 'sin(x)'], 'x*x + sin(x)')
     >>> variables("x*x + sin(x)")
     ['x']
 """
@@ -99,14 +100,18 @@ _CONSTRUCTS: dict[type, str] = {
 
 
 def output_name(text: str) -> str:
-    """The name the command line gives an expression's output: ``f``, unless the expression
-    has a variable called ``f`` (then ``f_1``, ``f_2``, …).
+    """The name :func:`parse` gives an expression's output — in explanations, diagrams, the
+    step page, the derivation checker and the command line alike: ``f``, unless the
+    expression has a variable called ``f`` (then ``f_1``, ``f_2``, …).
 
     Example:
         >>> output_name("sigmoid(w*x + b)"), output_name("f*x")
         ('f', 'f_1')
     """
-    taken = set(variables(text))
+    return _output_name(variables(text))
+
+
+def _output_name(taken: list[str]) -> str:
     name, k = "f", 0
     while name in taken:
         k += 1
@@ -245,7 +250,7 @@ def _validated(text: str) -> tuple[ast.Expression, list[str]]:
 def _in_order(tree: ast.AST) -> list[ast.AST]:
     """Nodes sorted by their position in the text (ast.walk is breadth-first)."""
     nodes = [n for n in ast.walk(tree) if hasattr(n, "col_offset")]
-    return sorted(nodes, key=lambda n: (n.lineno, n.col_offset))
+    return sorted(nodes, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
 
 
 def variables(text: str) -> list[str]:
@@ -295,8 +300,10 @@ def parse(text: str, **values: Any) -> Value:
                 f"value of {name!r} must be a number, got {values[name]!r}"
             ) from None
     result = _evaluate(text, tree.body, leaves)
-    if not isinstance(result, Value):  # a constant expression: a leaf of its own
-        result = Value(result, label=_source(text, tree.body))
+    if not isinstance(result, Value):  # a constant expression: a leaf of its own (a number)
+        return Value(result)
+    if not result.is_leaf and all(result is not v for v in leaves.values()):
+        result.label = _output_name(names)  # the output: one name everywhere
     return result
 
 

@@ -241,7 +241,7 @@ class Module:
         where = f"model file {str(path)!r}"
         saved, mine = doc.get("model"), type(self).__name__
         if saved != mine:
-            raise ModelFileError(f"{where} holds a {saved!r}, not a {mine}")
+            raise ModelFileError(f"{where} holds a {_short(saved)}, not a {mine}")
         cfg, own = doc.get("config"), self.config()
         if isinstance(cfg, dict) and own is not None and cfg != own:
             diff = [f"{k} {_short(cfg.get(k))} (this model: {_short(own.get(k))})"

@@ -33,6 +33,11 @@ from .engine import Value, backward_order
 __all__ = ["derivative", "sympy_module", "to_sympy"]
 
 
+def _check_value(where: str, what: str, v: Any) -> None:
+    if not isinstance(v, Value):
+        raise TypeError(f"{where}: {what} must be a Value, got {type(v).__name__} {v!r}")
+
+
 def sympy_module() -> Any:
     """SymPy, or an ImportError saying which extra installs it."""
     return require("sympy", "symbolic")
@@ -59,15 +64,21 @@ def _caller(sp: Any) -> Any:
            "tanh": sp.tanh, "abs": sp.Abs, "sign": sp.sign, "relu": lambda x: sp.Max(x, 0),
            "step": lambda x: sp.Heaviside(x, 0), "leaky_relu": leaky_relu}  # fmt: skip
 
+    expanding: set[str] = set()  # a definition in terms of itself stays a plain function
+
     def call(name: str, args: list[Any]) -> Any:
         if name in own:
             return own[name](*args)
         for rule in RULES.values():
-            if getattr(rule, "function", None) == name and rule.definition:
+            if rule.function == name and rule.definition and name not in expanding:
                 env = dict(zip(("x", "y"), args))
                 if rule.param is not None and len(args) > rule.arity:
                     env["p"] = args[rule.arity]
-                return graph.evaluate_formula(rule.definition, env, call)
+                expanding.add(name)
+                try:
+                    return graph.evaluate_formula(rule.definition, env, call)
+                finally:
+                    expanding.discard(name)
         return sp.Function(name)(*args)
 
     return call
@@ -117,6 +128,7 @@ def to_sympy(value: Value) -> Any:
         >>> to_sympy((x * x + 1).log())
         log(x**2 + 1)
     """
+    _check_value("to_sympy", "value", value)
     sp = sympy_module()
     return _symbols(sp, value)[value]
 
@@ -143,6 +155,8 @@ def derivative(value: Value, wrt: Value, simplify: bool = True) -> Any:
         >>> derivative(x * x * y, x)
         2*x*y
     """
+    _check_value("derivative", "value", value)
+    _check_value("derivative", "wrt", wrt)
     sp = sympy_module()
     sym = _symbols(sp, value)
     call = _caller(sp)

@@ -30,7 +30,7 @@ from typing import Any
 import graphviz
 
 from ._io import atomic_write, atomic_write_text
-from .engine import Value, backward_order
+from .engine import Value, backward_order, chain_rule
 from .explain import wrap
 from .graph import Naming, names, reaching
 from .ops import RULES
@@ -512,25 +512,26 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, _Styl
     out = label[root]
     first = Step(0, out, out, 1.0, 1.0, 1.0, 1.0, f"start: ∂{out}/∂{out} = 1", True)
     steps = [(first, _Style(dict(grads), set(final), None))]
-    for node in order:
-        g = grads.get(node, 0.0)
-        for k, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
-            contribution = local * g
-            accumulating = parent in grads  # an earlier contribution is already there
-            before = grads.get(parent, 0.0)
-            grads[parent] = before + contribution
-            remaining[parent] -= 1
-            done = remaining[parent] == 0
-            if done:
-                final.add(parent)
-            c, p = wrap(label[node]), wrap(label[parent])  # ∂(w*x + b), not ∂w*x + b
-            sign = "−" if contribution < 0 else "+"
-            total = f"∂{out}/∂{p} = {f(before)} {sign} {f(abs(contribution))} = {f(grads[parent])}"
-            text = (f"∂{c}/∂{p} × ∂{out}/∂{c} = {f(local)} × {f(g)} = {f(contribution)}; "
-                    + (total if accumulating else f"∂{out}/∂{p} is now {f(grads[parent])}")
-                    + (" (final)" if done else ""))  # fmt: skip
-            step = Step(len(steps), c, p, local, g, contribution, grads[parent], text, done)
-            steps.append((step, _Style(dict(grads), set(final), (node, parent, k))))
+
+    def step(node: Value, k: int, parent: Value, local: Any, g: Any, earlier: Any) -> None:
+        contribution = local * g
+        accumulating = earlier is not None  # an earlier contribution is already there
+        before = 0.0 if earlier is None else earlier
+        grads[parent] = contribution if earlier is None else earlier + contribution
+        remaining[parent] -= 1
+        done = remaining[parent] == 0
+        if done:
+            final.add(parent)
+        c, p = wrap(label[node]), wrap(label[parent])  # ∂(w*x + b), not ∂w*x + b
+        sign = "−" if contribution < 0 else "+"
+        total = f"∂{out}/∂{p} = {f(before)} {sign} {f(abs(contribution))} = {f(grads[parent])}"
+        text = (f"∂{c}/∂{p} × ∂{out}/∂{c} = {f(local)} × {f(g)} = {f(contribution)}; "
+                + (total if accumulating else f"∂{out}/∂{p} is now {f(grads[parent])}")
+                + (" (final)" if done else ""))  # fmt: skip
+        shown = Step(len(steps), c, p, local, g, contribution, grads[parent], text, done)
+        steps.append((shown, _Style(dict(grads), set(final), (node, parent, k))))
+
+    chain_rule(root, order=order, visit=step)  # the walker's sums are the ones shown
     return steps
 
 

@@ -107,7 +107,7 @@ def propagate(order: list[Value]) -> None:
             b.grad += node._db * g
 
 
-Visit = Callable[["Value", int, "Value", Any, Any], None]
+Visit = Callable[["Value", int, "Value", Any, Any, Any], None]
 
 
 def chain_rule(
@@ -121,18 +121,20 @@ def chain_rule(
     """∂output/∂node for every node below ``output``, leaving every ``.grad`` untouched.
 
     The one gradient walker of every reader of the graph (``grad``, the chain-rule trace, the
-    step-through pages): in backward order, each node hands ``local × its gradient`` to each
-    parent. ``visit(node, slot, parent, local, term)`` sees every term as it is added
-    (``slot`` tells apart the two operands of ``x * x``). With ``create_graph`` the locals
-    and gradients are Values, built from the same rules, so they can be differentiated again.
+    step-through pages): in backward order, each node hands ``local × upstream`` (its own
+    gradient) to each parent. ``visit(node, slot, parent, local, upstream, before)`` sees
+    every term just before it is added to ``before``, the parent's gradient so far (None for
+    its first term); ``slot`` tells apart the two operands of ``x * x``. With
+    ``create_graph`` the locals and gradients are Values, built from the same rules, so they
+    can be differentiated again.
 
     Example:
         >>> from autograd_bp import Value
         >>> x = Value(3.0, label="x"); y = x * x
-        >>> terms = []
-        >>> grads = chain_rule(y, visit=lambda n, slot, p, d, t: terms.append((slot, t)))
-        >>> grads[x], terms
-        (6.0, [(0, 3.0), (1, 3.0)])
+        >>> seen = []
+        >>> grads = chain_rule(y, visit=lambda n, k, p, d, g, before: seen.append((k, before)))
+        >>> grads[x], seen
+        (6.0, [(0, None), (1, 3.0)])
     """
     order = backward_order(output) if order is None else order
     grads: dict[Value, Any] = {output: seed}
@@ -142,10 +144,10 @@ def chain_rule(
             continue
         locals_ = _symbolic_locals(node) if create_graph else node.local_grads
         for slot, (parent, local) in enumerate(zip(node.parents, locals_)):
-            term = local * g
+            before = grads.get(parent)
             if visit is not None:
-                visit(node, slot, parent, local, term)
-            grads[parent] = term if parent not in grads else grads[parent] + term
+                visit(node, slot, parent, local, g, before)
+            grads[parent] = local * g if before is None else before + local * g
     return grads
 
 

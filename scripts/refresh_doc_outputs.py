@@ -12,16 +12,34 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIR = re.compile(r"(```python\n(.*?)```\n\n```text\n)(.*?)(```)", re.S)
 
 
+@contextlib.contextmanager
+def op_table_restored() -> Iterator[None]:
+    """Undo what a block adds to the op table (``ops.register``: the rule and its Value
+    methods), so one page's example op does not show up on another page."""
+    from autograd_bp.engine import Value
+    from autograd_bp.ops import RULES
+
+    rules, methods = dict(RULES), set(vars(Value))
+    try:
+        yield
+    finally:
+        RULES.clear()
+        RULES.update(rules)
+        for name in set(vars(Value)) - methods:
+            delattr(Value, name)
+
+
 def run(code: str, name: str) -> str:
     buffer = io.StringIO()
     cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, op_table_restored():
         os.chdir(scratch)
         try:
             with contextlib.redirect_stdout(buffer):

@@ -22,3 +22,41 @@ def central_difference(f: Callable[[float], float], x: float, eps: float = 1e-6)
     """(f(x+h) − f(x−h)) / 2h with h scaled to |x|."""
     h = eps * max(1.0, abs(x))
     return (f(x + h) - f(x - h)) / (2 * h)
+
+
+GRAPH_OPS = ["+", "-", "*", "tanh", "sin", "neg", "sigmoid"]
+
+
+def build_graph(program: list[tuple[str, int, int]]) -> list:
+    """Leaves a, b, c, then one node per (op, i, j) of ``program`` on earlier nodes (so
+    nodes get shared): random graphs for property tests of the graph readers."""
+    from autograd_bp import Value
+
+    nodes = [Value(0.7, label="a"), Value(-1.3, label="b"), Value(0.4, label="c")]
+    for op, i, j in program:
+        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op in ("+", "-", "*"):
+            nodes.append({"+": x + y, "-": x - y, "*": x * y}[op])
+        elif op == "neg":
+            nodes.append(-x)
+        else:
+            nodes.append(getattr(x, op)())
+    return nodes
+
+
+def chromium(profile_dir) -> object:
+    """A headless Chromium (selenium) for the browser tests, or a clean skip when it is not
+    installed outside CI. The caller quits it."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    browser_bin, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if os.environ.get("CI") != "true" and not (browser_bin and driver_bin):
+        pytest.skip("chromium and chromedriver are not installed (CI installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser_bin
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--user-data-dir={profile_dir}"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))

@@ -41,10 +41,22 @@ def test_doc_block_runs_and_prints_what_the_page_shows(page, k, code, expected, 
                                                        monkeypatch) -> None:  # fmt: skip
     monkeypatch.chdir(tmp_path)  # files a block writes land in a scratch directory
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    with contextlib.redirect_stdout(buffer), _refresh_script().op_table_restored():
         exec(compile(code, f"{page.name}[{k}]", "exec"), {"__name__": "__doc_block__"})
     if expected is not None:
         assert buffer.getvalue().strip() == expected.strip()
+
+
+def _refresh_script():
+    """scripts/refresh_doc_outputs.py as a module (it runs the blocks the same way)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "refresh_doc_outputs", ROOT / "scripts" / "refresh_doc_outputs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:
@@ -68,6 +80,18 @@ def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:
     assert shown and shown <= made, shown - made
     for name in made:  # and the committed copies exist
         assert (ROOT / "docs" / "images" / name).exists(), name
+
+
+def test_the_site_renders_maths_with_the_katex_it_ships() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "pymdownx.arithmatex" in config and "generic: true" in config
+    assets = re.findall(r"^\s+- (assets/\S+)$", config, re.M)
+    assert {"assets/katex/katex.min.js", "assets/katex/katex.min.css"} <= set(assets)
+    for asset in assets:
+        assert (ROOT / "docs" / asset).is_file(), asset  # shipped, no CDN
+    css = (ROOT / "docs" / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    for font in set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)):
+        assert (ROOT / "docs" / "assets" / "katex" / font).is_file(), font
 
 
 def _mkdocs(config: Path, site: Path):

@@ -415,7 +415,7 @@ def test_chain_rule_walker_sees_both_operand_slots() -> None:
     x = Value(3.0)
     y = x * x
     seen = []
-    grads = chain_rule(y, visit=lambda node, slot, parent, local, term: seen.append(slot))
+    grads = chain_rule(y, visit=lambda node, slot, parent, local, g, before: seen.append(slot))
     assert grads[x] == 6.0 and seen == [0, 1] and x.grad == 0.0
 
 

@@ -6,6 +6,8 @@ import math
 import re
 import time
 
+import pytest
+from conftest import GRAPH_OPS, build_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +87,25 @@ def test_per_node_form_sums_consumer_contributions() -> None:
     assert sorted(t[0] for t in steps["a"].terms) == ["b", "b", "c"]
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, words",
+    [
+        ((3.0, "x"), {}, ["explain: output must be a Value", "float"]),
+        (("y", 2.0), {}, ["explain: wrt must be a Value", "float"]),
+        (("y", "x"), {"stops": [1]}, ["explain: stops must be a Value", "int"]),
+        (("y", "x"), {"max_paths": -1}, ["max_paths", "-1"]),
+        (("y", "x"), {"max_paths": True}, ["max_paths", "True"]),
+    ],
+)
+def test_bad_arguments_are_named(args, kwargs, words) -> None:
+    x = Value(1.0, label="x")
+    nodes = {"x": x, "y": x * 2}
+    with pytest.raises((TypeError, ValueError)) as info:
+        explain(*(nodes.get(a, a) if isinstance(a, str) else a for a in args), **kwargs)
+    for w in words:
+        assert w in str(info.value)
+
+
 def test_unreachable_wrt_has_no_paths_and_zero_gradient() -> None:
     x, z = Value(1.0, label="x"), Value(2.0, label="z")
     e = explain(x * 3, z)
@@ -113,10 +134,11 @@ def test_path_sums_and_accumulations_show_their_terms() -> None:
     e = trace_w1(p, params)
     text = e.text(6)
     a, b = (path.product for path in e.paths)
-    assert f"sum over paths = {a:.6g} + {b:.6g} = {a + b:.6g}" in text
+    assert b < 0  # the path through out_o2 subtracts: written as a difference, not "+ -"
+    assert f"sum over paths = {a:.6g} − {-b:.6g} = {a + b:.6g}" in text
     (via_o1,) = grad(p["E_o1"], [p["out_h1"]])
     (via_o2,) = grad(p["E_o2"], [p["out_h1"]])
-    line = f"∂E_total/∂out_h1 = {via_o1:.6g} + {via_o2:.6g} = {p['out_h1'].grad:.6g}"
+    line = f"∂E_total/∂out_h1 = {via_o1:.6g} − {-via_o2:.6g} = {p['out_h1'].grad:.6g}"
     assert line in text
     (acc,) = e.accumulations
     assert acc.node == "out_h1" and math.isclose(acc.grad, p["out_h1"].grad, rel_tol=1e-12)
@@ -130,6 +152,13 @@ def test_the_two_slots_of_one_node_are_told_apart() -> None:
     assert len(path_lines) == 2 and len(set(path_lines)) == 2
     assert "∂(x*x)/∂x[left] = x = 3" in e.text() and "∂(x*x)/∂x[right] = x = 3" in e.text()
     assert [f["slot"] for f in e.to_dict()["paths"][0]["factors"]] == [None, "left"]
+
+
+def test_two_separate_nodes_that_read_the_same_are_told_apart_too() -> None:
+    a = Value(0.5, label="a")
+    e = explain(a.tanh() + a.tanh(), a)
+    firsts = [p.factors[0].symbol() for p in e.paths]
+    assert firsts == ["∂(tanh(a) + tanh(a))/∂tanh(a)[left]", "∂(tanh(a) + tanh(a))/∂tanh(a)[right]"]
 
 
 def test_an_mlp_not_labelled_by_hand_lists_both_paths_with_named_factors_and_rules() -> None:
@@ -203,6 +232,10 @@ def _apply(rule, x, y):
         return dot([x, y], [y, 3.0])
     if rule.name == "logsumexp":
         return logsumexp([x, y, 2.0])
+    if rule.variadic:  # any other: its operands as one sequence, a number among them
+        from autograd_bp.engine import _variadic
+
+        return _variadic(rule, [x, y, 0.5])
     if rule.arity == 2:
         return getattr(x, f"__{rule.method}__")(y)
     return getattr(x, rule.method)()  # a function, or a prefix operator's __neg__
@@ -227,4 +260,134 @@ def test_explain_is_linear_in_the_chain_depth() -> None:
         return min(times)
 
     small, large = best(2_000), best(8_000)
-    assert large / small < 8, (small, large)  # quadratic would be about 16
+    assert large / small < 10, (small, large)  # quadratic would be about 16
+
+
+def test_the_worked_example_page_renders_the_latex_the_trace_prints() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "worked-example.md").read_text("utf-8")
+    (shown,) = re.findall(r"\n\$\$\n(.*?)\n\$\$\n", page, re.S)
+    p, params = seed_pass()
+    assert shown == trace_w5(p, params).latex(6)
+
+
+def test_a_registered_op_works_everywhere_end_to_end(tmp_path) -> None:
+    """One Rule added with ops.register: method, parse, infix, diagrams, explanations,
+    LaTeX, SymPy, gradcheck and compile — with nothing else changed."""
+    import numpy as np
+
+    from autograd_bp import compile, parse
+    from autograd_bp.check import gradcheck
+    from autograd_bp.ops import Rule, register
+    from autograd_bp.viz import draw_dot
+
+    rule = Rule("atan_e2e", lambda x, _: np.arctan(x), lambda x, out, _: (1 / (1 + x * x),),
+                method="atan_e2e", function="atan_e2e", formula=("1/(1 + {x}**2)",),
+                text=("1/(1 + {x}²)",), latex=("\\frac{1}{1+{x}^2}",),
+                definition="atan_e2e({x})")  # fmt: skip
+    before = dict(RULES)
+    try:
+        register(rule)
+        x = Value(0.5, label="x")
+        y = (x * 2.0).atan_e2e()
+        assert math.isclose(y.data, math.atan(1.0)) and y.op == "atan_e2e"
+        z = parse("atan_e2e(w*x)", w=0.5, x=2.0)
+        assert z.data == y.data and z.expr() == "atan_e2e(w*x)"
+        assert "atan_e2e" in draw_dot(z).source
+        w = z.parents[0].parents[0]
+        e = explain(z, w)
+        assert e.matches and "∂f/∂(w*x) = 1/(1 + (w*x)²) = 0.5" in e.text(6)
+        assert "\\frac{1}{1+\\left(w \\cdot x\\right)^2}" in e.latex(6)
+        sympy = pytest.importorskip("sympy")
+        from autograd_bp.symbolic import derivative, to_sympy
+
+        assert str(to_sympy(z)) == "atan_e2e(w*x)"  # no definition beyond itself: a function
+        assert derivative(z, w) == sympy.sympify(
+            "x/(w**2*x**2 + 1)",
+            locals={"w": sympy.Symbol("w", real=True), "x": sympy.Symbol("x", real=True)},
+        )
+        assert gradcheck(lambda a: a.atan_e2e(), [0.3]).passed
+        f = compile(lambda t: (x * t).atan_e2e(), [Value(1.0)])
+        batch = f(np.array([[2.0], [-1.0]]))
+        assert np.allclose(batch, np.arctan([1.0, -0.5]))
+    finally:
+        RULES.clear()
+        RULES.update(before)
+        if hasattr(Value, "atan_e2e"):
+            delattr(Value, "atan_e2e")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(GRAPH_OPS), st.integers(0, 40), st.integers(0, 40)),
+             min_size=1, max_size=10),
+    st.integers(0, 2),
+)  # fmt: skip
+def test_paths_sum_to_the_engines_gradient_on_random_shared_graphs(program, k) -> None:
+    nodes = build_graph(program)
+    root, wrt = nodes[-1], nodes[k]
+    e = explain(root, wrt, max_paths=64)
+    assert e.matches, e.text()
+    if e.paths is None:
+        assert "per-node form" in e.text() and e.latex().count("{") == e.latex().count("}")
+        return
+    for path in e.paths:
+        for factor in path.factors:
+            if len(factor.numbers) > 1:
+                assert math.isclose(math.prod(factor.numbers), factor.value, rel_tol=1e-9)
+    lines = [ln for ln in e.text().splitlines() if ln.lstrip().startswith("path ")]
+    assert len(lines) == len(set(ln.split(":", 1)[1] for ln in lines))  # no two alike
+
+
+def test_every_latex_we_write_renders_in_a_real_browser_with_the_shipped_katex(tmp_path) -> None:
+    """The traces' LaTeX, the formulas' LaTeX and every rule's LaTeX from the op table,
+    typeset by the KaTeX the docs ship, in headless Chromium: no KaTeX error anywhere."""
+    import html
+    import shutil
+    from pathlib import Path
+
+    from conftest import chromium
+
+    from autograd_bp import parse
+    from autograd_bp.graph import substitute
+
+    p, params = seed_pass()
+    y = parse("leaky_relu(w*x + b, 0.2) * sigmoid(w) / x", w=0.4, x=0.5, b=0.1)
+    w = y.parents[0].parents[0].parents[0].parents[0]
+    snippets = [trace_w1(p, params).latex(6), explain(y, w).latex(6)]
+    x = Value(0.9, label="x")
+    deep = x
+    for _ in range(12):
+        deep = deep * deep * 0.5 + deep
+    snippets.append(explain(deep, x, max_paths=4).latex(4))  # the per-node form
+    names = {"x": "\\mathrm{net}_{h1}", "y": "w_{5}", "out": "\\mathrm{out}", "p": "0.01",
+             "pair": "x_{1}"}  # fmt: skip
+    for rule in RULES.values():
+        snippets += [substitute(t, names) for t in rule.latex]
+    katex = Path(__file__).parent.parent / "docs" / "assets" / "katex"
+    shutil.copytree(katex, tmp_path / "katex")
+    body = "\n".join(f'<div class="math">\\[{html.escape(s)}\\]</div>' for s in snippets)
+    page = tmp_path / "maths.html"
+    page.write_text(
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<link rel="stylesheet" href="katex/katex.min.css">'
+        '<script src="katex/katex.min.js"></script>'
+        '<script src="katex/contrib/auto-render.min.js"></script></head><body>'
+        f"{body}<script>renderMathInElement(document.body, {{delimiters: "
+        '[{left: "\\\\[", right: "\\\\]", display: true}], throwOnError: false});'
+        "</script></body></html>",
+        encoding="utf-8",
+    )
+    browser = chromium(tmp_path / "profile")
+    try:
+        browser.get(page.as_uri())
+        rendered = browser.execute_script(
+            "return document.querySelectorAll('.katex-display').length"
+        )
+        errors = browser.execute_script(
+            "return [...document.querySelectorAll('.katex-error')].map(e => e.title)"
+        )
+    finally:
+        browser.quit()
+    assert errors == [] and rendered == len(snippets)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -155,7 +156,13 @@ def check_against_torch(tree: Tree, x: float, y: float) -> None:
         assert any(isinstance(t, torch.Tensor) and not torch.isfinite(t) for t in t_seen), e
         assert str(e).split(":")[0].strip().isidentifier(), e
         return
-    assert same(out.data, t_out.item(), 1e-9), (out.data, t_out.item())
+    # torch's float64 sqrt of a 0-d tensor can be 1 ulp off the correctly rounded one, and
+    # sin/cos of a large argument turn an ulp of the argument into an absolute error of the
+    # same size: allow a few ulps of the largest intermediate
+    sizes = [abs(t.item()) for t in t_seen if isinstance(t, torch.Tensor) and torch.isfinite(t)]
+    ulps = 8 * sys.float_info.epsilon * max(sizes, default=0.0)
+    close = math.isfinite(out.data) and abs(out.data - t_out.item()) <= ulps
+    assert close or same(out.data, t_out.item(), 1e-9), (out.data, t_out.item())
     if not t_out.requires_grad or known_divergence(e_seen):
         return
     t_out.backward()
@@ -164,8 +171,11 @@ def check_against_torch(tree: Tree, x: float, y: float) -> None:
             0.0 if t.grad is None else t.grad.item() for t in t_env.get(f"{leaf.label} uses", [])
         ]
         want, scale = sum(uses), sum(abs(u) for u in uses)  # inf - inf: NaN, as in torch
+        if math.isinf(sum(abs(u) for u in uses if math.isfinite(u))):
+            continue  # finite uses whose partial sums overflow: the order of adding decides
         if math.isfinite(scale) and math.isfinite(leaf.grad):
-            assert abs(leaf.grad - want) <= 1e-7 * scale + 1e-300, (leaf.label, leaf.grad, uses)
+            tolerance = (1e-7 + ulps) * scale + 1e-300  # ulps: as for the value, above
+            assert abs(leaf.grad - want) <= tolerance, (leaf.label, leaf.grad, uses)
         else:
             assert same(leaf.grad, want, 1e-7), (leaf.label, leaf.grad, uses)
 

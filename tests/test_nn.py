@@ -183,6 +183,30 @@ def test_to_torch_and_back_agree_in_outputs_and_gradients(acts) -> None:
     assert [a.__name__ for a in back.activations] == [a.__name__ for a in net.activations]
 
 
+def test_parameters_are_labelled_with_their_names_unless_the_user_labelled_them() -> None:
+    net = MLP(2, [2, 1], seed=0)
+    for name, p in net.named_parameters():
+        assert p.label == name
+    assert [p.label for p in net.parameters()][-1] == "layers.1.neurons.0.b"  # a bias: .b
+    lone = Neuron(3, seed=0)
+    assert [p.label for p in lone.parameters()] == ["w.0", "w.1", "w.2", "b"]
+    mine = Value(0.1, label="my_w")
+    unnamed = Value(0.2)
+    shared = Value(0.3)  # one bias shared by a layer: named once, at first use
+    layer_net = MLP(2, [2], weights=[[[mine, unnamed], [0.5, 0.6]]], biases=[shared])
+    assert mine.label == "my_w"
+    assert unnamed.label == "layers.0.neurons.0.w.1"
+    assert shared.label == "layers.0.neurons.0.b"
+    assert len({p.label for p in layer_net.parameters()}) == len(layer_net.parameters())
+
+
+def test_the_worked_example_keeps_its_hand_labels() -> None:
+    from autograd_bp.worked import SEED_PARAMETERS, build_network
+
+    net, params = build_network()
+    assert sorted(p.label for p in net.parameters()) == sorted(SEED_PARAMETERS)
+
+
 def _saved(tmp_path, **kwargs):
     net = MLP(2, [3, 1], seed=1, **kwargs)
     return net, net.save(tmp_path / "m.json")

@@ -77,3 +77,11 @@ def test_cli_formula_without_sympy_is_one_clear_line(monkeypatch, capsys) -> Non
     assert main(["grad", "x*x", "x=3", "--formula"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "autograd_bp[symbolic]" in err[0]
+
+
+def test_bad_arguments_are_named() -> None:
+    x = Value(1.0, label="x")
+    with pytest.raises(TypeError, match="to_sympy: value must be a Value, got float"):
+        to_sympy(1.0)
+    with pytest.raises(TypeError, match="derivative: wrt must be a Value, got str"):
+        derivative(x * 2, "x")
