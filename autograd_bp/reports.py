@@ -57,7 +57,7 @@ def program_steps(text: str) -> list[tuple[str, str]] | None:
     if len(text) > MAX_LENGTH or len(lines) > MAX_STEPS:
         raise ExpressionError(f"a program is limited to {MAX_STEPS} steps and {MAX_LENGTH} "
                               f"characters; this one has {len(lines)} and {len(text)}")  # fmt: skip
-    steps = []
+    steps: list[tuple[str, str]] = []
     for k, line in enumerate(lines, 1):
         match = _STEP.match(line)
         if match is None:

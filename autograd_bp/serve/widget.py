@@ -25,7 +25,7 @@ traitlets = require("traitlets", "serve")
 __all__ = ["GraphWidget"]
 
 
-class GraphWidget(anywidget.AnyWidget):  # type: ignore[misc,name-defined]
+class GraphWidget(anywidget.AnyWidget):  # type: ignore[name-defined]
     """A Value's graph with the backward step control: ``GraphWidget(loss)`` in a cell.
     ``backward`` is not needed first: the steps replay it from the graph."""
 
