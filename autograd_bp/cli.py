@@ -24,17 +24,15 @@ import numpy as np
 # `--help` and `grad` start fast and work without them installed.
 from . import __version__, worked
 from ._io import dumps_strict
-from .check import gradcheck, verify
+from .check import verify
 from .datasets import digits, moons, xor
-from .engine import backward_order
-from .explain import explain, latex_name
-from .expr import ExpressionError, parse, variables
+from .expr import ExpressionError
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_format, plot_history
-from .symbolic import derivative, sympy_module  # sympy itself loads only when asked
+from .reports import InputError, check_report, expression_graph, expression_problem, grad_report
 from .train import History, TrainReport, evaluate, fit
 from .viz import GraphvizNotFound, render, render_network, render_steps
 
@@ -289,55 +287,25 @@ def _assignments(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def _build_expression(args: argparse.Namespace):
-    """The expression's graph; ``parse`` names its output ``f`` (see
-    :func:`autograd_bp.expr.output_name`), the same in grad, steps, check and diagrams."""
-    return parse(args.expression, **_assignments(args.assignments))
-
-
-def _leaves(root) -> dict[str, Any]:
-    return {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
+    return expression_graph(args.expression, _assignments(args.assignments))
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    root = _build_expression(args)
-    root.backward()
-    found = _leaves(root)
-    leaves = {name: found[name] for name in variables(args.expression) if name in found}
-    wrt = list(leaves) if args.wrt is None else [w.strip() for w in args.wrt.split(",") if w]
-    for name in wrt:
-        if name not in leaves:
-            raise UsageError(f"--wrt: {name!r} is not a variable of the expression")
-    doc: dict[str, Any] = {
-        "expression": args.expression,
-        "output": root.label or args.expression,
-        "value": root.data,
-        "gradients": {n: leaves[n].grad for n in wrt},
-    }
-    if args.explain is not None:
-        if args.explain not in leaves:
-            raise UsageError(f"--explain: {args.explain!r} is not a variable of the expression")
-        doc["explain"] = explain(root, leaves[args.explain])  # one factor per op
-    if args.formula:
-        doc["formulas"] = _formulas(root, {n: leaves[n] for n in wrt}, args.format)
-    if args.check:
-        names = list(leaves)
-        report = gradcheck(
-            lambda *vs: parse(args.expression, **dict(zip(names, vs))),
-            [leaves[n] for n in names],
-        )
-        doc["check"] = report
+    wrt = None if args.wrt is None else args.wrt.split(",")
+    try:
+        result = grad_report(args.expression, _assignments(args.assignments), wrt=wrt,
+                             explain_wrt=args.explain, formula=args.formula, fmt=args.format,
+                             check=args.check)  # fmt: skip
+    except InputError as bad:
+        raise UsageError(f"--{bad.field}: {bad.detail}") from None
+    root, leaves, wrt, doc = result.root, result.leaves, result.wrt, result.doc
     if args.draw:
         doc["draw"] = str(render(root, args.draw, precision=args.precision))
     if args.steps:
         doc["steps"] = str(render_steps(root, args.steps, precision=args.precision))
-
-    passed = "check" not in doc or doc["check"].passed
     if args.json:
-        out = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in doc.items()}
-        if "explain" in out and args.format != "text":
-            out["explain"][args.format] = getattr(doc["explain"], args.format)(args.precision)
-        _print_json(out)
-        return 0 if passed else 1
+        _print_json(result.to_dict(args.format, args.precision))
+        return 0 if result.passed else 1
     digits = args.precision
     name = f"{root.label} = " if root.label and root.label != args.expression else ""
     print(f"{name}{args.expression} = {root.data:.{digits}g}")
@@ -347,29 +315,14 @@ def cmd_grad(args: argparse.Namespace) -> int:
     for line in doc.get("formulas", {}).values():
         print(line)
     if "explain" in doc:
-        e = doc["explain"]
-        print(e.text(digits) if args.format == "text" else getattr(e, args.format)(digits))
+        trace = doc["explain"]
+        print(trace.text(digits) if args.format == "text" else getattr(trace, args.format)(digits))
     if "check" in doc:
         print(doc["check"].text())
     for key in ("draw", "steps"):
         if key in doc:
             print(f"{key}: {doc[key]}")
-    return 0 if passed else 1
-
-
-def _formulas(root: Any, leaves: dict[str, Any], fmt: str) -> dict[str, str]:
-    """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
-    sp = sympy_module()
-    out = {}
-    for name, leaf in leaves.items():
-        expr = derivative(root, leaf)
-        if fmt == "text":
-            out[name] = f"  ∂{root.label}/∂{name} = {sp.sstr(expr)}"
-            continue
-        tex = (f"\\frac{{\\partial {latex_name(root.label)}}}{{\\partial {latex_name(name)}}} "
-               f"= {sp.latex(expr)}")  # fmt: skip
-        out[name] = f"$$ {tex} $$" if fmt == "markdown" else tex
-    return out
+    return 0 if result.passed else 1
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
@@ -545,7 +498,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _check_problem(args: argparse.Namespace):
-    from .derivation import Problem, _default_names
     from .problems import nielsen_problem, worked_problem
 
     if (args.worked or args.sizes) and args.expression and "=" in args.expression:
@@ -562,8 +514,7 @@ def _check_problem(args: argparse.Namespace):
         if len(args.sizes) < 2:
             raise UsageError("check: --sizes needs at least an input and an output size")
         return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
-    root = _build_expression(args)
-    return Problem(root, _default_names(root))
+    return expression_problem(args.expression, _assignments(args.assignments))
 
 
 def _report(report: Any, as_json: bool) -> int:
@@ -575,10 +526,8 @@ def _report(report: Any, as_json: bool) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .derivation import check_derivation
-
     problem = _check_problem(args)
-    report = check_derivation(problem, args.wrt, args.claim, points=args.points, seed=args.seed)
+    report = check_report(problem, None, args.wrt, args.claim, points=args.points, seed=args.seed)
     return _report(report, args.json)
 
 
@@ -606,6 +555,35 @@ def cmd_exercise(args: argparse.Namespace) -> int:
     return _report(ex.grade(args.answer), args.json)
 
 
+# ---------------------------------------------------------------------------------------- serve
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ._io import require
+
+    require("starlette", "serve")
+    require("uvicorn", "serve")
+    from .serve.app import run
+
+    if args.host not in _LOOPBACK:
+        print(f"warning: --host {args.host} lets every machine that can reach this one on "
+              f"port {args.port or 'the chosen port'} use the playground (it computes "
+              "whatever expression it is sent); the default 127.0.0.1 is this machine only",
+              file=sys.stderr)  # fmt: skip
+
+    def ready(url: str) -> None:
+        print(f"autograd-bp playground: {url}  (Ctrl+C stops it)", flush=True)
+        if not args.no_open:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    run(args.host, args.port, ready)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- main
 
 _EXAMPLES = {
@@ -616,6 +594,7 @@ _EXAMPLES = {
     "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
     "check": "example: autograd-bp check --worked --wrt w1 "
     '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
+    "serve": "example: autograd-bp serve --port 8000 --no-open",
     "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
 }
 
@@ -758,7 +737,17 @@ def build_parser() -> argparse.ArgumentParser:
     ver.set_defaults(run=cmd_verify)
 
     _practice_commands(command)
+    _serve_arguments(command("serve", "a local playground in the browser: type, step, check"))
     return parser
+
+
+def _serve_arguments(srv: argparse.ArgumentParser) -> None:
+    srv.add_argument("--port", type=_number(int, 0, 65535), default=8000,
+                     help="TCP port (0: any free port; default 8000)")  # fmt: skip
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine)")  # fmt: skip
+    srv.add_argument("--no-open", action="store_true", help="do not open a browser")
+    srv.set_defaults(run=cmd_serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

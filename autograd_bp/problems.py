@@ -109,7 +109,9 @@ def program_problem(
         >>> p.output.label, round(p.output.data, 6)
         ('a', 0.731059)
     """
-    names: dict[str, Binding] = {n: Value(v, label=n) for n, v in values.items()}
+    names: dict[str, Binding] = {  # a Value is used as it is (gradcheck passes its leaves)
+        n: v if isinstance(v, Value) else Value(v, label=n) for n, v in values.items()
+    }
     node: Value | None = None
     for name, text in steps:
         used = variables(text)

@@ -74,8 +74,9 @@ def test_every_image_the_docs_show_is_made_by_the_script(tmp_path) -> None:
     shown = set()
     for page in PAGES:
         shown |= set(re.findall(r"\]\(images/([^)]+)\)", page.read_text(encoding="utf-8")))
-    # plots of measured timings are made by `python -m benchmarks`, with the page they illustrate
-    shown = {name for name in shown if not name.startswith("performance_")}
+    # plots of measured timings are made by `python -m benchmarks`, with the page they illustrate;
+    # the playground's screenshots by scripts/make_playground_images.py (tests/test_serve.py)
+    shown = {name for name in shown if not name.startswith(("performance_", "playground"))}
     assert shown and shown <= made, shown - made
     for name in made:  # and the committed copies exist
         assert (ROOT / "docs" / "images" / name).exists(), name

@@ -1,0 +1,246 @@
+"""The JSON documents ``autograd-bp grad --json`` and ``check --json`` print, built in one
+place so the command line and the playground's API (``autograd-bp serve``) cannot drift.
+
+Example:
+    >>> r = grad_report("x*x*y", {"x": 3.0, "y": 2.0})
+    >>> r.to_dict()["gradients"]
+    {'x': 12.0, 'y': 9.0}
+    >>> check_report("x*x*y", {"x": 3.0, "y": 2.0}, "x", "2*x*y").verdict
+    'correct'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .check import gradcheck
+from .engine import Value, backward_order
+from .explain import explain, latex_name
+from .expr import CONSTANTS, MAX_LENGTH, ExpressionError, output_name, parse, variables
+from .symbolic import derivative, sympy_module
+
+__all__ = ["FORMATS", "GradReport", "InputError", "check_report", "expression_graph",
+           "grad_report"]  # fmt: skip
+
+FORMATS = ("text", "latex", "markdown")
+
+
+class InputError(ValueError):
+    """A request names something the expression does not have: ``field`` is the option
+    (``wrt``, ``explain``) the command line writes as ``--wrt``."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field, self.detail = field, detail
+
+
+MAX_STEPS = 200  # named steps in one program
+_STEP = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)\Z", re.S)
+
+
+def program_steps(text: str) -> list[tuple[str, str]] | None:
+    """``NAME = EXPRESSION`` lines (or ``;``-separated) as named steps, the last one the
+    output; None when ``text`` is a single expression.
+
+    Example:
+        >>> program_steps("z = w*x + b; a = sigmoid(z)")
+        [('z', 'w*x + b'), ('a', 'sigmoid(z)')]
+        >>> program_steps("sigmoid(w*x + b)") is None
+        True
+    """
+    lines = [line for line in re.split(r"[\n;]", text) if line.strip()]
+    if not any(_STEP.match(line) for line in lines):
+        return None
+    if len(text) > MAX_LENGTH or len(lines) > MAX_STEPS:
+        raise ExpressionError(f"a program is limited to {MAX_STEPS} steps and {MAX_LENGTH} "
+                              f"characters; this one has {len(lines)} and {len(text)}")  # fmt: skip
+    steps: list[tuple[str, str]] = []
+    for k, line in enumerate(lines, 1):
+        match = _STEP.match(line)
+        if match is None:
+            raise ExpressionError(f"step {k}: expected NAME = EXPRESSION, got {line.strip()!r}")
+        name, body = match.group(1), match.group(2).strip()
+        if name in CONSTANTS or name in dict(steps):
+            raise ExpressionError(f"step {k}: {name!r} is already a name; choose another")
+        steps.append((name, body))
+    return steps
+
+
+def program_variables(text: str) -> list[str]:
+    """The variables of an expression or a program (names no step defines), in order of
+    first appearance.
+
+    Example:
+        >>> program_variables("z = w*x + b; a = sigmoid(z)*w")
+        ['w', 'x', 'b']
+    """
+    steps = program_steps(text)
+    if steps is None:
+        return variables(text)
+    defined, out = set(), []
+    for name, body in steps:
+        out += [v for v in variables(body) if v not in defined and v not in out]
+        defined.add(name)
+    return out
+
+
+def _program(text: str, values: Mapping[str, Any]) -> Any:
+    from .problems import program_problem
+
+    steps = program_steps(text)
+    assert steps is not None
+    wanted = program_variables(text)
+    missing = [n for n in wanted if n not in values]
+    if missing:
+        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
+    unused = [n for n in values if n not in wanted]
+    if unused:
+        raise ExpressionError(f"value given for name(s) the program does not use: "
+                              f"{', '.join(unused)}")  # fmt: skip
+    return program_problem(steps, {n: values[n] for n in wanted})
+
+
+def expression_graph(expression: str, values: Mapping[str, Any]) -> Value:
+    """The expression's graph, its output named the one way every command names it
+    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps, check and the
+    playground alike. A program of named steps (``z = w*x + b; a = sigmoid(z)``) names each
+    step's node and the output after its last step. Only the expression language's parser
+    (:func:`autograd_bp.expr.parse`) reads the text.
+
+    Example:
+        >>> expression_graph("a*b", {"a": 2, "b": 3}).label
+        'f'
+        >>> expression_graph("z = a*b; y = z*z", {"a": 2, "b": 3}).data
+        36.0
+    """
+    if program_steps(expression) is not None:
+        return _program(expression, values).output
+    root = parse(expression, **values)
+    if not root.is_leaf:
+        root.label = output_name(expression)
+    return root
+
+
+def leaves_by_name(root: Value, expression: str) -> dict[str, Value]:
+    """The expression's variables (in order of appearance) and their leaf nodes."""
+    found = {n.label: n for n in reversed(backward_order(root)) if n.is_leaf and n.label}
+    return {name: found[name] for name in program_variables(expression) if name in found}
+
+
+@dataclass
+class GradReport:
+    """What ``grad`` computed: the graph, its leaves and the document's parts (some still
+    objects: an :class:`~autograd_bp.explain.Explanation`, a gradcheck report)."""
+
+    root: Value
+    leaves: dict[str, Value]
+    wrt: list[str]
+    doc: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """False only when a gradient check ran and failed."""
+        return "check" not in self.doc or bool(self.doc["check"].passed)
+
+    def to_dict(self, fmt: str = "text", precision: int = 6) -> dict[str, Any]:
+        """Exactly what ``autograd-bp grad --json`` prints (before strict-JSON encoding)."""
+        out = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in self.doc.items()}
+        if "explain" in out and fmt != "text":
+            out["explain"][fmt] = getattr(self.doc["explain"], fmt)(precision)
+        return out
+
+
+def grad_report(
+    expression: str,
+    values: Mapping[str, Any],
+    *,
+    wrt: Sequence[str] | None = None,
+    explain_wrt: str | None = None,
+    formula: bool = False,
+    fmt: str = "text",
+    check: bool = False,
+) -> GradReport:
+    """The value and gradients of ``expression`` at ``values``; with ``explain_wrt`` the
+    chain-rule trace, with ``formula`` SymPy's formulas, with ``check`` central differences.
+
+    Example:
+        >>> grad_report("x*2", {"x": 1.0}, wrt=["q"])
+        Traceback (most recent call last):
+        ...
+        autograd_bp.reports.InputError: wrt: 'q' is not a variable of the expression
+    """
+    root = expression_graph(expression, values)
+    root.backward()
+    leaves = leaves_by_name(root, expression)
+    names = list(leaves) if wrt is None else [w.strip() for w in wrt if w.strip()]
+    for name in names:
+        if name not in leaves:
+            raise InputError("wrt", f"{name!r} is not a variable of the expression")
+    report = GradReport(root, leaves, names)
+    report.doc = {
+        "expression": expression,
+        "output": root.label or expression,
+        "value": root.data,
+        "gradients": {n: leaves[n].grad for n in names},
+    }
+    if explain_wrt is not None:
+        if explain_wrt not in leaves:
+            raise InputError("explain", f"{explain_wrt!r} is not a variable of the expression")
+        report.doc["explain"] = explain(root, leaves[explain_wrt])  # one factor per op
+    if formula:
+        report.doc["formulas"] = formulas(root, {n: leaves[n] for n in names}, fmt)
+    if check:
+        order = list(leaves)
+        report.doc["check"] = gradcheck(
+            lambda *vs: expression_graph(expression, dict(zip(order, vs))),
+            [leaves[n] for n in order],
+        )
+    return report
+
+
+def formulas(root: Value, leaves: Mapping[str, Value], fmt: str) -> dict[str, str]:
+    """Each partial derivative's formula (SymPy, from the op table), one line per variable."""
+    sp = sympy_module()
+    out = {}
+    for name, leaf in leaves.items():
+        expr = derivative(root, leaf)
+        if fmt == "text":
+            out[name] = f"  ∂{root.label}/∂{name} = {sp.sstr(expr)}"
+            continue
+        tex = (f"\\frac{{\\partial {latex_name(root.label)}}}{{\\partial {latex_name(name)}}} "
+               f"= {sp.latex(expr)}")  # fmt: skip
+        out[name] = f"$$ {tex} $$" if fmt == "markdown" else tex
+    return out
+
+
+def expression_problem(expression: str, values: Mapping[str, Any]) -> Any:
+    """The derivation :class:`~autograd_bp.derivation.Problem` of an expression: its
+    output (named ``f`` when unnamed) and every labelled node as a name a claim may use."""
+    from .derivation import Problem, _default_names
+
+    if program_steps(expression) is not None:
+        return _program(expression, values)
+    root = expression_graph(expression, values)
+    return Problem(root, _default_names(root))
+
+
+def check_report(
+    problem: Any,
+    values: Mapping[str, Any] | None,
+    wrt: str,
+    claim: str,
+    *,
+    points: int = 50,
+    seed: int = 0,
+) -> Any:
+    """The :class:`~autograd_bp.derivation.DerivationReport` whose ``to_dict()`` is exactly
+    what ``autograd-bp check --json`` prints: ``problem`` is an expression (with its
+    ``values``) or a ready :class:`~autograd_bp.derivation.Problem`."""
+    from .derivation import check_derivation
+
+    if isinstance(problem, str):
+        problem = expression_problem(problem, values or {})
+    return check_derivation(problem, wrt, claim, points=points, seed=seed)

@@ -1,0 +1,149 @@
+// The playground page: a form around the step-through component. Every number shown comes
+// from the server's JSON API (the engine in Python); nothing is computed here.
+import { mountStepper } from "./stepper.js";
+
+const $ = (id) => document.getElementById(id);
+let stepper = null, presets = [], drawing = 0, timer = null;
+
+async function api(path, body) {
+  const reply = await fetch(path, {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+  });
+  const doc = await reply.json();
+  if (!reply.ok) throw new Error(doc.error || ("HTTP " + reply.status));
+  return doc;
+}
+
+function currentValues() {
+  const values = {};
+  document.querySelectorAll("#values input[type=number]").forEach((input) => {
+    values[input.dataset.name] = Number(input.value);
+  });
+  return values;
+}
+
+function valueRow(name, value) {
+  const row = document.createElement("div");
+  row.className = "value-row";
+  const label = document.createElement("label");
+  label.textContent = name; label.htmlFor = "value-" + name;
+  const field = document.createElement("input");
+  Object.assign(field, {type: "number", id: "value-" + name, step: "any", value: String(value)});
+  field.dataset.name = name;
+  const slider = document.createElement("input");
+  const span = Math.max(2, Math.abs(value) * 2);
+  Object.assign(slider, {type: "range", min: String(-span), max: String(span), step: "0.01",
+                         value: String(value)});
+  slider.setAttribute("aria-label", name + " slider");
+  field.addEventListener("input", () => {
+    if (field.value !== "" && Number.isFinite(Number(field.value))) {
+      slider.value = field.value; later();
+    }
+  });
+  slider.addEventListener("input", () => { field.value = slider.value; later(); });
+  row.append(label, field, slider);
+  return row;
+}
+
+async function setVariables(expression, given) {
+  const {variables} = await api("/api/variables", {expression});
+  const old = currentValues(), box = $("values");
+  box.replaceChildren(...variables.map((n) => valueRow(n, n in given ? given[n] : (n in old ? old[n] : 1))));
+  return variables;
+}
+
+function later() { clearTimeout(timer); timer = setTimeout(draw, 250); }
+
+function esc(text) {  // names are identifiers already; escaped anyway, it costs nothing
+  const span = document.createElement("span"); span.textContent = String(text);
+  return span.innerHTML;
+}
+
+function showResult(doc) {
+  const out = esc(doc.output), rows = Object.entries(doc.gradients)
+    .map(([n, g]) => `<tr><td>∂${out}/∂${esc(n)}</td><td>${g}</td></tr>`).join("");
+  $("result").innerHTML = `<p><b>${out}</b> = ${doc.value}</p><table>${rows}</table>`;
+  const wrt = $("wrt"), keep = wrt.value;
+  wrt.replaceChildren(...Object.keys(doc.gradients).map((n) => new Option(n, n)));
+  if (keep in doc.gradients) wrt.value = keep;
+}
+
+async function draw(extra = {}) {
+  const ticket = ++drawing;
+  const expression = $("expression").value;
+  $("error").textContent = "";
+  document.body.classList.add("busy");
+  try {
+    await setVariables(expression, extra.values || {});
+    const doc = await api("/api/grad", {expression, values: currentValues()});
+    if (ticket !== drawing) return;  // a newer request is on its way
+    const step = stepper && !extra.values ? stepper.step() : 0;
+    if (stepper) stepper.destroy();
+    stepper = mountStepper($("stepper"), doc);
+    if (step) stepper.show(Math.min(step, doc.steps.length - 1));
+    showResult(doc);
+    $("gradcheck-result").textContent = "";
+  } catch (e) {
+    if (ticket === drawing) $("error").textContent = e.message;
+  } finally {
+    if (ticket === drawing) document.body.classList.remove("busy");
+  }
+}
+
+async function gradcheck() {
+  $("error").textContent = "";
+  try {
+    const doc = await api("/api/grad", {expression: $("expression").value,
+                                        values: currentValues(), check: true});
+    const c = doc.check;
+    const rows = c.inputs.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.analytic}</td>` +
+      `<td>${r.numeric}</td><td>${r.ok ? "✓" : "✗"}</td></tr>`).join("");
+    $("gradcheck-result").innerHTML =
+      `<p>${c.passed ? "✓ passed" : "✗ failed"}: engine vs central differences ` +
+      `(largest error ${c.max_error})</p><table><tr><th>input</th><th>engine</th>` +
+      `<th>numeric</th><th></th></tr>${rows}</table>`;
+  } catch (e) { $("error").textContent = e.message; }
+}
+
+async function check() {
+  $("verdict").textContent = ""; $("diagnosis").replaceChildren();
+  try {
+    const doc = await api("/api/check", {expression: $("expression").value,
+      values: currentValues(), wrt: $("wrt").value, claim: $("claim").value});
+    const words = {correct: "✓ correct", wrong: "✗ wrong", only_here: "≈ right only here"};
+    $("verdict").className = "verdict-" + doc.verdict;
+    $("verdict").textContent = `${words[doc.verdict]} — engine ${doc.engine}, your formula ` +
+      `${doc.claimed === null ? "undefined" : doc.claimed} (${doc.points} points checked)`;
+    $("diagnosis").replaceChildren(...doc.diagnosis.map((line) => {
+      const li = document.createElement("li"); li.textContent = line; return li;
+    }));
+  } catch (e) { $("verdict").className = "verdict-wrong"; $("verdict").textContent = e.message; }
+}
+
+function choose(i) {
+  const p = presets[i];
+  $("expression").value = p.expression;
+  $("claim").value = p.claim || "";
+  $("verdict").textContent = ""; $("diagnosis").replaceChildren();
+  $("values").replaceChildren();
+  return draw({values: p.values}).then(() => { if (p.wrt) $("wrt").value = p.wrt; });
+}
+
+$("form").addEventListener("submit", (e) => { e.preventDefault(); draw(); });
+$("check-form").addEventListener("submit", (e) => { e.preventDefault(); check(); });
+$("gradcheck").addEventListener("click", gradcheck);
+$("preset").addEventListener("change", () => choose(Number($("preset").value)));
+$("expression").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); draw(); }
+});
+document.addEventListener("keydown", (e) => {
+  const t = e.target.tagName;
+  if (!stepper || ["INPUT", "TEXTAREA", "SELECT"].includes(t) || e.target.isContentEditable) return;
+  stepper.key(e);
+});
+
+fetch("/api/presets").then((r) => r.json()).then((doc) => {
+  presets = doc.presets;
+  $("preset").replaceChildren(...presets.map((p, i) => new Option(p.name, String(i))));
+  return choose(0);
+}).then(() => document.body.dataset.ready = "1");
