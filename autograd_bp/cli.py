@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import random
 import sys
+import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +25,17 @@ import numpy as np
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
 from . import __version__, worked
-from ._io import dumps_strict
+from ._io import atomic_write_text, dumps_strict, require
 from .check import verify
 from .datasets import digits, moons, xor
+from .exercise import exercise_set, make_exercise
 from .expr import ExpressionError
 from .losses import LOSSES
 from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .ops import DomainError
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_format, plot_history
+from .problems import nielsen_problem, worked_problem
 from .reports import InputError, check_report, expression_graph, expression_problem, grad_report
 from .train import History, TrainReport, evaluate, fit
 from .viz import GraphvizNotFound, render, render_network, render_steps
@@ -497,9 +501,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ check, exercise
 
 
-def _check_problem(args: argparse.Namespace):
-    from .problems import nielsen_problem, worked_problem
-
+def _check_problem(args: argparse.Namespace) -> Any:
     if (args.worked or args.sizes) and args.expression and "=" in args.expression:
         args.assignments, args.expression = [args.expression, *args.assignments], None
     given = [args.expression is not None, args.worked, args.sizes is not None]
@@ -532,11 +534,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
-    import random
-
-    from ._io import atomic_write_text
-    from .exercise import exercise_set, make_exercise
-
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(100_000)
     if args.markdown:
         if args.answer is not None:
@@ -561,11 +558,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ._io import require
-
     require("starlette", "serve")
     require("uvicorn", "serve")
-    from .serve.app import run
+    from .serve.app import run  # the optional [serve] extra: imported only when asked for
 
     if args.host not in _LOOPBACK:
         print(f"warning: --host {args.host} lets every machine that can reach this one on "
@@ -576,8 +571,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         print(f"autograd-bp playground: {url}  (Ctrl+C stops it)", flush=True)
         if not args.no_open:
-            import webbrowser
-
             webbrowser.open(url)
 
     run(args.host, args.port, ready)

@@ -36,7 +36,7 @@ from .engine import to_float as _as_float
 from .ops import RULES, Rule
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "OPERATORS", "ExpressionError",
-           "output_name", "parse", "variables"]  # fmt: skip
+           "check_values", "output_name", "parse", "variables"]  # fmt: skip
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -263,6 +263,25 @@ def variables(text: str) -> list[str]:
     return _validated(text)[1]
 
 
+def check_values(names: list[str], values: Mapping[str, Any], what: str) -> None:
+    """Refuse a missing value, or one given for a name ``what`` (an expression, a program)
+    does not use, naming them.
+
+    Example:
+        >>> check_values(["x"], {"x": 1.0, "y": 2.0}, "expression")
+        Traceback (most recent call last):
+        ...
+        autograd_bp.expr.ExpressionError: value given for name(s) the expression does not use: y
+    """
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
+    unused = [n for n in values if n not in names]
+    if unused:
+        raise ExpressionError(f"value given for name(s) the {what} does not use: "
+                              f"{', '.join(unused)}")  # fmt: skip
+
+
 def parse(text: str, **values: Any) -> Value:
     """Build the expression as a Value graph, one labelled leaf per variable.
 
@@ -281,13 +300,7 @@ def parse(text: str, **values: Any) -> Value:
     """
     text = text.strip() if isinstance(text, str) else text
     tree, names = _validated(text)
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
-    unused = [n for n in values if n not in names]
-    if unused:
-        raise ExpressionError(f"value given for name(s) the expression does not use: "
-                              f"{', '.join(unused)}")  # fmt: skip
+    check_values(names, values, "expression")
     leaves = {}
     for name in names:
         if isinstance(values[name], Value):  # an existing node: the expression builds on it

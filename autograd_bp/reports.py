@@ -19,7 +19,15 @@ from typing import Any
 from .check import gradcheck
 from .engine import Value, backward_order
 from .explain import explain, latex_name
-from .expr import CONSTANTS, MAX_LENGTH, ExpressionError, output_name, parse, variables
+from .expr import (
+    CONSTANTS,
+    MAX_LENGTH,
+    ExpressionError,
+    check_values,
+    output_name,
+    parse,
+    variables,
+)
 from .symbolic import derivative, sympy_module
 
 __all__ = ["FORMATS", "GradReport", "InputError", "check_report", "expression_graph",
@@ -93,13 +101,7 @@ def _program(text: str, values: Mapping[str, Any]) -> Any:
     steps = program_steps(text)
     assert steps is not None
     wanted = program_variables(text)
-    missing = [n for n in wanted if n not in values]
-    if missing:
-        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
-    unused = [n for n in values if n not in wanted]
-    if unused:
-        raise ExpressionError(f"value given for name(s) the program does not use: "
-                              f"{', '.join(unused)}")  # fmt: skip
+    check_values(wanted, values, "program")
     return program_problem(steps, {n: values[n] for n in wanted})
 
 

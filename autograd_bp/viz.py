@@ -44,6 +44,7 @@ __all__ = [
     "draw_network",
     "render_network",
     "expression_lines",
+    "pipe",
     "render",
     "render_steps",
 ]
@@ -396,7 +397,15 @@ def _write_bytes(target: Path, data: bytes) -> Path:
     return atomic_write(target, write)
 
 
-def _pipe(dot: graphviz.Digraph, fmt: str) -> bytes:
+def pipe(dot: graphviz.Digraph, fmt: str) -> bytes:
+    """``dot`` rendered by Graphviz into ``fmt`` bytes (svg, png, pdf); a clear
+    ``ExecutableNotFound`` when the ``dot`` program is missing.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> pipe(draw_dot(Value(1.0, label="x") * 2), "svg").startswith(b"<?xml")
+        True
+    """
     if shutil.which("dot") is None:
         raise graphviz.ExecutableNotFound(("dot",))
     return dot.pipe(format=fmt)
@@ -461,7 +470,7 @@ def render(
     dot = draw_dot(root, max_nodes=max_nodes, **draw_options)
     atomic_write_text(source, _GV_MARK + dot.source)
     try:
-        data = _pipe(dot, fmt)
+        data = pipe(dot, fmt)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFound(f"{_INSTALL_HINT}. The DOT source was written to {source}") from None
     _write_bytes(target, data)
@@ -697,7 +706,7 @@ def render_steps(
     for step, style in steps:
         dot = draw_dot(root, _style=style, **draw_options)
         try:
-            svg = _pipe(dot, "svg").decode("utf-8")
+            svg = pipe(dot, "svg").decode("utf-8")
         except graphviz.ExecutableNotFound:
             raise GraphvizNotFound(_INSTALL_HINT) from None
         atomic_write_text(out_dir / f"step_{step.index:03d}.svg", svg)
@@ -843,7 +852,7 @@ def render_network(
         raise ValueError(f"render_network: format must be svg, png or pdf, got {fmt or 'none'!r}")
     graph = draw_network(mlp, inputs, **options)
     try:
-        data = _pipe(graph, fmt)
+        data = pipe(graph, fmt)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFound(_INSTALL_HINT) from None
     return _write_bytes(target, data)

@@ -20,7 +20,7 @@ from typing import Any
 from ..engine import Value, backward_order
 from ..explain import explain_nodes, wrap
 from ..reports import InputError, check_report, grad_report, program_variables
-from ..viz import COLORS, FINAL, HIGHLIGHT, _pipe, backward_steps, draw_dot
+from ..viz import COLORS, FINAL, HIGHLIGHT, backward_steps, draw_dot, pipe
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
@@ -139,7 +139,7 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
                            f"playground shows ({MAX_STEPS}); try a smaller expression")  # fmt: skip
     # drawn at the last step: every number at its widest, the legend complete; the page
     # restyles nodes and edges for each step
-    svg = _pipe(draw_dot(root, _style=steps[-1][1], show_local_grads=True, precision=precision),
+    svg = pipe(draw_dot(root, _style=steps[-1][1], show_local_grads=True, precision=precision),
                 "svg").decode("utf-8")  # fmt: skip
     states = []
     for step, style in steps:
