@@ -7,6 +7,13 @@ from collections.abc import Callable
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a failure there is reproducible from the log);
+# local runs draw new ones, so the property tests keep hunting.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 def require_torch() -> ModuleType:

@@ -124,6 +124,14 @@ def _number(v: Any) -> float:
     return v.data if isinstance(v, Value) else v
 
 
+def softplus_overflows_in_torch(engine_seen: list[Any]) -> bool:
+    """PyTorch's softplus backward is g·e^x/(e^x + 1), which overflows to inf once g·e^x
+    passes the float range (x <= 20, its linear threshold); the engine's g·σ(x) stays finite
+    and right (see test_softplus_gradient_stays_finite_where_pytorchs_overflows)."""
+    return any(isinstance(step, tuple) and step[0] == "softplus" and _number(step[1]) <= 20
+               for step in engine_seen)  # fmt: skip
+
+
 def known_divergence(engine_seen: list[Any]) -> str | None:
     """The engine/ops differences from PyTorch found by this suite and reported to the lead
     (each pinned by a strict xfail below); examples that meet one are not counted twice."""
@@ -176,7 +184,7 @@ def check_against_torch(tree: Tree, x: float, y: float) -> None:
         if math.isfinite(scale) and math.isfinite(leaf.grad):
             tolerance = (1e-7 + ulps) * scale + 1e-300  # ulps: as for the value, above
             assert abs(leaf.grad - want) <= tolerance, (leaf.label, leaf.grad, uses)
-        else:
+        elif not (math.isfinite(leaf.grad) and softplus_overflows_in_torch(e_seen)):
             assert same(leaf.grad, want, 1e-7), (leaf.label, leaf.grad, uses)
 
 
@@ -212,6 +220,18 @@ def test_the_derivative_at_negative_zero_has_pytorchs_sign() -> None:
     t = torch.tensor(-0.0, dtype=torch.float64, requires_grad=True)
     (t**1e-300).backward()
     assert same(x.grad, t.grad.item(), 1e-9), (x.grad, t.grad.item())
+
+
+def test_softplus_gradient_stays_finite_where_pytorchs_overflows() -> None:
+    """Found by the long hunt: 1e300·softplus(x) at x = 20. The true derivative is
+    1e300·σ(20) ≈ 1e300; PyTorch's g·e^x/(e^x + 1) overflows in g·e^x and gives inf."""
+    x = Value(20.0)
+    (1e300 * x.softplus()).backward()
+    want = 1e300 / (1.0 + math.exp(-20.0))
+    assert math.isclose(x.grad, want, rel_tol=1e-15)
+    t = torch.tensor(20.0, dtype=torch.float64, requires_grad=True)
+    (1e300 * torch.nn.functional.softplus(t)).backward()
+    assert math.isinf(t.grad.item())  # the day PyTorch fixes this, the exemption above goes
 
 
 @pytest.mark.xfail(strict=True, reason=SUBNORMAL_DIVISOR)
