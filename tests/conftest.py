@@ -51,9 +51,9 @@ def build_graph(program: list[tuple[str, int, int]]) -> list:
     return nodes
 
 
-def chromium(profile_dir) -> object:
-    """A headless Chromium (selenium) for the browser tests, or a clean skip when it is not
-    installed outside CI. The caller quits it."""
+def chromium(profile_dir, window: str = "1400,1000") -> object:
+    """A headless Chromium (selenium) for the browser tests, ``window`` px wide and high, or a
+    clean skip when it is not installed outside CI. The caller quits it."""
     import shutil
 
     webdriver = pytest.importorskip("selenium.webdriver")
@@ -64,6 +64,6 @@ def chromium(profile_dir) -> object:
     options.binary_location = browser_bin
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={profile_dir}"):  # fmt: skip
+                 f"--window-size={window}", f"--user-data-dir={profile_dir}"):  # fmt: skip
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import chromium
 
 from autograd_bp import Value, backward_order
 from autograd_bp.viz import GraphvizNotFound, backward_steps, draw_dot, render, render_steps
@@ -437,19 +438,7 @@ def test_render_steps_writes_one_svg_per_step_and_a_page(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Chromium at 1400 × 1000 px, driven by Selenium as a user would."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
-    if os.environ.get("CI") != "true" and not (chromium and driver_bin):
-        pytest.skip("chromium and chromedriver are not installed (CI installs them)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tmp_path_factory.mktemp("profile")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--window-size=1400,1000", f"--user-data-dir={profile}"):  # fmt: skip
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=driver_bin)
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = chromium(tmp_path_factory.mktemp("profile"), "1400,1000")
     yield driver
     driver.quit()
 
