@@ -207,7 +207,7 @@ def check_derivation(
     """
     if points < MIN_POINTS:
         raise ClaimError(f"points must be at least {MIN_POINTS}, got {points}")
-    problem = output if isinstance(output, Problem) else Problem(output, _default_names(output))
+    problem = output if isinstance(output, Problem) else Problem(output, default_names(output))
     bindings = dict(problem.names, **(names or {}))
     wrt_node = Problem(problem.output, bindings).node(wrt) if isinstance(wrt, str) else wrt
     setup = Setup(problem.output, wrt_node, claim, bindings)
@@ -250,8 +250,14 @@ def _why_not_here(setup: Setup) -> str:
     return "the graph cannot be evaluated at the given point"
 
 
-def _default_names(output: Value) -> dict[str, Binding]:
-    """Every labelled node whose label a claim can spell (an identifier, not a function)."""
+def default_names(output: Value) -> dict[str, Binding]:
+    """Every labelled node whose label a claim can spell (an identifier, not a function).
+
+    Example:
+        >>> from autograd_bp import parse
+        >>> sorted(default_names(parse("x*y", x=2.0, y=3.0)))
+        ['f', 'x', 'y']
+    """
     names: dict[str, Binding] = {}
     for node in reversed(backward_order(output)):
         label = node.label

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import ops
-from .grad_mode import _GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
+from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .ops import RULES, Rule
 from .walk import VARIADIC, backward_order, chain_rule, flat_edges, grad, propagate
 
@@ -172,7 +172,7 @@ class Value:
         accumulate exactly as if made one after another; a refused ``gradient`` changes nothing.
         """
         seed = to_float(gradient, "backward: gradient")
-        with _GRAPH_LOCK:
+        with GRAPH_LOCK:
             order = backward_order(self)
             if not any(node.grad for node in order):  # the usual case: nothing to keep
                 self.grad = seed
@@ -190,13 +190,13 @@ class Value:
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0.0 on this node and every node below it."""
-        with _GRAPH_LOCK:
+        with GRAPH_LOCK:
             for node in backward_order(self):
                 node.grad = 0.0
 
 
 # One lock for every backward: the walk writes .grad on nodes that other graphs may share.
-_GRAPH_LOCK = threading.RLock()
+GRAPH_LOCK = threading.RLock()
 _new = object.__new__
 
 
@@ -228,13 +228,13 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         if type(other) is Value:
             b = other.data
             out = forward(a, b, None)
-            if not _GRAD_ENABLED.get():
+            if not GRAD_ENABLED.get():
                 return _leaf(out)
             da, db = local(a, b, out, None)
             return _node(out, name, self, da, other, db, None, None)
         c = other if type(other) is float else to_float(other, where)
         out = forward(a, c, None)
-        if not _GRAD_ENABLED.get():
+        if not GRAD_ENABLED.get():
             return _leaf(out)
         return _node(out, name, self, local(a, c, out, None)[0], None, None, c, None)
 
@@ -242,7 +242,7 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
         c = other if type(other) is float else to_float(other, where)
         b = self.data
         out = forward(c, b, None)
-        if not _GRAD_ENABLED.get():
+        if not GRAD_ENABLED.get():
             return _leaf(out)
         return _node(out, name, self, local(c, b, out, None)[1], None, None, None, (c, self))
 
@@ -264,7 +264,7 @@ def _unary_method(rule: Rule) -> Callable[..., Value]:
         p = None if rule.param is None else to_float(param[0] if param else rule.default,
                                                      f"{rule.name} {rule.param}")  # fmt: skip
         out = forward(self.data, p)
-        if not _GRAD_ENABLED.get():
+        if not GRAD_ENABLED.get():
             return _leaf(out)
         return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, p, None)
 
@@ -346,7 +346,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if set(map(type, args)) == _JUST_VALUE:  # a layer's or attention's dot: no number inside
         datas = tuple([a.data for a in args])
         out = rule.forward(datas, None)
-        if not _GRAD_ENABLED.get():
+        if not GRAD_ENABLED.get():
             return _leaf(out)
         edges: list[Any] = [None] * (2 * len(args))  # laid out by slicing, not a Python loop:
         edges[0::2], edges[1::2] = args, rule.local(datas, out, None)  # dot(32): 10.7 µs
@@ -354,7 +354,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
     datas = tuple([a.data if type(a) is Value else a for a in args])
     out = rule.forward(datas, None)
-    if not _GRAD_ENABLED.get():
+    if not GRAD_ENABLED.get():
         return _leaf(out)
     edges = []
     for a, d in zip(args, rule.local(datas, out, None)):

@@ -26,7 +26,8 @@ __all__ = ["gc_paused", "is_grad_enabled", "no_grad", "to_float"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_GRAD_ENABLED: ContextVar[bool] = ContextVar("autograd_bp_grad_enabled", default=True)
+# Whether ops record the graph; the engine reads it on every op (no_grad sets it off).
+GRAD_ENABLED: ContextVar[bool] = ContextVar("autograd_bp_grad_enabled", default=True)
 
 
 class no_grad(contextlib.ContextDecorator):  # noqa: N801 - the name torch users type
@@ -64,11 +65,11 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801 - the name torch users
         pass  # all set up in __new__, which bare @no_grad leaves without calling __init__
 
     def __enter__(self) -> no_grad:
-        self._tokens.append(_GRAD_ENABLED.set(False))
+        self._tokens.append(GRAD_ENABLED.set(False))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _GRAD_ENABLED.reset(self._tokens.pop())
+        GRAD_ENABLED.reset(self._tokens.pop())
 
     def __call__(self, func: F) -> F:
         if inspect.isasyncgenfunction(func):
@@ -119,7 +120,7 @@ def is_grad_enabled() -> bool:
         >>> is_grad_enabled()
         True
     """
-    return _GRAD_ENABLED.get()
+    return GRAD_ENABLED.get()
 
 
 _GC_LOCK = threading.Lock()

@@ -221,12 +221,12 @@ def formulas(root: Value, leaves: Mapping[str, Value], fmt: str) -> dict[str, st
 def expression_problem(expression: str, values: Mapping[str, Any]) -> Any:
     """The derivation :class:`~autograd_bp.derivation.Problem` of an expression: its
     output (named ``f`` when unnamed) and every labelled node as a name a claim may use."""
-    from .derivation import Problem, _default_names
+    from .derivation import Problem, default_names
 
     if program_steps(expression) is not None:
         return _program(expression, values)
     root = expression_graph(expression, values)
-    return Problem(root, _default_names(root))
+    return Problem(root, default_names(root))
 
 
 def check_report(

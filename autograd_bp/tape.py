@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import _GRAPH_LOCK, Value, backward_order
+from .engine import GRAPH_LOCK, Value, backward_order
 from .ops import RULES, Rule
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile_loss"]
@@ -838,7 +838,7 @@ def _add_grads(parameters: list[Value], flat_grad: np.ndarray) -> None:
     """``.grad += gradient`` for each parameter, under the engine's lock: a compiled function
     and a ``backward`` (or two compiled functions) sharing a parameter in two threads
     accumulate as if one ran after the other."""
-    with _GRAPH_LOCK:
+    with GRAPH_LOCK:
         for p, g in zip(parameters, flat_grad.tolist()):
             p.grad += g
 

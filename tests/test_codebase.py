@@ -60,3 +60,15 @@ def test_nothing_imports_the_cli() -> None:
     offenders = [p.name for p in MODULES if p.name not in ("cli.py", "__main__.py")
                  and "cli" in _package_imports(p)]  # fmt: skip
     assert not offenders
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[p.name for p in MODULES])
+def test_no_module_imports_a_private_name_of_another(path: Path) -> None:
+    private = [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level >= 1
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")  # not __version__
+    ]
+    assert not private, f"{path.name} imports {private}"
