@@ -203,10 +203,18 @@ _new = object.__new__
 def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
           const: float | None, operands: tuple[Any, ...] | None) -> Value:  # fmt: skip
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
+    # One store a line: a 4-tuple assignment builds and unpacks a tuple (121 ns vs 163 ns).
     node = _new(Value)
-    node.data, node.grad, node.label, node.op = data, 0.0, "", op
-    node._a, node._da, node._b, node._db = a, da, b, db
-    node._const, node._operands = const, operands
+    node.data = data
+    node.grad = 0.0
+    node.label = ""
+    node.op = op
+    node._a = a
+    node._da = da
+    node._b = b
+    node._db = db
+    node._const = const
+    node._operands = operands
     return node
 
 
@@ -254,20 +262,26 @@ def _binary_methods(rule: Rule) -> tuple[Callable[..., Value], Callable[..., Val
 
 def _unary_method(rule: Rule) -> Callable[..., Value]:
     """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one)."""
-    forward, local = rule.forward, rule.local
+    forward, local, name = rule.forward, rule.local, rule.name
 
-    takes = "no arguments" if rule.param is None else f"one argument ({rule.param})"
+    def method(self: Value) -> Value:  # no parameter: no *args to pack (tanh: 15 % faster)
+        a = self.data
+        out = forward(a, None)
+        if not GRAD_ENABLED.get():
+            return _leaf(out)
+        return _node(out, name, self, local(a, out, None)[0], None, None, None, None)
 
-    def method(self: Value, *param: Any) -> Value:
-        if len(param) > (rule.param is not None):
-            raise TypeError(f"{rule.method}() takes {takes}")
-        p = None if rule.param is None else to_float(param[0] if param else rule.default,
-                                                     f"{rule.name} {rule.param}")  # fmt: skip
+    def method_with_param(self: Value, *param: Any) -> Value:
+        if len(param) > 1:
+            raise TypeError(f"{rule.method}() takes one argument ({rule.param})")
+        p = to_float(param[0] if param else rule.default, f"{name} {rule.param}")
         out = forward(self.data, p)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, rule.name, self, local(self.data, out, p)[0], None, None, p, None)
+        return _node(out, name, self, local(self.data, out, p)[0], None, None, p, None)
 
+    if rule.param is not None:
+        method = method_with_param
     assert rule.method is not None
     method.__name__ = method.__qualname__ = rule.method
     derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")

@@ -339,20 +339,44 @@ def table(results: dict[str, Any]) -> str:
                     f"{fmt_s(t.get('torch'))} | {ratio(t.get('micrograd'), ours)} | "
                     f"{ratio(t.get('torch'), ours)} |")  # fmt: skip
 
-    for n, c in results["chain"].items():
+    for n, c in results.get("chain", {}).items():
         total = {e: c["forward"][e] + c["backward"][e] for e in c["forward"] if e in c["backward"]}
         row(f"chain {int(n):,} steps: forward", c["forward"])
         row(f"chain {int(n):,} steps: backward", c["backward"])
         nodes_per_s = 2 * int(n) / total["autograd_bp"] if "autograd_bp" in total else 0
         row(f"chain {int(n):,} steps: total", total, f" ({nodes_per_s / 1e6:.2f} M nodes/s ours)")
-    d = results["dag"]
-    row(f"random DAG, {d['nodes']:,} nodes, forward+backward", d["seconds"])
-    m = results["mlp"]
-    row("MLP(2, [16, 16, 1]) step, 100 points", m["seconds"])
-    g = results["digits"]
-    row(f"digits MLP(64, [32, 10]) epoch, {g['examples']:,} examples", g["seconds"])
+    if "dag" in results:
+        d = results["dag"]
+        row(f"random DAG, {d['nodes']:,} nodes, forward+backward", d["seconds"])
+    if "mlp" in results:
+        row("MLP(2, [16, 16, 1]) step, 100 points", results["mlp"]["seconds"])
+    if "digits" in results:
+        g = results["digits"]
+        row(f"digits MLP(64, [32, 10]) epoch, {g['examples']:,} examples", g["seconds"])
     lines = ["\n".join(rows), ""]
-    t = m["seconds"]
+    if "mlp" in results:
+        lines.append(compiled_mlp_line(results["mlp"]["seconds"]))
+    if "compiled_training" in results:
+        c = results["compiled_training"]
+        lines.append(f"Digits `MLP(64, [32, 10])`, softmax cross-entropy, 30 epochs of "
+                     f"mini-batches of 32 on the compiled tape: {c['seconds']:.1f} s in all, "
+                     f"test accuracy {c['test_accuracy']:.3f}.")  # fmt: skip
+    if "memory" in results:
+        lines += ["", memory_table(results["memory"]), ""]
+    notes = []
+    for n, c in results.get("chain", {}).items():
+        for e, note in c["notes"].items():
+            notes.append(f"- chain {int(n):,}, {e}: {note}")
+    for name in ("dag", "mlp"):
+        for e, diff in results.get(name, {}).get("max_rel_grad_diff", {}).items():
+            notes.append(f"- {name}: gradients, autograd_bp vs {e}: max relative difference "
+                         f"{diff:.1e}{' ✓' if diff <= 1e-12 else ' ✗'}")  # fmt: skip
+    lines += notes
+    return "\n".join(lines)
+
+
+def compiled_mlp_line(t: dict[str, float]) -> str:
+    """One sentence: the MLP step compiled, against the dynamic engine and batched PyTorch."""
     compiled = t["autograd_bp compiled"]
     line = (f"The same MLP step compiled (`autograd_bp.tape`: traced once, the batch replayed "
             f"with numpy): {fmt_s(compiled)}, {t['autograd_bp'] / compiled:.1f}× faster than "
@@ -360,31 +384,19 @@ def table(results: dict[str, Any]) -> str:
     if "torch batched" in t:
         line += (f"; written batched in PyTorch: {fmt_s(t['torch batched'])} "
                  f"(compiled / torch batched = {compiled / t['torch batched']:.2f})")  # fmt: skip
-    lines.append(line + ".")
-    if "compiled_training" in results:
-        c = results["compiled_training"]
-        lines.append(f"Digits `MLP(64, [32, 10])`, softmax cross-entropy, 30 epochs of "
-                     f"mini-batches of 32 on the compiled tape: {c['seconds']:.1f} s in all, "
-                     f"test accuracy {c['test_accuracy']:.3f}.")  # fmt: skip
-    mem = results["memory"]
-    mem_rows = ["| bytes per node (chain held) | Python allocations (tracemalloc) | RSS |",
-                "|---|---:|---:|"]  # fmt: skip
+    return line + "."
+
+
+def memory_table(mem: dict[str, Any]) -> str:
+    """Bytes per node for each engine, as Python allocations and as resident memory."""
+    rows = ["| bytes per node (chain held) | Python allocations (tracemalloc) | RSS |",
+            "|---|---:|---:|"]  # fmt: skip
     for e, v in mem.items():
         if "error" in v:
-            mem_rows.append(f"| {e} | failed: {v['error']} | |")
+            rows.append(f"| {e} | failed: {v['error']} | |")
         else:
-            mem_rows.append(f"| {e} | {v['tracemalloc_per_node']:.0f} | {v['rss_per_node']:.0f} |")
-    lines += ["", "\n".join(mem_rows), ""]
-    notes = []
-    for n, c in results["chain"].items():
-        for e, note in c["notes"].items():
-            notes.append(f"- chain {int(n):,}, {e}: {note}")
-    for name in ("dag", "mlp"):
-        for e, diff in results[name]["max_rel_grad_diff"].items():
-            notes.append(f"- {name}: gradients, autograd_bp vs {e}: max relative difference "
-                         f"{diff:.1e}{' ✓' if diff <= 1e-12 else ' ✗'}")  # fmt: skip
-    lines += notes
-    return "\n".join(lines)
+            rows.append(f"| {e} | {v['tracemalloc_per_node']:.0f} | {v['rss_per_node']:.0f} |")
+    return "\n".join(rows)
 
 
 def scaling_table(rows: list[dict[str, Any]]) -> str:
@@ -552,7 +564,7 @@ def page(results: dict[str, Any], image: str | None) -> str:
         "import in its garbage collections. PyTorch and numpy's BLAS run on one thread each. "
         "Ratios above 1× mean autograd_bp is faster. Machine and versions are in the JSON below."
     ]
-    if "chain" in results:
+    if any(k in results for k in ("chain", "dag", "mlp", "memory", "digits")):
         parts.append(table(results))
     if "scaling" in results:
         parts.append(
