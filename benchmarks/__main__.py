@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from autograd_bp._io import atomic_write_text
 
@@ -292,6 +295,7 @@ def bench_scaling(widths: list[int], batches: list[int], reps: int) -> list[dict
                 t_step()
                 want = t_grads()
                 row["max_rel_grad_diff"] = _close_scaled(grads(), [want[id(p)] for p in params])
+                steps["numpy matmul"], steps["torch matmul"] = E.scaling_gemm(w, b)
             row["seconds"] = _interleaved(steps, reps)
             rows.append(row)
             del steps, step, step_sync, net, params
@@ -419,16 +423,18 @@ def memory_table(mem: dict[str, Any]) -> str:
 def scaling_table(rows: list[dict[str, Any]]) -> str:
     """Compiled tape vs PyTorch batched, per width and batch."""
     out = ["| width | batch | compiled | compiled, Values synced | torch batched | "
-           "compiled / torch | gradients (max diff / max) |",
-           "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+           "compiled / torch | hidden-layer matmul alone, numpy / torch | "
+           "gradients (max diff / max) |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
         t = r["seconds"]
         torch_t = t.get("torch batched")
         rel = f"{t['compiled'] / torch_t:.2f}" if torch_t else "—"
+        blas = f"{t['numpy matmul'] / t['torch matmul']:.2f}" if "torch matmul" in t else "—"
         diff = f"{r['max_rel_grad_diff']:.1e}" if "max_rel_grad_diff" in r else "—"
         synced = fmt_s(t["compiled (Values synced)"])
         out.append(f"| {r['width']} | {r['batch']:,} | {fmt_s(t['compiled'])} | {synced} | "
-                   f"{fmt_s(torch_t)} | {rel} | {diff} |")  # fmt: skip
+                   f"{fmt_s(torch_t)} | {rel} | {blas} | {diff} |")  # fmt: skip
     return "\n".join(out)
 
 
@@ -536,7 +542,24 @@ def machine() -> dict[str, Any]:
             versions[mod] = None
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "cores": os.cpu_count(), "versions": versions}  # fmt: skip
+            "cores": os.cpu_count(), "versions": versions, "blas": blas_libraries()}  # fmt: skip
+
+
+def blas_libraries() -> dict[str, str | None]:
+    """The BLAS behind numpy's and PyTorch's matrix multiplies (they differ, and the
+    compiled tape's large-batch ratio follows theirs)."""
+    out: dict[str, str | None] = {"numpy": None, "torch": None}
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        out["numpy"] = f"{deps.get('name')} {deps.get('version', '')}".strip()
+    except Exception:  # noqa: BLE001 - a numpy without build info: reported as unknown
+        pass
+    if have("torch"):
+        import torch
+
+        setting = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+        out["torch"] = setting.group(1) if setting else None
+    return out
 
 
 SECTIONS = ("chain", "dag", "mlp", "memory", "digits", "scaling", "random_graph", "transformer")
@@ -595,7 +618,12 @@ def page(results: dict[str, Any], image: str | None) -> str:
             "each layer's `dot` nodes run as one matrix multiply forward and two backward "
             "(`autograd_bp.tape`). *compiled* keeps the parameters as one vector "
             "(`sync=False`, as PyTorch keeps tensors); *Values synced* also reads every "
-            "`.data` and adds to every `.grad` — one Python step per parameter."
+            "`.data` and adds to every `.grad` — one Python step per parameter. "
+            "*hidden-layer matmul alone* times just the (w × w)·(w × batch) product with "
+            "numpy and with PyTorch, side by side: the share of the ratio that is the BLAS "
+            "each library calls (here numpy uses "
+            f"{results['machine']['blas']['numpy']}, PyTorch {results['machine']['blas']['torch']})"
+            ", not the tape."
         )
         if image:
             parts.append(f"![time per step against batch size, log-log]({image})")

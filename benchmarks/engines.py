@@ -499,6 +499,25 @@ def scaling_torch(net: MLP, batch: int):
     return step, grads
 
 
+def scaling_gemm(width: int, batch: int):
+    """The hidden layer's matrix product alone, (w × w) @ (w × batch), in numpy and in
+    PyTorch: how much of the compiled / PyTorch ratio is the BLAS each library calls."""
+    import torch
+
+    rng = np.random.default_rng(width)
+    W, S = rng.normal(size=(width, width)), rng.normal(size=(width, batch))
+    out = np.empty((width, batch))
+    Wt, St = torch.tensor(W), torch.tensor(S)
+
+    def numpy_matmul() -> None:
+        np.matmul(W, S, out=out)
+
+    def torch_matmul() -> None:
+        torch.mm(Wt, St)
+
+    return numpy_matmul, torch_matmul
+
+
 # ------------------------------------------------- a random scalar graph, one example at a time
 
 
