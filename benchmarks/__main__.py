@@ -159,25 +159,31 @@ def bench_dag(n: int, reps: int, engines: list[str]) -> dict[str, Any]:
     spec = E.dag_spec(n)
     build = {"autograd_bp": E.dag_ours, "micrograd": E.dag_micrograd, "torch": E.dag_torch}
     times: dict[str, list[float]] = {e: [] for e in engines}
+    with_gc: dict[str, list[float]] = {e: [] for e in engines}
     grads: dict[str, list[float]] = {}
     for _ in range(reps):
         for e in engines:
 
-            def run(e: str = e) -> tuple[float, list[float]]:
+            def run(e: str = e) -> tuple[float, float, list[float]]:
                 def once() -> list[Any]:
                     leaves, out = build[e](spec)
                     out.backward()
                     return leaves
 
                 elapsed, leaves = timed(once)
-                return elapsed, [0.0 if v.grad is None else float(v.grad) for v in leaves]
+                grads = [0.0 if v.grad is None else float(v.grad) for v in leaves]
+                del leaves
+                gc.collect()
+                return elapsed, timed(once, gc_on=True)[0], grads
 
-            t, g = in_big_stack(run, 4 * n) if e == "micrograd" else run()
+            t, t_gc, g = in_big_stack(run, 4 * n) if e == "micrograd" else run()
             times[e].append(t)
+            with_gc[e].append(t_gc)
             grads[e] = g
             gc.collect()
     agreement = {e: _close(grads["autograd_bp"], grads[e]) for e in grads if e != "autograd_bp"}
     return {"nodes": n + 100, "seconds": {e: statistics.median(v) for e, v in times.items()},
+            "seconds_gc_on": {e: statistics.median(v) for e, v in with_gc.items()},
             "max_rel_grad_diff": agreement}  # fmt: skip
 
 
@@ -196,8 +202,9 @@ def bench_mlp(reps: int, engines: list[str]) -> dict[str, Any]:
     # Fast steps are timed as a run of consecutive steps (as in a training loop), so one
     # step's cold caches after another engine's run are not all that is measured.
     seconds = _interleaved(steps, reps)
+    seconds_gc_on = _interleaved({e: steps[e] for e in engines}, reps, gc_on=True)
     agreement = {e: _close(grads["autograd_bp"], grads[e]) for e in names if e != "autograd_bp"}
-    return {"seconds": seconds, "max_rel_grad_diff": agreement}
+    return {"seconds": seconds, "seconds_gc_on": seconds_gc_on, "max_rel_grad_diff": agreement}
 
 
 _MEMORY_PROBE = """
@@ -260,7 +267,8 @@ def _run_length(step: Callable[[], Any], target: float = 0.05) -> int:
     return max(1, round(target / max(timed(step)[0], 1e-6)))
 
 
-def _interleaved(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, float]:
+def _interleaved(steps: dict[str, Callable[[], Any]], reps: int,
+                 gc_on: bool = False) -> dict[str, float]:  # fmt: skip
     """Median seconds per step of each engine, engines interleaved within each repetition,
     each timed over a run of consecutive steps (as in a training loop)."""
     runs = {e: _run_length(step) for e, step in steps.items()}
@@ -272,7 +280,7 @@ def _interleaved(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, fl
                 for _ in range(n):
                     step()
 
-            times[e].append(timed(run)[0] / runs[e])
+            times[e].append(timed(run, gc_on)[0] / runs[e])
             gc.collect()
     return {e: statistics.median(v) for e, v in times.items()}
 
@@ -369,8 +377,12 @@ def table(results: dict[str, Any]) -> str:
     if "dag" in results:
         d = results["dag"]
         row(f"random DAG, {d['nodes']:,} nodes, forward+backward", d["seconds"])
+        if "seconds_gc_on" in d:
+            row(f"random DAG, {d['nodes']:,} nodes, collector on", d["seconds_gc_on"])
     if "mlp" in results:
         row("MLP(2, [16, 16, 1]) step, 100 points", results["mlp"]["seconds"])
+        if "seconds_gc_on" in results["mlp"]:
+            row("MLP(2, [16, 16, 1]) step, collector on", results["mlp"]["seconds_gc_on"])
     if "digits" in results:
         g = results["digits"]
         row(f"digits MLP(64, [32, 10]) epoch, {g['examples']:,} examples", g["seconds"])
@@ -601,7 +613,7 @@ def page(results: dict[str, Any], image: str | None) -> str:
         "side by side in one process, interleaved, medians of the repetitions, the garbage "
         "collector held off inside every timed region (for every engine alike) and the heap "
         "left by importing them frozen first (`gc.freeze()`), so no engine pays for torch's "
-        "import in its garbage collections. The chain is timed a second time with the "
+        "import in its garbage collections. The chain, the DAG and the MLP step are timed again with the "
         "collector on (*collector on*: a full collection before each run, automatic ones "
         "during it, as in a user's program), so each engine also pays for the collections its "
         "own allocations set off — autograd_bp allocates one tracked object per node, "
