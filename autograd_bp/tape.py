@@ -251,6 +251,9 @@ class _OpGroup:
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         rule = self.rule
+        if rule.ufunc is not None and type(self.out) is slice:  # in place: no copy after
+            rule.ufunc(*[values[rows] for rows in self.operand_rows], out=values[self.out])
+            return
         if self.variadic:
             out = rule.forward(values[self.table], None)
         elif rule.arity == 2:

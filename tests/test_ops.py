@@ -317,3 +317,24 @@ def test_every_rule_declares_its_formulas_and_they_agree_with_local() -> None:
             used = variables(expression)
             value = parse(expression, **{k: v for k, v in given.items() if k in used}).data
             assert close(value, float(local)), (rule.name, i, text)
+
+
+_ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@given(st.lists(st.tuples(_ANY_FLOAT, _ANY_FLOAT), min_size=1, max_size=8))
+def test_a_declared_ufunc_is_the_forward_on_arrays(pairs: list[tuple[float, float]]) -> None:
+    """``Rule.ufunc`` lets the compiled tape compute in place; it must be the forward exactly
+    (bit for bit, NaN where NaN), or compiled and dynamic results would part."""
+    import numpy as np
+
+    a, b = (np.array(column) for column in zip(*pairs))
+    declared = [r for r in RULES.values() if r.ufunc is not None]
+    assert {r.name for r in declared} >= {"add", "sub", "mul", "neg", "tanh"}
+    for rule in declared:
+        args = (a, b)[: rule.arity]
+        with np.errstate(all="ignore"):
+            expected = rule.forward(*args, None)
+            into = np.empty_like(a)
+            rule.ufunc(*args, out=into)
+        np.testing.assert_array_equal(into, expected, err_msg=rule.name)
