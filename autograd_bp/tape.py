@@ -209,7 +209,7 @@ def _forward_order(outputs: Sequence[Value]) -> list[Value]:
 # ------------------------------------------------------------------------ scheduling
 
 
-def _rows(slots: Sequence[int]) -> slice | np.ndarray:
+def _rows(slots: Sequence[int] | np.ndarray) -> slice | np.ndarray:
     """A slice when the slots are consecutive (a view, no copy), else an index array."""
     a = np.asarray(slots, dtype=np.intp)
     if len(a) and (a == np.arange(a[0], a[0] + len(a))).all():
@@ -360,10 +360,26 @@ class _MatmulGroup:
             self.dW = theta_grad[base : base + m * k].reshape(m, k)
         consts = [flat.const_value(s) for s in shared]
         cols = [c for c, v in enumerate(consts) if v is None]  # columns read from rows
-        self.cols = _rows(cols)
         self.const_cols = _rows([c for c, v in enumerate(consts) if v is not None])
         self.cvec = np.array([v for v in consts if v is not None], dtype=float)
-        self.S = _rows([slot[shared[c]] for c in cols])
+        # S is read in row order: when its rows are consecutive in another order than the
+        # weight columns, the columns of W (small) are permuted rather than the rows of S
+        # (rows × batch) gathered. ``wcols``: the columns of W in the order of S's rows.
+        slots = [slot[shared[c]] for c in cols]
+        order = np.argsort(slots, kind="stable")
+        self.S = _rows(np.asarray(slots, dtype=np.intp)[order])
+        if type(self.S) is not slice:
+            order = np.arange(len(cols))
+            self.S = _rows(slots)
+        self.wcols = _rows(np.asarray(cols, dtype=np.intp)[order])
+        # A bias: one constant operand (the 1.0 it multiplies), with a copy of that constant
+        # laid out in the row just after S. Then one matrix multiply over S and that row
+        # adds the bias, and its gradient is a column of ∂W: no broadcast add, no row sum.
+        self.S_ext: slice | None = None
+        if type(self.S) is slice and len(self.cvec) == 1 \
+                and tape.const_rows.get(self.S.stop) == _key(float(self.cvec[0])):  # fmt: skip
+            self.S_ext = slice(self.S.start, self.S.stop + 1)
+            self.wcols_ext = _rows([*np.asarray(cols)[order], *np.arange(k)[self.const_cols]])
         self.s_unique = _unique(self.S)
         self.needs_s = bool(any(tape.needs[shared[c]] for c in cols))  # ∂S: only if used
         self.theta, self.theta_grad = theta, theta_grad
@@ -383,46 +399,61 @@ class _MatmulGroup:
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         W = self._weights()
         out = values[self.out]
-        np.matmul(W[:, self.cols], values[self.S], out=out)
-        if len(self.cvec):  # constant operands (the 1.0 of a bias): a column each
-            out += (W[:, self.const_cols] @ self.cvec)[:, None]
+        if self.S_ext is not None:  # the bias comes with the product
+            np.matmul(W[:, self.wcols_ext], values[self.S_ext], out=out)
+        else:
+            np.matmul(W[:, self.wcols], values[self.S], out=out)
+            if len(self.cvec):  # constant operands (the 1.0 of a bias): a column each
+                out += (W[:, self.const_cols] @ self.cvec)[:, None]
         if type(self.out) is not slice:
             values[self.out] = out
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
         G = grads[self.out]
-        S = values[self.S]
-        if self.exclusive and first:  # no one else writes this block: assign, no zeroing
-            _outer_into(G, S, self.dW[:, self.cols])
-            if len(self.cvec):
-                np.outer(G.sum(axis=1), self.cvec, out=self.dW[:, self.const_cols])
+        if self.S_ext is not None:  # every column of ∂W, the bias's included
+            self._weight_grads(G, values[self.S_ext], self.wcols_ext, theta_grad, first)
         else:
-            dW = G @ S.T
-            dWc = np.outer(G.sum(axis=1), self.cvec) if len(self.cvec) else None
-            if self.contiguous:
-                self.dW[:, self.cols] += dW
-                if dWc is not None:
-                    self.dW[:, self.const_cols] += dWc
-            else:
-                np.add.at(theta_grad, self.pids[:, self.cols], dW)
-                if dWc is not None:
-                    np.add.at(theta_grad, self.pids[:, self.const_cols], dWc)
+            self._weight_grads(G, values[self.S], self.wcols, theta_grad, first)
+            if len(self.cvec):
+                self._add_weight_grads(np.outer(G.sum(axis=1), self.cvec), self.const_cols,
+                                       theta_grad, first)  # fmt: skip
         if self.needs_s:
-            W = self._weights()[:, self.cols]
-            if self.assign_s and type(self.S) is slice:
-                if len(W) == 1:  # one neuron (an output layer): an outer product, and
-                    np.multiply(W.T, G, out=grads[self.S])  # BLAS is 1.5x slower at it
-                else:
-                    np.matmul(W.T, G, out=grads[self.S])
-                return
-            dS = W.T @ G
-            if self.assign_s:
-                grads[self.S] = dS
-            elif self.s_unique:
-                grads[self.S] += dS
+            self._input_grads(G, grads)
+
+    def _weight_grads(self, G: np.ndarray, S: np.ndarray, cols: Any, theta_grad: np.ndarray,
+                      first: bool) -> None:  # fmt: skip
+        """∂W[:, cols] = G·Sᵀ: written in place when this group alone writes it."""
+        if self.exclusive and first and type(cols) is slice:
+            _outer_into(G, S, self.dW[:, cols])
+        else:
+            self._add_weight_grads(G @ S.T, cols, theta_grad, first)
+
+    def _add_weight_grads(self, part: np.ndarray, cols: Any, theta_grad: np.ndarray,
+                          first: bool) -> None:  # fmt: skip
+        if self.exclusive and first:  # no one else writes this block: assign, no zeroing
+            self.dW[:, cols] = part
+        elif self.contiguous:
+            self.dW[:, cols] += part  # columns are distinct: a fancy += adds each once
+        else:
+            np.add.at(theta_grad, self.pids[:, cols], part)
+
+    def _input_grads(self, G: np.ndarray, grads: np.ndarray) -> None:
+        """∂S = Wᵀ·G, into the rows of S."""
+        W = self._weights()[:, self.wcols]
+        if self.assign_s and type(self.S) is slice:
+            if len(W) == 1:  # one neuron (an output layer): an outer product, and
+                np.multiply(W.T, G, out=grads[self.S])  # BLAS is 1.5x slower at it
             else:
-                np.add.at(grads, np.asarray(self.S), dS)  # a slice is always unique
+                np.matmul(W.T, G, out=grads[self.S])
+            return
+        dS = W.T @ G
+        if self.assign_s:
+            grads[self.S] = dS
+        elif self.s_unique:
+            grads[self.S] += dS
+        else:
+            np.add.at(grads, np.asarray(self.S), dS)  # a slice is always unique
 
 
 def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
@@ -462,6 +493,24 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
     return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
 
 
+def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset[int], float]:
+    """For each layer that reads node rows and one constant (a bias's 1.0): the set of
+    those node ids -> the constant."""
+    out: dict[frozenset[int], float] = {}
+    for bucket in buckets:
+        ins = bucket[0]
+        if not _is_layer(ins, flat):
+            continue
+        sides = _id_orientation(ins.args, flat)
+        assert sides is not None
+        shared = [ins.args[2 * i + 1 - s] for i, s in enumerate(sides)]
+        consts = [c for c in map(flat.const_value, shared) if c is not None]
+        nodes = [a for a in shared if flat.const_value(a) is None]
+        if len(consts) == 1 and len(set(nodes)) == len(nodes):
+            out.setdefault(frozenset(nodes), consts[0])
+    return out
+
+
 BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cache-sized
 
 
@@ -488,16 +537,25 @@ class Tape:
                              for a in ins.args if flat.is_param(a)}
                             | {i for i in flat.output_ids if flat.is_param(i)})  # fmt: skip
         p = flat.n_params
+        reads = _layer_reads(flat, buckets)
         slot: dict[int, int] = {}
-        for i in range(p, p + flat.n_inputs):  # inputs first: one slice assignment per call
-            slot[i] = len(slot)
-        for i in [*row_params, *range(flat.n_nodes, flat.n_nodes + len(flat.constants))]:
-            slot[i] = len(slot)
+        self.const_rows: dict[int, Any] = {}  # extra row -> the constant (key) it holds
+
+        def place(ids: Sequence[int]) -> None:
+            """Rows for ``ids`` — and after them a copy of the constant a layer reads with
+            them (a bias's 1.0), so its matrix multiply takes the bias along."""
+            for i in ids:
+                slot[i] = len(slot) + len(self.const_rows)
+            const = reads.get(frozenset(ids))
+            if const is not None:
+                self.const_rows[len(slot) + len(self.const_rows)] = _key(const)
+
+        place(range(p, p + flat.n_inputs))  # inputs first: one slice assignment per call
+        place([*row_params, *range(flat.n_nodes, flat.n_nodes + len(flat.constants))])
         for bucket in buckets:  # each group's results in consecutive rows
-            for ins in bucket:
-                slot[ins.out] = len(slot)
+            place([ins.out for ins in bucket])
         self.slot = slot
-        self.n_slots = len(slot)
+        self.n_slots = len(slot) + len(self.const_rows)
         self.row_params = np.array(row_params, dtype=np.intp)
         self.row_param_slots = _rows([slot[i] for i in row_params])
         self.input_slots = slice(0, flat.n_inputs)
@@ -584,6 +642,8 @@ class Tape:
                 values = np.zeros((self.n_slots, cols))
                 for k, c in enumerate(self.flat.constants):
                     values[self.slot[self.flat.n_nodes + k]] = c
+                for row, key in self.const_rows.items():
+                    values[row] = float.fromhex(key)
                 blocks.append((slice(lo, lo + cols), values, np.zeros((self.n_slots, cols))))
             self._buffers[batch] = blocks
         return self._buffers[batch]

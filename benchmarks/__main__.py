@@ -461,10 +461,18 @@ def scaling_summary(rows: list[dict[str, Any]]) -> str:
     faster = [p for p in small if p[2] < 1.0]
     worst = max(pairs, key=lambda p: p[2])
     best = min(pairs, key=lambda p: p[2])
-    return (f"Compiled / PyTorch time: within 1.5× in {len(within)} of {len(pairs)} "
+    text = (f"Compiled / PyTorch time: within 1.5× in {len(within)} of {len(pairs)} "
             f"configurations (worst {worst[2]:.2f} at width {worst[0]}, batch {worst[1]:,}; "
             f"best {best[2]:.2f} at width {best[0]}, batch {best[1]:,}); faster than PyTorch in "
             f"{len(faster)} of the {len(small)} configurations with batch ≤ 32.")
+    blas = {(r["width"], r["batch"]): r["seconds"]["numpy matmul"] / r["seconds"]["torch matmul"]
+            for r in rows if "torch matmul" in r["seconds"]}  # fmt: skip
+    missed = [p for p in pairs if p[2] > 1.5 or (p[1] <= 32 and p[2] >= 1.0)]
+    if missed and blas:
+        text += " Where a target is missed, the same matrix product alone, numpy / PyTorch: " + \
+            "; ".join(f"width {w}, batch {b:,}: {ratio:.2f} (matmul alone {blas[(w, b)]:.2f})"
+                      for w, b, ratio in missed) + "."  # fmt: skip
+    return text
 
 
 def plot_scaling(rows: list[dict[str, Any]], path: Path, widths: tuple[int, ...] = (16, 64, 256)

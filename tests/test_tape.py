@@ -402,3 +402,56 @@ def test_a_layer_becomes_one_matrix_multiply() -> None:
     layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
     assert [g.pids.shape for g in layers] == [(8, 4), (8, 9), (1, 9)]
     assert all(g.contiguous for g in layers)
+
+
+def _compiled_vs_dynamic_grads(fn, params: list[Value], X: np.ndarray) -> tuple[list, list]:
+    """Σ over the rows of X of ∂fn/∂params: compiled (one batch), then the dynamic engine."""
+    f = compile(fn, X[0])
+    for p in params:
+        p.grad = 0.0
+    f.backward(X, reduction="sum")
+    compiled = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    for x in X.tolist():
+        fn(*map(Value, x)).backward()
+    return compiled, [p.grad for p in params]
+
+
+def test_a_bias_rides_in_the_matrix_multiply_over_many_blocks(monkeypatch) -> None:
+    from autograd_bp import tape
+
+    monkeypatch.setattr(tape, "BLOCK_NUMBERS", 1)  # 128-column blocks: 5 of them below
+    net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
+    X = np.random.default_rng(0).uniform(-1, 1, (600, 3))
+    compiled, dynamic = _compiled_vs_dynamic_grads(lambda *x: net(list(x)), net.parameters(), X)
+    assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
+    f = compile(lambda *x: net(list(x)), X[0])
+    layers = [g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)]
+    # every layer reads a slice of rows (the inputs, the activations), the 1.0 right after
+    assert [g.S_ext is not None for g in layers] == [True, True, True]
+    assert len(f.tape.buffers(len(X))) == 5
+
+
+def test_tied_weights_permuted_rows_and_a_constant_that_is_not_one() -> None:
+    """One weight matrix used by two layers (so neither writes ∂W alone), the second layer
+    reading the first's outputs in reverse order, and a 'bias input' of 2.0."""
+    rng = np.random.default_rng(1)
+    W = [[Value(v) for v in row] for row in rng.uniform(-1, 1, (3, 3))]
+    b = [Value(v) for v in rng.uniform(-1, 1, 3)]
+
+    def fn(*x: Value) -> Value:
+        h = [dot([*W[i], b[i]], [*x, 2.0]).tanh() for i in range(3)]
+        h2 = [dot([*W[i], b[i]], [*h[::-1], 2.0]).tanh() for i in range(3)]
+        return sum_values(h2)
+
+    params = [w for row in W for w in row] + b
+    X = rng.uniform(-1, 1, (40, 3))
+    compiled, dynamic = _compiled_vs_dynamic_grads(fn, params, X)
+    assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
+    from autograd_bp.tape import _MatmulGroup
+
+    f = compile(fn, X[0])
+    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    assert len(layers) == 2 and not any(g.exclusive for g in layers)
+    assert any(type(g.wcols) is not slice for g in layers)  # columns permuted, not rows
