@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import GRAPH_LOCK, Value, backward_order
+from .engine import GRAPH_LOCK, Value
 from .ops import RULES, Rule
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceError", "compile", "compile_loss"]
@@ -195,14 +195,21 @@ def _parameter_order(raw: list[tuple[Rule, Value, list[Any], Any]], leaves: list
 
 
 def _forward_order(outputs: Sequence[Value]) -> list[Value]:
-    """Every node below the outputs, each after all of its operands."""
+    """Every node below the outputs, each after all of its operands — and operands taken in
+    their order, so a layer's neurons come out in order and the next layer, reading them in
+    that order, reads one slice of rows (a depth-first search, iterative: no recursion)."""
     seen: set[int] = set()
     order: list[Value] = []
     for out in outputs:
-        for node in reversed(backward_order(out)):
-            if id(node) not in seen:
-                seen.add(id(node))
+        stack: list[tuple[Value, bool]] = [(out, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:  # every operand is in the order by now
                 order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack += [(p, False) for p in reversed(node.parents) if id(p) not in seen]
     return order
 
 
@@ -362,16 +369,8 @@ class _MatmulGroup:
         cols = [c for c, v in enumerate(consts) if v is None]  # columns read from rows
         self.const_cols = _rows([c for c, v in enumerate(consts) if v is not None])
         self.cvec = np.array([v for v in consts if v is not None], dtype=float)
-        # S is read in row order: when its rows are consecutive in another order than the
-        # weight columns, the columns of W (small) are permuted rather than the rows of S
-        # (rows × batch) gathered. ``wcols``: the columns of W in the order of S's rows.
-        slots = [slot[shared[c]] for c in cols]
-        order = np.argsort(slots, kind="stable")
-        self.S = _rows(np.asarray(slots, dtype=np.intp)[order])
-        if type(self.S) is not slice:
-            order = np.arange(len(cols))
-            self.S = _rows(slots)
-        self.wcols = _rows(np.asarray(cols, dtype=np.intp)[order])
+        self.cols = _rows(cols)
+        self.S = _rows([slot[shared[c]] for c in cols])
         # A bias: one constant operand (the 1.0 it multiplies), with a copy of that constant
         # laid out in the row just after S. Then one matrix multiply over S and that row
         # adds the bias, and its gradient is a column of ∂W: no broadcast add, no row sum.
@@ -379,7 +378,7 @@ class _MatmulGroup:
         if type(self.S) is slice and len(self.cvec) == 1 \
                 and tape.const_rows.get(self.S.stop) == _key(float(self.cvec[0])):  # fmt: skip
             self.S_ext = slice(self.S.start, self.S.stop + 1)
-            self.wcols_ext = _rows([*np.asarray(cols)[order], *np.arange(k)[self.const_cols]])
+            self.cols_ext = _rows([*cols, *np.arange(k)[self.const_cols]])
         self.s_unique = _unique(self.S)
         self.needs_s = bool(any(tape.needs[shared[c]] for c in cols))  # ∂S: only if used
         self.theta, self.theta_grad = theta, theta_grad
@@ -400,9 +399,9 @@ class _MatmulGroup:
         W = self._weights()
         out = values[self.out]
         if self.S_ext is not None:  # the bias comes with the product
-            np.matmul(W[:, self.wcols_ext], values[self.S_ext], out=out)
+            np.matmul(W[:, self.cols_ext], values[self.S_ext], out=out)
         else:
-            np.matmul(W[:, self.wcols], values[self.S], out=out)
+            np.matmul(W[:, self.cols], values[self.S], out=out)
             if len(self.cvec):  # constant operands (the 1.0 of a bias): a column each
                 out += (W[:, self.const_cols] @ self.cvec)[:, None]
         if type(self.out) is not slice:
@@ -412,9 +411,9 @@ class _MatmulGroup:
                  first: bool = False) -> None:  # fmt: skip
         G = grads[self.out]
         if self.S_ext is not None:  # every column of ∂W, the bias's included
-            self._weight_grads(G, values[self.S_ext], self.wcols_ext, theta_grad, first)
+            self._weight_grads(G, values[self.S_ext], self.cols_ext, theta_grad, first)
         else:
-            self._weight_grads(G, values[self.S], self.wcols, theta_grad, first)
+            self._weight_grads(G, values[self.S], self.cols, theta_grad, first)
             if len(self.cvec):
                 self._add_weight_grads(np.outer(G.sum(axis=1), self.cvec), self.const_cols,
                                        theta_grad, first)  # fmt: skip
@@ -440,7 +439,7 @@ class _MatmulGroup:
 
     def _input_grads(self, G: np.ndarray, grads: np.ndarray) -> None:
         """∂S = Wᵀ·G, into the rows of S."""
-        W = self._weights()[:, self.wcols]
+        W = self._weights()[:, self.cols]
         if self.assign_s and type(self.S) is slice:
             if len(W) == 1:  # one neuron (an output layer): an outer product, and
                 np.multiply(W.T, G, out=grads[self.S])  # BLAS is 1.5x slower at it
