@@ -458,3 +458,75 @@ def test_tied_weights_permuted_rows_and_a_constant_that_is_not_one() -> None:
     layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
     assert len(layers) == 3 and not any(g.exclusive for g in layers)
     assert sorted(g.S_ext is not None for g in layers) == [False, True, True]
+
+
+_LAYER = st.tuples(
+    st.integers(1, 4),  # neurons
+    st.sampled_from([(), (1.0,), (1.0,), (2.0,), (-0.0,), (-3.5,), (1.0, 0.5)]),  # constants
+    st.integers(0, 9),  # where the constants sit among the operands
+    st.booleans(),  # read the rows below reversed (a gather, not a slice)
+    st.sampled_from(["tanh", "relu", "sigmoid", "none"]),
+    st.booleans(),  # a sibling layer reads the same rows with another constant, 3.0
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_LAYER, min_size=1, max_size=3), st.integers(1, 3), st.integers(0, 2),
+       st.sampled_from([1, 2, 129, 300]), st.integers(0, 2), st.integers(0, 10**6))  # fmt: skip
+def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
+        layers, n_in, n_targets, batch, output, seed) -> None:  # fmt: skip
+    """Stacks of layer-shaped dot groups — a constant or two (a bias's 1.0, or not) anywhere
+    among the operands, rows read in order or reversed, extra inputs the layers do not read,
+    hidden activations also returned — over 128-column blocks (several, and a 1-column
+    one): outputs and summed gradients equal the dynamic engine's, and a layer that reads
+    the activations below in order, with one constant, folds it into its matrix multiply."""
+    from autograd_bp import tape
+
+    rng = np.random.default_rng(seed)
+    weights = [[[Value(v) for v in rng.uniform(-1, 1, (n_in if i == 0 else layers[i - 1][0])
+                                                 + len(consts))] for _ in range(m)]
+               for i, (m, consts, *_) in enumerate(layers)]  # fmt: skip
+    siblings = [[Value(v) for v in rng.uniform(-1, 1, len(w[0]) - len(c) + 1)]
+                for w, (_, c, *_) in zip(weights, layers)]  # fmt: skip
+
+    def fn(*x: Value) -> list[Value]:
+        h, returned = list(x[:n_in]), []
+        for (_, consts, at, backwards, act, sibling), W, w in zip(layers, weights, siblings):
+            if sibling:
+                returned.append(dot(w, [*h, 3.0]))
+            rows = h[::-1] if backwards else h
+            at %= len(rows) + 1
+            operands = [*rows[:at], *consts, *rows[at:]]
+            h = [dot(row, operands) for row in W]
+            h = h if act == "none" else [getattr(v, act)() for v in h]
+            returned.append(h[0])
+        loss = sum_values(h) - sum_values([t * t for t in x[n_in:]] or [0.0])
+        return [loss, *returned]
+
+    params = [w for layer in [*weights, siblings] for row in layer for w in row]
+    X = rng.uniform(-1.5, 1.5, (batch, n_in + n_targets))
+    output %= 1 + len(layers) + sum(layer[-1] for layer in layers)
+    saved = tape.BLOCK_NUMBERS
+    tape.BLOCK_NUMBERS = 1  # 128-column blocks
+    try:
+        f = compile(fn, X[0])
+        outputs = f(X).reshape(batch, -1)
+        for p in params:
+            p.grad = 0.0
+        f.backward(X, output=output, reduction="sum")
+    finally:
+        tape.BLOCK_NUMBERS = saved
+    compiled = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    for k, x in enumerate(X.tolist()):
+        values = fn(*map(Value, x))
+        assert outputs[k].tolist() == pytest.approx([v.data for v in values], rel=1e-12, abs=1e-12)
+        values[output].backward()
+    assert compiled == pytest.approx([p.grad for p in params], rel=1e-12, abs=1e-12)
+    layer_of = {int(k): g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)
+                for k in g.pids.ravel()}  # fmt: skip
+    index = {id(p): k for k, p in enumerate(f.parameters)}
+    for i, ((_, consts, _, backwards, _, sibling), W) in enumerate(zip(layers, weights)):
+        if i > 0 and len(consts) == 1 and not backwards and not sibling:
+            assert layer_of[index[id(W[0][0])]].S_ext is not None
