@@ -288,6 +288,11 @@ class _OpGroup:
             if not self.position_needs[p]:
                 continue
             rows = self.operand_rows[p]
+            if type(local) is np.ndarray and local.dtype == bool:
+                # A gate (relu's step on a batch): it *selects*, as the engine's BLOCKED zero
+                # and PyTorch do, so an infinite or NaN upstream stops at a closed gate.
+                self._add(grads, p, np.where(local, g, 0.0))
+                continue
             if self.assign[p] and not self.shared[p] and type(rows) is slice:
                 np.multiply(local, g, out=grads[rows])  # straight into place: one pass
                 continue

@@ -530,3 +530,18 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
     for i, ((_, consts, _, backwards, _, sibling), W) in enumerate(zip(layers, weights)):
         if i > 0 and len(consts) == 1 and not backwards and not sibling:
             assert layer_of[index[id(W[0][0])]].S_ext is not None
+
+
+def test_a_closed_relu_stops_a_nan_upstream_as_the_engine_does() -> None:
+    """relu's derivative is a gate that selects (PyTorch's threshold_backward): the dynamic
+    engine gives 0, not 0 · NaN, to a weight behind a closed relu — so must the tape."""
+    w0, w1 = Value(0.5), Value(-0.7)
+    v = [Value(0.3), Value(0.2)]
+
+    def fn(x: Value) -> Value:
+        return dot(v, [(w0 * x).relu(), (w1 * x).relu()]) * math.nan
+
+    X = np.array([[1.0], [2.0], [0.5]])
+    compiled, dynamic = _compiled_vs_dynamic_grads(fn, [w0, w1, *v], X)
+    np.testing.assert_array_equal(compiled, dynamic)  # NaN where NaN, 0.0 where gated
+    assert compiled[1] == 0.0 and math.isnan(compiled[0])
