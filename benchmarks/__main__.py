@@ -691,15 +691,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (median taken)")
-    parser.add_argument("--out", default=None, help="Markdown file to write")
+    parser.add_argument("--out", default=None,
+                        help="Markdown file to write (default: docs/performance.md for a full "
+                             "run; a quick or --only run is printed only)")  # fmt: skip
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
     args = parser.parse_args(argv)
-    sections = tuple(x for x in args.only.split(",") if x)
+    sections = tuple(x.strip() for x in args.only.split(",") if x.strip())
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"--only: unknown section(s) {', '.join(unknown)}; "
                      f"known: {', '.join(SECTIONS)}")
+    if not sections:
+        parser.error(f"--only: no section named; known: {', '.join(SECTIONS)}")
+    if args.reps is not None and args.reps < 1:
+        parser.error(f"--reps: must be at least 1, got {args.reps}")
     engines = ["autograd_bp"] + [e for e in ("micrograd", "torch") if have(e)]
     if "torch" in engines:
         import torch
@@ -712,7 +718,10 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     reps = args.reps or (1 if args.quick else 5)
     results = run(sections, args.quick, reps, engines)
-    out = args.out or (None if args.quick else str(ROOT / "docs" / "performance.md"))
+    # Only a full run replaces the published report; a partial or quick one is printed
+    # (or written where --out says), so it never overwrites the full table with part of it.
+    full = not args.quick and set(sections) == set(SECTIONS)
+    out = args.out or (str(ROOT / "docs" / "performance.md") if full else None)
     image = None
     if out and "scaling" in results:
         png = Path(out).parent / "images" / "performance_scaling.png"

@@ -20,7 +20,9 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
     for row in ("chain 1,000 steps: total", "random DAG", "MLP(2, [16, 16, 1]) step",
                 "digits MLP(64, [32, 10]) epoch", "bytes per node", "| 16 | 256 |",
                 "µs per op", "autograd_bp compiled (`compile`, batch of 1)",
-                "| transformer, 1 steps |"):  # fmt: skip
+                "| transformer, 1 steps |", "MLP(2, [16, 16, 1]) step, collector on",
+                "chain 10,000 steps: total, collector on", "hidden-layer matmul alone",
+                "Against micrograd as programs run it"):  # fmt: skip
         assert row in text, row
     assert (tmp_path / "images" / "performance_scaling.png").read_bytes().startswith(b"\x89PNG")
     assert "![time per step against batch size, log-log](images/performance_scaling.png)" in text
@@ -45,3 +47,23 @@ def test_unknown_sections_are_refused() -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "chain,nope"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 2 and "unknown section(s) nope" in proc.stderr
+
+
+def test_bad_repetitions_and_an_empty_selection_are_refused() -> None:
+    for args, words in ((["--reps", "0"], "--reps: must be at least 1, got 0"),
+                        (["--reps", "-3"], "--reps: must be at least 1, got -3"),
+                        (["--only", ","], "--only: no section named")):  # fmt: skip
+        proc = subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_partial_run_prints_and_leaves_the_published_report_alone() -> None:
+    report = ROOT / "docs" / "performance.md"
+    before = report.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "mlp", "--reps", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "MLP(2, [16, 16, 1]) step" in proc.stdout and "written:" not in proc.stderr
+    assert report.read_bytes() == before
