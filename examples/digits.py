@@ -17,6 +17,10 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-size", type=int, default=None, help="use the first N examples")
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs: must be at least 1, got {args.epochs}")
+    if args.train_size is not None and args.train_size < 1:
+        parser.error(f"--train-size: must be at least 1, got {args.train_size}")
     X_train, X_test, y_train, y_test = digits(0.2, seed=0)
     if args.train_size:
         X_train, y_train = X_train[: args.train_size], y_train[: args.train_size]

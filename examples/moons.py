@@ -18,6 +18,8 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--out", default="moons.png")
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs: must be at least 1, got {args.epochs}")
     X, y = moons(100, 0.1, seed=0, signed=True)
     net = MLP(2, [16, 16, 1], activation="relu", seed=0)
     history = fit(net, X, y, loss="hinge", optimizer=SGD(net.parameters(), lr=0.5),

@@ -196,9 +196,11 @@ def sample(P: dict[str, Any], cfg: Config, prompt: str = "tw", n: int = 40) -> s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
     args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps: must be at least 1, got {args.steps}")
     losses, P = train(AUTOGRAD_BP, args.steps, args.seed)
     k = max(1, len(losses) // 10)
     print(f"loss: first {k} steps {sum(losses[:k]) / k:.3f}, last {k} steps "

@@ -15,6 +15,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=2000)
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs: must be at least 1, got {args.epochs}")
     X, y = xor()
     net = MLP(2, [4, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
     history = fit(net, X, y, loss="half_sse", optimizer=SGD(net.parameters(), lr=2.0),

@@ -30,3 +30,17 @@ def test_example_runs(name: str, tmp_path) -> None:
     assert proc.stdout.strip()
     if name == "moons.py":
         assert (tmp_path / "moons.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("xor.py", ["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+    ("moons.py", ["--epochs", "-1"], "--epochs: must be at least 1, got -1"),
+    ("digits.py", ["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+    ("digits.py", ["--train-size", "-5"], "--train-size: must be at least 1, got -5"),
+    ("transformer.py", ["--steps", "0"], "--steps: must be at least 1, got 0"),
+])  # fmt: skip
+def test_examples_refuse_counts_below_one_in_one_line(name, args, words, tmp_path) -> None:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and words in proc.stderr
+    assert "Traceback" not in proc.stderr and not proc.stdout
