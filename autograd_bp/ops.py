@@ -441,7 +441,13 @@ def _pow_base_local(a: Any, b: Any) -> Any:
     """∂(a**b)/∂a = b·a**(b−1); exactly 0 when b = 0 (a**0 is constant, even at a = 0)."""
     if type(data_of(b)) is _ndarray or type(data_of(a)) is _ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.where(np.asarray(data_of(b)) == 0.0, 0.0, b * power(a, b - 1.0))
+            value = b * power(a, b - 1.0)
+        blocked = np.broadcast_to(np.asarray(data_of(b)) == 0.0, np.shape(value))
+        if not blocked.any():
+            return value
+        # On a batch, BLOCKED is a mask: the compiled tape selects 0 there, as it does for
+        # relu's gate, whatever (inf, NaN) comes from upstream.
+        return np.ma.MaskedArray(np.where(blocked, 0.0, value), mask=blocked)
     return BLOCKED if data_of(b) == 0.0 else b * power(a, b - 1.0)
 
 

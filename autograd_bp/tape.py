@@ -288,10 +288,9 @@ class _OpGroup:
             if not self.position_needs[p]:
                 continue
             rows = self.operand_rows[p]
-            if type(local) is np.ndarray and local.dtype == bool:
-                # A gate (relu's step on a batch): it *selects*, as the engine's BLOCKED zero
-                # and PyTorch do, so an infinite or NaN upstream stops at a closed gate.
-                self._add(grads, p, np.where(local, g, 0.0))
+            gated = _gated(local, g)
+            if gated is not None:
+                self._add(grads, p, gated)
                 continue
             if self.assign[p] and not self.shared[p] and type(rows) is slice:
                 np.multiply(local, g, out=grads[rows])  # straight into place: one pass
@@ -345,6 +344,18 @@ class _OpGroup:
             grads[self.targets] += contributions
         else:
             np.add.at(grads, self.targets, contributions)
+
+
+def _gated(local: Any, g: np.ndarray) -> np.ndarray | None:
+    """local × g for a local derivative that *selects* rather than multiplies — relu's gate
+    (a boolean mask) or pow's ∂/∂base at exponent 0 (a masked array) — as the engine's
+    BLOCKED zero and PyTorch do, so an infinite or NaN upstream stops there; else None."""
+    if type(local) is np.ndarray and local.dtype == bool:
+        return np.where(local, g, 0.0)
+    if isinstance(local, np.ma.MaskedArray):
+        with np.errstate(invalid="ignore"):
+            return np.where(local.mask, 0.0, local.data * g)
+    return None
 
 
 class _MatmulGroup:

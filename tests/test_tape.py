@@ -545,3 +545,14 @@ def test_a_closed_relu_stops_a_nan_upstream_as_the_engine_does() -> None:
     compiled, dynamic = _compiled_vs_dynamic_grads(fn, [w0, w1, *v], X)
     np.testing.assert_array_equal(compiled, dynamic)  # NaN where NaN, 0.0 where gated
     assert compiled[1] == 0.0 and math.isnan(compiled[0])
+
+
+def test_a_power_of_zero_stops_a_nan_upstream_as_the_engine_does() -> None:
+    """∂(x**0)/∂x is PyTorch's selected 0 (the engine's BLOCKED), also on a batch."""
+    w = Value(0.5)
+
+    def fn(x: Value) -> Value:
+        return (w * x) ** 0.0 * math.nan + (w * x) ** 2.0
+
+    compiled, dynamic = _compiled_vs_dynamic_grads(fn, [w], np.array([[1.0], [2.0], [-3.0]]))
+    assert compiled == dynamic and math.isfinite(compiled[0])
