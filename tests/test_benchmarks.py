@@ -20,9 +20,10 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
     for row in ("chain 1,000 steps: total", "random DAG", "MLP(2, [16, 16, 1]) step",
                 "digits MLP(64, [32, 10]) epoch", "bytes per node", "| 16 | 256 |",
                 "µs per op", "autograd_bp compiled (`compile`, batch of 1)",
-                "| transformer, 1 steps |", "MLP(2, [16, 16, 1]) step, collector on",
+                "| transformer, 1 step |", "MLP(2, [16, 16, 1]) step, collector on",
                 "chain 10,000 steps: total, collector on", "hidden-layer matmul alone",
-                "Against micrograd as programs run it"):  # fmt: skip
+                "Against micrograd as programs run it", "A quick run (`--quick`)",
+                "judged on the *collector on* rows", "judged on *compiled / torch*"):  # fmt: skip
         assert row in text, row
     assert (tmp_path / "images" / "performance_scaling.png").read_bytes().startswith(b"\x89PNG")
     assert "![time per step against batch size, log-log](images/performance_scaling.png)" in text
@@ -67,3 +68,20 @@ def test_a_partial_run_prints_and_leaves_the_published_report_alone() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MLP(2, [16, 16, 1]) step" in proc.stdout and "written:" not in proc.stderr
     assert report.read_bytes() == before
+
+
+def test_a_section_run_alone_is_reported() -> None:
+    """``--only random_graph`` or ``--only transformer`` prints its own table (each used to
+    appear only when the other was run too)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.__main__ import page
+
+    machine = {"blas": {"numpy": None, "torch": None}}
+    graph = {"ops": 1000, "examples": 3, "max_rel_grad_diff": 1e-15,
+             "seconds_per_op": {"dynamic": 6e-7, "compiled": 3e-7}}  # fmt: skip
+    transformer = {"steps": 2, "seconds": {"autograd_bp": 0.1, "micrograd": 0.7},
+                   "max_rel_loss_diff": {"micrograd": 0.0}}  # fmt: skip
+    alone = page({"machine": machine, "quick": True, "random_graph": graph}, None)
+    assert "µs per op" in alone and "transformer" not in alone.split("```json")[0]
+    alone = page({"machine": machine, "quick": True, "transformer": transformer}, None)
+    assert "| transformer, 2 steps |" in alone and "µs per op" not in alone
