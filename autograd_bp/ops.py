@@ -98,6 +98,10 @@ class Rule:
             n = len(getattr(self, kind))
             if not self.variadic and n not in (0, self.arity):
                 raise ValueError(f"Rule {self.name!r}: {kind} needs {self.arity} entries, got {n}")
+        if self.ufunc is not None and (self.variadic or self.param is not None):
+            # the tape calls ufunc(*operands, out=rows): no parameter, a fixed arity
+            raise ValueError(f"Rule {self.name!r}: ufunc is for ops with one or two operands "
+                             "and no parameter")
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
 

@@ -338,3 +338,19 @@ def test_a_declared_ufunc_is_the_forward_on_arrays(pairs: list[tuple[float, floa
             into = np.empty_like(a)
             rule.ufunc(*args, out=into)
         np.testing.assert_array_equal(into, expected, err_msg=rule.name)
+
+
+def test_a_ufunc_on_an_op_with_a_parameter_or_variadic_is_refused() -> None:
+    """The tape calls ``ufunc(*operands, out=rows)`` instead of ``forward``: a parameter
+    would be dropped silently, so such a rule is refused where it is written."""
+    import numpy as np
+
+    from autograd_bp.ops import Rule
+
+    with pytest.raises(ValueError, match="ufunc is for ops with one or two operands"):
+        Rule("scaled", lambda a, p: a * p, lambda a, out, p: (p,), param="p", default=2.0,
+             ufunc=np.multiply)  # fmt: skip
+    with pytest.raises(ValueError, match="ufunc is for ops with one or two operands"):
+        Rule("total", lambda xs, _: sum(xs), lambda xs, out, _: (1.0,) * len(xs),
+             variadic=True, ufunc=np.add)  # fmt: skip
+    assert Rule("twice", lambda a, _: a + a, lambda a, out, _: (2.0,), ufunc=None).ufunc is None
