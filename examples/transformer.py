@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--steps: must be at least 1, got {args.steps}")
     losses, P = train(AUTOGRAD_BP, args.steps, args.seed)
     k = max(1, len(losses) // 10)
-    print(f"loss: first {k} steps {sum(losses[:k]) / k:.3f}, last {k} steps "
+    steps = "step" if k == 1 else f"{k} steps"
+    print(f"loss: first {steps} {sum(losses[:k]) / k:.3f}, last {steps} "
           f"{sum(losses[-k:]) / k:.3f}")  # fmt: skip
     print(f"sample: {sample(P, Config())!r}")
 
