@@ -370,7 +370,7 @@ class _MatmulGroup:
         first = instructions[0]
         sides = _id_orientation(first.args, flat)
         assert sides is not None
-        shared = [first.args[2 * i + 1 - s] for i, s in enumerate(sides)]
+        shared = _shared_operands(first.args, sides)
         pids = np.array([[ins.args[2 * i + s] for i, s in enumerate(sides)]
                          for ins in instructions])  # fmt: skip
         m, k = pids.shape
@@ -490,6 +490,11 @@ def _id_orientation(args: Sequence[int], flat: Flat) -> tuple[int, ...] | None:
     return tuple(sides)
 
 
+def _shared_operands(args: Sequence[int], sides: Sequence[int]) -> tuple[int, ...]:
+    """A layer-shaped dot's non-parameter operand of each pair: the rows the layer reads."""
+    return tuple(args[2 * i + 1 - s] for i, s in enumerate(sides))
+
+
 def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instruction]]:
     """Instructions grouped by topological level and rule (and, for layer-shaped dot
     nodes, by the rows they read), in an order that runs every operand first."""
@@ -502,8 +507,7 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
         if ins.rule.name == "dot":
             sides = _id_orientation(ins.args, flat)
             if sides is not None:  # a layer: the neurons reading the same rows
-                shared = tuple(ins.args[2 * i + 1 - s] for i, s in enumerate(sides))
-                key += ("layer", sides, shared)
+                key += ("layer", sides, _shared_operands(ins.args, sides))
         buckets.setdefault(key, []).append(ins)
     return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
 
@@ -518,7 +522,7 @@ def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset
             continue
         sides = _id_orientation(ins.args, flat)
         assert sides is not None
-        shared = [ins.args[2 * i + 1 - s] for i, s in enumerate(sides)]
+        shared = _shared_operands(ins.args, sides)
         consts = [c for c in map(flat.const_value, shared) if c is not None]
         nodes = [a for a in shared if flat.const_value(a) is None]
         if len(consts) == 1 and len(set(nodes)) == len(nodes):
