@@ -9,10 +9,10 @@ Example:
     0.123758
 """
 
-from .engine import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values
-from .expr import ExpressionError, parse, variables
-from .ops import DomainError
-from .tape import compile
+from .compiled.tape import compile
+from .core.engine import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values
+from .core.ops import DomainError
+from .lang.expr import ExpressionError, parse, variables
 
 __version__ = "0.1.0"
 

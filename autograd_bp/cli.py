@@ -24,21 +24,22 @@ import numpy as np
 # The heavy optional extras stay lazy, inside the modules that need them (``require``):
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
-from . import __version__, worked
+from . import __version__
 from ._io import atomic_write_text, dumps_strict, require
-from .check import verify
-from .datasets import digits, moons, xor
-from .exercise import exercise_set, make_exercise
-from .expr import ExpressionError
-from .losses import LOSSES
-from .nn import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
-from .ops import DomainError
-from .optim import SGD, Adam
-from .plots import plot_decision_boundary, plot_format, plot_history
-from .problems import nielsen_problem, worked_problem
+from .check.exercise import exercise_set, make_exercise
+from .check.gradcheck import verify
+from .check.problems import nielsen_problem, worked_problem
+from .core.ops import DomainError
+from .lang.expr import ExpressionError
+from .nn.datasets import digits, moons, xor
+from .nn.losses import LOSSES
+from .nn.modules import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
+from .nn.optim import SGD, Adam
+from .nn.plots import plot_decision_boundary, plot_format, plot_history
+from .nn.train import History, TrainReport, evaluate, fit
 from .reports import InputError, check_report, expression_graph, expression_problem, grad_report
-from .train import History, TrainReport, evaluate, fit
-from .viz import GraphvizNotFound, render, render_network, render_steps
+from .show.viz import GraphvizNotFound, render, render_network, render_steps
+from .textbook import worked
 
 PROG = "autograd-bp"
 

@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .check import gradcheck
-from .engine import Value, backward_order
-from .explain import explain, latex_name
-from .expr import (
+from .check.gradcheck import gradcheck
+from .core.engine import Value, backward_order
+from .lang.expr import (
     CONSTANTS,
     MAX_LENGTH,
     ExpressionError,
@@ -28,7 +27,8 @@ from .expr import (
     parse,
     variables,
 )
-from .symbolic import derivative, sympy_module
+from .lang.symbolic import derivative, sympy_module
+from .show.explain import explain, latex_name
 
 __all__ = ["FORMATS", "GradReport", "InputError", "check_report", "expression_graph",
            "grad_report"]  # fmt: skip
@@ -96,7 +96,7 @@ def program_variables(text: str) -> list[str]:
 
 
 def _program(text: str, values: Mapping[str, Any]) -> Any:
-    from .problems import program_problem
+    from .check.problems import program_problem
 
     steps = program_steps(text)
     assert steps is not None
@@ -107,10 +107,10 @@ def _program(text: str, values: Mapping[str, Any]) -> Any:
 
 def expression_graph(expression: str, values: Mapping[str, Any]) -> Value:
     """The expression's graph, its output named the one way every command names it
-    (``f``; see :func:`autograd_bp.expr.output_name`) — in grad, steps, check and the
+    (``f``; see :func:`autograd_bp.lang.expr.output_name`) — in grad, steps, check and the
     playground alike. A program of named steps (``z = w*x + b; a = sigmoid(z)``) names each
     step's node and the output after its last step. Only the expression language's parser
-    (:func:`autograd_bp.expr.parse`) reads the text.
+    (:func:`autograd_bp.lang.expr.parse`) reads the text.
 
     Example:
         >>> expression_graph("a*b", {"a": 2, "b": 3}).label
@@ -135,7 +135,7 @@ def leaves_by_name(root: Value, expression: str) -> dict[str, Value]:
 @dataclass
 class GradReport:
     """What ``grad`` computed: the graph, its leaves and the document's parts (some still
-    objects: an :class:`~autograd_bp.explain.Explanation`, a gradcheck report)."""
+    objects: an :class:`~autograd_bp.show.explain.Explanation`, a gradcheck report)."""
 
     root: Value
     leaves: dict[str, Value]
@@ -219,9 +219,9 @@ def formulas(root: Value, leaves: Mapping[str, Value], fmt: str) -> dict[str, st
 
 
 def expression_problem(expression: str, values: Mapping[str, Any]) -> Any:
-    """The derivation :class:`~autograd_bp.derivation.Problem` of an expression: its
+    """The derivation :class:`~autograd_bp.check.derivation.Problem` of an expression: its
     output (named ``f`` when unnamed) and every labelled node as a name a claim may use."""
-    from .derivation import Problem, default_names
+    from .check.derivation import Problem, default_names
 
     if program_steps(expression) is not None:
         return _program(expression, values)
@@ -238,10 +238,10 @@ def check_report(
     points: int = 50,
     seed: int = 0,
 ) -> Any:
-    """The :class:`~autograd_bp.derivation.DerivationReport` whose ``to_dict()`` is exactly
+    """The :class:`~autograd_bp.check.derivation.DerivationReport` whose ``to_dict()`` is exactly
     what ``autograd-bp check --json`` prints: ``problem`` is an expression (with its
-    ``values``) or a ready :class:`~autograd_bp.derivation.Problem`."""
-    from .derivation import check_derivation
+    ``values``) or a ready :class:`~autograd_bp.check.derivation.Problem`."""
+    from .check.derivation import check_derivation
 
     if isinstance(problem, str):
         problem = expression_problem(problem, values or {})

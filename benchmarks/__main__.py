@@ -411,7 +411,7 @@ def table(results: dict[str, Any]) -> str:
 def compiled_mlp_line(t: dict[str, float]) -> str:
     """One sentence: the MLP step compiled, against the dynamic engine and batched PyTorch."""
     compiled = t["autograd_bp compiled"]
-    line = (f"The same MLP step compiled (`autograd_bp.tape`: traced once, the batch replayed "
+    line = (f"The same MLP step compiled (`autograd_bp.compiled`: traced once, the batch replayed "
             f"with numpy): {fmt_s(compiled)}, {t['autograd_bp'] / compiled:.1f}× faster than "
             "the dynamic engine")  # fmt: skip
     if "torch batched" in t:
@@ -478,7 +478,7 @@ def scaling_summary(rows: list[dict[str, Any]]) -> str:
 def plot_scaling(rows: list[dict[str, Any]], path: Path, widths: tuple[int, ...] = (16, 64, 256)
                  ) -> Path | None:  # fmt: skip
     """Seconds per forward + backward against batch size, log-log, ours vs PyTorch."""
-    from autograd_bp.plots import _pyplot, _save
+    from autograd_bp.nn.plots import _pyplot, _save
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -696,7 +696,7 @@ def page(results: dict[str, Any], image: str | None) -> str:
             "## The compiled tape against PyTorch, as the work grows\n\n"
             "`MLP(3, [w, w, 1])`, tanh, squared loss, float64, forward + backward of a batch; "
             "each layer's `dot` nodes run as one matrix multiply forward and two backward "
-            "(`autograd_bp.tape`). *compiled* keeps the parameters as one vector "
+            "(`autograd_bp.compiled.tape`). *compiled* keeps the parameters as one vector "
             "(`sync=False`, as PyTorch keeps tensors); *Values synced* also reads every "
             "`.data` and adds to every `.grad` — one Python step per parameter. "
             "The targets (the sentence after the table) are judged on *compiled / torch*, "

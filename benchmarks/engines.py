@@ -11,7 +11,7 @@ import numpy as np
 
 from autograd_bp import Value, sum_values
 from autograd_bp.nn import MLP
-from autograd_bp.train import gc_paused
+from autograd_bp.nn.train import gc_paused
 
 
 def _chain(x: Any, n: int) -> tuple[Any, Any]:
@@ -128,7 +128,7 @@ def mlp_spec(seed: int = 0, sizes=(2, 16, 16, 1), n_points: int = 100) -> MlpSpe
     rng = random.Random(seed)
     weights = [[[rng.uniform(-1, 1) for _ in range(sizes[i])] for _ in range(sizes[i + 1])]
                for i in range(len(sizes) - 1)]  # fmt: skip
-    from autograd_bp.datasets import moons
+    from autograd_bp.nn.datasets import moons
 
     X, y = moons(n_points, 0.1, seed=seed, signed=True)
     return MlpSpec(weights, X.tolist(), y.tolist())
@@ -156,9 +156,9 @@ def mlp_ours(spec: MlpSpec):
 
 
 def mlp_compiled(spec: MlpSpec):
-    """The same step through autograd_bp.tape: trace once, replay the batch with numpy."""
+    """The same step through autograd_bp.compiled.tape: trace once, replay the batch with numpy."""
+    from autograd_bp.compiled.tape import compile_loss
     from autograd_bp.losses import hinge
-    from autograd_bp.tape import compile_loss
 
     sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
     net = MLP(sizes[0], sizes[1:], activation="relu",
@@ -287,7 +287,7 @@ def mlp_torch_batched(spec: MlpSpec):
 
 
 def digits_data(n: int | None):
-    from autograd_bp.datasets import digits
+    from autograd_bp.nn.datasets import digits
 
     X_train, _, y_train, _ = digits(0.2, seed=0)
     if n:
@@ -320,9 +320,9 @@ def digits_compiled_training(epochs: int = 30):
     """Full digits training on the compiled tape: (seconds, test accuracy)."""
     import time
 
-    from autograd_bp.datasets import digits
+    from autograd_bp.nn.datasets import digits
+    from autograd_bp.nn.train import evaluate, fit
     from autograd_bp.optim import Adam
-    from autograd_bp.train import evaluate, fit
 
     X_train, X_test, y_train, y_test = digits(0.2, seed=0)
     net = MLP(64, [32, 10], activation="tanh", init="scaled_normal", seed=0)
@@ -443,7 +443,7 @@ def scaling_ours(width: int, batch: int, sync: bool = False):
     """MLP(3, [w, w, 1]) tanh, squared loss, forward + backward on the compiled tape:
     (step, gradients). ``sync=False`` keeps the parameters as one vector (as PyTorch keeps
     tensors); ``sync=True`` also reads every ``.data`` and adds to every ``.grad``."""
-    from autograd_bp.tape import compile_loss
+    from autograd_bp.compiled.tape import compile_loss
 
     X, T = _scaling_data(batch)
     net = MLP(3, [width, width, 1], activation="tanh", seed=0)

@@ -6,10 +6,10 @@ Run: python examples/digits.py [--epochs N] [--train-size N]
 
 import argparse
 
-from autograd_bp.datasets import digits
 from autograd_bp.nn import MLP
+from autograd_bp.nn.datasets import digits
+from autograd_bp.nn.train import evaluate, fit
 from autograd_bp.optim import Adam
-from autograd_bp.train import evaluate, fit
 
 
 def main(argv=None) -> None:

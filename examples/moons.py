@@ -6,11 +6,11 @@ Run: python examples/moons.py [--epochs N] [--out moons.png]
 
 import argparse
 
-from autograd_bp.datasets import moons
 from autograd_bp.nn import MLP
+from autograd_bp.nn.datasets import moons
+from autograd_bp.nn.plots import plot_decision_boundary
+from autograd_bp.nn.train import evaluate, fit
 from autograd_bp.optim import SGD
-from autograd_bp.plots import plot_decision_boundary
-from autograd_bp.train import evaluate, fit
 
 
 def main(argv=None) -> None:

@@ -5,10 +5,10 @@ Run: python examples/xor.py [--epochs N]
 
 import argparse
 
-from autograd_bp.datasets import xor
 from autograd_bp.nn import MLP
+from autograd_bp.nn.datasets import xor
+from autograd_bp.nn.train import evaluate, fit
 from autograd_bp.optim import SGD
-from autograd_bp.train import evaluate, fit
 
 
 def main(argv=None) -> None:

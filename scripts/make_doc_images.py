@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 from autograd_bp import Value
-from autograd_bp.datasets import moons
 from autograd_bp.nn import MLP
+from autograd_bp.nn.datasets import moons
+from autograd_bp.nn.plots import plot_decision_boundary, plot_history
+from autograd_bp.nn.train import fit
 from autograd_bp.optim import SGD
-from autograd_bp.plots import plot_decision_boundary, plot_history
-from autograd_bp.train import fit
-from autograd_bp.viz import render, render_network, render_steps
-from autograd_bp.worked import build_network, forward
+from autograd_bp.show.viz import render, render_network, render_steps
+from autograd_bp.textbook.worked import build_network, forward
 
 ROOT = Path(__file__).resolve().parent.parent
 

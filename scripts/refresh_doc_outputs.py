@@ -23,8 +23,8 @@ PAIR = re.compile(r"(```python\n(.*?)```\n\n```text\n)(.*?)(```)", re.S)
 def op_table_restored() -> Iterator[None]:
     """Undo what a block adds to the op table (``ops.register``: the rule and its Value
     methods), so one page's example op does not show up on another page."""
-    from autograd_bp.engine import Value
-    from autograd_bp.ops import RULES
+    from autograd_bp.core.engine import Value
+    from autograd_bp.core.ops import RULES
 
     rules, methods = dict(RULES), set(vars(Value))
     try:

@@ -95,7 +95,7 @@ def test_demo_schedule_changes_the_text_output(default_demo, tmp_path) -> None:
 
 
 def test_demo_update_biases_shows_the_updated_biases(tmp_path) -> None:
-    from autograd_bp.worked import compute
+    from autograd_bp.textbook.worked import compute
 
     out = run("demo", "--update-biases", "--iterations", "3", "--out", str(tmp_path)).stdout
     rows = _table(out)
@@ -365,7 +365,7 @@ def test_exercise_prints_grades_and_writes_a_set(tmp_path) -> None:
     a, b = run("exercise", "--seed", "7"), run("exercise", "--seed", "7")
     assert a.returncode == 0 and a.stdout == b.stdout and "Exercise 7" in a.stdout
     assert 'exercise --seed 7 --answer "FORMULA"' in a.stdout
-    from autograd_bp.exercise import make_exercise
+    from autograd_bp.check.exercise import make_exercise
 
     ex = make_exercise(7)
     assert run("exercise", "--seed", "7", "--answer", ex.answer).returncode == 0

@@ -24,36 +24,80 @@ def test_no_function_is_longer_than_80_lines(path: Path) -> None:
     assert not long, f"{path.name}: {', '.join(long)}"
 
 
-# Who may import whom (docs/engine.md): the core at the bottom, the command line on top.
-LOWER = {
-    "ops": set(),
-    "grad_mode": set(),
-    "walk": {"ops"},
-    "engine": {"ops", "grad_mode", "walk"},
+# Who may import whom (docs/architecture.md): rooms by concept, imports pointing down.
+ROOMS_BELOW = {
+    "_io": set(),
+    "core": set(),
+    "lang": {"core", "_io"},
+    "compiled": {"core"},
+    "nn": {"core", "compiled", "_io"},
+    "show": {"core", "lang", "_io"},
+    "textbook": {"core", "nn", "show"},
+    "check": {"core", "lang", "nn", "show", "textbook"},
+    "reports": {"core", "lang", "show", "check", "textbook"},
+    "serve": {"core", "lang", "show", "reports", "textbook", "_io"},
+    "cli": {"core", "lang", "nn", "show", "check", "textbook", "reports", "serve", "_io", ""},
+    "losses": {"nn"},
+    "optim": {"nn"},
+    "__main__": {"cli"},
+    "": {"core", "lang", "compiled"},  # the package's face: autograd_bp/__init__.py
 }
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _room(module: str) -> str:
+    return module.split(".")[0]
+
+
 def _package_imports(path: Path) -> set[str]:
-    """Modules of this package that ``path`` imports when it runs (module level or in functions)."""
+    """Modules of this package that ``path`` imports when it runs (module level or in
+    functions), as dotted names under the package ("core.engine", "" for the face)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     typing_only = {  # `if TYPE_CHECKING:` imports never run
         id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
         and "TYPE_CHECKING" in ast.unparse(block.test) for n in ast.walk(block)
     }  # fmt: skip
+    here = _module_name(path).split(".") if _module_name(path) else []
+    package = here if path.name == "__init__.py" else here[:-1]
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and id(node) not in typing_only:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found |= {alias.name for alias in node.names}
+        if not isinstance(node, ast.ImportFrom) or node.level == 0 or id(node) in typing_only:
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        target = [*base, *(node.module.split(".") if node.module else [])]
+        if node.module:
+            found.add(".".join(target))
+        else:  # from . import a, b: each may be a module of that package
+            for alias in node.names:
+                sub = PACKAGE.joinpath(*target, alias.name)
+                found.add(".".join([*target, alias.name]) if sub.with_suffix(".py").exists()
+                          or sub.is_dir() else ".".join(target))  # fmt: skip
     return found
 
 
-@pytest.mark.parametrize("name", sorted(LOWER))
-def test_the_core_imports_only_what_is_below_it(name: str) -> None:
-    imports = _package_imports(PACKAGE / f"{name}.py") - {"graph"}  # Value.expr: a lazy import
-    assert imports <= LOWER[name], f"{name} imports {sorted(imports - LOWER[name])}"
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "__init__" for p in MODULES])
+def test_every_import_points_down_to_a_room_below(path: Path) -> None:
+    room = _room(_module_name(path))
+    upward = sorted(m for m in _package_imports(path)
+                    if _room(m) != room and _room(m) not in ROOMS_BELOW[room])  # fmt: skip
+    assert not upward, f"{_module_name(path)} (room {room!r}) imports {upward}"
+
+
+def test_the_rooms_themselves_form_no_cycle() -> None:
+    seen: dict[str, int] = {}
+
+    def visit(room: str, trail: tuple[str, ...]) -> None:
+        assert room not in trail, f"rooms import each other in a cycle: {trail + (room,)}"
+        for below in ROOMS_BELOW[room]:
+            visit(below, trail + (room,))
+        seen[room] = 1
+
+    for room in ROOMS_BELOW:
+        visit(room, ())
 
 
 def test_nothing_imports_the_cli() -> None:

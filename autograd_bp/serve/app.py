@@ -1,6 +1,6 @@
 """The playground's web server (Starlette, run by uvicorn): the page, its static files and
 the JSON API. Nothing in a request is evaluated by Python: expressions go through
-:func:`autograd_bp.expr.parse` and its limits (length, depth) only.
+:func:`autograd_bp.lang.expr.parse` and its limits (length, depth) only.
 
 Example:
     >>> [route.path for route in create_app().routes]
@@ -22,9 +22,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._io import dumps_strict
-from ..expr import ExpressionError
-from ..ops import DomainError
-from ..viz import GraphvizNotFound
+from ..core.ops import DomainError
+from ..lang.expr import ExpressionError
+from ..show.viz import GraphvizNotFound
 from . import STATIC
 from .data import PRESETS, RequestError, check_payload, grad_payload, variables_payload
 

@@ -1,8 +1,8 @@
 """What the playground shows, computed in Python by the project's own modules: the
 documents of ``grad --json`` and ``check --json`` (:mod:`autograd_bp.reports`), one
-Graphviz SVG of the graph, the backward steps of :func:`autograd_bp.viz.backward_steps`
+Graphviz SVG of the graph, the backward steps of :func:`autograd_bp.show.viz.backward_steps`
 as states of that SVG, and each node's chain-rule sum from
-:func:`autograd_bp.explain.explain_nodes`. The browser only displays them.
+:func:`autograd_bp.show.explain.explain_nodes`. The browser only displays them.
 
 Example:
     >>> doc = grad_payload({"expression": "x*x", "values": {"x": 3}})
@@ -17,10 +17,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import Value, backward_order
-from ..explain import explain_nodes, wrap
+from ..core.engine import Value, backward_order
 from ..reports import InputError, check_report, grad_report, program_variables
-from ..viz import COLORS, FINAL, HIGHLIGHT, backward_steps, draw_dot, pipe
+from ..show.explain import explain_nodes, wrap
+from ..show.viz import COLORS, FINAL, HIGHLIGHT, backward_steps, draw_dot, pipe
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
@@ -99,7 +99,7 @@ def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     --json`` prints."""
     _known(payload, {"expression", "values", "wrt", "claim"})
     expression, wrt, claim = (_text(payload, k) for k in ("expression", "wrt", "claim"))
-    # the claim is read by the expression language only (autograd_bp.derivation)
+    # the claim is read by the expression language only (autograd_bp.check.derivation)
     return check_report(expression, _values(payload), wrt, claim).to_dict()
 
 
@@ -117,11 +117,11 @@ def _sum_text(output: str, step: Any, f: Any) -> str:
 def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
     """The picture and the step-through of ``root``'s backward pass, for the front end.
 
-    ``svg``: the graph drawn once by :func:`autograd_bp.viz.draw_dot` (local derivatives on
-    the edges). ``steps``: one entry per :func:`~autograd_bp.viz.backward_steps` step — its
+    ``svg``: the graph drawn once by :func:`autograd_bp.show.viz.draw_dot` (local derivatives on
+    the edges). ``steps``: one entry per :func:`~autograd_bp.show.viz.backward_steps` step — its
     text, every node's gradient so far (by SVG node id), the nodes whose gradient is final
     and the edge just used. ``nodes``: per SVG node id, its name and chain-rule sum.
-    ``colors``: the fills :mod:`autograd_bp.viz` uses.
+    ``colors``: the fills :mod:`autograd_bp.show.viz` uses.
 
     Example:
         >>> from autograd_bp import Value
@@ -167,8 +167,8 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
 
 def _worked_preset() -> dict[str, Any]:
     """Matt Mazur's 2-2-2 network as a program under his names, at his numbers (from
-    :mod:`autograd_bp.worked`)."""
-    from .. import worked
+    :mod:`autograd_bp.textbook.worked`)."""
+    from ..textbook import worked
 
     program = "\n".join([
         "net_h1 = w1*x1 + w2*x2 + b1", "out_h1 = sigmoid(net_h1)",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._io import require, strict_json
-from ..engine import Value
+from ..core.engine import Value
 from . import STATIC, STEPPER_JS
 from .data import graph_data
 

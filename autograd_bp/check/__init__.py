@@ -1,0 +1,43 @@
+"""Is a gradient right: ``gradcheck``/``verify``, grading a hand derivation (``check_derivation``),
+the problems it is graded on, and practice exercises.
+
+Example:
+    >>> from autograd_bp.check import check_derivation
+    >>> from autograd_bp import parse
+    >>> check_derivation(parse("x*x", x=3.0), "x", "2*x").verdict
+    'correct'
+"""
+
+from .derivation import MIN_POINTS, ClaimError, Partial, Problem
+from .exercise import LEVELS, Exercise, exercise_set, make_exercise
+from .gradcheck import (
+    DerivationReport,
+    GradcheckReport,
+    GradcheckRow,
+    VerifyReport,
+    check_derivation,
+    gradcheck,
+    verify,
+)
+from .problems import nielsen_problem, program_problem, worked_problem
+
+__all__ = [
+    "ClaimError",
+    "DerivationReport",
+    "Exercise",
+    "GradcheckReport",
+    "GradcheckRow",
+    "LEVELS",
+    "MIN_POINTS",
+    "Partial",
+    "Problem",
+    "VerifyReport",
+    "check_derivation",
+    "exercise_set",
+    "gradcheck",
+    "make_exercise",
+    "nielsen_problem",
+    "program_problem",
+    "verify",
+    "worked_problem",
+]

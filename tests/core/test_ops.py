@@ -1,0 +1,356 @@
+"""Every rule in the op table: values and local derivatives against central differences,
+PyTorch float64, and (through create_graph) second derivatives."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import central_difference, require_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograd_bp import DomainError, Value, grad
+from autograd_bp.core.ops import RULES
+
+# name -> (build on a Value, the same in torch, strategy for x inside the domain)
+moderate = st.floats(-5, 5, allow_nan=False)
+positive = st.floats(0.05, 20)
+nonzero = moderate.filter(lambda v: abs(v) > 1e-3)  # away from the kinks of relu, abs, step
+UNARY = {
+    "exp": (lambda x: x.exp(), lambda t, x: t.exp(x), moderate),
+    "log": (lambda x: x.log(), lambda t, x: t.log(x), positive),
+    "sqrt": (lambda x: x.sqrt(), lambda t, x: t.sqrt(x), positive),
+    "tanh": (lambda x: x.tanh(), lambda t, x: t.tanh(x), moderate),
+    "sigmoid": (lambda x: x.sigmoid(), lambda t, x: t.sigmoid(x), moderate),
+    "relu": (lambda x: x.relu(), lambda t, x: t.relu(x), moderate.filter(lambda v: abs(v) > 1e-3)),
+    "leaky_relu": (
+        lambda x: x.leaky_relu(0.1),
+        lambda t, x: t.nn.functional.leaky_relu(x, 0.1),
+        moderate.filter(lambda v: abs(v) > 1e-3),
+    ),
+    "softplus": (lambda x: x.softplus(), lambda t, x: t.nn.functional.softplus(x), moderate),
+    "sin": (lambda x: x.sin(), lambda t, x: t.sin(x), moderate),
+    "cos": (lambda x: x.cos(), lambda t, x: t.cos(x), moderate),
+    "abs": (lambda x: abs(x), lambda t, x: t.abs(x), moderate.filter(lambda v: abs(v) > 1e-3)),
+    "neg": (lambda x: -x, lambda t, x: -x, moderate),
+    "recip": (lambda x: x.recip(), lambda t, x: t.reciprocal(x), positive),
+    "step": (lambda x: x.step(), lambda t, x: (x > 0).double() + 0 * x, nonzero),
+    "sign": (lambda x: x.sign(), lambda t, x: t.sign(x), nonzero),
+}
+BINARY = {
+    "add": (lambda a, b: a + b, positive, moderate),
+    "sub": (lambda a, b: a - b, positive, moderate),
+    "mul": (lambda a, b: a * b, moderate, moderate),
+    "div": (lambda a, b: a / b, moderate, positive),
+    "pow": (lambda a, b: a**b, positive, st.floats(-3, 3)),
+}
+
+
+def test_every_rule_is_tested() -> None:
+    assert set(RULES) == set(UNARY) | set(BINARY) | {"sum", "dot", "logsumexp"}
+
+
+def close(a: float, b: float, rel: float = 1e-10, abs_: float = 1e-12) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+def first_derivative(f, x: float) -> float:
+    v = Value(x)
+    f(v).backward()
+    return v.grad
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_local_derivative_matches_central_difference(name: str) -> None:
+    f, _, domain = UNARY[name]
+
+    @settings(max_examples=60, deadline=None)
+    @given(domain)
+    def check(x: float) -> None:
+        numeric = central_difference(lambda t: f(Value(t)).data, x)
+        assert math.isclose(first_derivative(f, x), numeric, rel_tol=1e-5, abs_tol=1e-6)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_second_derivative_matches_difference_of_first(name: str) -> None:
+    f, _, domain = UNARY[name]
+
+    @settings(max_examples=40, deadline=None)
+    @given(domain)
+    def check(x: float) -> None:
+        v = Value(x)
+        (d1,) = grad(f(v), [v], create_graph=True)
+        (d2,) = grad(d1, [v])
+        assert close(d1.data, first_derivative(f, x))
+        numeric = central_difference(lambda t: first_derivative(f, t), x)
+        assert math.isclose(d2, numeric, rel_tol=1e-4, abs_tol=1e-5)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_matches_torch_float64(name: str) -> None:
+    torch = require_torch()
+    f, tf, domain = UNARY[name]
+
+    @settings(max_examples=60, deadline=None)
+    @given(domain)
+    def check(x: float) -> None:
+        assert_matches_torch(torch, f, tf, x)
+
+    check()
+
+
+def assert_matches_torch(torch, f, tf, x: float) -> None:
+    """Value and derivative of f at x equal PyTorch float64's (1e-10 relative)."""
+    v = Value(x)
+    out = f(v)
+    out.backward()
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    tout = tf(torch, t)
+    tout.backward()
+    assert math.isfinite(out.data) == math.isfinite(tout.item())
+    assert close(out.data, tout.item())
+    assert close(v.grad, t.grad.item())
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_match_torch_and_central_differences(name: str) -> None:
+    torch = require_torch()
+    f, da, db = BINARY[name]
+
+    @settings(max_examples=60, deadline=None)
+    @given(da, db)
+    def check(x: float, y: float) -> None:
+        a, b = Value(x), Value(y)
+        out = f(a, b)
+        out.backward()
+        ta = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        tb = torch.tensor(y, dtype=torch.float64, requires_grad=True)
+        tout = f(ta, tb)
+        tout.backward()
+        assert close(out.data, tout.item())
+        assert close(a.grad, ta.grad.item())
+        assert close(b.grad, tb.grad.item())
+        assert math.isclose(
+            a.grad, central_difference(lambda t: f(Value(t), b).data, x), rel_tol=1e-5, abs_tol=1e-6
+        )
+        # number on either side gives the same value and derivative as two Values
+        left, right = Value(x), Value(y)
+        f(left, y).backward()
+        f(x, right).backward()
+        assert f(left, y).data == out.data == f(x, right).data
+        assert close(left.grad, a.grad) and close(right.grad, b.grad)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_second_derivatives(name: str) -> None:
+    f, da, db = BINARY[name]
+
+    @settings(max_examples=30, deadline=None)
+    @given(da, db)
+    def check(x: float, y: float) -> None:
+        for which in (0, 1):
+
+            def d_first(t: float, which: int = which) -> float:
+                args = [Value(x), Value(y)]
+                args[which] = Value(t)
+                f(*args).backward()
+                return args[which].grad
+
+            a, b = Value(x), Value(y)
+            var = (a, b)[which]
+            (d1,) = grad(f(a, b), [var], create_graph=True)
+            (d2,) = grad(d1, [var])
+            numeric = central_difference(d_first, (x, y)[which])
+            assert math.isclose(d2, numeric, rel_tol=1e-4, abs_tol=1e-5)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "base, exponent", [(-2.0, 2), (-2.0, 3), (-3.0, -1), (0.0, 2), (0.0, 0), (2.0, 0.5)]
+)
+def test_integer_powers_of_negative_bases_and_zero(base: float, exponent: float) -> None:
+    torch = require_torch()
+    x = Value(base)
+    out = x**exponent
+    out.backward()
+    t = torch.tensor(base, dtype=torch.float64, requires_grad=True)
+    (t**exponent).backward()
+    assert close(out.data, base**exponent)
+    assert close(x.grad, t.grad.item())
+
+
+def test_value_exponent_and_number_base() -> None:
+    torch = require_torch()
+    x = Value(1.5)
+    out = 2**x + x**x
+    out.backward()
+    t = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    (2**t + t**t).backward()
+    assert close(x.grad, t.grad.item())
+
+
+@pytest.mark.parametrize("x", [-1000.0, -50.0, 0.0, 50.0, 1000.0])
+def test_saturating_ops_are_stable_at_extremes(x: float) -> None:
+    torch = require_torch()
+    for name in ("sigmoid", "tanh", "softplus"):
+        f, tf, _ = UNARY[name]
+        v = Value(x)
+        out = f(v)
+        out.backward()
+        assert math.isfinite(out.data) and math.isfinite(v.grad)
+        assert_matches_torch(torch, f, tf, x)
+
+
+@pytest.mark.parametrize(
+    "build, error, words",
+    [
+        (lambda: Value(-1.0).log(), DomainError, ["log", "-1.0"]),
+        (lambda: Value(0.0).log(), DomainError, ["log", "0.0"]),
+        (lambda: Value(-4.0).sqrt(), DomainError, ["sqrt", "-4.0"]),
+        (lambda: Value(-8.0) ** (1 / 3), DomainError, ["pow", "-8.0", "non-integer"]),
+        (lambda: Value(-8.0) ** Value(0.5), DomainError, ["pow", "-8.0"]),
+        (lambda: (-8.0) ** Value(0.5), DomainError, ["pow", "-8.0"]),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, ["pow", "negative"]),
+        (lambda: Value(1.0) / 0, ZeroDivisionError, ["div", "1.0 / 0.0"]),
+        (lambda: 1 / Value(0.0), ZeroDivisionError, ["div"]),
+        (lambda: Value(710.0).exp(), OverflowError, ["exp", "710.0"]),
+        (lambda: Value(10.0) ** 400, OverflowError, ["pow"]),
+    ],
+)
+def test_domain_errors_name_the_op_and_operand(build, error, words) -> None:
+    with pytest.raises(error) as info:
+        build()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_domain_error_is_a_value_error() -> None:
+    assert issubclass(DomainError, ValueError)
+
+
+def test_nan_and_inf_propagate_as_ieee() -> None:
+    n = Value(math.nan)
+    assert math.isnan((n * 2 + 1).tanh().data)
+    assert math.isnan(n.log().data) and math.isnan(n.sqrt().data)
+    assert (Value(math.inf) + 1).data == math.inf
+    assert Value(math.inf).exp().data == math.inf
+    assert Value(-math.inf).sigmoid().data == 0.0
+
+
+# -- issue 14: PyTorch's conventions at the edges --------------------------------------------
+
+
+def torch_grad(torch, f, x: float) -> tuple[float, float]:
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out = f(t)
+    out.backward()
+    return out.item(), t.grad.item()
+
+
+def engine_grad(f, x: float) -> tuple[float, float]:
+    v = Value(x)
+    out = f(v)
+    out.backward()
+    return out.data, v.grad
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b or close(a, b)
+
+
+@pytest.mark.parametrize(
+    "f, tf, x",
+    [
+        (lambda v: v.relu().sqrt() + 3 * v, lambda t: t.relu().sqrt() + 3 * t, -1.0),
+        (lambda v: v**v, lambda t: t**t, 0.0),
+        (lambda v: v.relu(), lambda t: t.relu(), math.nan),
+        (lambda v: (v * 0).relu().sqrt() * v, lambda t: (t * 0).relu().sqrt() * t, 2.0),
+        (lambda v: v ** 0 + v, lambda t: t ** 0 + t, 0.0),
+        (lambda v: abs(v), lambda t: t.abs(), math.nan),
+        (lambda v: abs(v), lambda t: t.abs(), -0.0),
+    ],
+)
+def test_edge_values_follow_pytorch(f, tf, x: float) -> None:
+    torch = require_torch()
+    (value, gradient), (t_value, t_gradient) = engine_grad(f, x), torch_grad(torch, tf, x)
+    assert same(value, t_value) and same(gradient, t_gradient), (value, gradient, t_gradient)
+
+
+def test_power_overflowing_in_the_derivative_gives_inf_not_an_exception() -> None:
+    x = Value(1e-200)
+    y = x**-1
+    y.backward()
+    assert y.data == 1e200 and x.grad == -math.inf
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+@pytest.mark.parametrize("x", [math.inf, -math.inf])
+def test_sin_cos_of_infinity_name_the_op(name: str, x: float) -> None:
+    with pytest.raises(DomainError, match=f"{name}: operand must be finite"):
+        getattr(Value(x), name)()
+
+
+def test_every_rule_declares_its_formulas_and_they_agree_with_local() -> None:
+    """Each formula, evaluated with the expression language, equals the rule's local derivative."""
+    from autograd_bp.lang.expr import parse, variables
+
+    points = {"sum": None, "dot": None, "logsumexp": None}
+    for rule in RULES.values():
+        assert rule.formula and rule.text and rule.latex, rule.name
+        if rule.name in points or rule.name in ("step", "sign"):
+            continue
+        xs = (0.7, 1.3)[: rule.arity]
+        p = rule.default
+        out = rule.forward(*xs, p)
+        for i, local in enumerate(rule.local(*xs, out, p)):
+            text = rule.derivative(i, "formula", x="a", y="b", out="o", p="p")
+            given = {"a": xs[0], "b": xs[-1], "o": out, "p": p or 0.0}
+            expression = f"{text} + 0*a"  # every formula mentions a, so parse knows its value
+            used = variables(expression)
+            value = parse(expression, **{k: v for k, v in given.items() if k in used}).data
+            assert close(value, float(local)), (rule.name, i, text)
+
+
+_ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@given(st.lists(st.tuples(_ANY_FLOAT, _ANY_FLOAT), min_size=1, max_size=8))
+def test_a_declared_ufunc_is_the_forward_on_arrays(pairs: list[tuple[float, float]]) -> None:
+    """``Rule.ufunc`` lets the compiled tape compute in place; it must be the forward exactly
+    (bit for bit, NaN where NaN), or compiled and dynamic results would part."""
+    import numpy as np
+
+    a, b = (np.array(column) for column in zip(*pairs))
+    declared = [r for r in RULES.values() if r.ufunc is not None]
+    assert {r.name for r in declared} >= {"add", "sub", "mul", "neg", "tanh"}
+    for rule in declared:
+        args = (a, b)[: rule.arity]
+        with np.errstate(all="ignore"):
+            expected = rule.forward(*args, None)
+            into = np.empty_like(a)
+            rule.ufunc(*args, out=into)
+        np.testing.assert_array_equal(into, expected, err_msg=rule.name)
+
+
+def test_a_ufunc_on_an_op_with_a_parameter_or_variadic_is_refused() -> None:
+    """The tape calls ``ufunc(*operands, out=rows)`` instead of ``forward``: a parameter
+    would be dropped silently, so such a rule is refused where it is written."""
+    import numpy as np
+
+    from autograd_bp.core.ops import Rule
+
+    with pytest.raises(ValueError, match="ufunc is for ops with one or two operands"):
+        Rule("scaled", lambda a, p: a * p, lambda a, out, p: (p,), param="p", default=2.0,
+             ufunc=np.multiply)  # fmt: skip
+    with pytest.raises(ValueError, match="ufunc is for ops with one or two operands"):
+        Rule("total", lambda xs, _: sum(xs), lambda xs, out, _: (1.0,) * len(xs),
+             variadic=True, ufunc=np.add)  # fmt: skip
+    assert Rule("twice", lambda a, _: a + a, lambda a, out, _: (2.0,), ufunc=None).ufunc is None
