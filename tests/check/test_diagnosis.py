@@ -18,8 +18,9 @@ W1_RIGHT = "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"
 W1_ONE_PATH = "delta_o1*w5*out_h1*(1-out_h1)*x1"
 TWO_RELUS = [("h1", "relu(w1*x + b1)"), ("h2", "relu(w2*x + b2)"), ("o", "v1*h1 + v2*h2"),
              ("E", "(o - t)**2/2")]  # fmt: skip
+# h1's input w1*x + b1 is -0.3 here: closed
 TWO_RELUS_AT = {"x": 1.0, "w1": -0.5, "b1": 0.2, "w2": 0.8, "b2": 0.1, "v1": 0.7, "v2": -0.4,
-                "t": 0.3}  # fmt: skip  (h1's input is -0.3: closed)
+                "t": 0.3}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +133,9 @@ def test_a_wrong_number_is_never_called_equal() -> None:
 
 def test_a_right_number_is_right_to_the_digits_written_and_only_here(worked) -> None:
     r = check_derivation(worked, "w1", "0.000438568")
-    assert first(r).startswith("Your number 0.000438568 is ∂E_total/∂w1 to the digits you wrote "
-                               "(the engine gives 0.000438567734) at the given point but not at")  # fmt: skip
+    assert first(r).startswith(
+        "Your number 0.000438568 is ∂E_total/∂w1 to the digits you wrote (the engine gives "
+        "0.000438567734) at the given point but not at")  # fmt: skip
 
 
 # --- every template renders ------------------------------------------------------------------
@@ -191,8 +193,9 @@ def test_every_template_renders(name: str, wrt: str, claim: str, sentence: str) 
 def test_the_update_templates_render(worked) -> None:
     after = worked.updates[0]
     claim = f"(delta_o1*{after['w5']!r} + delta_o2*{after['w7']!r})*out_h1*(1-out_h1)*x1"
-    assert first(check_derivation(worked, "w1", claim)).startswith(
-        "Your value is what the backward pass gives with the weights after the update (w5⁺")  # fmt: skip
+    lead = first(check_derivation(worked, "w1", claim))
+    assert lead.startswith("Your value is what the backward pass gives with the weights after "
+                           "the update (w5⁺")  # fmt: skip
 
 
 # --- the evidence a verdict may bring ------------------------------------------------------
