@@ -111,7 +111,11 @@ class Evidence:
 
     def of(self, x: PathTerm | Factor) -> np.ndarray:
         """A path's product or a factor's value at every point."""
-        return np.array([x.at(local) for local in self._locals], dtype=float)
+        edges = x.edges if isinstance(x, Factor) else [e for f in x.factors for e in f.edges]
+        out = np.ones(len(self.points))
+        for e in edges:
+            out = out * self.edge(e)
+        return out
 
     def edge(self, e: Local) -> np.ndarray:
         """One local derivative at every point (computed once per edge)."""

@@ -77,7 +77,7 @@ class Local:
     value: float  # where the graph was built
     parent: Value
 
-    @property
+    @cached_property
     def index(self) -> int:
         """The parent's position in ``node.parents`` (constants do not count)."""
         return sum(type(a) is Value for a in self.node.operands[: self.slot])
