@@ -3,9 +3,12 @@ renders, and nothing crashes on the evidence a verdict may bring (no misses, und
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from autograd_bp import Value, parse
 from autograd_bp.check.diagnosis import diagnose, paths_to
@@ -252,3 +255,50 @@ def test_diagnosis_and_explain_walk_the_same_paths(worked) -> None:
         [f.key for f in p.factors] for p in e.paths]  # fmt: skip
     assert [p.product for p in mine] == [p.product for p in e.paths]
     assert all(isinstance(n, Value) for n, _ in mine[0].factors[0].key)
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(0.5, 3), st.floats(-3, 3), st.floats(0.5, 3))
+def test_property_a_flip_and_a_lost_path_lead_at_any_point(a: float, x: float, y: float) -> None:
+    f = expression("a*sin(x) + x*y", a=a, x=x, y=y)
+    assume(abs(a * math.cos(x)) > 1e-3 and abs(a * math.cos(x) + y) > 1e-3)
+    assert first(check_derivation(f, "x", "-(a*cos(x) + y)")).startswith("Sign error:")
+    lead = first(check_derivation(f, "x", "a*cos(x)"))
+    assert lead.startswith("You have the path") and f"contributes {number(y)} here" in lead
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(-2, 2), st.floats(-2, 2), st.floats(-1, 1), st.floats(0.5, 2))
+def test_property_a_closed_relu_counted_open_leads(w: float, x: float, b: float, c: float) -> None:
+    assume(w * x + b < -0.05 and abs(w) > 0.05)
+    f = expression("c*relu(w*x + b) + x", w=w, x=x, b=b, c=c)
+    assert first(check_derivation(f, "x", "c*w + 1")).startswith("relu is closed here")
+
+
+CLAIMS = st.recursive(
+    st.sampled_from(["x", "y", "1", "2", "0.5", "-3", "1e-9"]),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(["sin", "exp", "relu", "abs", "tanh"]), inner).map(
+            lambda t: f"{t[0]}({t[1]})"),
+    ),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(CLAIMS, st.sampled_from(["wrong", "only_here", "undecided"]), st.booleans())
+def test_property_diagnose_never_crashes_on_any_claim_or_verdict(claim, verdict, no_misses):
+    setup, here, around = setup_and_points("relu(x*y - 1) + sin(x)*y", claim, x=0.7, y=2.0)
+    tol = (1e-7, 1e-12)
+    misses = [] if no_misses else [p for p in around if p.claim is None
+                                    or abs(p.claim - setup.truth(p)) > 1e-6]  # fmt: skip
+    out = diagnose(setup, here, around, misses, verdict, tol, [])
+    assert isinstance(out, list) and all(isinstance(s, str) and s for s in out)
+    assert verdict != "undecided" or out == []
+    if verdict == "wrong":
+        assert out, claim  # a wrong claim always gets a sentence: a mistake or the breakdown
