@@ -35,7 +35,7 @@ from ..core.engine import Value
 from ..core.graph import reaching
 from ..show.paths import Factor, Local, PathTerm, count_paths, walk_paths
 from .points import Point, Setup, backward, close, flat_operands, replay
-from .wording import Words, join, number, partial
+from .wording import Words, display_names, join, number, partial
 
 __all__ = ["Factor", "PathInfo", "diagnose", "paths_to"]
 
@@ -62,8 +62,7 @@ def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathTerm] |
     reach = reaching(setup.order, end)
     if count_paths(setup.order, setup.output, end, reach) > cap:
         return None
-    label = {n: setup.display[id(n)] for n in setup.order}
-    return walk_paths(setup.output, end, reach, _stops(setup), label)
+    return walk_paths(setup.output, end, reach, _stops(setup), display_names(setup))
 
 
 def _stops(setup: Setup) -> set[Value]:
@@ -74,9 +73,16 @@ def _stops(setup: Setup) -> set[Value]:
     return named if named & inner else named | inner
 
 
-def local_at(point: Point) -> Callable[[Local], float]:
-    """Each edge's local derivative at ``point`` (a Point keeps them per node, by id)."""
-    return lambda e: point.local[id(e.node)][e.index]
+def _point_key(node: Value) -> int:
+    """A node's key in the maps of :mod:`autograd_bp.check.points` (Point, replay, backward
+    key by ``id``); everything here keys by the Value itself and crosses over only through
+    this function."""
+    return id(node)
+
+
+def _local_at(point: Point) -> Callable[[Local], float]:
+    """Each edge's local derivative at ``point``."""
+    return lambda e: point.local[_point_key(e.node)][e.index]
 
 
 # --- candidates ---------------------------------------------------------------------------
@@ -103,7 +109,7 @@ class Evidence:
         self.truth = np.array([setup.truth(p) for p in points])
         self.paths = paths_to(setup, setup.wrt)
         self.constant_claim = not setup.used
-        self._locals = [local_at(p) for p in points]
+        self._locals = [_local_at(p) for p in points]
         self._edges: dict[tuple[Value, int], np.ndarray] = {}
 
     def vector(self, f: Callable[[Point], float]) -> np.ndarray:
@@ -161,7 +167,7 @@ def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
 
 
 def _gradient_of(node: Value) -> Callable[[Point], float]:
-    return lambda p: p.grads.get(id(node), 0.0)
+    return lambda p: p.grads.get(_point_key(node), 0.0)
 
 
 def _missing_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
@@ -235,7 +241,7 @@ def _dropping(keys: set[tuple[Value, int]], on: int | None) -> Callable[[int, Lo
 
 
 def _input(point: Point, e: Local) -> float:
-    return point.values[id(e.parent)]
+    return point.values[_point_key(e.parent)]
 
 
 def _is_gate(f: Factor) -> bool:
@@ -306,8 +312,8 @@ def _weights_read_on_paths(ev: Evidence) -> set[str]:
 
 
 def _grad_swapped(setup: Setup, swap: dict[str, str], p: Point) -> float:
-    leaves = {id(setup.variables[n]): p.leaves[n] for n in setup.variables}
-    moved = {id(setup.variables[n]): p.leaves[other] for n, other in swap.items()}
+    leaves = {_point_key(setup.variables[n]): p.leaves[n] for n in setup.variables}
+    moved = {_point_key(setup.variables[n]): p.leaves[other] for n, other in swap.items()}
     value = _grad_with(setup, leaves, moved)
     return math.nan if value is None else value
 
@@ -353,10 +359,10 @@ def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Ite
     setup, here = ev.setup, ev.points[0]
     for group in groups:
         leaves = {n: v for n in group if isinstance(v := setup.names.get(n), Value)}
-        moved = {id(v): group[n] for n, v in leaves.items()}
-        truth = here.grads.get(id(setup.wrt), 0.0)
+        moved = {_point_key(v): group[n] for n, v in leaves.items()}
+        truth = here.grads.get(_point_key(setup.wrt), 0.0)
         on_paths = [n for n, v in leaves.items()  # the ones whose change reaches the result
-                    if not _same(_grad_with(setup, {}, {id(v): group[n]}), truth,
+                    if not _same(_grad_with(setup, {}, {_point_key(v): group[n]}), truth,
                                  ev.tol)]  # fmt: skip
         nan = np.full(len(ev.points), np.nan)
         if on_paths:
@@ -393,7 +399,7 @@ def _grad_with(setup: Setup, forward: dict[int, float], local: dict[int, float])
         _, loc = replay(setup.order, forward, local)
     except (ArithmeticError, ValueError):
         return None
-    return backward(setup.order, setup.output, loc).get(id(setup.wrt), 0.0)
+    return backward(setup.order, setup.output, loc).get(_point_key(setup.wrt), 0.0)
 
 
 def _numbers_for_names(setup: Setup, here: Point) -> list[str]:

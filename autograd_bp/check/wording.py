@@ -15,7 +15,7 @@ from ..core.engine import Value
 from ..show.paths import Factor, PathTerm
 from .points import Point, Setup
 
-__all__ = ["Words", "join", "number", "partial", "short_list"]
+__all__ = ["Words", "display_names", "join", "number", "partial", "short_list"]
 
 
 def partial(top: str, bottom: str) -> str:
@@ -38,12 +38,24 @@ def number(x: float) -> str:
     return f"{x:.6g}".replace("-", "−")
 
 
+def display_names(setup: Setup) -> dict[Value, str]:
+    """Every node's name for a message, keyed by the node (``Setup.display`` keys by id).
+
+    Example:
+        >>> from autograd_bp import parse
+        >>> f = parse("x*y", x=1.0, y=2.0); x = f.parents[0]
+        >>> sorted(display_names(Setup(f, x, "y", {"x": x, "y": f.parents[1]})).values())
+        ['f', 'x', 'y']
+    """
+    return {n: setup.display[id(n)] for n in setup.order}
+
+
 class Words:
     """Names and formulas for the sentences of one diagnosis."""
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
-        self.name: dict[Value, str] = {n: setup.display[id(n)] for n in setup.order}
+        self.name = display_names(setup)
         self.named = {b for b in setup.names.values() if isinstance(b, Value)}
         self.out = self.name[setup.output]
         self.wrt = self.name[setup.wrt]
