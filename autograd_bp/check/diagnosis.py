@@ -149,13 +149,17 @@ class Evidence:
         known = [(a, b, t) for a, b, t in pairs if math.isfinite(a) and math.isfinite(b)]
         if not known or len(known) < len(pairs) / 2 or not math.isfinite(self.claim[0]):
             return False
+        if self.constant_claim:  # a number matches a value it rounds to, at its last digit
+            (claim, value, truth), text = known[0], self.setup.claim_text
+            return _to_its_digits(text, claim, value, edge=False) and not _to_its_digits(
+                text, claim, truth)  # fmt: skip
         if not all(close(a, b, *self.tol) for a, b, _ in known):
             return False
         return any(not close(b, t, *self.tol) for _, b, t in known)
 
 
 def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
-    seen = {ev.setup.wrt}
+    seen = {ev.setup.wrt, ev.setup.output}  # ∂f/∂f = 1 is no one's mistake
     for name, b in ev.setup.names.items():
         if isinstance(b, Value) and b not in seen:
             seen.add(b)
@@ -444,7 +448,8 @@ def diagnose(
     sentences: list[str] = []
     if verdict == "only_here":
         sentences.append(_only_here(ev, w, misses))
-        sentences += _numbers_for_names(setup, here)
+        if not ev.constant_claim or _to_its_digits(setup.claim_text, ev.claim[0], ev.truth[0]):
+            sentences += _numbers_for_names(setup, here)  # a right number that means a name
     elif ev.constant_claim:
         sentences.append(_number(ev, w, misses))
     found = _explaining(ev, w, updates)
@@ -492,10 +497,10 @@ def _number(ev: Evidence, w: Words, misses: list[Point]) -> str:
             f"{ev.setup.truth(first):.9g}.")  # fmt: skip
 
 
-def _to_its_digits(text: str, claim: float, truth: float) -> bool:
+def _to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
     """Whether ``truth`` rounds to the number written: within half a unit of its last digit
-    (``4`` is not 3; ``0.1222`` is 0.122229). A claim that is not one decimal number (``1/3``)
-    must agree to within float rounding."""
+    (``4`` is not 3; ``0.1222`` is 0.122229), the half itself included when ``edge``. A claim
+    that is not one decimal number (``1/3``) must agree to within float rounding."""
     try:
         d = Decimal(text.strip())
     except InvalidOperation:
@@ -503,7 +508,8 @@ def _to_its_digits(text: str, claim: float, truth: float) -> bool:
     if not d.is_finite():
         return False
     half = Decimal(5).scaleb(d.as_tuple().exponent - 1)  # type: ignore[operator]
-    return abs(d - Decimal(truth)) <= half
+    gap = abs(d - Decimal(truth))
+    return gap <= half if edge else gap < half
 
 
 def _only_here(ev: Evidence, w: Words, misses: list[Point]) -> str:

@@ -128,6 +128,12 @@ def test_a_wrong_number_is_never_called_equal() -> None:
         text = "\n".join(r.diagnosis)
         assert first(r).startswith(f"Your number {float(claim):g} is not ∂f/∂x"), text
         assert "equal" not in text and "agrees" not in text and "is ∂f/∂x" not in text
+    r = check_derivation(f, "x", "6")  # a mistake matches a number only to its own digits
+    assert r.diagnosis[1].startswith("Off by a constant factor: your result is 2 × ∂f/∂x")
+    r = check_derivation(f, "x", "2")  # 2 is not 1.5 (0.5 × 3), and not "x" for a wrong number
+    assert not any("0.5 ×" in s or "where it means x" in s for s in r.diagnosis)
+    r = check_derivation(expression("(x+1)**2 - x**2", x=1e16), "x", "1")
+    assert not any("∂f/∂f" in s for s in r.diagnosis)  # the output is no "wrong variable"
     f = expression("x*y", x=2.0, y=0.122229)  # to the digits written: 0.1222 is right, 0.2 not
     assert first(check_derivation(f, "x", "0.2")).startswith("Your number 0.2 is not ∂f/∂x")
     assert first(check_derivation(f, "x", "0.1222")).startswith(
