@@ -1,10 +1,14 @@
 """Name the mistake in a wrong derivative, in the chain rule's terms.
 
 Every known mistake is a *candidate*: a function of the point built from the true paths and
-factors (the path through out_o2 left out, σ′(net_h1) left out, the sign flipped, …). A
-candidate explains the claim when it equals the claim at every point checked — the given one
-and the random ones around it (the given one alone for a claim that is a plain number) —
-while differing from the truth somewhere. Used by :func:`autograd_bp.check.check_derivation`.
+factors (:mod:`autograd_bp.show.paths`, the model explanations use too): the path through
+out_o2 left out, σ′(net_h1) left out, a closed relu counted as open, W where Wᵀ belongs, the
+sign flipped, … A candidate explains the claim when it equals the claim at every point checked
+— the given one and the random ones around it (the given one alone for a claim that is a plain
+number) — while differing from the truth somewhere. Of the candidates that explain it, the
+simplest story leads (each kind of mistake has a rank: a sign error or a closed relu before a
+missing path, a missing path before "the wrong variable"). Used by
+:func:`autograd_bp.check.check_derivation`.
 
 Example:
     >>> from autograd_bp import parse
@@ -16,173 +20,69 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
 from ..core.engine import Value
 from ..core.graph import reaching
+from ..show.paths import Factor, Local, PathTerm, count_paths, walk_paths
 from .points import Point, Setup, backward, close, flat_operands, replay
+from .wording import Words, display_names, join, number, partial
 
 __all__ = ["Factor", "PathInfo", "diagnose", "paths_to"]
 
+PathInfo = PathTerm  # the name this module has always exported for one path
+
 MAX_PATHS = 64
 MAX_SUBSETS_PATHS = 8
+MAX_TRANSPOSE_NODES = 5000  # beyond, replaying the graph per point for BP2 is not attempted
 CONSTANTS_TRIED = (2.0, 0.5, 4.0, 0.25, 3.0, 1 / 3, -2.0, -0.5)
+NIELSEN_WEIGHT = re.compile(r"w(\d+)_(\d+)_(\d+)")
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-@dataclass(frozen=True, eq=False)
-class Factor:
-    """∂top/∂bottom along one run of edges between two named nodes."""
+def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathTerm] | None:
+    """Every path from the output to ``end`` split into named factors; None beyond ``cap``.
 
-    top: Value
-    bottom: Value
-    edges: tuple[tuple[Value, int], ...]  # (node, index of the parent) from top down
-
-    @property
-    def key(self) -> tuple[tuple[int, int], ...]:
-        """Which edges it multiplies: equal keys are the same factor on different paths."""
-        return tuple((id(n), k) for n, k in self.edges)
-
-    def at(self, point: Point) -> float:
-        """Its value at ``point``."""
-        return math.prod(point.local[id(n)][k] for n, k in self.edges)
-
-
-@dataclass
-class PathInfo:
-    """One path from the output down to a node, as named factors."""
-
-    nodes: list[Value]  # below the output, down to the end
-    factors: list[Factor]
-
-    def at(self, point: Point) -> float:
-        """Its product at ``point``."""
-        return math.prod(f.at(point) for f in self.factors)
-
-
-def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathInfo] | None:
-    """Every path from the output to ``end`` split into named factors; None beyond ``cap``."""
-    reach = {id(n) for n in reaching(setup.order, end)}
-    count: dict[int, int] = {id(end): 1}
-    for node in reversed(setup.order):
-        if id(node) in reach and node is not end:
-            count[id(node)] = sum(count.get(id(p), 0) for p in node.parents)
-    if count.get(id(setup.output), 0) > cap:
+    Example:
+        >>> from autograd_bp import parse
+        >>> from autograd_bp.check.points import Setup
+        >>> f = parse("x*y + sin(x)", x=0.5, y=2.0); x = f.parents[0].parents[0]
+        >>> len(paths_to(Setup(f, x, "2*x", {"x": x}), x))
+        2
+    """
+    reach = reaching(setup.order, end)
+    if count_paths(setup.order, setup.output, end, reach) > cap:
         return None
-    stops = _stops(setup) | {id(end)}
-    found: list[PathInfo] = []
-    stack: list[tuple[Value, list[tuple[Value, int]]]] = [(setup.output, [])]
-    while stack and id(setup.output) in reach:
-        node, edges = stack.pop()
-        if node is end:
-            found.append(_split(edges, stops))
-            continue
-        for k, parent in reversed(list(enumerate(node.parents))):
-            if id(parent) in reach:
-                stack.append((parent, [*edges, (node, k)]))
-    return found
+    return walk_paths(setup.output, end, reach, _stops(setup), display_names(setup))
 
 
-def _stops(setup: Setup) -> set[int]:
+def _stops(setup: Setup) -> set[Value]:
     """The nodes a factor may end at: the named ones; every node when only leaves are named
     (an expression typed on the command line: one factor per op)."""
-    named = {id(b) for b in setup.names.values() if isinstance(b, Value)}
-    inner = {id(n) for n in setup.order if not n.is_leaf and n is not setup.output}
+    named = {b for b in setup.names.values() if isinstance(b, Value)}
+    inner = {n for n in setup.order if not n.is_leaf and n is not setup.output}
     return named if named & inner else named | inner
 
 
-def _split(edges: list[tuple[Value, int]], stops: set[int]) -> PathInfo:
-    factors: list[Factor] = []
-    run: list[tuple[Value, int]] = []
-    nodes: list[Value] = []
-    for node, k in edges:
-        run.append((node, k))
-        parent = node.parents[k]
-        nodes.append(parent)
-        if id(parent) in stops:
-            factors.append(Factor(run[0][0], parent, tuple(run)))
-            run = []
-    return PathInfo(nodes, factors)
+def _point_key(node: Value) -> int:
+    """A node's key in the maps of :mod:`autograd_bp.check.points` (Point, replay, backward
+    key by ``id``); everything here keys by the Value itself and crosses over only through
+    this function."""
+    return id(node)
 
 
-# --- wording ------------------------------------------------------------------------------
-
-
-def partial(top: str, bottom: str) -> str:
-    """``∂top/∂bottom``, with parentheses around a name that is an expression.
-
-    Example:
-        >>> partial("f", "x*y")
-        '∂f/∂(x*y)'
-    """
-    return "/".join("∂" + (n if n.isidentifier() else f"({n})") for n in (top, bottom))
-
-
-class Words:
-    """Names and formulas for the sentences of one diagnosis."""
-
-    def __init__(self, setup: Setup) -> None:
-        self.setup = setup
-        self.name = setup.display
-        self.out = self.name[id(setup.output)]
-        self.wrt = self.name[id(setup.wrt)]
-        self.d = partial(self.out, self.wrt)
-
-    def factor(self, f: Factor, point: Point) -> str:
-        """``∂out_h1/∂net_h1 = σ(net_h1)·(1 − σ(net_h1)) = 0.241301``."""
-        text = partial(self.name[id(f.top)], self.name[id(f.bottom)])
-        if len(f.edges) == 1:
-            formula = self.rule_text(*f.edges[0])
-            if formula:
-                text += f" = {formula}"
-        return f"{text} = {f.at(point):.6g}"
-
-    def rule_text(self, node: Value, k: int) -> str | None:
-        """The op table's plain-text formula for the k-th parent's local derivative."""
-        rule = node.rule
-        if rule is None or not rule.text:
-            return None
-        flat = flat_operands(node)
-        slot = [i for i, a in enumerate(flat) if type(a) is Value][k]
-        fill = {"out": self.name.get(id(node), "out"), "p": f"{node.param}"}
-        for key, i in (("x", 0), ("y", 1), ("pair", slot ^ 1)):
-            if i < len(flat):
-                fill[key] = self.operand(flat[i])
-        return rule.derivative(slot, "text", **fill)
-
-    def operand(self, a: Any) -> str:
-        """A node's name, or a folded constant as a number."""
-        return self.name.get(id(a), "?") if type(a) is Value else f"{a:g}"
-
-    def through(self, path: PathInfo, others: Sequence[PathInfo]) -> str:
-        """``through E_o1, out_o1, net_o1``: the named nodes of the path that some other path
-        does not pass (else the first such node, else the whole chain)."""
-        named = {id(b) for b in self.setup.names.values() if isinstance(b, Value)}
-        apart = [node for node in path.nodes
-                 if any(all(n is not node for n in o.nodes) for o in others)]  # fmt: skip
-        own = [self.name[id(n)] for n in apart if id(n) in named]
-        own = own or [self.name[id(n)] for n in apart[:1]]
-        if own:  # the named nodes only this path passes, e.g. E_o1, out_o1, net_o1
-            return "through " + ", ".join(own if len(own) <= 3 else [own[0], "…", own[-1]])
-        return "along " + self.chain(path)
-
-    def chain(self, path: PathInfo) -> str:
-        """``f → mul#2 → x``, with the operand slot where a node uses one parent twice."""
-        text = self.out
-        for node, k in (e for f in path.factors for e in f.edges):
-            parents = node.parents
-            slot = f" (operand {k + 1} of {self.name[id(node)]})" if parents.count(
-                parents[k]) > 1 else ""  # fmt: skip
-            text += f" → {self.name[id(parents[k])]}{slot}"
-        return text
-
-    def values(self, point: Point, names: Sequence[str]) -> str:
-        return ", ".join(f"{n} = {point.leaves[n]:.6g}" for n in names if n in point.leaves)
+def _local_at(point: Point) -> Callable[[Local], float]:
+    """Each edge's local derivative at ``point``."""
+    return lambda e: point.local[_point_key(e.node)][e.index]
 
 
 # --- candidates ---------------------------------------------------------------------------
@@ -190,10 +90,13 @@ class Words:
 
 @dataclass
 class Candidate:
-    """A known mistake: its sentence and its value at each point (NaN where unknown)."""
+    """A known mistake: its sentence, its value at each point (NaN where unknown), its kind
+    (one sentence per kind is said) and its rank (lower = a simpler story, said first)."""
 
     sentence: str
     values: np.ndarray
+    kind: str
+    rank: float
     point_only: bool = False  # defined at the given point only
 
 
@@ -206,9 +109,38 @@ class Evidence:
         self.truth = np.array([setup.truth(p) for p in points])
         self.paths = paths_to(setup, setup.wrt)
         self.constant_claim = not setup.used
+        self._locals = [_local_at(p) for p in points]
+        self._edges: dict[tuple[Value, int], np.ndarray] = {}
 
     def vector(self, f: Callable[[Point], float]) -> np.ndarray:
         return np.array([f(p) for p in self.points], dtype=float)
+
+    def of(self, x: PathTerm | Factor) -> np.ndarray:
+        """A path's product or a factor's value at every point."""
+        edges = x.edges if isinstance(x, Factor) else [e for f in x.factors for e in f.edges]
+        out = np.ones(len(self.points))
+        for e in edges:
+            out = out * self.edge(e)
+        return out
+
+    def edge(self, e: Local) -> np.ndarray:
+        """One local derivative at every point (computed once per edge)."""
+        key = (e.node, e.slot)
+        if key not in self._edges:
+            self._edges[key] = np.array([local(e) for local in self._locals], dtype=float)
+        return self._edges[key]
+
+    def sum_without(self, drop: Callable[[int, Local], bool]) -> np.ndarray:
+        """Σ over paths of Π of their local derivatives, each edge with ``drop(k, edge)``
+        counted as 1 — a factor left out, without dividing by it (it may be 0 here)."""
+        total = np.zeros(len(self.points))
+        for k, path in enumerate(self.paths or []):
+            term = np.ones(len(self.points))
+            for e in (e for f in path.factors for e in f.edges):
+                if not drop(k, e):
+                    term = term * self.edge(e)
+            total = total + term
+        return total
 
     def explains(self, c: Candidate) -> bool:
         """Equal to the claim wherever both are known, and not the truth."""
@@ -217,127 +149,207 @@ class Evidence:
         known = [(a, b, t) for a, b, t in pairs if math.isfinite(a) and math.isfinite(b)]
         if not known or len(known) < len(pairs) / 2 or not math.isfinite(self.claim[0]):
             return False
+        if self.constant_claim:  # a number matches a value it rounds to, at its last digit
+            (claim, value, truth), text = known[0], self.setup.claim_text
+            return _to_its_digits(text, claim, value, edge=False) and not _to_its_digits(
+                text, claim, truth)  # fmt: skip
         if not all(close(a, b, *self.tol) for a, b, _ in known):
             return False
         return any(not close(b, t, *self.tol) for _, b, t in known)
 
 
 def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
-    seen = {id(ev.setup.wrt)}
+    seen = {ev.setup.wrt, ev.setup.output}  # ∂f/∂f = 1 is no one's mistake
     for name, b in ev.setup.names.items():
-        if isinstance(b, Value) and id(b) not in seen:
-            seen.add(id(b))
+        if isinstance(b, Value) and b not in seen:
+            seen.add(b)
             yield Candidate(
                 f"This is {partial(w.out, name)}, not {w.d}: the derivative was taken with respect "
                 f"to the wrong variable.",
-                ev.vector(_gradient_of(b)),
-            )
+                ev.vector(_gradient_of(b)), "wrong variable", 3.5,
+            )  # fmt: skip
 
 
 def _gradient_of(node: Value) -> Callable[[Point], float]:
-    return lambda p: p.grads.get(id(node), 0.0)
-
-
-def _path_vectors(ev: Evidence) -> list[np.ndarray]:
-    return [ev.vector(path.at) for path in ev.paths or []]
+    return lambda p: p.grads.get(_point_key(node), 0.0)
 
 
 def _missing_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
     paths = ev.paths or []
     if not 2 <= len(paths) <= MAX_SUBSETS_PATHS:
         return
-    vectors = _path_vectors(ev)
+    vectors = [ev.of(p) for p in paths]
     for size in range(len(paths) - 1, 0, -1):
         for kept in itertools.combinations(range(len(paths)), size):
             lost = [k for k in range(len(paths)) if k not in kept]
-            have = _join([w.through(paths[k], paths) for k in kept])
-            miss = _join([w.through(paths[k], paths) for k in lost])
-            s, one = ("s", "ones") if len(lost) > 1 else ("", "one")
+            have = w.paths([paths[k] for k in kept], paths)
+            miss = w.paths([paths[k] for k in lost], paths)
+            one, they = ("ones", "they contribute") if len(lost) > 1 else ("one", "it contributes")
+            share = sum(vectors[k][0] for k in lost)
             yield Candidate(
-                f"You have the path{'s' if size > 1 else ''} {have} but not the {one} {miss}: "
-                f"{w.wrt} reaches {w.out} along {len(paths)} paths, and {w.d} is the sum over "
-                f"all of them{s and ''}.",
-                np.sum([vectors[k] for k in kept], axis=0),
-            )
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+                f"You have the path{'s' if size > 1 else ''} {have} but not the {one} {miss} "
+                f"({they} {number(share)} here): {w.wrt} reaches {w.out} along {len(paths)} "
+                f"paths, and {w.d} is the sum over all of them.",
+                np.sum([vectors[k] for k in kept], axis=0), "missing path", 2.0 + 0.1 * len(lost),
+            )  # fmt: skip
 
 
 def _extra_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
     paths = ev.paths or []
-    vectors = _path_vectors(ev)
     if len(paths) > 1:
-        for path, v in zip(paths, vectors):
-            yield Candidate(f"The path {w.through(path, paths)} is counted twice.", ev.truth + v)
-    on_true = {id(n) for p in paths for n in p.nodes}
+        for path in paths:
+            yield Candidate(f"The path {w.through(path, paths)} is counted twice.",
+                            ev.truth + ev.of(path), "counted twice", 3.0)  # fmt: skip
+    on_true = {n for p in paths for n in p.nodes}
     for leaf in ev.setup.variables.values():
         if leaf is ev.setup.wrt:
             continue
         for path in paths_to(ev.setup, leaf, cap=16) or []:
-            new = next((n for n in path.nodes if id(n) not in on_true), leaf)
-            chain = w.chain(path)
+            new = next((n for n in path.nodes if n not in on_true), leaf)
             yield Candidate(
-                f"You added a path that does not lead to {w.wrt}: through {w.name[id(new)]} "
-                f"({chain}).",
-                ev.truth + ev.vector(path.at),
-            )
+                f"You added a path that does not lead to {w.wrt}: through {w.name[new]} "
+                f"({w.chain(path)}), which contributes {number(path.product)} here.",
+                ev.truth + ev.of(path), "extra path", 3.0,
+            )  # fmt: skip
 
 
 def _factor_candidates(ev: Evidence, w: Words) -> Iterator[Candidate]:
     paths = ev.paths or []
-    if not paths:
-        return
-    here = ev.points[0]
-    vectors = _path_vectors(ev)
-    everywhere = set.intersection(*({f.key for f in p.factors} for p in paths))
+    everywhere = set.intersection(*({f.key for f in p.factors} for p in paths)) if paths else set()
     seen: set[tuple[Any, ...]] = set()
-    for k, (path, v) in enumerate(zip(paths, vectors)):
+    for k, path in enumerate(paths):
+        v = ev.of(path)
         for f in path.factors:
-            fv = ev.vector(f.at)
-            if not np.all(np.isfinite(fv)) or np.all(fv == fv[0]):
+            fv = ev.of(f)
+            if not np.all(np.isfinite(fv)) or (np.all(fv == fv[0]) and fv[0] != 0):
                 continue  # constants are the constant-factor pattern's business
             common = f.key in everywhere
+            mark = (f.key, common, -1 if common else k)
+            if mark in seen or _is_gate(f):
+                continue  # a relu's factor is the closed-relu pattern's business
+            seen.add(mark)
             where = ("" if len(paths) == 1 else " (it is on every path)" if common
                      else f" on the path {w.through(path, paths)}")  # fmt: skip
-            if (f.key, common, k if not common else -1) in seen:
-                continue
-            seen.add((f.key, common, k if not common else -1))
-            text = w.factor(f, here)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                without = ev.truth / fv if common else ev.truth - v + v / fv
-            yield Candidate(f"Missing factor {text}{where}.", without)
+            without = ev.sum_without(_dropping(set(f.key), None if common else k))
+            rank = 2.0 if common else 2.5
+            text = w.factor(f)
+            yield Candidate(f"Missing factor {text}{where}.", without, "missing factor", rank)
             doubled = ev.truth * fv if common else ev.truth - v + v * fv
             yield Candidate(f"Extra factor {text}{where}: it appears twice in your product.",
-                            doubled)  # fmt: skip
+                            doubled, "extra factor", rank + 0.5)  # fmt: skip
+
+
+def _dropping(keys: set[tuple[Value, int]], on: int | None) -> Callable[[int, Local], bool]:
+    """Drop these edges on path ``on`` (every path when None)."""
+    return lambda k, e: on in (None, k) and (e.node, e.slot) in keys
+
+
+def _input(point: Point, e: Local) -> float:
+    return point.values[_point_key(e.parent)]
+
+
+def _is_gate(f: Factor) -> bool:
+    return len(f.edges) == 1 and f.edges[0].node.op == "relu"
+
+
+def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
+    """A relu closed at the given point (its input < 0, relu′ = 0) counted as open."""
+    paths, here = ev.paths or [], ev.points[0]
+    gates = {(e.node, e.slot): e for p in paths for f in p.factors for e in f.edges
+             if e.node.op == "relu" and e.value == 0 and _input(here, e) <= 0}  # fmt: skip
+    for key, gate in gates.items():
+        through = [p for p in paths if any((e.node, e.slot) == key for f in p.factors
+                                           for e in f.edges)]  # fmt: skip
+        these = ("this path contributes" if len(paths) == 1 else
+                 f"the path {w.through(through[0], paths)} contributes" if len(through) == 1 else
+                 f"the {len(through)} paths through {w.name[gate.node]} contribute")  # fmt: skip
+        below = _input(here, gate)
+        yield Candidate(
+            f"relu is closed here: its input {w.name[gate.parent]} = "
+            f"{number(below)} {'<' if below < 0 else '≤'} 0, so {these} 0. Your formula counts "
+            f"relu′ as 1 there (the slope of an open relu); closed, it is 0.",
+            ev.sum_without(_dropping({key}, None)), "closed relu", 1.0,
+        )  # fmt: skip
+
+
+def _transposed_weights(ev: Evidence, w: Words) -> Iterator[Candidate]:
+    """BP2 with W instead of Wᵀ: in Nielsen's names, w{l}_{k}_{j} read as w{l}_{j}_{k}."""
+    layers: dict[str, dict[tuple[str, str], str]] = {}
+    for name in ev.setup.variables:
+        if m := NIELSEN_WEIGHT.fullmatch(name):
+            layers.setdefault(m.group(1), {})[(m.group(2), m.group(3))] = name
+    if not layers or len(ev.setup.order) > MAX_TRANSPOSE_NODES:
+        return
+    on_paths = _weights_read_on_paths(ev)
+    for layer, weights in sorted(layers.items()):
+        swap = {name: weights[(k, j)] for (j, k), name in weights.items()
+                if j != k and (k, j) in weights}  # fmt: skip
+        read = [n for n in swap if n in on_paths]
+        if not read:
+            continue
+        values = ev.vector(functools.partial(_grad_swapped, ev.setup, swap))
+        pairs = join([f"{swap[n]} where {n} belongs" for n in sorted(read)[:3]])
+        up, below = layer.translate(SUPERSCRIPTS), str(int(layer) - 1).translate(SUPERSCRIPTS)
+        yield Candidate(
+            f"BP2 with W instead of Wᵀ: your formula uses {pairs}. In δ{below} = ((w{up})ᵀ "
+            f"δ{up}) ⊙ σ′(z{below}) the sum over k uses w{layer}_k_j (into neuron k of layer "
+            f"{layer} from neuron j of layer {int(layer) - 1}), not w{layer}_j_k.",
+            values, "transposed", 1.5,
+        )  # fmt: skip
+
+
+def _weights_read_on_paths(ev: Evidence) -> set[str]:
+    """Names of the weights an edge on a true path multiplies by (∂(w·a)/∂a = w): the other
+    operand of a product, the paired operand of a dot (its operands run w1, a1, w2, a2, …)."""
+    names = {v: n for n, v in ev.setup.variables.items()}
+    read: set[str] = set()
+    for e in (e for p in ev.paths or [] for f in p.factors for e in f.edges):
+        ops = e.node.operands
+        if e.node.op == "dot":
+            partners = [ops[e.slot ^ 1]] if e.slot ^ 1 < len(ops) else []
+        elif e.node.op == "mul":
+            partners = [a for i, a in enumerate(ops) if i != e.slot]
+        else:
+            continue
+        read |= {names[a] for a in partners if type(a) is Value and a in names}
+    return read
+
+
+def _grad_swapped(setup: Setup, swap: dict[str, str], p: Point) -> float:
+    leaves = {_point_key(setup.variables[n]): p.leaves[n] for n in setup.variables}
+    moved = {_point_key(setup.variables[n]): p.leaves[other] for n, other in swap.items()}
+    value = _grad_with(setup, leaves, moved)
+    return math.nan if value is None else value
 
 
 def _signs(ev: Evidence, w: Words) -> Iterator[Candidate]:
     yield Candidate(
         f"Sign error: your result is −{w.d}. Check the order of each subtraction "
         f"(out − target, not target − out) and every minus sign's factor of −1.",
-        -ev.truth,
-    )
+        -ev.truth, "sign", 1.0,
+    )  # fmt: skip
     paths = ev.paths or []
     if len(paths) > 1:
-        for path, v in zip(paths, _path_vectors(ev)):
+        for path in paths:
             yield Candidate(
                 f"Sign error on the path {w.through(path, paths)}: its term has the wrong sign.",
-                ev.truth - 2 * v,
-            )
+                ev.truth - 2 * ev.of(path), "sign on a path", 2.5,
+            )  # fmt: skip
 
 
 def _constant_factors(ev: Evidence, w: Words) -> Iterator[Candidate]:
     half, square = _has_constant(ev.setup, "mul", 0.5), _has_constant(ev.setup, "pow", 2.0)
     for c in CONSTANTS_TRIED:
         sentence = f"Off by a constant factor: your result is {c:g} × {w.d}."
+        rank = 3.0
         if c == 2.0 and half and square:
             sentence += (" The ½ in the cost cancels the 2 that differentiating the square "
                          "brings down: d(½u²)/du = u.")  # fmt: skip
+            rank = 1.5
         elif c == 0.5 and square:
             sentence += " The 2 that differentiating a square brings down is missing: (u²)′ = 2u."
-        yield Candidate(sentence, c * ev.truth)
+            rank = 1.5
+        yield Candidate(sentence, c * ev.truth, "constant", rank)
 
 
 def _has_constant(setup: Setup, op: str, value: float) -> bool:
@@ -351,10 +363,10 @@ def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Ite
     setup, here = ev.setup, ev.points[0]
     for group in groups:
         leaves = {n: v for n in group if isinstance(v := setup.names.get(n), Value)}
-        moved = {id(v): group[n] for n, v in leaves.items()}
-        truth = here.grads.get(id(setup.wrt), 0.0)
+        moved = {_point_key(v): group[n] for n, v in leaves.items()}
+        truth = here.grads.get(_point_key(setup.wrt), 0.0)
         on_paths = [n for n, v in leaves.items()  # the ones whose change reaches the result
-                    if not _same(_grad_with(setup, {}, {id(v): group[n]}), truth,
+                    if not _same(_grad_with(setup, {}, {_point_key(v): group[n]}), truth,
                                  ev.tol)]  # fmt: skip
         nan = np.full(len(ev.points), np.nan)
         if on_paths:
@@ -365,14 +377,14 @@ def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Ite
                 f"Your value is what the backward pass gives with the weights after the update "
                 f"({new}) where the ones before it belong ({old}): every gradient of a step is "
                 f"taken at the weights before any of them moves; update only afterwards.",
-                _at_point(nan, value), point_only=True,
+                _at_point(nan, value), "after update (backward)", 1.0, point_only=True,
             )  # fmt: skip
         value = _grad_with(setup, moved, {})
         names = ", ".join(f"{n}⁺" for n in group)
         yield Candidate(
             f"Your value is {w.d} at the weights after the update ({names}), not at the "
             f"weights before it (here: {w.values(here, list(group))}).",
-            _at_point(nan, value), point_only=True,
+            _at_point(nan, value), "after update", 1.0, point_only=True,
         )  # fmt: skip
 
 
@@ -391,15 +403,15 @@ def _grad_with(setup: Setup, forward: dict[int, float], local: dict[int, float])
         _, loc = replay(setup.order, forward, local)
     except (ArithmeticError, ValueError):
         return None
-    return backward(setup.order, setup.output, loc).get(id(setup.wrt), 0.0)
+    return backward(setup.order, setup.output, loc).get(_point_key(setup.wrt), 0.0)
 
 
 def _numbers_for_names(setup: Setup, here: Point) -> list[str]:
     """Numbers in the claim that are a variable's value here: a name belongs there."""
     literals = {a for n in setup.claim_order if not n.is_leaf
                 for a in flat_operands(n) if type(a) is not Value}  # fmt: skip
-    placeholders = {id(v) for v in setup.placeholders.values()}
-    literals |= {n.data for n in setup.claim_order if n.is_leaf and id(n) not in placeholders}
+    placeholders = set(setup.placeholders.values())
+    literals |= {n.data for n in setup.claim_order if n.is_leaf and n not in placeholders}
     out = []
     for c in sorted(literals):
         for name, v in here.leaves.items():
@@ -413,6 +425,9 @@ def _numbers_for_names(setup: Setup, here: Point) -> list[str]:
 
 # --- the diagnosis ------------------------------------------------------------------------
 
+GENERATORS = (_closed_relus, _transposed_weights, _signs, _missing_paths, _factor_candidates,
+              _constant_factors, _extra_paths, _wrong_variable)  # fmt: skip
+
 
 def diagnose(
     setup: Setup,
@@ -423,39 +438,96 @@ def diagnose(
     tol: tuple[float, float],
     updates: list[dict[str, float]],
 ) -> list[str]:
-    """Sentences saying what is wrong with the claim (a known pattern, else the breakdown)."""
+    """Sentences saying what is wrong with the claim: the known mistakes that explain it,
+    simplest first, else the path-by-path breakdown. ``misses`` may be empty for an
+    ``only_here`` verdict (a symbolic refutation); an ``undecided`` verdict gets none."""
+    if verdict not in ("wrong", "only_here"):
+        return []
     ev = Evidence(setup, [here, *around], tol)
     w = Words(setup)
     sentences: list[str] = []
     if verdict == "only_here":
-        sentences.append(_only_here(setup, w, misses, len(around)))
-        sentences += _numbers_for_names(setup, here)
-    generators = [_wrong_variable, _missing_paths, _extra_paths, _factor_candidates, _signs,
-                  _constant_factors]  # fmt: skip
-    candidates = [c for g in generators for c in g(ev, w)] + list(_after_update(ev, w, updates))
-    found: list[str] = []
-    kinds: set[str] = set()
-    for c in candidates:
-        kind = c.sentence.split(":")[0].split(" the ")[0]  # one sentence per kind of mistake
-        if kind not in kinds and ev.explains(c):
-            kinds.add(kind)
-            found.append(c.sentence)
+        sentences.append(_only_here(ev, w, misses))
+        if not ev.constant_claim or _to_its_digits(setup.claim_text, ev.claim[0], ev.truth[0]):
+            sentences += _numbers_for_names(setup, here)  # a right number that means a name
+    elif ev.constant_claim:
+        sentences.append(_number(ev, w, misses))
+    found = _explaining(ev, w, updates)
     sentences += found
     if not found and verdict == "wrong":
         sentences += _breakdown(ev, w, here)
     elif not found and ev.constant_claim:
         names = ", ".join(setup.variables) or "the variables"
-        sentences.append(f"Your claim is a number, so it can only be right at one point: write "
+        sentences.append(f"Your claim is a number, so it is checked at the given point only: write "
                          f"it as a formula in {names} to have it checked everywhere.")  # fmt: skip
     return sentences
 
 
-def _only_here(setup: Setup, w: Words, misses: list[Point], n: int) -> str:
+def _explaining(ev: Evidence, w: Words, updates: list[dict[str, float]]) -> list[str]:
+    """The sentences of the candidates that explain the claim, one per kind, simplest first."""
+    candidates = [c for g in GENERATORS for c in g(ev, w)] + list(_after_update(ev, w, updates))
+    ranked = sorted((c for c in candidates if ev.explains(c)), key=lambda c: c.rank)
+    kinds: set[str] = set()
+    found: list[str] = []
+    for c in ranked:  # sorted() is stable: within a rank, the order the generators gave
+        if c.kind not in kinds:
+            kinds.add(c.kind)
+            found.append(c.sentence)
+    return found
+
+
+def _number(ev: Evidence, w: Words, misses: list[Point]) -> str:
+    """What a claim that is one number is, at the given point — never "equal" unless it is."""
+    here, truth = ev.points[0], ev.truth[0]
+    where = w.values(here, list(here.leaves)) if len(here.leaves) <= 4 else ""
+    at = f"at the given point ({where})" if where else "at the given point"
+    if here.claim is None:
+        return f"Your number is undefined; {w.d} {at} is {truth:.9g}."
+    if not _to_its_digits(ev.setup.claim_text, here.claim, truth):
+        return (f"Your number {here.claim:.9g} is not {w.d} {at}: the engine gives "
+                f"{truth:.9g}, a difference of {number(here.claim - truth)}.")  # fmt: skip
+    text = f"Your number {here.claim:.9g} is {w.d}"
+    if not close(here.claim, truth, 1e-12, 1e-15):
+        text += f" to the digits you wrote (the engine gives {truth:.9g})"
+    if not misses:
+        return f"{text} {at}."
+    first = misses[0]
+    return (f"{text} at the given point but not at {len(misses)} of the {len(ev.points) - 1} "
+            f"points around it; e.g. at {w.values(first, list(first.leaves))} it is "
+            f"{ev.setup.truth(first):.9g}.")  # fmt: skip
+
+
+def _to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
+    """Whether ``truth`` rounds to the number written: within half a unit of its last digit
+    (``4`` is not 3; ``0.1222`` is 0.122229), the half itself included when ``edge``. A claim
+    that is not one decimal number (``1/3``) must agree to within float rounding."""
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        return close(claim, truth, 1e-9, 1e-15)
+    if not d.is_finite():
+        return False
+    half = Decimal(5).scaleb(d.as_tuple().exponent - 1)  # type: ignore[operator]
+    gap = abs(d - Decimal(truth))
+    return gap <= half if edge else gap < half
+
+
+def _only_here(ev: Evidence, w: Words, misses: list[Point]) -> str:
+    if ev.constant_claim:
+        return _number(ev, w, misses)
+    here, n = ev.points[0], len(ev.points) - 1
+    mine = "undefined" if here.claim is None else f"{here.claim:.9g}"
+    pair = f"yours {mine}, the engine's {ev.truth[0]:.9g}"
+    if not misses:  # every number agreed: the refutation was symbolic
+        return (f"Your formula agrees with {w.d} to within rounding at all {n + 1} points "
+                f"checked (at the given point: {pair}), but it is a different function: the "
+                f"symbolic check finds a difference that is not zero.")  # fmt: skip
     first = misses[0]
     yours = "undefined" if first.claim is None else f"{first.claim:.9g}"
-    return (f"Your formula equals {w.d} at the given point but not at {len(misses)} of the "
-            f"{n} points around it; e.g. at {w.values(first, list(first.leaves))}: yours "
-            f"{yours}, the engine's {setup.truth(first):.9g}.")  # fmt: skip
+    return (f"Your formula agrees with {w.d} at the given point but not at {len(misses)} of the "
+            f"{n} points around it: at the given point {pair}; at "
+            f"{w.values(first, list(first.leaves))}, yours {yours}, the engine's "
+            f"{ev.setup.truth(first):.9g}.")  # fmt: skip
 
 
 def _breakdown(ev: Evidence, w: Words, here: Point) -> list[str]:
@@ -468,10 +540,9 @@ def _breakdown(ev: Evidence, w: Words, here: Point) -> list[str]:
     s = "s" if len(paths) != 1 else ""
     lines.append(f"{w.d} is the sum over {len(paths)} path{s}:")
     for k, path in enumerate(paths, 1):
-        symbols = " · ".join(partial(w.name[id(f.top)], w.name[id(f.bottom)])
-                             for f in path.factors)  # fmt: skip
-        values = " × ".join(f"{f.at(here):.6g}" for f in path.factors)
+        symbols = " · ".join(partial(w.name[f.top], w.name[f.bottom]) for f in path.factors)
+        values = " × ".join(f"{f.value:.6g}" for f in path.factors)
         lines.append(f"path {k} ({w.through(path, paths)}): {symbols} = {values} = "
-                     f"{path.at(here):.9g}")  # fmt: skip
+                     f"{path.product:.9g}")  # fmt: skip
     lines.append(f"sum = {ev.truth[0]:.9g}; your claim = {claim}.")
     return lines

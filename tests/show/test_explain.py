@@ -391,3 +391,35 @@ def test_every_latex_we_write_renders_in_a_real_browser_with_the_shipped_katex(t
     finally:
         browser.quit()
     assert errors == [] and rendered == len(snippets)
+
+
+# --- one path model, keyed by Value ----------------------------------------------------------
+
+
+def test_values_hash_by_identity_so_the_path_model_can_key_by_them() -> None:
+    a, b = Value(1.0, label="x"), Value(1.0, label="x")  # equal data, equal labels
+    assert Value.__hash__ is object.__hash__ and Value.__eq__ is object.__eq__
+    assert a != b and len({a: 1, b: 2}) == 2
+    y = a * a + b
+    e = explain(y, a)
+    keys = [f.key for p in e.paths for f in p.factors]
+    assert all(isinstance(node, Value) for key in keys for node, _ in key)
+    assert {f.bottom for p in e.paths for f in p.factors if f.bottom is a} == {a}
+    assert all(p.nodes[-1] is a for p in e.paths)  # b, equal to a in every field, is not on them
+
+
+def test_a_factor_evaluates_at_other_local_derivatives() -> None:
+    x = Value(0.5, label="x")
+    y = (x * x).sin()
+    e = explain(y, x)
+    for path in e.paths:
+        assert path.at(lambda edge: edge.value) == path.product  # where the graph was built
+        assert path.at(lambda edge: 2.0) == 2.0 ** sum(len(f.edges) for f in path.factors)
+
+
+def test_nielsen_names_render_in_latex() -> None:
+    from autograd_bp.check.problems import nielsen_problem
+
+    n = nielsen_problem([2, 2, 1])
+    text = explain(n.output, n.names["w2_1_1"]).latex()  # recursed without end before
+    assert "\\text{w2\\_1\\_1}" in text and latex_name("a2_1") == "\\text{a2\\_1}"
