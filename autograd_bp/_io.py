@@ -21,8 +21,13 @@ class NotRegularFileError(OSError):
     a FIFO, a device, a directory, a socket, or a symlink that leads nowhere.
 
     An ``OSError``, so whatever already handles a failed save or load handles it too; its
-    message is one line naming the path and what it is.
+    message is one line naming the path and what it is; ``reason`` is that message without
+    the path ("it is a FIFO (named pipe), not a regular file").
     """
+
+    def __init__(self, doing: str, path: Path, reason: str) -> None:
+        super().__init__(f"cannot {doing} {str(path)!r}: {reason}")
+        self.reason = reason
 
 
 # One human name per file type the checks below can meet.
@@ -50,10 +55,8 @@ def file_kind(mode: int) -> str:
 
 def _refuse_unless_regular(path: Path, target: Path, mode: int, doing: str) -> None:
     if not stat.S_ISREG(mode):
-        via = f" (a symlink to {str(target)!r})" if target != path else ""
-        raise NotRegularFileError(
-            f"cannot {doing} {str(path)!r}{via}: it is {file_kind(mode)}, not a regular file"
-        )
+        via = f"it is a symlink to {str(target)!r}, which " if target != path else "it "
+        raise NotRegularFileError(doing, path, f"{via}is {file_kind(mode)}, not a regular file")
 
 
 def _resolve_target(path: Path) -> Path:
@@ -65,14 +68,14 @@ def _resolve_target(path: Path) -> Path:
         os.stat(path)  # follows every link in the chain
     except FileNotFoundError:
         raise NotRegularFileError(
-            f"cannot write {str(path)!r}: it is a dangling symlink "
-            f"(to {os.readlink(path)!r}, which does not exist)"
+            "write",
+            path,
+            f"it is a dangling symlink (to {os.readlink(path)!r}, which does not exist)",
         ) from None
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise NotRegularFileError(
-                f"cannot write {str(path)!r}: it is a symlink loop (a link that leads "
-                "back to itself)"
+                "write", path, "it is a symlink loop (a link that leads back to itself)"
             ) from None
         raise
     return Path(os.path.realpath(path))
@@ -145,7 +148,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 
 
 class FileTooLargeError(ValueError):
-    """A file is larger than the reader's stated limit; refused before it is parsed."""
+    """A file is larger than the reader's stated limit; refused before it is parsed.
+    ``reason`` is the message without the path."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot read {str(path)!r}: {reason}")
+        self.reason = reason
 
 
 def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
@@ -182,9 +190,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 
 
 def _too_large(path: Path, max_bytes: int, size: str) -> FileTooLargeError:
-    return FileTooLargeError(
-        f"cannot read {str(path)!r}: it holds {size}, over the limit of {max_bytes:,} bytes"
-    )
+    return FileTooLargeError(path, f"it holds {size}, over the limit of {max_bytes:,} bytes")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,6 +132,14 @@ def test_a_fifo_is_refused_directly_and_through_a_link(tmp_path) -> None:
     _refused(fifo, "FIFO")
     _refused(tmp_path / "link", "FIFO", "a symlink to", str(fifo))
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and _entries(tmp_path) == ["link", "pipe"]
+
+
+def test_a_socket_is_refused_and_left_as_it_is(tmp_path) -> None:
+    path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        _refused(path, "a socket")
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
 
 
 def _device(tmp_path, name: str, minor: int):
