@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 
 class NotRegularFileError(OSError):
@@ -176,17 +176,44 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         cannot read '/dev/zero': it is a character device, not a regular file
     """
     where = Path(path)
-    _refuse_unless_regular(where, where, os.stat(where).st_mode, "read")
-    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as f:  # buffered: read(n) loops until n bytes or the end
-        st = os.fstat(fd)
-        _refuse_unless_regular(where, where, st.st_mode, "read")
-        if st.st_size > max_bytes:
-            raise _too_large(where, max_bytes, f"{st.st_size:,} bytes")
-        data = f.read(max_bytes + 1)
+    with _open_regular(where) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise _too_large(where, max_bytes, f"{size:,} bytes")
+        data = f.read(max_bytes + 1)  # buffered: read(n) loops until n bytes or the end
         if len(data) > max_bytes:
             raise _too_large(where, max_bytes, "more")
     return data
+
+
+def read_file_head(path: str | os.PathLike[str], n: int) -> bytes:
+    """The first ``n`` bytes (fewer if the file is shorter) of the regular file at ``path``;
+    like :func:`read_regular_file`, a FIFO, device or directory is refused without blocking.
+    For a look at a file before overwriting it (is this one ours?).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.gv"
+        >>> _ = path.write_text("// mark\\ndigraph {}")
+        >>> read_file_head(path, 7)
+        b'// mark'
+    """
+    with _open_regular(Path(path)) as f:
+        return f.read(n)
+
+
+def _open_regular(where: Path) -> BinaryIO:
+    """``where`` opened for reading if it is a regular file: checked with ``stat`` first (a
+    FIFO is never opened), opened non-blocking, and checked again on the descriptor."""
+    _refuse_unless_regular(where, where, os.stat(where).st_mode, "read")
+    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    f = os.fdopen(fd, "rb")
+    try:
+        _refuse_unless_regular(where, where, os.fstat(fd).st_mode, "read")
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def _too_large(path: Path, max_bytes: int, size: str) -> FileTooLargeError:

@@ -21,6 +21,7 @@ from autograd_bp._io import (
     atomic_write,
     atomic_write_text,
     dumps_strict,
+    read_file_head,
     read_regular_file,
     require,
 )
@@ -242,8 +243,15 @@ def test_reading_refuses_what_is_not_a_regular_file(tmp_path) -> None:
     os.mkfifo(tmp_path / "pipe")
     for path, kind in [("/dev/zero", "character device"), (tmp_path, "directory"),
                        (tmp_path / "pipe", "FIFO")]:  # fmt: skip
-        with _alarm(5), pytest.raises(NotRegularFileError, match=kind):
-            read_regular_file(path, 1000)
+        for read in (read_regular_file, read_file_head):
+            with _alarm(5), pytest.raises(NotRegularFileError, match=kind):
+                read(path, 1000)
+
+
+def test_the_head_of_a_file_is_its_first_bytes_however_large(tmp_path) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(b"// mark\n" + b"x" * 10_000)
+    assert read_file_head(path, 8) == b"// mark\n" and read_file_head(path, 10**9)[-1:] == b"x"
 
 
 def test_strict_json_has_no_nan_or_infinity_tokens() -> None:

@@ -4,6 +4,7 @@ A neuron computes ``act(dot(w, x) + b)`` as two nodes: the weighted input z (the
 ``net``, one n-ary ``dot`` node whose local derivatives are exactly ∂net/∂w = x and
 ∂net/∂x = w) and the activation (``out``). Stacking layers nests these functions, and
 ``backward`` undresses them last-applied-first — no network-specific gradient code.
+Saving and loading go through :mod:`autograd_bp.nn.model_file`, which owns the file format.
 
 Example:
     >>> from autograd_bp.nn import MLP
