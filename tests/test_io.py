@@ -7,13 +7,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_bp._io import (
     FileTooLargeError,
@@ -21,6 +25,7 @@ from autograd_bp._io import (
     atomic_write,
     atomic_write_text,
     dumps_strict,
+    file_kind,
     read_file_head,
     read_regular_file,
     require,
@@ -184,6 +189,47 @@ def test_a_hard_link_keeps_the_old_contents_under_its_other_name(tmp_path) -> No
     atomic_write_text(path, "new")
     assert path.read_text() == "new" and other.read_text() == "old"
     assert path.stat().st_ino != other.stat().st_ino and other.stat().st_nlink == 1
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[str, str]]:
+    """name -> (kind, link target or file contents): everything a write could change."""
+    out = {}
+    for p in sorted(directory.iterdir()):
+        if p.is_symlink():
+            out[p.name] = ("link", os.readlink(p))
+        elif p.is_file():
+            out[p.name] = ("file", p.read_text())
+        else:
+            out[p.name] = (file_kind(os.lstat(p).st_mode), "")
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    end=st.sampled_from(["file", "none", "directory", "fifo", "loop"]),
+    hops=st.lists(st.booleans(), max_size=3),  # one symlink per entry: relative (True) or absolute
+)
+def test_a_write_reaches_a_regular_file_through_any_chain_or_changes_nothing(end, hops) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        d = Path(name)
+        final = d / "end"
+        {"file": lambda: final.write_text("old"), "none": lambda: None,
+         "directory": final.mkdir, "fifo": lambda: os.mkfifo(final),
+         "loop": lambda: final.symlink_to("end")}[end]()  # fmt: skip
+        path = final
+        for i, relative in enumerate(hops):
+            link = d / f"link{i}"
+            link.symlink_to(path.name if relative else path)
+            path = link
+        before = _snapshot(d)
+        writable = end == "file" or (end == "none" and not hops)
+        if writable:
+            atomic_write_text(path, "new")
+            before["end"] = ("file", "new")
+        else:
+            with pytest.raises(NotRegularFileError, match=re.escape(repr(str(path)))):
+                atomic_write_text(path, "new")
+        assert _snapshot(d) == before  # links still links, nothing else touched, no temp
 
 
 def test_every_refusal_leaves_no_temp_file_and_writes_nothing(tmp_path) -> None:
