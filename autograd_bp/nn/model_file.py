@@ -101,6 +101,15 @@ def write_model_file(
 
     A NaN or infinite parameter is refused (the file could not be loaded back): the error
     names it, and an existing file is left as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.json"
+        >>> try:
+        ...     write_model_file(path, "Neuron", None, {"b": float("nan")})
+        ... except ValueError as e:
+        ...     print(str(e).partition(";")[0], path.exists())
+        save: parameter 'b' is nan False
     """
     bad = [name for name, v in state.items() if not math.isfinite(v)]
     if bad:
@@ -249,7 +258,18 @@ def load_state(params: Sequence[tuple[str, Value]], state: Any) -> None:
 
 def saved_state_for(path: str | os.PathLike[str], model: str, config: dict[str, Any] | None) -> Any:
     """The saved state in ``path``, once the file is known to hold this kind of ``model``
-    with this ``config`` (a relu network's file does not load into a tanh one)."""
+    with this ``config`` (a relu network's file does not load into a tanh one).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = write_model_file(pathlib.Path(tempfile.mkdtemp()) / "m.json", "MLP",
+        ...                         {"activations": ["relu"]}, {"w": 1.0})
+        >>> try:
+        ...     saved_state_for(path, "MLP", {"activations": ["tanh"]})
+        ... except ModelFileError as e:
+        ...     print(str(e).partition(": ")[2])
+        activations ['relu'] (this model: ['tanh']); use MLP.from_file to rebuild the saved one
+    """
     doc = read_model_file(path)
     where = _where(path)
     saved = doc.get("model")
