@@ -3,6 +3,7 @@ extras."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import math
@@ -12,15 +13,84 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 
-def _resolve_target(path: str | os.PathLike[str]) -> Path:
-    """Where the bytes go: a symlink is followed (its target is replaced, the link stays)."""
-    target = Path(path)
-    if target.is_symlink():
-        return Path(os.path.realpath(target))
-    return target
+class NotRegularFileError(OSError):
+    """A path that must be a regular file (to write through, or to read) is something else:
+    a FIFO, a device, a directory, a socket, or a symlink that leads nowhere.
+
+    An ``OSError``, so whatever already handles a failed save or load handles it too; its
+    message is one line naming the path and what it is; ``reason`` is that message without
+    the path ("it is a FIFO (named pipe), not a regular file").
+    """
+
+    def __init__(self, doing: str, path: Path, reason: str) -> None:
+        super().__init__(f"cannot {doing} {str(path)!r}: {reason}")
+        self.reason = reason
+
+
+# One human name per file type the checks below can meet.
+_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words ("a regular file", "a FIFO (named pipe)"...).
+
+    Example:
+        >>> import os
+        >>> file_kind(os.stat("/dev/null").st_mode)
+        'a character device'
+    """
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _refuse_unless_regular(path: Path, target: Path, mode: int, doing: str) -> None:
+    if not stat.S_ISREG(mode):
+        via = f"it is a symlink to {str(target)!r}, which " if target != path else "it "
+        raise NotRegularFileError(doing, path, f"{via}is {file_kind(mode)}, not a regular file")
+
+
+def _resolve_target(path: Path) -> Path:
+    """Where the bytes go: a symlink is followed to its final target (the link stays a
+    link); a dangling or looping link is refused, since writing would replace the link."""
+    if not path.is_symlink():
+        return path
+    try:
+        os.stat(path)  # follows every link in the chain
+    except FileNotFoundError:
+        raise NotRegularFileError(
+            "write",
+            path,
+            f"it is a dangling symlink (to {os.readlink(path)!r}, which does not exist)",
+        ) from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotRegularFileError(
+                "write", path, "it is a symlink loop (a link that leads back to itself)"
+            ) from None
+        raise
+    return Path(os.path.realpath(path))
+
+
+def _writable_target(path: Path) -> tuple[Path, int | None]:
+    """The regular file (existing or not) that ``path`` names, and its permission bits
+    when it exists; anything else is refused before a byte is written."""
+    target = _resolve_target(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    _refuse_unless_regular(path, target, st.st_mode, "write")
+    return target, stat.S_IMODE(st.st_mode)
 
 
 def _new_temp_file(target: Path) -> Path:
@@ -42,21 +112,31 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     A crash half-way leaves the old file (or none), never a half-written one. The new
     file gets the old file's permission bits when it replaces one, else 0o666 minus the
     umask (0o644 under the usual 022), like any file a program creates. A symlink is
-    written through: its target gets the new contents and the link stays a link.
+    written through: the temporary file is made beside its final target and renamed over
+    it, so the target gets the new contents and the link stays a link. Only a regular
+    file (or a new name) is written: a FIFO, a device, a directory, a socket, a dangling
+    or looping symlink raise :class:`NotRegularFileError` and nothing is touched. A hard
+    link is a directory entry like any other: the rename replaces the entry named here
+    and the file's other names keep the old contents.
 
     Example:
         >>> import tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> atomic_write(d / "a.txt", lambda tmp: tmp.write_text("hi")).read_text()
         'hi'
+        >>> try:
+        ...     atomic_write(d, lambda tmp: tmp.write_text("hi"))
+        ... except NotRegularFileError as e:
+        ...     print(str(e).partition(": ")[2])
+        it is a directory, not a regular file
     """
     link = Path(path)
-    target = _resolve_target(link)
+    target, mode = _writable_target(link)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_temp_file(target)
     try:
-        if target.exists():
-            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        if mode is not None:
+            os.chmod(tmp, mode)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -65,6 +145,79 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         tmp.unlink(missing_ok=True)
         raise
     return link
+
+
+class FileTooLargeError(ValueError):
+    """A file is larger than the reader's stated limit; refused before it is parsed.
+    ``reason`` is the message without the path."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot read {str(path)!r}: {reason}")
+        self.reason = reason
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes`` of them.
+
+    Anything else is refused without blocking or reading: a FIFO (which would wait for a
+    writer), a device (``/dev/zero`` never ends), a directory, a socket raise
+    :class:`NotRegularFileError`; a file over ``max_bytes`` raises
+    :class:`FileTooLargeError`. The path is checked with ``stat`` before opening, then
+    opened non-blocking and checked again on the open descriptor (``fstat``), so a file
+    swapped in between is caught too; at most ``max_bytes + 1`` bytes are ever read
+    (a file that grows while it is read, or reports size 0 like those in ``/proc``,
+    is still bounded).
+
+    Example:
+        >>> try:
+        ...     read_regular_file("/dev/zero", 1024)
+        ... except NotRegularFileError as e:
+        ...     print(e)
+        cannot read '/dev/zero': it is a character device, not a regular file
+    """
+    where = Path(path)
+    with _open_regular(where) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise _too_large(where, max_bytes, f"{size:,} bytes")
+        data = f.read(max_bytes + 1)  # buffered: read(n) loops until n bytes or the end
+        if len(data) > max_bytes:
+            raise _too_large(where, max_bytes, "more")
+    return data
+
+
+def read_file_head(path: str | os.PathLike[str], n: int) -> bytes:
+    """The first ``n`` bytes (fewer if the file is shorter) of the regular file at ``path``;
+    like :func:`read_regular_file`, a FIFO, device or directory is refused without blocking.
+    For a look at a file before overwriting it (is this one ours?).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.gv"
+        >>> _ = path.write_text("// mark\\ndigraph {}")
+        >>> read_file_head(path, 7)
+        b'// mark'
+    """
+    with _open_regular(Path(path)) as f:
+        return f.read(n)
+
+
+def _open_regular(where: Path) -> BinaryIO:
+    """``where`` opened for reading if it is a regular file: checked with ``stat`` first (a
+    FIFO is never opened), opened non-blocking, and checked again on the descriptor."""
+    _refuse_unless_regular(where, where, os.stat(where).st_mode, "read")
+    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    f = os.fdopen(fd, "rb")
+    try:
+        _refuse_unless_regular(where, where, os.fstat(fd).st_mode, "read")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _too_large(path: Path, max_bytes: int, size: str) -> FileTooLargeError:
+    return FileTooLargeError(path, f"it holds {size}, over the limit of {max_bytes:,} bytes")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -20,12 +20,12 @@ from .losses import (
     mse,
     softmax,
 )
+from .model_file import ModelFileError
 from .modules import (
     ACTIVATIONS,
     INITS,
     MLP,
     Layer,
-    ModelFileError,
     Module,
     Neuron,
     activation_name,

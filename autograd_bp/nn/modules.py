@@ -4,6 +4,7 @@ A neuron computes ``act(dot(w, x) + b)`` as two nodes: the weighted input z (the
 ``net``, one n-ary ``dot`` node whose local derivatives are exactly ∂net/∂w = x and
 ∂net/∂x = w) and the activation (``out``). Stacking layers nests these functions, and
 ``backward`` undresses them last-applied-first — no network-specific gradient code.
+Saving and loading go through :mod:`autograd_bp.nn.model_file`, which owns the file format.
 
 Example:
     >>> from autograd_bp.nn import MLP
@@ -16,19 +17,24 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_text
 from ..core.engine import Number, Value, dot
+from .model_file import (
+    ModelFileError,
+    about_file,
+    checked_mlp_config,
+    load_state,
+    read_model_file,
+    saved_state_for,
+    write_model_file,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -43,8 +49,6 @@ __all__ = [
 ]
 
 Activation = Callable[[Value], Value]
-FORMAT = "autograd_bp.model"
-FORMAT_VERSION = 1
 
 
 def _linear(z: Value) -> Value:
@@ -96,10 +100,6 @@ INITS: dict[str, Callable[[np.random.Generator, int], tuple[np.ndarray, float]]]
     # w ~ N(0, 1/nin) (standard deviation 1/sqrt(nin)), b = 0: keeps z of order 1
     "scaled_normal": lambda rng, nin: (rng.standard_normal(nin) / math.sqrt(nin), 0.0),
 }
-
-
-class ModelFileError(ValueError):
-    """A saved model could not be read, or does not fit the model it is loaded into."""
 
 
 def _param(x: Value | Number, label: str = "") -> Value:
@@ -188,21 +188,7 @@ class Module:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Set every parameter from ``state``; checks everything first, so a bad state
         changes nothing."""
-        if not isinstance(state, dict):
-            raise ModelFileError(
-                f"state must be a dict of name -> number, got {type(state).__name__}"
-            )
-        params = self.named_parameters()
-        names = {name for name, _ in params}
-        missing = sorted(names - state.keys())
-        extra = sorted(state.keys() - names)
-        if missing or extra:
-            parts = [f"{what} {_short(keys)}" for what, keys in
-                     (("missing", missing), ("unexpected", extra)) if keys]  # fmt: skip
-            raise ModelFileError("state does not fit this model: " + "; ".join(parts))
-        values = {name: _parameter_value(name, state[name]) for name, _ in params}
-        for name, p in params:
-            p.data = values[name]
+        load_state(self.named_parameters(), state)
 
     def config(self) -> dict[str, Any] | None:
         """What is needed to rebuild this module's architecture (None if not rebuildable)."""
@@ -212,156 +198,24 @@ class Module:
         """Write the parameters (and architecture, when known) as JSON, atomically.
 
         A NaN or infinite parameter is refused (the file could not be loaded back): the
-        error names it, and an existing file is left as it was.
+        error names it, and an existing file is left as it was. A symlink is written
+        through (the link stays a link); a FIFO, a device, a directory or a dangling or
+        looping link is refused with an ``OSError`` naming the path and what it is.
+        The file format: :mod:`autograd_bp.nn.model_file`.
         """
-        state = self.state_dict()
-        bad = [name for name, v in state.items() if not math.isfinite(v)]
-        if bad:
-            raise ValueError(
-                f"save: parameter {bad[0]!r} is {state[bad[0]]!r}"
-                f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}; "
-                f"refusing to write {str(path)!r}: a model file holds finite numbers only"
-            )
-        doc = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "model": type(self).__name__,
-            "config": self.config(),
-            "state": state,
-        }
-        return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        return write_model_file(path, type(self).__name__, self.config(), self.state_dict())
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters saved by :meth:`save`; on any error the model is unchanged.
 
         The file must hold this kind of model with this architecture: a file saved from
         a relu network does not load into a tanh one (rebuild it with ``MLP.from_file``).
+        Only a regular file of at most ``MAX_MODEL_BYTES`` (64 MiB) is read; anything else
+        (a FIFO, ``/dev/zero``, a directory) raises :class:`ModelFileError` without blocking.
         """
-        doc = read_model_file(path)
-        where = f"model file {str(path)!r}"
-        saved, mine = doc.get("model"), type(self).__name__
-        if saved != mine:
-            raise ModelFileError(f"{where} holds a {_short(saved)}, not a {mine}")
-        cfg, own = doc.get("config"), self.config()
-        if isinstance(cfg, dict) and own is not None and cfg != own:
-            diff = [f"{k} {_short(cfg.get(k))} (this model: {_short(own.get(k))})"
-                    for k in own if cfg.get(k) != own.get(k)] or ["extra keys"]  # fmt: skip
-            raise ModelFileError(
-                f"{where} was saved from a different architecture: {'; '.join(diff)}; "
-                f"use {mine}.from_file to rebuild the saved one"
-            )
-        with _naming(where):
-            self.load_state_dict(doc["state"])
-
-
-@contextlib.contextmanager
-def _naming(where: str) -> Iterator[None]:
-    """Prefix a ModelFileError raised inside with the file it is about."""
-    try:
-        yield
-    except ModelFileError as e:
-        raise ModelFileError(f"{where}: {e}") from None
-
-
-def _short(x: Any) -> str:
-    """A repr cut to a readable length: error messages quote what a file holds."""
-    return reprlib.repr(x)
-
-
-def _parameter_value(name: str, v: Any) -> float:
-    """A state entry as a float: a finite real number, or a ModelFileError naming it."""
-    name = _short(name)
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ModelFileError(f"parameter {name} must be a number, got {_short(v)}")
-    try:
-        value = float(v)
-    except OverflowError:
-        value = math.inf
-    if not math.isfinite(value):
-        raise ModelFileError(f"parameter {name} must be finite, got {v!r}")
-    return value
-
-
-_MAX_INT_DIGITS = 18  # no count or version in a model file needs more; also stops 10**4300
-
-
-class _Refused(ValueError):
-    """Raised by the JSON hooks; read_model_file turns it into a ModelFileError."""
-
-
-def _refuse_constant(token: str) -> float:
-    raise _Refused(f"has a non-finite number ({token}); JSON has none and a model needs none")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Refused(f"has a number too large for a float ({text[:20]})")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise _Refused(f"has an integer with {len(text)} digits")
-    return int(text)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Refused(f"has the key {dup!r} twice")
-    return doc
-
-
-def _parse_model_json(text: str, where: str) -> Any:
-    """json.loads, strict: finite numbers, bounded integers, unique keys, bounded depth."""
-    try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int, object_pairs_hook=_unique_keys)  # fmt: skip
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"{where} is not valid JSON (truncated or corrupt?): {e}") from None
-    except _Refused as e:
-        raise ModelFileError(f"{where} {e}") from None
-    except RecursionError:  # the C decoder recurses once per nesting level
-        raise ModelFileError(f"{where} is nested too deeply to be a model file") from None
-
-
-def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse and check a saved model file; raises :class:`ModelFileError` naming the file
-    and the reason, whatever is wrong with it.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> bad = pathlib.Path(tempfile.mkdtemp()) / "m.json"
-        >>> _ = bad.write_text('{"state": {"w": NaN}}')
-        >>> try:
-        ...     read_model_file(bad)
-        ... except ModelFileError as e:
-        ...     print(str(e).partition("m.json' ")[2])
-        has a non-finite number (NaN); JSON has none and a model needs none
-    """
-    where = f"model file {str(path)!r}"
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"cannot read {where}: {e.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{where} is not UTF-8 text (byte {e.start}): corrupt?") from None
-    doc = _parse_model_json(text, where)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{where} is not an autograd_bp model file")
-    if doc.get("version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{where} has format version {doc.get('version')!r}; "
-            f"this autograd_bp reads version {FORMAT_VERSION}"
-        )
-    if not isinstance(doc.get("state"), dict):
-        raise ModelFileError(f"{where} has no parameter state")
-    return doc
+        state = saved_state_for(path, type(self).__name__, self.config())
+        with about_file(path):
+            self.load_state_dict(state)
 
 
 class Neuron(Module):
@@ -601,15 +455,15 @@ class MLP(Module):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
-        """Rebuild an MLP (architecture and weights) from a file written by :meth:`save`."""
+        """Rebuild an MLP (architecture and weights) from a file written by :meth:`save`;
+        a file that is not one raises :class:`ModelFileError` (see :meth:`Module.load`)."""
         doc = read_model_file(path)
-        where = f"model file {str(path)!r}"
         cfg = doc.get("config")
         if doc.get("model") != "MLP" or not isinstance(cfg, dict):
-            raise ModelFileError(f"{where} holds no MLP architecture")
-        with _naming(where):
-            nin, nouts, acts, bias = _checked_mlp_config(cfg, len(doc["state"]))
-            net = cls(nin, nouts, acts, bias=bias)  # small: its size matched the state's
+            raise ModelFileError(f"model file {str(path)!r} holds no MLP architecture")
+        with about_file(path):
+            arch = checked_mlp_config(cfg, len(doc["state"]), list(ACTIVATIONS))
+            net = cls(arch.nin, arch.nouts, arch.activations, bias=arch.bias)  # small: checked
             net.load_state_dict(doc["state"])
         return net
 
@@ -673,37 +527,6 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP({self.nin}, {self.nouts})"
-
-
-def _checked_mlp_config(
-    cfg: dict[str, Any], n_state: int
-) -> tuple[int, list[int], list[str], bool]:
-    """A saved MLP config's (nin, nouts, activations, bias), every field checked, and its
-    parameter count compared with the state's *before* anything is built: a 700-byte file
-    claiming ``"nin": 100000000`` is refused, not allocated."""
-    nin, nouts, acts, bias = (cfg.get(k) for k in ("nin", "nouts", "activations", "bias"))
-    if not isinstance(nin, int) or not isinstance(nouts, list) or not nouts:
-        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
-    sizes = [nin, *nouts]
-    if not all(type(n) is int and n >= 1 for n in sizes):
-        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
-    if (
-        not isinstance(acts, list)
-        or len(acts) != len(nouts)
-        or not all(isinstance(a, str) and a in ACTIVATIONS for a in acts)
-    ):
-        raise ModelFileError(
-            f"bad architecture: activations {_short(acts)} for {len(nouts)} layers"
-        )
-    if not isinstance(bias, bool):
-        raise ModelFileError(f"bad architecture: bias {_short(bias)}")
-    count = sum((a + bias) * b for a, b in zip(sizes, sizes[1:]))
-    if count != n_state:
-        raise ModelFileError(
-            f"architecture MLP({nin}, {_short(nouts)}) has {count} parameters "
-            f"but the state has {n_state}"
-        )
-    return nin, nouts, acts, bias
 
 
 def _torch_activation(torch: Any, act: Activation) -> Any:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
+import resource
+import stat
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +17,7 @@ from conftest import require_torch
 
 from autograd_bp import Value
 from autograd_bp.nn.losses import half_sse
+from autograd_bp.nn.model_file import MAX_MODEL_BYTES
 from autograd_bp.nn.modules import MLP, Layer, ModelFileError, Neuron
 
 
@@ -153,6 +160,82 @@ def test_shape_mismatch_is_refused(tmp_path) -> None:
 def test_missing_file_is_a_model_file_error(tmp_path) -> None:
     with pytest.raises(ModelFileError, match="cannot read"):
         MLP(1, [1]).load(tmp_path / "absent.json")
+
+
+def _in_a_child(work: Callable[[], str], seconds: float = 20.0) -> str:
+    """``work()`` in a forked child limited to ``seconds`` and 4 GiB of address space, so a
+    regression (blocking on a FIFO, reading /dev/zero forever) fails this test instead of
+    hanging the suite or eating the machine's memory."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+        try:
+            child.send(work())
+        except BaseException as e:  # report whatever happened, to be asserted on
+            child.send(f"{type(e).__name__}: {e}")
+
+    proc = ctx.Process(target=run)
+    proc.start()
+    try:
+        if not parent.poll(seconds):
+            raise AssertionError(f"still running after {seconds} s (blocked or reading on)")
+        return parent.recv()
+    finally:
+        proc.kill()
+        proc.join()
+
+
+def _load_error(load: Callable[[Path], object], path: Path) -> str:
+    try:
+        load(path)
+    except ModelFileError as e:
+        return f"ModelFileError: {e}"
+    return "loaded"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("load", [MLP.from_file, MLP(1, [1]).load], ids=["from_file", "load"])
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "/dev/null", "directory", "loop"])
+def test_loading_what_is_not_a_regular_file_is_refused_at_once(tmp_path, load, kind) -> None:
+    path = {"fifo": tmp_path / "m.json", "directory": tmp_path, "loop": tmp_path / "m.json"}.get(
+        kind, Path(kind)
+    )
+    if kind == "fifo":
+        os.mkfifo(path)
+    if kind == "loop":
+        path.symlink_to(path.name)
+    said = _in_a_child(lambda: _load_error(load, path))
+    words = {"fifo": "a FIFO", "/dev/zero": "a character device", "/dev/null": "a character "
+             "device", "directory": "a directory", "loop": "symbolic links"}[kind]  # fmt: skip
+    assert said.startswith(f"ModelFileError: cannot read model file {str(path)!r}: ")
+    assert words in said and "\n" not in said, said
+
+
+def test_a_model_file_over_the_limit_is_refused_unread(tmp_path) -> None:
+    path = MLP(1, [1]).save(tmp_path / "m.json")
+    with open(path, "ab") as f:  # a valid file, then a sparse run of spaces... or zeros
+        f.truncate(MAX_MODEL_BYTES + 1)
+    with pytest.raises(ModelFileError, match=r"over the limit of 67,108,864 bytes"):
+        MLP.from_file(path)
+    with open(path, "ab") as f:
+        f.truncate(MAX_MODEL_BYTES)
+    with pytest.raises(ModelFileError, match="not valid JSON"):  # read: the zeros are not JSON
+        MLP.from_file(path)
+
+
+def test_save_writes_through_a_symlink_and_refuses_a_fifo(tmp_path) -> None:
+    real = MLP(2, [1], seed=0).save(tmp_path / "real.json")
+    link = tmp_path / "link.json"
+    link.symlink_to(real.name)
+    net = MLP(2, [1], seed=1)
+    assert net.save(link) == link and link.is_symlink()
+    assert MLP.from_file(real).state_dict() == net.state_dict()
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(OSError, match="pipe.*FIFO"):
+        net.save(tmp_path / "pipe")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
 
 
 @pytest.mark.parametrize(
