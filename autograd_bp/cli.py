@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import re
 import sys
@@ -395,8 +396,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
         _print_json(result.to_dict(args.format, args.precision))
         return 0 if result.passed else 1
     digits = args.precision
-    name = f"{root.label} = " if root.label and root.label != args.expression else ""
-    print(f"{name}{args.expression} = {root.data:.{digits}g}")
+    if program_steps(args.expression):  # the steps as typed, then the output's value
+        print(f"{args.expression}\n{root.label} = {root.data:.{digits}g}")
+    else:
+        name = f"{root.label} = " if root.label and root.label != args.expression else ""
+        print(f"{name}{args.expression} = {root.data:.{digits}g}")
     width = max(len(n) for n in wrt) + 3 if wrt else 4
     for name in wrt:
         print(f"  ∂/∂{name:<{width}} {leaves[name].grad:.{digits}g}")
@@ -877,6 +881,16 @@ def _serve_arguments(srv: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     try:
+        status = _run(argv)
+        sys.stdout.flush()  # a reader that left is noticed here, not at interpreter exit
+        return status
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
         parser = build_parser()
         args = parser.parse_args(arrange(parser, sys.argv[1:] if argv is None else argv))
         return int(args.run(args))
@@ -884,6 +898,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
     except (ExpressionError, DomainError, ZeroDivisionError, OverflowError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # not an error of the input: main() stops quietly
     except (ModelFileError, GraphvizNotFound, ValueError, OSError, ImportError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:

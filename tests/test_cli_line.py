@@ -273,3 +273,22 @@ def test_a_pasted_key_with_a_leading_minus_grades_correct_in_a_shell(tmp_path) -
     assert answer == "-x" and command == 'autograd-bp exercise --seed 2 --level 1 --answer "-x"'
     proc = run(*shlex.split(command)[1:])
     assert proc.returncode == 0 and "✓ correct" in proc.stdout, proc.stderr
+
+
+# --- a new user's other first steps -------------------------------------------------------
+
+
+def test_a_reader_that_leaves_stops_the_command_quietly() -> None:
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    for line in (["grad", "x*x*y", "x=3", "y=2", "--explain", "x"], ["exercise", "--seed", "7"]):
+        proc = subprocess.Popen([sys.executable, "-m", "autograd_bp", *line], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        proc.stdout.close()  # `| head -0`: gone before the first line is written
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+def test_grad_of_a_program_prints_the_steps_then_the_outputs_value(capsys) -> None:
+    status, out, _ = call(capsys, "grad", "z = w*x + b; a = sigmoid(z)", "w=1", "x=2", "b=0")
+    assert status == 0 and out.splitlines()[:3] == ["z = w*x + b; a = sigmoid(z)", "a = 0.880797",
+                                                    "  ∂/∂w    0.209987"]  # fmt: skip
