@@ -892,7 +892,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(arrange(parser, sys.argv[1:] if argv is None else argv))
+        args, strays = parser.parse_known_args(arrange(parser, sys.argv[1:] if argv is None
+                                                       else argv))  # fmt: skip
+        if strays:  # named with the command they were given to
+            raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(strays)}")
         return int(args.run(args))
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -170,13 +170,13 @@ def test_the_separator_ends_the_options_as_posix_says() -> None:
         (["grad", "-x*y", "x=1", "--wrt"], ["grad", "--wrt", "expected one argument"]),
         (["check", "-x*x", "x=1", "--wrt", "x", "--claim"], ["--claim", "expected one"]),
         (["check", "x*x", "x=1", "--wrt", "x", "--claim", "--json"], ["--claim", "expected one"]),
-        (["grad", "-x*y", "--frob", "3", "x=1"], ["unrecognized arguments: --frob"]),
+        (["grad", "-x*y", "--frob", "3", "x=1"], ["grad: unrecognized arguments: --frob"]),
         (
             ["check", "x*y", "x=1", "--s", "3", "--wrt", "x", "--claim", "y"],
             ["ambiguous option: --s could match --sizes, --seed"],
         ),
-        (["demo", "-x"], ["unrecognized arguments: -x"]),
-        (["verify", "foo"], ["unrecognized arguments: foo"]),
+        (["demo", "-x"], ["demo: unrecognized arguments: -x"]),
+        (["verify", "foo"], ["verify: unrecognized arguments: foo"]),
         (["grad", "-x*", "x=1"], ["syntax"]),
         (["check", "x*x", "x=1", "--wrt", "x", "--claim", "-q"], ["unknown name(s) q"]),
         (["exercise", "--seed", "2", "--level", "1", "--answer", "-q"], ["unknown name"]),
@@ -292,3 +292,9 @@ def test_grad_of_a_program_prints_the_steps_then_the_outputs_value(capsys) -> No
     status, out, _ = call(capsys, "grad", "z = w*x + b; a = sigmoid(z)", "w=1", "x=2", "b=0")
     assert status == 0 and out.splitlines()[:3] == ["z = w*x + b; a = sigmoid(z)", "a = 0.880797",
                                                     "  ∂/∂w    0.209987"]  # fmt: skip
+
+
+def test_a_value_that_reads_as_an_option_is_given_attached(capsys) -> None:
+    assert parsed(["check", "x*x", "x=1", "--wrt", "x", "--claim=--x"])["claim"] == "--x"
+    status, out, _ = call(capsys, "check", "x*x", "x=3", "--wrt", "x", "--claim=--2*x")
+    assert status == 0 and "✓ correct: ∂f/∂x =? --2*x" in out
