@@ -298,3 +298,46 @@ def test_a_value_that_reads_as_an_option_is_given_attached(capsys) -> None:
     assert parsed(["check", "x*x", "x=1", "--wrt", "x", "--claim=--x"])["claim"] == "--x"
     status, out, _ = call(capsys, "check", "x*x", "x=3", "--wrt", "x", "--claim=--2*x")
     assert status == 0 and "✓ correct: ∂f/∂x =? --2*x" in out
+
+
+# --- every option of every command: `--opt V` and `--opt=V` mean the same -------------------
+
+BASE = {  # the least each command needs besides the option under test
+    "train": ["xor"],
+    "check": ["x*y", "x=1", "y=2", "--wrt=x", "--claim=y"],
+    "grad": ["x*y", "x=1", "y=2"],
+    "steps": ["x*y", "x=1", "y=2"],
+}
+
+
+def outcome(argv: list[str]) -> object:
+    """The parsed arguments, or the one-line error argparse (or a type check) gives."""
+    from autograd_bp.cli import UsageError
+
+    try:
+        return parsed(argv)
+    except UsageError as e:
+        return f"error: {e}"
+
+
+def value_options() -> list[tuple[str, str]]:
+    parser = build_parser()
+    return [(name, option) for name, command in parser.commands.items()
+            for option, arity in command.options.items()
+            if arity == 1 and option.startswith("--")]  # fmt: skip
+
+
+@pytest.mark.parametrize("command, option", value_options())
+@pytest.mark.parametrize("value", ["2", "-1", "-0.5", "-x*y", "- x", "x=1"])
+def test_every_option_reads_its_value_separate_or_attached_the_same(command, option, value):
+    base = [t for t in BASE.get(command, []) if not t.startswith(option + "=")]
+    separate = outcome([command, *base, option, value])
+    attached = outcome([command, *base, f"{option}={value}"])
+    before = outcome([command, option, value, *base])  # the option before the positionals
+    assert separate == attached == before
+    if isinstance(separate, dict):
+        got = separate[option[2:].replace("-", "_")]
+        number = isinstance(got, (int, float)) and got == float(value)
+        assert got == value or str(got) == f"[{value}]" or number, got  # --sizes 2: [2]
+    else:  # refused by the option's own check, naming it and the value as typed
+        assert option in separate and value in separate, separate
