@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
+import re
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -37,7 +39,14 @@ from .nn.modules import ACTIVATIONS, INITS, MLP, ModelFileError, activation_name
 from .nn.optim import SGD, Adam
 from .nn.plots import plot_decision_boundary, plot_format, plot_history
 from .nn.train import History, TrainReport, evaluate, fit
-from .reports import InputError, check_report, expression_graph, expression_problem, grad_report
+from .reports import (
+    InputError,
+    check_report,
+    expression_graph,
+    expression_problem,
+    grad_report,
+    program_steps,
+)
 from .show.viz import GraphvizNotFound, render, render_network, render_steps
 from .textbook import worked
 
@@ -49,9 +58,84 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, and which knows its options' arities
+    (``options``) and its subcommands (``commands``), so :func:`arrange` can read a line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options: dict[str, int] = {}  # option string -> values it takes (0 or 1)
+        self.commands: dict[str, _Parser] = {}
+        self.positionals = False
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if not action.option_strings:
+            self.positionals = True
+        elif action.nargs not in (0, None):  # arrange() reads an option as a flag or 1 value
+            raise TypeError(f"{action.option_strings[0]}: nargs={action.nargs!r} is not supported")
+        for option in action.option_strings:
+            self.options[option] = 0 if action.nargs == 0 else 1
+        return action
+
     def error(self, message: str) -> NoReturn:  # one line, not usage + message
         command = self.prog.removeprefix(PROG).strip()
         raise UsageError(f"{command}: {message}" if command else message)
+
+
+# A token that reads as a long option (`--wrt`, `--claim=...`): anything else that starts
+# with "-" (`-x*y`, `-2*x`, `-3`) is a value, unless it is an option exactly (`-h`).
+_LONG_OPTION = re.compile(r"--[A-Za-z][\w-]*(=|$)")
+
+
+def _arity(parser: _Parser, token: str) -> int | None:
+    """The number of values that follow ``token`` as an option of ``parser`` (0 or 1), or
+    None when the token is a value. An unknown or ambiguous option counts as a flag: argparse
+    then refuses it by name."""
+    if token in parser.options:
+        return parser.options[token]
+    if not _LONG_OPTION.match(token):
+        return None
+    if "=" in token:
+        return 0  # its value is attached
+    found = [n for option, n in parser.options.items() if option.startswith(token)]
+    return found[0] if len(found) == 1 else 0  # an abbreviation, as argparse allows
+
+
+def arrange(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The command line rewritten so argparse reads it as a person means it: each option
+    with its value attached (``--claim=-2*x``, so a value may start with a minus), then
+    ``--``, then every positional argument in the order given — an expression, a claim or a
+    value may start with ``-`` and ``NAME=VALUE`` may come before or after the options. A
+    ``--`` typed by the user still ends the options.
+
+    Example:
+        >>> arrange(build_parser(), ["check", "x*y", "--wrt", "x", "--claim", "-y", "x=1"])
+        ['check', '--wrt=x', '--claim=-y', '--', 'x*y', 'x=1']
+    """
+    assert isinstance(parser, _Parser)
+    if not argv or argv[0] not in parser.commands:
+        return list(argv)  # --version, --help or an unknown command: argparse says so
+    command, rest = parser.commands[argv[0]], list(argv[1:])
+    options: list[str] = []
+    values: list[str] = []
+    i = 0
+    while i < len(rest):
+        token, arity = rest[i], _arity(command, rest[i])
+        if token == "--":
+            values += rest[i + 1 :]
+            break
+        if arity is None:
+            values.append(token)
+        elif arity == 1 and i + 1 < len(rest) and rest[i + 1] != "--" \
+                and _arity(command, rest[i + 1]) is None:  # fmt: skip
+            options.append(f"{token}={rest[i + 1]}")
+            i += 1
+        else:
+            options.append(token)  # a flag, or an option missing its value: argparse says so
+        i += 1
+    if values and command.positionals:
+        return [argv[0], *options, "--", *values]
+    return [argv[0], *options, *values]  # no positionals: argparse names the strays
 
 
 def _number(parse: type, low: float, high: float, *, open_low: bool = False,
@@ -312,8 +396,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
         _print_json(result.to_dict(args.format, args.precision))
         return 0 if result.passed else 1
     digits = args.precision
-    name = f"{root.label} = " if root.label and root.label != args.expression else ""
-    print(f"{name}{args.expression} = {root.data:.{digits}g}")
+    if program_steps(args.expression):  # the steps as typed, then the output's value
+        print(f"{args.expression}\n{root.label} = {root.data:.{digits}g}")
+    else:
+        name = f"{root.label} = " if root.label and root.label != args.expression else ""
+        print(f"{name}{args.expression} = {root.data:.{digits}g}")
     width = max(len(n) for n in wrt) + 3 if wrt else 4
     for name in wrt:
         print(f"  ∂/∂{name:<{width}} {leaves[name].grad:.{digits}g}")
@@ -520,18 +607,61 @@ def _check_problem(args: argparse.Namespace) -> Any:
     return expression_problem(args.expression, _assignments(args.assignments))
 
 
-def _report(report: Any, as_json: bool) -> int:
+# The exit status of a grading. A verdict not listed here (such as "undecided": neither
+# proved nor refuted) exits 3, so a script never reads it as correct or as wrong.
+VERDICT_STATUS = {"correct": 0, "wrong": 1, "only_here": 1}
+OTHER_VERDICT_STATUS = 3
+
+
+def verdict_status(verdict: str) -> int:
+    """The exit status ``check`` and ``exercise --answer`` give a verdict.
+
+    Example:
+        >>> verdict_status("correct"), verdict_status("only_here"), verdict_status("undecided")
+        (0, 1, 3)
+    """
+    return VERDICT_STATUS.get(verdict, OTHER_VERDICT_STATUS)
+
+
+@dataclass(frozen=True)
+class _Graded:
+    """What a grading graded: the f (an expression or a program; None for --worked and
+    --sizes, whose graphs the report names) and the point."""
+
+    expression: str | None
+    values: dict[str, float] | None
+    source: str = ""  # e.g. "exercise 7 (level 2)"
+
+    def line(self, output: str) -> str:
+        if self.expression is None:
+            return ""
+        named = self.expression if program_steps(self.expression) else \
+            f"{output} = {self.expression}"  # fmt: skip
+        at = ", ".join(f"{n} = {_shortest(v)}" for n, v in (self.values or {}).items())
+        source = f"{self.source}: " if self.source else ""
+        return f"graded: {source}{named}" + (f"   at {at}" if at else "") + "\n"
+
+
+def _shortest(v: float) -> str:
+    """The shortest text that reads back as ``v`` (3 for 3.0, 0.1 for 0.1)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _report(report: Any, as_json: bool, graded: _Graded) -> int:
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "expression": graded.expression,
+                     "values": graded.values, "wrt": report.wrt})  # fmt: skip
     else:
-        print(report.text())
-    return 0 if report.verdict == "correct" else 1
+        print(graded.line(report.output) + report.text())
+    return verdict_status(report.verdict)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     problem = _check_problem(args)
     report = check_report(problem, None, args.wrt, args.claim, points=args.points, seed=args.seed)
-    return _report(report, args.json)
+    values = None if args.expression is None else _assignments(args.assignments)
+    return _report(report, args.json, _Graded(args.expression, values))
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
@@ -550,7 +680,8 @@ def cmd_exercise(args: argparse.Namespace) -> int:
         level = f" --level {args.level}" if args.level is not None else ""
         print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
         return 0
-    return _report(ex.grade(args.answer), args.json)
+    graded = _Graded(ex.expression, dict(ex.values), f"exercise {ex.seed} (level {ex.level})")
+    return _report(ex.grade(args.answer), args.json, graded)
 
 
 # ---------------------------------------------------------------------------------------- serve
@@ -700,7 +831,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
+        made = sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
+        assert isinstance(made, _Parser)
+        parser.commands[name] = made
+        return made
 
     demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
     demo.add_argument("--lr", type=_positive_float("--lr"), default=worked.SEED_LR)
@@ -747,12 +881,28 @@ def _serve_arguments(srv: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     try:
-        args = build_parser().parse_args(argv)
+        status = _run(argv)
+        sys.stdout.flush()  # a reader that left is noticed here, not at interpreter exit
+        return status
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        parser = build_parser()
+        args, strays = parser.parse_known_args(arrange(parser, sys.argv[1:] if argv is None
+                                                       else argv))  # fmt: skip
+        if strays:  # named with the command they were given to
+            raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(strays)}")
         return int(args.run(args))
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
     except (ExpressionError, DomainError, ZeroDivisionError, OverflowError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # not an error of the input: main() stops quietly
     except (ModelFileError, GraphvizNotFound, ValueError, OSError, ImportError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:

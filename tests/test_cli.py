@@ -295,7 +295,8 @@ def test_check_help_and_exit_codes(tmp_path) -> None:
     wrong = run("check", "--worked", "--wrt", "w1", "--claim", "delta_o1*w5*out_h1*(1-out_h1)*x1")
     assert wrong.returncode == 1 and "but not the one through E_o2, out_o2" in wrong.stdout
     here = run("check", "sin(x)*x", "x=0", "--wrt", "x", "--claim", "0")
-    assert here.returncode == 1 and here.stdout.startswith("≈ only here")
+    assert here.returncode == 1 and here.stdout.splitlines()[1].startswith("≈ only here")
+    assert here.stdout.splitlines()[0] == "graded: f = sin(x)*x   at x = 0"
     expr = run("check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "2*x*y", "--points", "60")
     assert expr.returncode == 0 and "61 checked" in expr.stdout
     nielsen = run("check", "--sizes", "2,3,2", "--wrt", "w2_1_1", "--claim", "delta2_1*x1")
@@ -303,7 +304,8 @@ def test_check_help_and_exit_codes(tmp_path) -> None:
 
 
 def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
-    keys = {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis"}
+    keys = {"verdict", "engine", "claimed", "points", "symbolic", "diagnosis", "expression",
+            "values", "wrt"}  # fmt: skip
     for claim, verdict, code in ((W1, "correct", 0), ("x1*w5", "wrong", 1),
                                  ("log(w1 - 0.15)", "wrong", 1)):  # fmt: skip
         proc = run("check", "--worked", "--wrt", "w1", "--claim", claim, "--json")
@@ -311,6 +313,7 @@ def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
         doc = strict_loads(proc.stdout)
         assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] == 51
         assert isinstance(doc["diagnosis"], list)
+        assert doc["expression"] is None and doc["values"] is None and doc["wrt"] == "w1"
     assert doc["claimed"] is None  # log(0) at the given point: undefined, not -Infinity
 
 

@@ -153,6 +153,33 @@ class Exercise:
         """The name of the quantity to differentiate (the last step)."""
         return self.steps[-1][0]
 
+    @property
+    def expression(self) -> str:
+        """The f this exercise grades against, as the expression language writes it: the
+        expression, or the named steps as a program (``autograd-bp check`` reads both).
+
+        Example:
+            >>> make_exercise(0, level=1).expression
+            'x*y + 3*x'
+            >>> make_exercise(5, level=3).expression.split("; ")[:2]
+            ['net_h = w1*x + b1', 'out_h = sigmoid(net_h)']
+        """
+        if len(self.steps) == 1:
+            return self.steps[0][1]
+        return "; ".join(f"{name} = {text}" for name, text in self.steps)
+
+    def command(self, answer: str = "FORMULA") -> str:
+        """The command that grades ``answer`` against exactly this exercise (its seed and
+        level both given, so it is the same exercise whatever the default level).
+
+        Example:
+            >>> make_exercise(4, level=1).command("x")
+            'autograd-bp exercise --seed 4 --level 1 --answer "x"'
+        """
+        if any(c in answer for c in '"`$\\'):
+            raise ValueError(f"an answer cannot be quoted for a shell: {answer!r}")
+        return f'autograd-bp exercise --seed {self.seed} --level {self.level} --answer "{answer}"'
+
     def problem(self) -> Problem:
         """The exercise's graph with its names."""
         return program_problem(self.steps, dict(self.values), dict(self.deltas))
@@ -224,14 +251,14 @@ def exercise_set(count: int, seed: int = 0, level: int | None = None) -> str:
         raise ValueError(f"count must be at least 1, got {count!r}")
     exercises = [make_exercise(seed + i, level) for i in range(count)]
     out = ["# Gradient exercises", "",
-           "Derive each partial derivative by hand, then check it with "
-           "`autograd-bp exercise --seed N --answer \"FORMULA\"`.", ""]  # fmt: skip
+           "Derive each partial derivative by hand, then check it with the command under the "
+           "exercise, your formula in place of FORMULA.", ""]  # fmt: skip
     for ex in exercises:
         out += [f"## {ex.text().splitlines()[0]}", "", "```text", *ex.text().splitlines()[1:],
-                "```", ""]  # fmt: skip
-    out += ["## Answer key", ""]
-    out += ["| exercise | answer | value |", "|---|---|---|"]
+                "```", "", "```console", ex.command(), "```", ""]  # fmt: skip
+    out += ["## Answer key", "", "Each command grades the key's answer: it prints ✓ correct.", ""]
+    out += ["| exercise | answer | value | grading command |", "|---|---|---|---|"]
     for ex in exercises:
         out.append(f"| {ex.seed} | `∂{ex.output}/∂{ex.wrt} = {ex.answer}` | "
-                   f"{ex.engine_value():.9g} |")  # fmt: skip
+                   f"{ex.engine_value():.9g} | `{ex.command(ex.answer)}` |")  # fmt: skip
     return "\n".join(out) + "\n"
