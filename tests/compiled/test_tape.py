@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd_bp import DomainError, Value, compile, dot, sum_values
-from autograd_bp.compiled.tape import TraceError, compile_loss
+from autograd_bp.compiled import TraceError, compile_loss
 from autograd_bp.nn.datasets import digits, moons
 from autograd_bp.nn.losses import binary_cross_entropy, cross_entropy, half_sse, hinge, logsumexp
 from autograd_bp.nn.modules import MLP
@@ -395,11 +395,11 @@ def test_flat_parameters_without_value_traffic() -> None:
 
 
 def test_a_layer_becomes_one_matrix_multiply() -> None:
-    from autograd_bp.compiled.tape import _MatmulGroup
+    from autograd_bp.compiled.groups import MatmulGroup
 
     net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
     f = compile(lambda *x: net(list(x)), [0.1, 0.2, 0.3])
-    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, MatmulGroup)]
     assert [g.pids.shape for g in layers] == [(8, 4), (8, 9), (1, 9)]
     assert all(g.contiguous for g in layers)
 
@@ -419,15 +419,15 @@ def _compiled_vs_dynamic_grads(fn, params: list[Value], X: np.ndarray) -> tuple[
 
 
 def test_a_bias_rides_in_the_matrix_multiply_over_many_blocks(monkeypatch) -> None:
-    from autograd_bp.compiled import tape
+    from autograd_bp.compiled import groups, schedule
 
-    monkeypatch.setattr(tape, "BLOCK_NUMBERS", 1)  # 128-column blocks: 5 of them below
+    monkeypatch.setattr(schedule, "BLOCK_NUMBERS", 1)  # 128-column blocks: 5 of them below
     net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
     X = np.random.default_rng(0).uniform(-1, 1, (600, 3))
     compiled, dynamic = _compiled_vs_dynamic_grads(lambda *x: net(list(x)), net.parameters(), X)
     assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
     f = compile(lambda *x: net(list(x)), X[0])
-    layers = [g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, groups.MatmulGroup)]
     # every layer reads a slice of rows (the inputs, the activations), the 1.0 right after
     assert [g.S_ext is not None for g in layers] == [True, True, True]
     assert len(f.tape.buffers(len(X))) == 5
@@ -452,10 +452,10 @@ def test_tied_weights_permuted_rows_and_a_constant_that_is_not_one() -> None:
     X = rng.uniform(-1, 1, (40, 3))
     compiled, dynamic = _compiled_vs_dynamic_grads(fn, params, X)
     assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
-    from autograd_bp.compiled.tape import _MatmulGroup
+    from autograd_bp.compiled.groups import MatmulGroup
 
     f = compile(fn, X[0])
-    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, MatmulGroup)]
     assert len(layers) == 3 and not any(g.exclusive for g in layers)
     assert sorted(g.S_ext is not None for g in layers) == [False, True, True]
 
@@ -480,7 +480,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
     hidden activations also returned — over 128-column blocks (several, and a 1-column
     one): outputs and summed gradients equal the dynamic engine's, and a layer that reads
     the activations below in order, with one constant, folds it into its matrix multiply."""
-    from autograd_bp.compiled import tape
+    from autograd_bp.compiled import groups, schedule
 
     rng = np.random.default_rng(seed)
     weights = [[[Value(v) for v in rng.uniform(-1, 1, (n_in if i == 0 else layers[i - 1][0])
@@ -506,8 +506,8 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
     params = [w for layer in [*weights, siblings] for row in layer for w in row]
     X = rng.uniform(-1.5, 1.5, (batch, n_in + n_targets))
     output %= 1 + len(layers) + sum(layer[-1] for layer in layers)
-    saved = tape.BLOCK_NUMBERS
-    tape.BLOCK_NUMBERS = 1  # 128-column blocks
+    saved = schedule.BLOCK_NUMBERS
+    schedule.BLOCK_NUMBERS = 1  # 128-column blocks
     try:
         f = compile(fn, X[0])
         outputs = f(X).reshape(batch, -1)
@@ -515,7 +515,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
             p.grad = 0.0
         f.backward(X, output=output, reduction="sum")
     finally:
-        tape.BLOCK_NUMBERS = saved
+        schedule.BLOCK_NUMBERS = saved
     compiled = [p.grad for p in params]
     for p in params:
         p.grad = 0.0
@@ -524,7 +524,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
         assert outputs[k].tolist() == pytest.approx([v.data for v in values], rel=1e-12, abs=1e-12)
         values[output].backward()
     assert compiled == pytest.approx([p.grad for p in params], rel=1e-12, abs=1e-12)
-    layer_of = {int(k): g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)
+    layer_of = {int(k): g for g in f.tape.groups if isinstance(g, groups.MatmulGroup)
                 for k in g.pids.ravel()}  # fmt: skip
     index = {id(p): k for k, p in enumerate(f.parameters)}
     for i, ((_, consts, _, backwards, _, sibling), W) in enumerate(zip(layers, weights)):
