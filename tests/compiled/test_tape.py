@@ -3,6 +3,8 @@ example by example, averaged."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 import numpy as np
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from autograd_bp import DomainError, Value, compile, dot, sum_values
 from autograd_bp.compiled import TraceError, compile_loss
+from autograd_bp.core import RULES
 from autograd_bp.nn.datasets import digits, moons
 from autograd_bp.nn.losses import binary_cross_entropy, cross_entropy, half_sse, hinge, logsumexp
 from autograd_bp.nn.modules import MLP
@@ -25,10 +28,47 @@ UNARY = ["tanh", "sigmoid", "sin", "cos", "relu", "abs", "softplus", "leaky_relu
 BINARY = ["add", "sub", "mul", "div_safe", "const_mul", "const_rsub", "sum3", "dot2", "lse3",
           "layer", "edge_const"]  # fmt: skip
 EDGE = [0.0, -0.0, 1e-300, 1e300, 2.5]
+# Every rule of the op table is an op of the random programs too ("rule:<name>"), so a rule
+# added to the table is fuzzed inside random graphs at once (tests/core/test_op_table.py
+# holds each rule alone to the engine on a grid, its edges included). Its operands are
+# squashed into its domain: into (-1.25, 1.75) when its forward takes every number
+# (PROBE: no error), into (0.05, 2.05) when it has a domain (log, sqrt, div, pow, exp).
+TABLE = [f"rule:{name}" for name in sorted(RULES)]
+PROBE = [-1e3, -2.0, -0.0, 0.0, 0.5, 1e3]
+VARIADIC = {"sum": (sum_values, 3), "dot": (lambda xs: dot(xs[0::2], xs[1::2]), 4),
+            "logsumexp": (logsumexp, 3)}  # fmt: skip
+
+
+@functools.cache
+def _total(name: str) -> bool:
+    """Whether the rule's float forward takes every probe value (every combination)."""
+    rule = RULES[name]
+    n = VARIADIC[name][1] if rule.variadic else rule.arity
+    args = (None,) if rule.param is None else (rule.default if rule.default is not None else 0.5,)
+    for xs in itertools.product(PROBE, repeat=n):
+        try:
+            rule.forward(xs, None) if rule.variadic else rule.forward(*xs, *args)
+        except (ArithmeticError, ValueError):
+            return False
+    return True
+
+
+def table_op(name: str, operands: list[Value]) -> Value:
+    """The rule ``name`` on (squashed) operands, called as a user calls it."""
+    rule = RULES[name]
+    xs = [v.tanh() * 1.5 + 0.25 if _total(name) else v.sigmoid() * 2.0 + 0.05 for v in operands]
+    if rule.variadic:
+        build, n = VARIADIC[name]
+        return build(xs[:n])
+    if rule.arity == 2:
+        return getattr(xs[0], f"__{rule.method}__")(xs[1])
+    return getattr(xs[0], rule.method)()
 
 
 def apply(op: str, a: Value, b: Value, c: Value, params: list[Value], pick: int = 0) -> list[Value]:
     """One step of a random program: usually one node, a whole layer for "layer"."""
+    if op.startswith("rule:"):
+        return [table_op(op[5:], [a, b, c, a])]
     if op == "layer":  # three neurons reading (a, b, c), weights from the parameters
         k = len(params)
         return [dot([params[(3 * j + i) % k] for i in range(4)], [a, b, c, 1.0]) for j in range(3)]
@@ -47,7 +87,7 @@ def apply(op: str, a: Value, b: Value, c: Value, params: list[Value], pick: int 
 
 
 recipes = st.lists(
-    st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6), st.integers(0, 10**6),
+    st.tuples(st.sampled_from(UNARY + BINARY + TABLE), st.integers(0, 10**6), st.integers(0, 10**6),
               st.integers(0, 10**6)),  # fmt: skip
     min_size=1,
     max_size=25,
@@ -110,7 +150,7 @@ def test_random_compiled_programs_match_the_dynamic_engine(recipe, seed, n_out, 
 @pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(st.lists(recipes.element_strategy if hasattr(recipes, "element_strategy") else
-                st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6),
+                st.tuples(st.sampled_from(UNARY + BINARY + TABLE), st.integers(0, 10**6),
                           st.integers(0, 10**6), st.integers(0, 10**6)),
                 min_size=1, max_size=80),
        st.integers(0, 10**6), st.integers(1, 4), st.integers(0, 3))  # fmt: skip
