@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import Value
-from ..core.ops import RULES, Rule
+from ..core import RULES, Rule, Value
 
 __all__ = ["Flat", "Instruction", "TraceError", "example_row", "float_key", "forward_order",
            "id_orientation", "is_layer", "shared_operands", "trace_checked"]  # fmt: skip
