@@ -3,6 +3,8 @@ example by example, averaged."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 import numpy as np
@@ -11,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd_bp import DomainError, Value, compile, dot, sum_values
-from autograd_bp.compiled.tape import TraceError, compile_loss
+from autograd_bp.compiled import TraceError, compile_loss
+from autograd_bp.core import RULES
 from autograd_bp.nn.datasets import digits, moons
 from autograd_bp.nn.losses import binary_cross_entropy, cross_entropy, half_sse, hinge, logsumexp
 from autograd_bp.nn.modules import MLP
@@ -25,10 +28,47 @@ UNARY = ["tanh", "sigmoid", "sin", "cos", "relu", "abs", "softplus", "leaky_relu
 BINARY = ["add", "sub", "mul", "div_safe", "const_mul", "const_rsub", "sum3", "dot2", "lse3",
           "layer", "edge_const"]  # fmt: skip
 EDGE = [0.0, -0.0, 1e-300, 1e300, 2.5]
+# Every rule of the op table is an op of the random programs too ("rule:<name>"), so a rule
+# added to the table is fuzzed inside random graphs at once (tests/core/test_op_table.py
+# holds each rule alone to the engine on a grid, its edges included). Its operands are
+# squashed into its domain: into (-1.25, 1.75) when its forward takes every number
+# (PROBE: no error), into (0.05, 2.05) when it has a domain (log, sqrt, div, pow, exp).
+TABLE = [f"rule:{name}" for name in sorted(RULES)]
+PROBE = [-1e3, -2.0, -0.0, 0.0, 0.5, 1e3]
+VARIADIC = {"sum": (sum_values, 3), "dot": (lambda xs: dot(xs[0::2], xs[1::2]), 4),
+            "logsumexp": (logsumexp, 3)}  # fmt: skip
+
+
+@functools.cache
+def _total(name: str) -> bool:
+    """Whether the rule's float forward takes every probe value (every combination)."""
+    rule = RULES[name]
+    n = VARIADIC[name][1] if rule.variadic else rule.arity
+    args = (None,) if rule.param is None else (rule.default if rule.default is not None else 0.5,)
+    for xs in itertools.product(PROBE, repeat=n):
+        try:
+            rule.forward(xs, None) if rule.variadic else rule.forward(*xs, *args)
+        except (ArithmeticError, ValueError):
+            return False
+    return True
+
+
+def table_op(name: str, operands: list[Value]) -> Value:
+    """The rule ``name`` on (squashed) operands, called as a user calls it."""
+    rule = RULES[name]
+    xs = [v.tanh() * 1.5 + 0.25 if _total(name) else v.sigmoid() * 2.0 + 0.05 for v in operands]
+    if rule.variadic:
+        build, n = VARIADIC[name]
+        return build(xs[:n])
+    if rule.arity == 2:
+        return getattr(xs[0], f"__{rule.method}__")(xs[1])
+    return getattr(xs[0], rule.method)()
 
 
 def apply(op: str, a: Value, b: Value, c: Value, params: list[Value], pick: int = 0) -> list[Value]:
     """One step of a random program: usually one node, a whole layer for "layer"."""
+    if op.startswith("rule:"):
+        return [table_op(op[5:], [a, b, c, a])]
     if op == "layer":  # three neurons reading (a, b, c), weights from the parameters
         k = len(params)
         return [dot([params[(3 * j + i) % k] for i in range(4)], [a, b, c, 1.0]) for j in range(3)]
@@ -47,7 +87,7 @@ def apply(op: str, a: Value, b: Value, c: Value, params: list[Value], pick: int 
 
 
 recipes = st.lists(
-    st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6), st.integers(0, 10**6),
+    st.tuples(st.sampled_from(UNARY + BINARY + TABLE), st.integers(0, 10**6), st.integers(0, 10**6),
               st.integers(0, 10**6)),  # fmt: skip
     min_size=1,
     max_size=25,
@@ -110,7 +150,7 @@ def test_random_compiled_programs_match_the_dynamic_engine(recipe, seed, n_out, 
 @pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(st.lists(recipes.element_strategy if hasattr(recipes, "element_strategy") else
-                st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 10**6),
+                st.tuples(st.sampled_from(UNARY + BINARY + TABLE), st.integers(0, 10**6),
                           st.integers(0, 10**6), st.integers(0, 10**6)),
                 min_size=1, max_size=80),
        st.integers(0, 10**6), st.integers(1, 4), st.integers(0, 3))  # fmt: skip
@@ -395,11 +435,11 @@ def test_flat_parameters_without_value_traffic() -> None:
 
 
 def test_a_layer_becomes_one_matrix_multiply() -> None:
-    from autograd_bp.compiled.tape import _MatmulGroup
+    from autograd_bp.compiled.groups import MatmulGroup
 
     net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
     f = compile(lambda *x: net(list(x)), [0.1, 0.2, 0.3])
-    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, MatmulGroup)]
     assert [g.pids.shape for g in layers] == [(8, 4), (8, 9), (1, 9)]
     assert all(g.contiguous for g in layers)
 
@@ -419,15 +459,15 @@ def _compiled_vs_dynamic_grads(fn, params: list[Value], X: np.ndarray) -> tuple[
 
 
 def test_a_bias_rides_in_the_matrix_multiply_over_many_blocks(monkeypatch) -> None:
-    from autograd_bp.compiled import tape
+    from autograd_bp.compiled import groups, schedule
 
-    monkeypatch.setattr(tape, "BLOCK_NUMBERS", 1)  # 128-column blocks: 5 of them below
+    monkeypatch.setattr(schedule, "BLOCK_NUMBERS", 1)  # 128-column blocks: 5 of them below
     net = MLP(3, [8, 8, 1], activation="tanh", seed=0)
     X = np.random.default_rng(0).uniform(-1, 1, (600, 3))
     compiled, dynamic = _compiled_vs_dynamic_grads(lambda *x: net(list(x)), net.parameters(), X)
     assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
     f = compile(lambda *x: net(list(x)), X[0])
-    layers = [g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, groups.MatmulGroup)]
     # every layer reads a slice of rows (the inputs, the activations), the 1.0 right after
     assert [g.S_ext is not None for g in layers] == [True, True, True]
     assert len(f.tape.buffers(len(X))) == 5
@@ -452,10 +492,10 @@ def test_tied_weights_permuted_rows_and_a_constant_that_is_not_one() -> None:
     X = rng.uniform(-1, 1, (40, 3))
     compiled, dynamic = _compiled_vs_dynamic_grads(fn, params, X)
     assert compiled == pytest.approx(dynamic, rel=1e-12, abs=1e-12)
-    from autograd_bp.compiled.tape import _MatmulGroup
+    from autograd_bp.compiled.groups import MatmulGroup
 
     f = compile(fn, X[0])
-    layers = [g for g in f.tape.groups if isinstance(g, _MatmulGroup)]
+    layers = [g for g in f.tape.groups if isinstance(g, MatmulGroup)]
     assert len(layers) == 3 and not any(g.exclusive for g in layers)
     assert sorted(g.S_ext is not None for g in layers) == [False, True, True]
 
@@ -480,7 +520,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
     hidden activations also returned — over 128-column blocks (several, and a 1-column
     one): outputs and summed gradients equal the dynamic engine's, and a layer that reads
     the activations below in order, with one constant, folds it into its matrix multiply."""
-    from autograd_bp.compiled import tape
+    from autograd_bp.compiled import groups, schedule
 
     rng = np.random.default_rng(seed)
     weights = [[[Value(v) for v in rng.uniform(-1, 1, (n_in if i == 0 else layers[i - 1][0])
@@ -506,8 +546,8 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
     params = [w for layer in [*weights, siblings] for row in layer for w in row]
     X = rng.uniform(-1.5, 1.5, (batch, n_in + n_targets))
     output %= 1 + len(layers) + sum(layer[-1] for layer in layers)
-    saved = tape.BLOCK_NUMBERS
-    tape.BLOCK_NUMBERS = 1  # 128-column blocks
+    saved = schedule.BLOCK_NUMBERS
+    schedule.BLOCK_NUMBERS = 1  # 128-column blocks
     try:
         f = compile(fn, X[0])
         outputs = f(X).reshape(batch, -1)
@@ -515,7 +555,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
             p.grad = 0.0
         f.backward(X, output=output, reduction="sum")
     finally:
-        tape.BLOCK_NUMBERS = saved
+        schedule.BLOCK_NUMBERS = saved
     compiled = [p.grad for p in params]
     for p in params:
         p.grad = 0.0
@@ -524,7 +564,7 @@ def test_random_layer_stacks_with_constants_match_the_dynamic_engine(
         assert outputs[k].tolist() == pytest.approx([v.data for v in values], rel=1e-12, abs=1e-12)
         values[output].backward()
     assert compiled == pytest.approx([p.grad for p in params], rel=1e-12, abs=1e-12)
-    layer_of = {int(k): g for g in f.tape.groups if isinstance(g, tape._MatmulGroup)
+    layer_of = {int(k): g for g in f.tape.groups if isinstance(g, groups.MatmulGroup)
                 for k in g.pids.ravel()}  # fmt: skip
     index = {id(p): k for k, p in enumerate(f.parameters)}
     for i, ((_, consts, _, backwards, _, sibling), W) in enumerate(zip(layers, weights)):

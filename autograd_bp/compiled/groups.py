@@ -1,0 +1,317 @@
+"""Op groups: many instructions of the flat program run as one numpy operation on a batch.
+
+The tape (:mod:`~autograd_bp.compiled.schedule`) gives every node a row of B examples and
+cuts the program into groups of same-rule instructions of one topological level. Each group
+here runs forward and backward as a block:
+
+* :class:`OpGroup` — the general path: the rule's own ``forward`` and ``local`` (the op
+  table's, the ones the dynamic engine uses) applied to stacked rows, the gradients added
+  back into the operands' rows however they are laid out (a slice, a gather, one row shared
+  by the whole group);
+* :class:`MatmulGroup` — the ``dot`` nodes of one layer: ``out = W @ S`` forward and
+  ∂W = G·Sᵀ, ∂S = Wᵀ·G backward, W a view into the parameter vector.
+
+Both plan, before the first backward pass, which gradient rows they are the first to
+write (those are assigned, never zeroed then added to).
+
+Example:
+    >>> from autograd_bp import Value
+    >>> from autograd_bp.compiled.schedule import Tape
+    >>> from autograd_bp.compiled.trace import Flat
+    >>> x, w = Value(1.0), Value(0.5)
+    >>> tape = Tape(Flat([(w * x).tanh()], [x]))
+    >>> [type(g).__name__ for g in tape.groups]
+    ['OpGroup', 'OpGroup']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
+
+__all__ = ["Layout", "MatmulGroup", "OpGroup", "as_rows"]
+
+
+class Layout(Protocol):
+    """What a group reads from the tape that holds it (the schedule's ``Tape`` is one): the
+    program, each node's row, which nodes need a gradient, the parameter vectors and the
+    extra rows that hold a copy of a constant (row -> :func:`float_key` of it)."""
+
+    flat: Flat
+    slot: dict[int, int]
+    needs: np.ndarray
+    theta: np.ndarray
+    theta_grad: np.ndarray
+    const_rows: dict[int, Any]
+
+
+def as_rows(slots: Sequence[int] | np.ndarray) -> slice | np.ndarray:
+    """A slice when the slots are consecutive (a view, no copy), else an index array.
+
+    Example:
+        >>> as_rows([3, 4, 5]), as_rows([5, 3]).tolist()
+        (slice(3, 6, None), [5, 3])
+    """
+    a = np.asarray(slots, dtype=np.intp)
+    if len(a) and (a == np.arange(a[0], a[0] + len(a))).all():
+        return slice(int(a[0]), int(a[0]) + len(a))
+    return a
+
+
+def _unique(rows: Any) -> bool:
+    return type(rows) is slice or len(np.unique(rows)) == len(rows)
+
+
+class OpGroup:
+    """Same-rule instructions of one topological level, run as one block op.
+
+    ``rows[p]`` holds, for operand position p, the value slot of that operand in each of
+    the m instructions; ``out`` their result slots. Works on (slots, B) arrays and on flat
+    (slots,) ones alike.
+    """
+
+    flat_ok = True
+
+    def __init__(self, instructions: list[Instruction], tape: Layout) -> None:
+        slot = tape.slot
+        first = instructions[0]
+        self.rule, self.param = first.rule, first.param
+        self.variadic = self.rule.variadic
+        table = np.array([[slot[a] for a in ins.args] for ins in instructions]).T
+        self.table = table  # (n_operands, m)
+        self.out = as_rows([slot[ins.out] for ins in instructions])
+        self.operand_rows = [as_rows(r) for r in table]
+        # Operand positions whose slot is the same for every instruction (the inputs of a
+        # layer, read by each of its neurons) are summed over the group before the add.
+        self.shared = (table == table[:, :1]).all(axis=1) & (table.shape[1] > 1)
+        self.targets = np.concatenate([table[self.shared, 0], table[~self.shared].ravel()])
+        self.unique = len(np.unique(self.targets)) == len(self.targets)
+        self.position_unique = [_unique(r) for r in self.operand_rows]
+        self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
+                               for p in range(table.shape[0])]  # fmt: skip
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        rule = self.rule
+        if rule.ufunc is not None and type(self.out) is slice:  # in place: no copy after
+            rule.ufunc(*[values[rows] for rows in self.operand_rows], out=values[self.out])
+            return
+        if self.variadic:
+            out = rule.forward(values[self.table], None)
+        elif rule.arity == 2:
+            a, b = self.operand_rows
+            out = rule.forward(values[a], values[b], None)
+        else:
+            out = rule.forward(values[self.operand_rows[0]], self.param)
+        values[self.out] = out
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        rule = self.rule
+        g, out = grads[self.out], values[self.out]
+        if self.variadic:  # (k, m, B), or (k, 1, 1) when it does not depend on the data
+            local = np.broadcast_to(rule.local(values[self.table], out, None),
+                                    (self.table.shape[0], *g.shape))  # fmt: skip
+            self._scatter(grads, local, g)
+            return
+        if rule.arity == 2:
+            a, b = self.operand_rows
+            locals_ = rule.local(values[a], values[b], out, None)
+        else:
+            locals_ = rule.local(values[self.operand_rows[0]], out, self.param)
+        for p, local in enumerate(locals_):
+            if not self.position_needs[p]:
+                continue
+            rows = self.operand_rows[p]
+            gated = _gated(local, g)
+            if gated is not None:
+                self._add(grads, p, gated)
+                continue
+            if self.assign[p] and not self.shared[p] and type(rows) is slice:
+                np.multiply(local, g, out=grads[rows])  # straight into place: one pass
+                continue
+            if type(local) is np.ndarray and local.dtype == g.dtype and local.flags.owndata \
+                    and local.shape == g.shape:  # fmt: skip
+                local *= g  # a fresh temporary of the rule's: reuse it
+            else:
+                local = local * g
+            self._add(grads, p, local)
+
+    def plan(self, written: np.ndarray) -> None:
+        """Note which operand positions are the first to write their gradient rows in the
+        backward pass (they assign instead of adding: those rows need no zeroing)."""
+        self.assign = [False] * self.table.shape[0]
+        for p, rows in enumerate(self.table):
+            if not self.position_needs[p]:
+                continue
+            if not self.variadic:
+                first = (self.shared[p] or self.position_unique[p]) and not written[rows].any()
+                self.assign[p] = bool(first)
+            written[rows] = True
+
+    def _add(self, grads: np.ndarray, p: int, contribution: np.ndarray) -> None:
+        """grads[operand p's rows] += contribution, however those rows are laid out (or =,
+        for the first writer of those rows)."""
+        rows = self.operand_rows[p]
+        if self.shared[p]:  # one slot read by every instruction: sum them first
+            if self.assign[p]:
+                grads[self.table[p, 0]] = contribution.sum(axis=0)
+            else:
+                grads[self.table[p, 0]] += contribution.sum(axis=0)
+        elif self.assign[p]:
+            grads[rows] = contribution
+        elif self.position_unique[p]:
+            grads[rows] += contribution
+        else:
+            np.add.at(grads, np.asarray(rows), contribution)  # a slice is always unique
+
+    def _scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
+        """grads[operand slot] += local[p, i] * g[i] for every operand position p of every
+        instruction i."""
+        rest = g.shape[1:]  # (B,), or () when the tape runs one example on flat rows
+        if self.shared.any():  # Σ over the instructions that read the same slot, fused
+            parts = [np.einsum("pi...,i...->p...", local[self.shared], g),
+                     (local[~self.shared] * g).reshape(-1, *rest)]  # fmt: skip
+            contributions = np.concatenate(parts)
+        else:
+            contributions = (local * g).reshape(-1, *rest)
+        if self.unique:
+            grads[self.targets] += contributions
+        else:
+            np.add.at(grads, self.targets, contributions)
+
+
+def _gated(local: Any, g: np.ndarray) -> np.ndarray | None:
+    """local × g for a local derivative that *selects* rather than multiplies — relu's gate
+    (a boolean mask) or pow's ∂/∂base at exponent 0 (a masked array) — as the engine's
+    BLOCKED zero and PyTorch do, so an infinite or NaN upstream stops there; else None."""
+    if type(local) is np.ndarray and local.dtype == bool:
+        return np.where(local, g, 0.0)
+    if isinstance(local, np.ma.MaskedArray):
+        with np.errstate(invalid="ignore"):
+            return np.where(local.mask, 0.0, local.data * g)
+    return None
+
+
+class MatmulGroup:
+    """The dot nodes of one layer: ``out = W @ S`` with W a block of the parameter vector
+    (one row per node, one column per product) and S the rows they all read."""
+
+    flat_ok = False
+
+    def __init__(self, instructions: list[Instruction], tape: Layout) -> None:
+        flat, slot = tape.flat, tape.slot
+        theta, theta_grad = tape.theta, tape.theta_grad
+        first = instructions[0]
+        sides = id_orientation(first.args, flat)
+        assert sides is not None
+        shared = shared_operands(first.args, sides)
+        pids = np.array([[ins.args[2 * i + s] for i, s in enumerate(sides)]
+                         for ins in instructions])  # fmt: skip
+        m, k = pids.shape
+        self.out = as_rows([slot[ins.out] for ins in instructions])
+        base = int(pids[0, 0])
+        self.contiguous = bool((pids.ravel() == np.arange(base, base + m * k)).all())
+        self.pids = pids
+        if self.contiguous:  # views into the parameter vectors: no gather, no scatter
+            self.W = theta[base : base + m * k].reshape(m, k)
+            self.dW = theta_grad[base : base + m * k].reshape(m, k)
+        consts = [flat.const_value(s) for s in shared]
+        cols = [c for c, v in enumerate(consts) if v is None]  # columns read from rows
+        self.const_cols = as_rows([c for c, v in enumerate(consts) if v is not None])
+        self.cvec = np.array([v for v in consts if v is not None], dtype=float)
+        self.cols = as_rows(cols)
+        self.S = as_rows([slot[shared[c]] for c in cols])
+        # A bias: one constant operand (the 1.0 it multiplies), with a copy of that constant
+        # laid out in the row just after S. Then one matrix multiply over S and that row
+        # adds the bias, and its gradient is a column of ∂W: no broadcast add, no row sum.
+        self.S_ext: slice | None = None
+        if type(self.S) is slice and len(self.cvec) == 1 \
+                and tape.const_rows.get(self.S.stop) == float_key(float(self.cvec[0])):  # fmt: skip
+            self.S_ext = slice(self.S.start, self.S.stop + 1)
+            self.cols_ext = as_rows([*cols, *np.arange(k)[self.const_cols]])
+        self.s_unique = _unique(self.S)
+        self.needs_s = bool(any(tape.needs[shared[c]] for c in cols))  # ∂S: only if used
+        self.theta, self.theta_grad = theta, theta_grad
+        self.exclusive = False  # set by the tape: no other group writes these gradients
+        self.assign_s = False  # set by plan(): the first to write the rows of S
+
+    def plan(self, written: np.ndarray) -> None:
+        """As :meth:`OpGroup.plan`, for the rows of S."""
+        if self.needs_s:
+            rows = np.arange(len(written))[self.S]
+            self.assign_s = self.s_unique and not written[rows].any()
+            written[rows] = True
+
+    def _weights(self) -> np.ndarray:
+        return self.W if self.contiguous else self.theta[self.pids]
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        W = self._weights()
+        out = values[self.out]
+        if self.S_ext is not None:  # the bias comes with the product
+            np.matmul(W[:, self.cols_ext], values[self.S_ext], out=out)
+        else:
+            np.matmul(W[:, self.cols], values[self.S], out=out)
+            if len(self.cvec):  # constant operands (the 1.0 of a bias): a column each
+                out += (W[:, self.const_cols] @ self.cvec)[:, None]
+        if type(self.out) is not slice:
+            values[self.out] = out
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        G = grads[self.out]
+        if self.S_ext is not None:  # every column of ∂W, the bias's included
+            self._weight_grads(G, values[self.S_ext], self.cols_ext, theta_grad, first)
+        else:
+            self._weight_grads(G, values[self.S], self.cols, theta_grad, first)
+            if len(self.cvec):
+                self._add_weight_grads(np.outer(G.sum(axis=1), self.cvec), self.const_cols,
+                                       theta_grad, first)  # fmt: skip
+        if self.needs_s:
+            self._input_grads(G, grads)
+
+    def _weight_grads(self, G: np.ndarray, S: np.ndarray, cols: Any, theta_grad: np.ndarray,
+                      first: bool) -> None:  # fmt: skip
+        """∂W[:, cols] = G·Sᵀ: written in place when this group alone writes it."""
+        if self.exclusive and first and type(cols) is slice:
+            _outer_into(G, S, self.dW[:, cols])
+        else:
+            self._add_weight_grads(G @ S.T, cols, theta_grad, first)
+
+    def _add_weight_grads(self, part: np.ndarray, cols: Any, theta_grad: np.ndarray,
+                          first: bool) -> None:  # fmt: skip
+        if self.exclusive and first:  # no one else writes this block: assign, no zeroing
+            self.dW[:, cols] = part
+        elif self.contiguous:
+            self.dW[:, cols] += part  # columns are distinct: a fancy += adds each once
+        else:
+            np.add.at(theta_grad, self.pids[:, cols], part)
+
+    def _input_grads(self, G: np.ndarray, grads: np.ndarray) -> None:
+        """∂S = Wᵀ·G, into the rows of S."""
+        W = self._weights()[:, self.cols]
+        if self.assign_s and type(self.S) is slice:
+            if len(W) == 1:  # one neuron (an output layer): an outer product, and
+                np.multiply(W.T, G, out=grads[self.S])  # BLAS is 1.5x slower at it
+            else:
+                np.matmul(W.T, G, out=grads[self.S])
+            return
+        dS = W.T @ G
+        if self.assign_s:
+            grads[self.S] = dS
+        elif self.s_unique:
+            grads[self.S] += dS
+        else:
+            np.add.at(grads, np.asarray(self.S), dS)  # a slice is always unique
+
+
+def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
+    """out = G @ Sᵀ (Σ over the batch columns of G[:, b]·S[:, b])."""
+    if G.shape[1] == 1:  # one example: an outer product, cheaper than a matrix multiply
+        np.multiply(G, S.T, out=out)
+    else:
+        np.matmul(G, S.T, out=out)

@@ -1,0 +1,263 @@
+"""The tape: a flat program laid out in rows and scheduled as groups, run on batches.
+
+:class:`Tape` decides *where* every node lives and *in which order* the groups run:
+
+* rows — the inputs first (one slice assignment per call), then the parameters the general
+  path reads and the folded constants, then each group's results in consecutive rows (so
+  the next group reads a slice, not a gather), and after a layer's inputs a copy of its
+  bias's 1.0 (so the matrix multiply takes the bias along);
+* groups — instructions bucketed by topological level and rule, each run
+  by an :class:`~autograd_bp.compiled.groups.OpGroup` or a
+  :class:`~autograd_bp.compiled.groups.MatmulGroup`; backward runs, per output, only the
+  groups below that output that a parameter's gradient flows through;
+* blocks — a batch is cut into column blocks of about :data:`BLOCK_NUMBERS` numbers per
+  group, cache-sized, whose working arrays are allocated once per batch size.
+
+Example:
+    >>> from autograd_bp import Value
+    >>> from autograd_bp.compiled.trace import Flat
+    >>> x, w = Value(1.0), Value(0.5)
+    >>> tape = Tape(Flat([(w * x).tanh()], [x]))
+    >>> out = tape.outputs(tape.forward(np.array([[0.0], [2.0]])))  # theta is still 0
+    >>> out.ravel().tolist()
+    [0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .groups import MatmulGroup, OpGroup, as_rows
+from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
+
+__all__ = ["BLOCK_NUMBERS", "Tape"]
+
+
+def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instruction]]:
+    """Instructions grouped by topological level and rule (and, for layer-shaped dot
+    nodes, by the rows they read), in an order that runs every operand first."""
+    level = [0] * (flat.n_nodes + len(flat.constants))
+    buckets: dict[tuple[Any, ...], list[Instruction]] = {}
+    for ins in instructions:
+        lvl = 1 + max((level[a] for a in ins.args), default=0)
+        level[ins.out] = lvl
+        key: tuple[Any, ...] = (lvl, ins.rule.name, len(ins.args), float_key(ins.param))
+        if ins.rule.name == "dot":
+            sides = id_orientation(ins.args, flat)
+            if sides is not None:  # a layer: the neurons reading the same rows
+                key += ("layer", sides, shared_operands(ins.args, sides))
+        buckets.setdefault(key, []).append(ins)
+    return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
+
+
+def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset[int], float]:
+    """For each layer that reads node rows and one constant (a bias's 1.0): the set of
+    those node ids -> the constant."""
+    out: dict[frozenset[int], float] = {}
+    for bucket in buckets:
+        ins = bucket[0]
+        if not is_layer(ins, flat):
+            continue
+        sides = id_orientation(ins.args, flat)
+        assert sides is not None
+        shared = shared_operands(ins.args, sides)
+        consts = [c for c in map(flat.const_value, shared) if c is not None]
+        nodes = [a for a in shared if flat.const_value(a) is None]
+        if len(consts) == 1 and len(set(nodes)) == len(nodes):
+            out.setdefault(frozenset(nodes), consts[0])
+    return out
+
+
+BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cache-sized
+
+
+class Tape:
+    """A traced graph scheduled for batches: groups of instructions over value slots (one
+    row of B examples each) and the parameter vector.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> x, w = Value(1.0), Value(0.5)
+        >>> tape = Tape(Flat([(w * x).tanh(), (w * x).sin()], [x]))
+        >>> [g.rule.name for g in tape.groups]  # both products in one group, then one each
+        ['mul', 'tanh', 'sin']
+    """
+
+    def __init__(self, flat: Flat) -> None:
+        self.flat = flat
+        self.parameters = flat.parameters
+        self.theta = np.zeros(flat.n_params)
+        self.theta_grad = np.zeros(flat.n_params)
+        buckets = _buckets(flat, flat.instructions)
+        # Parameters read by the general path get a row of their own, filled per call.
+        row_params = sorted({a for b in buckets for ins in b if not is_layer(ins, flat)
+                             for a in ins.args if flat.is_param(a)}
+                            | {i for i in flat.output_ids if flat.is_param(i)})  # fmt: skip
+        p = flat.n_params
+        reads = _layer_reads(flat, buckets)
+        slot: dict[int, int] = {}
+        self.const_rows: dict[int, Any] = {}  # extra row -> the constant (key) it holds
+
+        def place(ids: Sequence[int]) -> None:
+            """Rows for ``ids`` — and after them a copy of the constant a layer reads with
+            them (a bias's 1.0), so its matrix multiply takes the bias along."""
+            for i in ids:
+                slot[i] = len(slot) + len(self.const_rows)
+            const = reads.get(frozenset(ids))
+            if const is not None:
+                self.const_rows[len(slot) + len(self.const_rows)] = float_key(const)
+
+        place(range(p, p + flat.n_inputs))  # inputs first: one slice assignment per call
+        place([*row_params, *range(flat.n_nodes, flat.n_nodes + len(flat.constants))])
+        for bucket in buckets:  # each group's results in consecutive rows
+            place([ins.out for ins in bucket])
+        self.slot = slot
+        self.n_slots = len(slot) + len(self.const_rows)
+        self.row_params = np.array(row_params, dtype=np.intp)
+        self.row_param_slots = as_rows([slot[i] for i in row_params])
+        self.input_slots = slice(0, flat.n_inputs)
+        self.output_slots = [slot[i] for i in flat.output_ids]
+        self.needs = self._needs_grad()
+        self.groups = [self._group(b) for b in buckets]
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any]] = {}
+        self._buffers: dict[int, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
+
+    def _group(self, instructions: list[Instruction]) -> Any:
+        if is_layer(instructions[0], self.flat):
+            return MatmulGroup(instructions, self)
+        return OpGroup(instructions, self)
+
+    def _needs_grad(self) -> np.ndarray:
+        """Per node id: does a parameter's gradient flow through it?"""
+        flat = self.flat
+        needs = np.zeros(flat.n_nodes + len(flat.constants), dtype=bool)
+        needs[: flat.n_params] = True
+        for ins in flat.instructions:
+            needs[ins.out] = any(needs[a] for a in ins.args)
+        return needs
+
+    def backward_groups(self, output: int) -> list[Any]:
+        """The groups to run backward for one output: only instructions below that output
+        that have a parameter below them (a node that does not reach the output gets no
+        gradient at all — as in the dynamic engine, never ``local × 0``)."""
+        if output not in self._backward_groups:
+            flat = self.flat
+            below = np.zeros(len(self.needs), dtype=bool)
+            below[flat.output_ids[output]] = True
+            for ins in reversed(flat.instructions):
+                if below[ins.out]:
+                    below[list(ins.args)] = True
+            keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
+            groups = [self._group(b) for b in _buckets(flat, keep)]
+            self._backward_groups[output] = (groups, self._claim(groups),
+                                             self._plan(groups, output))  # fmt: skip
+        return self._backward_groups[output][0]
+
+    def _plan(self, groups: list[Any], output: int) -> slice | np.ndarray:
+        """Which gradient rows each group writes first; returns the rows that still need
+        zeroing before a backward pass (the others are assigned before they are read)."""
+        written = np.zeros(self.n_slots, dtype=bool)
+        assigned = np.zeros(self.n_slots, dtype=bool)
+        seed = self.output_slots[output]
+        written[seed] = assigned[seed] = True
+        for g in reversed(groups):
+            before = written.copy()
+            g.plan(written)
+            fresh = written & ~before
+            if isinstance(g, MatmulGroup):
+                first = g.assign_s
+            else:
+                first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
+            if first:
+                assigned |= fresh
+        return as_rows(np.flatnonzero(~assigned).tolist())
+
+    def _claim(self, groups: list[Any]) -> np.ndarray:
+        """Let each layer whose weights no other group touches write its gradient block
+        directly (no zeroing, no add); returns the parameters that still need zeroing."""
+        writers = np.zeros(self.flat.n_params, dtype=np.intp)
+        layers = [g for g in groups if isinstance(g, MatmulGroup)]
+        for g in layers:
+            np.add.at(writers, g.pids.ravel(), 1)
+        writers[self.row_params] += 1
+        covered = np.zeros(self.flat.n_params, dtype=bool)
+        for g in layers:
+            g.exclusive = g.contiguous and bool((writers[g.pids] == 1).all())
+            if g.exclusive:
+                covered[g.pids.ravel()] = True
+        return np.flatnonzero(~covered)
+
+    def buffers(self, batch: int) -> list[tuple[slice, np.ndarray, np.ndarray]]:
+        """The working arrays for a batch size, allocated once: the batch is cut into
+        column blocks small enough for the cache (and for numpy's temporaries to stay off
+        the page-fault path), each with its (slots, block) value and gradient arrays."""
+        if batch not in self._buffers:
+            size = self.block_size
+            blocks = []
+            for lo in range(0, batch, size):
+                cols = min(size, batch - lo)
+                values = np.zeros((self.n_slots, cols))
+                for k, c in enumerate(self.flat.constants):
+                    values[self.slot[self.flat.n_nodes + k]] = c
+                for row, key in self.const_rows.items():
+                    values[row] = float.fromhex(key)
+                blocks.append((slice(lo, lo + cols), values, np.zeros((self.n_slots, cols))))
+            self._buffers[batch] = blocks
+        return self._buffers[batch]
+
+    @property
+    def block_size(self) -> int:
+        """Columns per block: about 2^15 numbers in the largest group's block."""
+        widest = max([len(range(self.n_slots)[g.out]) if type(g.out) is slice else len(g.out)
+                      for g in self.groups] or [1])  # fmt: skip
+        return int(min(8192, max(128, 2 ** int(np.log2(max(1, BLOCK_NUMBERS // widest))))))
+
+    def forward(self, X: np.ndarray) -> list[tuple[slice, np.ndarray, np.ndarray]]:
+        """Run the tape on a batch (``theta`` already set); returns the blocks."""
+        blocks = self.buffers(len(X))
+        theta = self.theta
+        rows = theta[self.row_params][:, None] if len(self.row_params) else None
+        for cols, values, _ in blocks:
+            values[self.input_slots] = X[cols].T
+            if rows is not None:
+                values[self.row_param_slots] = rows
+            # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
+            # several times cheaper in numpy than the same on (slots, 1) arrays.
+            flat = values.reshape(-1) if values.shape[1] == 1 else values
+            for group in self.groups:
+                group.forward(flat if group.flat_ok else values, theta)
+        return blocks
+
+    def outputs(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> np.ndarray:
+        """The traced outputs per example: (B, n_outputs)."""
+        return np.concatenate([v[self.output_slots] for _, v, _ in blocks], axis=1).T
+
+    def backward(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]], output: int,
+                 seed: float) -> None:  # fmt: skip
+        """The same schedule in reverse; the parameters' gradient goes to ``theta_grad``."""
+        theta_grad = self.theta_grad
+        groups = self.backward_groups(output)[::-1]
+        to_zero = self._backward_groups[output][1]
+        if len(to_zero) == len(theta_grad):
+            theta_grad.fill(0.0)
+        elif len(to_zero):
+            theta_grad[to_zero] = 0.0
+        zero = self._backward_groups[output][2]
+        for k, (_, values, grads) in enumerate(blocks):
+            grads[zero] = 0.0
+            grads[self.output_slots[output]] = seed
+            if values.shape[1] == 1:
+                flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
+                for group in groups:
+                    if group.flat_ok:
+                        group.backward(flat_v, flat_g, theta_grad, k == 0)
+                    else:
+                        group.backward(values, grads, theta_grad, k == 0)
+            else:
+                for group in groups:
+                    group.backward(values, grads, theta_grad, k == 0)
+            if len(self.row_params):
+                theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
