@@ -207,6 +207,8 @@ def pow_forward(a: Any, b: Any, _: None) -> Any:
             raise DomainError(
                 f"pow: negative base {_fmt(a)} to the non-integer power {_fmt(b)} is not real"
             )
+        if b == 0.5:  # as PyTorch, whose x**0.5 is sqrt: (-0.0)**0.5 is -0.0, not 0.0
+            return math.sqrt(a)
         try:
             return a**b
         except OverflowError:
@@ -223,6 +225,10 @@ def pow_forward(a: Any, b: Any, _: None) -> Any:
                           f"is not real (example {i})")  # fmt: skip
     with np.errstate(over="ignore"):
         out = np.power(a_, b_)
+    half = b_ == 0.5
+    if half.any():  # sqrt there, as for one example (negatives with b = 0.5 were refused)
+        with np.errstate(invalid="ignore"):
+            out = np.where(half, np.sqrt(a_), out)
     _check_overflow("pow", out, a_)
     return out
 
@@ -366,16 +372,26 @@ def swap_pairs(xs: Any) -> Any:
 
 
 def pow_base_local(a: Any, b: Any) -> Any:
-    """∂(a**b)/∂a = b·a**(b−1); exactly 0 when b = 0 (a**0 is constant, even at a = 0)."""
+    """∂(a**b)/∂a = b·a**(b−1); exactly 0 when b = 0 (a**0 is constant, even at a = 0); at
+    a = ±0 with b = 0.5, sqrt's ±inf, as PyTorch (its x**0.5 is sqrt).
+
+    Example:
+        >>> pow_base_local(4.0, 0.5), pow_base_local(-0.0, 0.5), pow_base_local(0.0, 0.0)
+        (0.25, -inf, 0.0)
+    """
     if type(data_of(b)) is _ndarray or type(data_of(a)) is _ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = b * power(a, b - 1.0)
+            value = np.where((np.asarray(data_of(b)) == 0.5) & (np.asarray(data_of(a)) == 0.0),
+                             0.5 * recip(np.asarray(data_of(a), dtype=float)), value)  # fmt: skip
         blocked = np.broadcast_to(np.asarray(data_of(b)) == 0.0, np.shape(value))
         if not blocked.any():
             return value
         # On a batch, BLOCKED is a mask: the compiled tape selects 0 there, as it does for
         # relu's gate, whatever (inf, NaN) comes from upstream.
         return np.ma.MaskedArray(np.where(blocked, 0.0, value), mask=blocked)
+    if _is_float(a) and _is_float(b) and b == 0.5 and a == 0.0:
+        return 0.5 * recip(a)  # recip(-0.0) is -inf
     return BLOCKED if data_of(b) == 0.0 else b * power(a, b - 1.0)
 
 
