@@ -118,11 +118,12 @@ def _refuse_clashes(rule: Rule) -> None:
 def probe(rule: Rule) -> None:
     """Try ``rule`` out on floats and on Values; raise ValueError if it would give wrong results.
 
-    The forward must give a finite real number at two or more of ``PROBE_POINTS``. At the
-    first, each local derivative must give the same number on floats and on Values, and one
-    that changes between the first two points must, on Values, be a Value computed from the
-    operands or the result, so ``create_graph`` differentiates it again (skipped for a rule
-    with ``first_order=True``).
+    The forward must give a finite real number at one of ``PROBE_POINTS`` and just beside it.
+    There each local derivative must give the same number on floats and on Values, and one
+    that changes between the point and its neighbour must, on Values, be a Value computed
+    from the operands or the result, so ``create_graph`` differentiates it again (skipped for
+    a rule with ``first_order=True``). A derivative constant near the point (``step``'s, 0 or
+    1) may stay a number: its own derivative there is 0.
 
     Example:
         >>> import math
@@ -132,15 +133,12 @@ def probe(rule: Rule) -> None:
         ...
         ValueError: register: op 'sin_math': its local derivative for operand 0 is a plain number...
     """
-    points = _domain_points(rule)
-    if len(points) < 2:
-        raise ValueError(f"register: op {rule.name!r}: its forward gave a finite real number at "
-                         f"fewer than two of the probe points {PROBE_POINTS}")  # fmt: skip
     param = _probe_param(rule)
-    first, second = (_float_locals(rule, p, param) for p in points[:2])
+    point, nearby = _domain_point(rule, param)
+    here, beside = _float_locals(rule, point, param), _float_locals(rule, nearby, param)
     if rule.first_order:
         return
-    operands = [Value(x) for x in points[0]]
+    operands = [Value(x) for x in point]
     out = apply(rule, *operands, *([param] if rule.param is not None else []))
     try:
         on_values = tuple(rule.local(*operands, out, param))
@@ -148,8 +146,8 @@ def probe(rule: Rule) -> None:
         raise ValueError(f"register: op {rule.name!r}: local fails on Values ({error}); "
                          f"create_graph runs it on Values. {_HOW}") from error
     sources = {out, *operands}
-    for i, (d, d_float, d_other) in enumerate(zip(on_values, first, second)):
-        _check_local(rule, i, d, d_float, d_float != d_other, sources)
+    for i, (d, d_float, d_beside) in enumerate(zip(on_values, here, beside)):
+        _check_local(rule, i, d, d_float, d_float != d_beside, sources)
 
 
 _HOW = ("Write it with arithmetic and autograd_bp.core.ops helpers (recip, log, sin, cos, "
@@ -162,19 +160,26 @@ def _probe_param(rule: Rule) -> float | None:
     return rule.default if rule.default is not None else 0.5
 
 
-def _domain_points(rule: Rule) -> list[tuple[float, ...]]:
-    """Probe points where the forward gives a finite real (a string is refused at once)."""
-    param = _probe_param(rule)
-    found = []
-    for i in range(len(PROBE_POINTS)):
-        xs = tuple(PROBE_POINTS[(i + k) % len(PROBE_POINTS)] for k in range(rule.arity))
-        try:
-            out = real(rule.forward(*xs, param), f"register: op {rule.name!r}: forward")
-        except (ValueError, ArithmeticError):  # outside the domain here (DomainError, complex)
-            continue
-        if math.isfinite(out):
-            found.append(xs)
-    return found
+def _domain_point(rule: Rule, param: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The first probe point (one number per operand) where the forward gives a finite real,
+    there and a step of about 10^-3 beside it."""
+    n = len(PROBE_POINTS)
+    for i in range(n):
+        point = tuple(PROBE_POINTS[(i + k) % n] for k in range(rule.arity))
+        nearby = tuple(x + 1e-3 * (1.0 + abs(x)) for x in point)
+        if _finite_at(rule, point, param) and _finite_at(rule, nearby, param):
+            return point, nearby
+    raise ValueError(f"register: op {rule.name!r}: its forward gave no finite real number at "
+                     f"any of the probe points {PROBE_POINTS}")  # fmt: skip
+
+
+def _finite_at(rule: Rule, xs: tuple[float, ...], param: Any) -> bool:
+    """Whether the forward gives a finite real at ``xs`` (a string is refused at once)."""
+    try:
+        out = real(rule.forward(*xs, param), f"register: op {rule.name!r}: forward")
+    except (ValueError, ArithmeticError):  # outside the domain here (DomainError, complex)
+        return False
+    return math.isfinite(out)
 
 
 def _float_locals(rule: Rule, xs: tuple[float, ...], param: Any) -> list[float]:

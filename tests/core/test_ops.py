@@ -436,6 +436,15 @@ def test_a_rule_written_with_the_helpers_gives_right_second_derivatives(scratch_
     (d2,) = grad(d1, x)
     assert math.isclose(d1.data, math.cos(0.7)) and math.isclose(d2, -math.sin(0.7))
     assert cos is not sin
+    # a derivative constant on each side of a kink may stay a number (its derivative is 0),
+    # even where the probe points lie on both sides of the kink
+    from autograd_bp.core.ops import step
+
+    register(_unary_rule("ramp1", lambda x, _: max(x - 1.0, 0.0),
+                         lambda x, out, _: (step(x - 1.0),)))  # fmt: skip
+    y = Value(1.3)
+    (d1,) = grad(y.ramp1() * y, y, create_graph=True)
+    assert math.isclose(d1.data, 0.3 + 1.3) and math.isclose(grad(d1, y)[0], 2.0)
 
 
 def test_a_local_made_of_fresh_values_or_other_numbers_is_refused(scratch_table) -> None:
