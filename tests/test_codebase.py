@@ -116,3 +116,24 @@ def test_no_module_imports_a_private_name_of_another(path: Path) -> None:
         if alias.name.startswith("_") and not alias.name.startswith("__")  # not __version__
     ]
     assert not private, f"{path.name} imports {private}"
+
+
+def test_no_modules_import_each_other_in_a_cycle() -> None:
+    """No module of the package reaches itself through its imports — lazy imports inside
+    functions count (they are cycles a reader must untangle all the same); ``if
+    TYPE_CHECKING:`` imports do not (they never run)."""
+    graph = {_module_name(p): _package_imports(p) for p in MODULES}
+    done: set[str] = set()
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        if module in trail:
+            cycle = trail[trail.index(module):] + (module,)
+            raise AssertionError("import cycle: " + " -> ".join(m or "autograd_bp" for m in cycle))
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, trail + (module,))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())

@@ -1,5 +1,8 @@
-"""The engine and nothing else — what micrograd is: ``Value`` and ``backward``, the op table
-(``Rule``, ``RULES``, ``register``), the chain rule and ``grad``, ``no_grad``, graph names.
+"""The engine and nothing else — what micrograd is: ``Value`` and ``backward`` (engine.py), the
+op table (``Rule``, ``RULES`` in rules.py; ``register`` in ops.py; the numbers in numerics.py),
+the graph's layout (walk.py), the chain rule and ``grad``, ``no_grad`` (grad_mode.py), graph
+names (graph.py). Imports within core point one way: numerics < rules < walk < graph <
+engine < ops.
 
 Example:
     >>> from autograd_bp.core import Value
@@ -8,7 +11,18 @@ Example:
     6.0
 """
 
-from .engine import Number, Value, dot, logsumexp, sum_values
+from .engine import (
+    Number,
+    Value,
+    apply,
+    chain_rule,
+    dot,
+    grad,
+    logsumexp,
+    methods_for,
+    propagate,
+    sum_values,
+)
 from .grad_mode import gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import (
     MAX_INLINE,
@@ -25,8 +39,17 @@ from .graph import (
     substitute,
     uses,
 )
-from .ops import BLOCKED, RULES, DomainError, Rule, data_of, register
-from .walk import VARIADIC, backward_order, chain_rule, flat_edges, grad, propagate
+from .ops import (
+    BLOCKED,
+    RESERVED_FUNCTION_NAMES,
+    RULES,
+    DomainError,
+    Rule,
+    data_of,
+    probe,
+    register,
+)
+from .walk import VARIADIC, backward_order, flat_edges
 
 __all__ = [
     "BLOCKED",
@@ -35,10 +58,12 @@ __all__ = [
     "Naming",
     "Number",
     "PLACEHOLDERS",
+    "RESERVED_FUNCTION_NAMES",
     "RULES",
     "Rule",
     "VARIADIC",
     "Value",
+    "apply",
     "backward_order",
     "chain_rule",
     "data_of",
@@ -53,8 +78,10 @@ __all__ = [
     "infix",
     "is_grad_enabled",
     "logsumexp",
+    "methods_for",
     "names",
     "no_grad",
+    "probe",
     "product_terms",
     "propagate",
     "reaching",

@@ -28,9 +28,13 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .engine import Value, backward_order
+from .rules import RULES
+from .walk import backward_order
+
+if TYPE_CHECKING:
+    from .engine import Value
 
 __all__ = ["MAX_INLINE", "PLACEHOLDERS", "Naming", "edges", "evaluate_formula", "format_number",
            "formula_tree", "infix", "names", "product_terms", "reaching",
@@ -65,7 +69,7 @@ def edges(node: Value) -> list[tuple[int, Value, Any]]:
     """
     if node.is_leaf:
         return []
-    slots = [i for i, a in enumerate(node.operands) if type(a) is Value]
+    slots = [i for i, a in enumerate(node.operands) if type(a) is not float]
     return list(zip(slots, node.parents, node.local_grads))
 
 
@@ -148,7 +152,7 @@ class Naming:
 
     def ref(self, x: Any) -> tuple[str, int]:
         """How an operand appears inside its consumer's text."""
-        if type(x) is not Value:
+        if isinstance(x, (int, float)):  # a folded number constant
             s = format_number(float(x))
             return s, (3 if s.startswith("-") else _ATOM)
         if x.is_leaf:
@@ -183,16 +187,14 @@ class Naming:
         return f"{rule.function or rule.name}({', '.join(args)})", _ATOM
 
     def _variadic(self, rule: Any, ops: tuple[Any, ...]) -> tuple[str, int]:
-        from .ops import RULES
-
         add = RULES["add"]
         if rule.name == "dot":  # Σ w_i·x_i, a bias's "·1" left out
             mul = RULES["mul"]
             terms = []
             for w, x in zip(ops[0::2], ops[1::2]):
-                if type(x) is not Value and x == 1.0:
+                if type(x) is float and x == 1.0:
                     terms.append(self.ref(w))
-                elif type(w) is not Value and w == 1.0:
+                elif type(w) is float and w == 1.0:
                     terms.append(self.ref(x))
                 else:
                     terms.append(_binary(mul.symbol, mul.precedence, self.ref(w), self.ref(x)))

@@ -419,25 +419,39 @@ def test_chain_rule_walker_sees_both_operand_slots() -> None:
     assert grads[x] == 6.0 and seen == [0, 1] and x.grad == 0.0
 
 
-def test_type_checking_stubs_name_exactly_the_methods_the_table_makes() -> None:
-    """engine.py spells the table's methods out for mypy; they must not drift apart."""
+def test_value_spells_out_one_method_per_rule_of_the_table() -> None:
+    """Value's class body names a method for each method the table declares, made from that
+    very rule (no loop generating them at import, no stub that could drift from them); only
+    rules added by ``register`` get theirs attached at run time."""
     import ast
     import inspect
+    import json
+    import subprocess
+    import sys
 
     from autograd_bp.core import engine
     from autograd_bp.core.ops import RULES
 
-    tree = ast.parse(inspect.getsource(engine.Value))
-    stubs = {
-        f.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for f in node.body
-        if isinstance(f, ast.FunctionDef)
-    }
-    made = set()
-    for rule in RULES.values():
-        if rule.method and not rule.variadic:
-            dunders = {f"__{rule.method}__", f"__r{rule.method}__"}
-            made |= dunders if rule.arity == 2 else {rule.method}
-    assert stubs == made
+    made = {}  # attribute assigned in the class body -> the rule it is made from
+    (cls,) = ast.parse(inspect.getsource(engine.Value)).body
+    for node in cls.body:  # type: ignore[attr-defined]
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            (arg,) = node.value.args
+            assert ast.unparse(arg).startswith("RULES["), ast.unparse(node)
+            target = node.targets[0]
+            for name in target.elts if isinstance(target, ast.Tuple) else [target]:
+                made[name.id] = arg.slice.value  # type: ignore[attr-defined]
+    table = json.loads(subprocess.run(  # the table as shipped, before any test registers ops
+        [sys.executable, "-c", "import json; from autograd_bp.core.rules import RULES; "
+         "print(json.dumps({n: [r.method, r.arity, r.variadic] for n, r in RULES.items()}))"],
+        capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    expected = {}
+    for name, (method, arity, variadic) in table.items():
+        if method and not variadic:
+            for attr in [f"__{method}__", f"__r{method}__"] if arity == 2 else [method]:
+                expected[attr] = name
+    assert made == expected
+    for attr, name in made.items():  # and each is what Value has, applying that rule
+        assert getattr(Value, attr).__doc__.count(repr(name)) == 1, attr
+    slope = inspect.signature(Value.leaky_relu).parameters["param"].default
+    assert slope == RULES["leaky_relu"].default

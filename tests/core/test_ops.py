@@ -354,3 +354,165 @@ def test_a_ufunc_on_an_op_with_a_parameter_or_variadic_is_refused() -> None:
         Rule("total", lambda xs, _: sum(xs), lambda xs, out, _: (1.0,) * len(xs),
              variadic=True, ufunc=np.add)  # fmt: skip
     assert Rule("twice", lambda a, _: a + a, lambda a, out, _: (2.0,), ufunc=None).ufunc is None
+
+
+def test_minus_zero_to_the_half_keeps_pytorchs_sign() -> None:
+    """PyTorch computes x**0.5 as sqrt: (-0.0)**0.5 is -0.0 and its derivative -inf; the
+    compiled tape's forward on a batch agrees."""
+    import numpy as np
+
+    from autograd_bp.core.numerics import pow_forward
+
+    torch = require_torch()
+    for x in (-0.0, 0.0, 2.25):
+        t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        (t**0.5).backward()
+        v = Value(x)
+        y = v**0.5
+        y.backward()
+        assert math.copysign(1.0, y.data) == math.copysign(1.0, (t.detach() ** 0.5).item())
+        assert y.data == (t.detach() ** 0.5).item() and v.grad == t.grad.item()
+    batch = pow_forward(np.array([-0.0, 0.0, 2.25]), np.array([0.5, 0.5, 0.5]), None)
+    assert list(np.copysign(1.0, batch)) == [-1.0, 1.0, 1.0] and batch[2] == 1.5
+
+
+# --- register: a new rule is checked before it joins the table (issue 22, item 10) ---------
+
+
+@pytest.fixture
+def scratch_table():
+    """Whatever a test registers is gone afterwards: the table and Value as they were."""
+    before, attrs = dict(RULES), set(vars(Value))
+    yield
+    RULES.clear()
+    RULES.update(before)
+    for attr in set(vars(Value)) - attrs:
+        delattr(Value, attr)
+
+
+def _unary_rule(name: str, forward, local, **more):
+    from autograd_bp.core.ops import Rule
+
+    return Rule(name, forward, local, method=more.pop("method", name),
+                function=more.pop("function", name), formula=("0",), text=("0",),
+                latex=("0",), **more)  # fmt: skip
+
+
+def _refused(rule, error, words: str) -> None:
+    from autograd_bp.core.ops import register
+
+    before, attrs = dict(RULES), set(vars(Value))
+    with pytest.raises(error, match=words):
+        register(rule)
+    assert RULES == before and set(vars(Value)) == attrs  # nothing half-added
+
+
+def test_a_local_written_with_math_is_refused(scratch_table) -> None:
+    """math.cos(Value) quietly gives a float: create_graph would take it for a constant and
+    the second derivative would be 0 instead of -sin(x)."""
+    rule = _unary_rule("sin_m", lambda x, _: math.sin(x), lambda x, out, _: (math.cos(x),))
+    _refused(rule, ValueError, r"op 'sin_m'.*plain number when given Values.*first_order=True")
+
+
+def test_a_first_order_rule_works_once_and_refuses_create_graph_by_name(scratch_table) -> None:
+    from autograd_bp.core.ops import register
+
+    register(_unary_rule("sin_m1", lambda x, _: math.sin(x), lambda x, out, _: (math.cos(x),),
+                         first_order=True))  # fmt: skip
+    x = Value(0.3)
+    y = x.sin_m1() * x
+    (dy,) = grad(y, x)
+    assert math.isclose(dy, math.cos(0.3) * 0.3 + math.sin(0.3))
+    with pytest.raises(ValueError, match="op 'sin_m1' is registered as first_order"):
+        grad(y, x, create_graph=True)
+
+
+def test_a_rule_written_with_the_helpers_gives_right_second_derivatives(scratch_table) -> None:
+    from autograd_bp.core.ops import cos, register, sin
+
+    register(_unary_rule("sin_h", lambda x, _: math.sin(x), lambda x, out, _: (cos(x),)))
+    x = Value(0.7)
+    (d1,) = grad(x.sin_h(), x, create_graph=True)
+    (d2,) = grad(d1, x)
+    assert math.isclose(d1.data, math.cos(0.7)) and math.isclose(d2, -math.sin(0.7))
+    assert cos is not sin
+    # a derivative constant on each side of a kink may stay a number (its derivative is 0),
+    # even where the probe points lie on both sides of the kink
+    from autograd_bp.core.ops import step
+
+    register(_unary_rule("ramp1", lambda x, _: max(x - 1.0, 0.0),
+                         lambda x, out, _: (step(x - 1.0),)))  # fmt: skip
+    y = Value(1.3)
+    (d1,) = grad(y.ramp1() * y, y, create_graph=True)
+    assert math.isclose(d1.data, 0.3 + 1.3) and math.isclose(grad(d1, y)[0], 2.0)
+
+
+def test_a_local_made_of_fresh_values_or_other_numbers_is_refused(scratch_table) -> None:
+    fresh = _unary_rule("sq_fresh", lambda x, _: x * x,
+                        lambda x, out, _: (2.0 * x if type(x) is float else Value(2.0 * x.data),))
+    _refused(fresh, ValueError, "computed from neither the operands nor the result")
+    drifting = _unary_rule("sq_drift", lambda x, _: x * x,
+                           lambda x, out, _: (2.0 * x if type(x) is float else 3.0 * x,))
+    _refused(drifting, ValueError, r"on Values but .* on floats")
+    failing = _unary_rule("sq_fail", lambda x, _: x * x, lambda x, out, _: (2.0 * x.real,))
+    _refused(failing, ValueError, "local fails on Values")
+
+
+@pytest.mark.parametrize("function", ["y", "x", "f", "pi", "e", "out", "pair", "lambda", "a b"])
+def test_a_function_name_the_expression_language_reads_otherwise_is_refused(
+    scratch_table, function: str
+) -> None:
+    rule = _unary_rule("fn_" + str(abs(hash(function))), lambda x, _: 2.0 * x,
+                       lambda x, out, _: (2.0,), function=function)  # fmt: skip
+    _refused(rule, ValueError, "function")
+
+
+def test_the_reserved_names_cover_the_languages_constants_and_placeholders() -> None:
+    from autograd_bp.core.graph import PLACEHOLDERS
+    from autograd_bp.core.ops import RESERVED_FUNCTION_NAMES
+    from autograd_bp.lang.expr import CONSTANTS
+
+    multi_letter = {p for p in PLACEHOLDERS if len(p) > 1}
+    assert RESERVED_FUNCTION_NAMES == set(CONSTANTS) | multi_letter
+
+
+def test_a_clashing_symbol_method_or_function_is_refused(scratch_table) -> None:
+    from autograd_bp.core.ops import Rule
+
+    times = Rule("times", lambda a, b, _: a * b, lambda a, b, out, _: (b, a), 2, symbol="*",
+                 method="times", formula=("{y}", "{x}"), text=("{y}", "{x}"),
+                 latex=("{y}", "{x}"))  # fmt: skip
+    _refused(times, ValueError, "symbol '\\*' belongs to op 'mul'")
+    _refused(_unary_rule("tanh2", lambda x, _: x, lambda x, out, _: (1.0,), function="tanh"),
+             ValueError, "function 'tanh' belongs to op 'tanh'")  # fmt: skip
+    _refused(_unary_rule("exp2", lambda x, _: x, lambda x, out, _: (1.0,), method="exp"),
+             ValueError, "method 'exp' belongs to op 'exp'")  # fmt: skip
+
+
+def test_a_forward_giving_no_real_number_is_refused_with_the_ops_name(scratch_table) -> None:
+    from autograd_bp.core.ops import recip, register
+
+    _refused(_unary_rule("word", lambda x, _: "two", lambda x, out, _: (1.0,)),
+             TypeError, "op 'word': forward must give a real number, got str")  # fmt: skip
+    # Real on the probe points, not everywhere: refused where it happens, with the op's name.
+    register(_unary_rule("root_c", lambda x, _: x**0.5, lambda x, out, _: (0.5 * recip(out),)))
+    register(_unary_rule("late_str", lambda x, _: "big" if x > 100 else x,
+                         lambda x, out, _: (1.0,)))  # fmt: skip
+    register(_unary_rule("bad_local", lambda x, _: 2.0 * x,
+                         lambda x, out, _: ("two" if type(x) is float and x > 100 else 2.0,)))
+    assert Value(2.25).root_c().data == 1.5 and Value(3.0).late_str().data == 3.0
+    with pytest.raises(DomainError, match="root_c: forward gave the complex number"):
+        Value(-4.0).root_c()
+    with pytest.raises(TypeError, match="late_str: forward must give a real number, got str"):
+        Value(200.0).late_str()
+    with pytest.raises(TypeError, match="bad_local: local derivative must give a real number"):
+        Value(200.0).bad_local()
+
+
+def test_every_rule_of_the_table_passes_the_probe() -> None:
+    """The checks are no stricter than the table: every shipped one-/two-operand rule passes."""
+    from autograd_bp.core.ops import probe
+
+    for rule in list(RULES.values()):
+        if not rule.variadic:
+            probe(rule)
