@@ -30,9 +30,9 @@ from .numerics import BLOCKED, DomainError
 from .rules import RULES, Rule
 from .walk import VARIADIC, backward_order, flat_edges
 
-__all__ = ["Number", "Value", "backward_order", "chain_rule", "dot", "gc_paused", "grad",
-           "is_grad_enabled", "logsumexp", "apply", "binary_methods", "methods_for", "no_grad",
-           "propagate", "sum_values", "to_float", "unary_method"]  # fmt: skip
+__all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",
+           "gc_paused", "grad", "is_grad_enabled", "logsumexp", "methods_for", "no_grad",
+           "propagate", "real", "sum_values", "to_float", "unary_method"]  # fmt: skip
 
 Number = int | float
 
@@ -199,7 +199,7 @@ class Value:
     tanh = unary_method(RULES["tanh"])
     sigmoid = unary_method(RULES["sigmoid"])
     relu = unary_method(RULES["relu"])
-    leaky_relu = unary_method(RULES["leaky_relu"])  # leaky_relu(slope=0.01)
+    leaky_relu = unary_method(RULES["leaky_relu"])  # x.leaky_relu(0.2); slope 0.01 if not given
     softplus = unary_method(RULES["softplus"])
     sin = unary_method(RULES["sin"])
     cos = unary_method(RULES["cos"])
