@@ -9,7 +9,7 @@ Example:
     0.123758
 """
 
-from .compiled.tape import compile
+from .compiled import compile
 from .core.engine import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values
 from .core.ops import DomainError
 from .lang.expr import ExpressionError, parse, variables

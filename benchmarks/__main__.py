@@ -696,7 +696,7 @@ def page(results: dict[str, Any], image: str | None) -> str:
             "## The compiled tape against PyTorch, as the work grows\n\n"
             "`MLP(3, [w, w, 1])`, tanh, squared loss, float64, forward + backward of a batch; "
             "each layer's `dot` nodes run as one matrix multiply forward and two backward "
-            "(`autograd_bp.compiled.tape`). *compiled* keeps the parameters as one vector "
+            "(`autograd_bp.compiled`). *compiled* keeps the parameters as one vector "
             "(`sync=False`, as PyTorch keeps tensors); *Values synced* also reads every "
             "`.data` and adds to every `.grad` — one Python step per parameter. "
             "The targets (the sentence after the table) are judged on *compiled / torch*, "

@@ -156,8 +156,8 @@ def mlp_ours(spec: MlpSpec):
 
 
 def mlp_compiled(spec: MlpSpec):
-    """The same step through autograd_bp.compiled.tape: trace once, replay the batch with numpy."""
-    from autograd_bp.compiled.tape import compile_loss
+    """The same step through autograd_bp.compiled: trace once, replay the batch with numpy."""
+    from autograd_bp.compiled import compile_loss
     from autograd_bp.losses import hinge
 
     sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
@@ -443,7 +443,7 @@ def scaling_ours(width: int, batch: int, sync: bool = False):
     """MLP(3, [w, w, 1]) tanh, squared loss, forward + backward on the compiled tape:
     (step, gradients). ``sync=False`` keeps the parameters as one vector (as PyTorch keeps
     tensors); ``sync=True`` also reads every ``.data`` and adds to every ``.grad``."""
-    from autograd_bp.compiled.tape import compile_loss
+    from autograd_bp.compiled import compile_loss
 
     X, T = _scaling_data(batch)
     net = MLP(3, [width, width, 1], activation="tanh", seed=0)

@@ -147,7 +147,7 @@ def hinge(prediction: Value, target: Number) -> Value:
         >>> hinge(Value(0.25), 1).data
         0.75
     """
-    if isinstance(target, Value):  # a traced target (autograd_bp.compiled.tape): taken as given
+    if isinstance(target, Value):  # a traced target (autograd_bp.compiled): taken as given
         return (1.0 - prediction * target).relu()
     if target not in (-1, 1):
         raise ValueError(f"hinge: target must be -1 or +1, got {target!r}")

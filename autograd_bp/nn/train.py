@@ -190,7 +190,7 @@ def fit(
     Examples are reshuffled every epoch with ``seed``.
 
     ``compiled=True`` traces ``loss(model(x), y)`` once and replays it on each whole batch
-    with numpy (:mod:`autograd_bp.compiled.tape`): the same graph and gradients, much faster.
+    with numpy (:mod:`autograd_bp.compiled`): the same graph and gradients, much faster.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
@@ -251,7 +251,7 @@ def fit(
 def _compiled_step(model: Module, loss_fn: Callable[..., Value], X: np.ndarray, y: Any,
                    task: str) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:  # fmt: skip
     """Compile the loss once; a step is then (mean loss, outputs) for a batch of indices."""
-    from ..compiled.tape import compile_loss
+    from ..compiled import compile_loss
 
     y = np.asarray(y)
     if task == "multiclass" and y.ndim == 1:  # class indices -> one-hot rows: one graph for all
