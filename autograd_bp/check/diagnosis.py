@@ -7,7 +7,8 @@ sign flipped, … A candidate explains the claim when it equals the claim at eve
 — the given one and the random ones around it (the given one alone for a claim that is a plain
 number) — while differing from the truth somewhere. Of the candidates that explain it, the
 simplest story leads (each kind of mistake has a rank: a sign error or a closed relu before a
-missing path, a missing path before "the wrong variable"). Used by
+missing path, a missing path before "the wrong variable"), and of equally simple ones the one
+that meets the claim more exactly. Used by
 :func:`autograd_bp.check.check_derivation`.
 
 Example:
@@ -156,6 +157,15 @@ class Evidence:
         if not all(close(a, b, *self.tol) for a, b, _ in known):
             return False
         return any(not close(b, t, *self.tol) for _, b, t in known)
+
+    def exactness(self, c: Candidate) -> int:
+        """0 when the candidate meets the claim to a hundredth of the tolerance at every
+        point, else 1: of two equally simple stories, the more exact one leads."""
+        rows = [0] if self.constant_claim or c.point_only else range(len(self.points))
+        rtol, atol = self.tol
+        tight = (rtol / 100, atol / 100)
+        pairs = [(float(self.claim[i]), float(c.values[i])) for i in rows]
+        return 0 if all(close(a, b, *tight) for a, b in pairs if math.isfinite(b)) else 1
 
 
 def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
@@ -466,7 +476,8 @@ def diagnose(
 def _explaining(ev: Evidence, w: Words, updates: list[dict[str, float]]) -> list[str]:
     """The sentences of the candidates that explain the claim, one per kind, simplest first."""
     candidates = [c for g in GENERATORS for c in g(ev, w)] + list(_after_update(ev, w, updates))
-    ranked = sorted((c for c in candidates if ev.explains(c)), key=lambda c: c.rank)
+    ranked = sorted((c for c in candidates if ev.explains(c)),
+                    key=lambda c: (c.rank, ev.exactness(c)))  # fmt: skip
     kinds: set[str] = set()
     found: list[str] = []
     for c in ranked:  # sorted() is stable: within a rank, the order the generators gave
