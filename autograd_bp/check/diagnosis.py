@@ -503,9 +503,17 @@ def _number(ev: Evidence, w: Words, misses: list[Point]) -> str:
     if not misses:
         return f"{text} {at}."
     first = misses[0]
-    return (f"{text} at the given point but not at {len(misses)} of the {len(ev.points) - 1} "
-            f"points around it; e.g. at {w.values(first, list(first.leaves))} it is "
-            f"{ev.setup.truth(first):.9g}.")  # fmt: skip
+    at_first = w.values(first, list(first.leaves))
+    return (f"{text} at the given point but not at {_how_many(misses, ev)}; e.g. at {at_first} "
+            f"it is {ev.setup.truth(first):.9g}.")  # fmt: skip
+
+
+def _how_many(misses: list[Point], ev: Evidence) -> str:
+    """``12 of the 50 points around it`` (or, for misses found elsewhere, ``12 other points``)."""
+    n = len(ev.points) - 1
+    if len(misses) <= n:
+        return f"{len(misses)} of the {n} points around it"
+    return f"{len(misses)} other points checked"
 
 
 def _to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
@@ -535,8 +543,8 @@ def _only_here(ev: Evidence, w: Words, misses: list[Point]) -> str:
                 f"symbolic check finds a difference that is not zero.")  # fmt: skip
     first = misses[0]
     yours = "undefined" if first.claim is None else f"{first.claim:.9g}"
-    return (f"Your formula agrees with {w.d} at the given point but not at {len(misses)} of the "
-            f"{n} points around it: at the given point {pair}; at "
+    return (f"Your formula agrees with {w.d} at the given point but not at "
+            f"{_how_many(misses, ev)}: at the given point {pair}; at "
             f"{w.values(first, list(first.leaves))}, yours {yours}, the engine's "
             f"{ev.setup.truth(first):.9g}.")  # fmt: skip
 
