@@ -40,10 +40,10 @@ from .nn.optim import SGD, Adam
 from .nn.plots import plot_decision_boundary, plot_format, plot_history
 from .nn.train import History, TrainReport, evaluate, fit
 from .reports import (
+    GradedReport,
     InputError,
     check_report,
     expression_graph,
-    expression_problem,
     grad_report,
     program_steps,
 )
@@ -69,12 +69,11 @@ class _Parser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
-        if not action.option_strings:
-            self.positionals = True
-        elif action.nargs not in (0, None):  # arrange() reads an option as a flag or 1 value
-            raise TypeError(f"{action.option_strings[0]}: nargs={action.nargs!r} is not supported")
+        self.positionals |= not action.option_strings
         for option in action.option_strings:
-            self.options[option] = 0 if action.nargs == 0 else 1
+            # one value (nargs None) is attached by arrange(); any other nargs ('?', '+')
+            # is left where it stands for argparse to read as it always does
+            self.options[option] = 1 if action.nargs is None else 0
         return action
 
     def error(self, message: str) -> NoReturn:  # one line, not usage + message
@@ -604,7 +603,7 @@ def _check_problem(args: argparse.Namespace) -> Any:
         if len(args.sizes) < 2:
             raise UsageError("check: --sizes needs at least an input and an output size")
         return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
-    return expression_problem(args.expression, _assignments(args.assignments))
+    return args.expression  # check_report builds its graph and names it in the report
 
 
 # The exit status of a grading. A verdict not listed here (such as "undecided": neither
@@ -623,45 +622,20 @@ def verdict_status(verdict: str) -> int:
     return VERDICT_STATUS.get(verdict, OTHER_VERDICT_STATUS)
 
 
-@dataclass(frozen=True)
-class _Graded:
-    """What a grading graded: the f (an expression or a program; None for --worked and
-    --sizes, whose graphs the report names) and the point."""
-
-    expression: str | None
-    values: dict[str, float] | None
-    source: str = ""  # e.g. "exercise 7 (level 2)"
-
-    def line(self, output: str) -> str:
-        if self.expression is None:
-            return ""
-        named = self.expression if program_steps(self.expression) else \
-            f"{output} = {self.expression}"  # fmt: skip
-        at = ", ".join(f"{n} = {_shortest(v)}" for n, v in (self.values or {}).items())
-        source = f"{self.source}: " if self.source else ""
-        return f"graded: {source}{named}" + (f"   at {at}" if at else "") + "\n"
-
-
-def _shortest(v: float) -> str:
-    """The shortest text that reads back as ``v`` (3 for 3.0, 0.1 for 0.1)."""
-    text = repr(float(v))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _report(report: Any, as_json: bool, graded: _Graded) -> int:
+def _report(report: GradedReport, as_json: bool) -> int:
     if as_json:
-        _print_json({**report.to_dict(), "expression": graded.expression,
-                     "values": graded.values, "wrt": report.wrt})  # fmt: skip
+        _print_json(report.to_dict())
     else:
-        print(graded.line(report.output) + report.text())
+        print(report.text())
     return verdict_status(report.verdict)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    problem = _check_problem(args)
-    report = check_report(problem, None, args.wrt, args.claim, points=args.points, seed=args.seed)
+    problem = _check_problem(args)  # a Problem for --worked or --sizes, else the expression
     values = None if args.expression is None else _assignments(args.assignments)
-    return _report(report, args.json, _Graded(args.expression, values))
+    report = check_report(problem, values, args.wrt, args.claim, points=args.points,
+                          seed=args.seed)  # fmt: skip
+    return _report(report, args.json)
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
@@ -680,8 +654,9 @@ def cmd_exercise(args: argparse.Namespace) -> int:
         level = f" --level {args.level}" if args.level is not None else ""
         print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
         return 0
-    graded = _Graded(ex.expression, dict(ex.values), f"exercise {ex.seed} (level {ex.level})")
-    return _report(ex.grade(args.answer), args.json, graded)
+    graded = GradedReport(ex.grade(args.answer), ex.expression, dict(ex.values),
+                          f"exercise {ex.seed} (level {ex.level})")  # fmt: skip
+    return _report(graded, args.json)
 
 
 # ---------------------------------------------------------------------------------------- serve
