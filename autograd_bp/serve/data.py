@@ -20,7 +20,16 @@ from typing import Any
 from ..core.engine import Value, backward_order
 from ..reports import InputError, check_report, grad_report, program_variables
 from ..show.explain import explain_nodes, wrap
-from ..show.viz import COLORS, FINAL, HIGHLIGHT, backward_steps, draw_dot, pipe
+from ..show.viz import (
+    COLORS,
+    DOT_TIMEOUT,
+    FINAL,
+    HIGHLIGHT,
+    backward_steps,
+    check_drawable,
+    draw_dot,
+    pipe,
+)
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
@@ -114,14 +123,17 @@ def _sum_text(output: str, step: Any, f: Any) -> str:
     return f"{head} = {symbols} = {numbers} = {f(step.grad)}"
 
 
-def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
+def graph_data(root: Value, precision: int = 4, *,
+               dot_timeout: float = DOT_TIMEOUT) -> dict[str, Any]:  # fmt: skip
     """The picture and the step-through of ``root``'s backward pass, for the front end.
 
     ``svg``: the graph drawn once by :func:`autograd_bp.show.viz.draw_dot` (local derivatives on
     the edges). ``steps``: one entry per :func:`~autograd_bp.show.viz.backward_steps` step — its
     text, every node's gradient so far (by SVG node id), the nodes whose gradient is final
     and the edge just used. ``nodes``: per SVG node id, its name and chain-rule sum.
-    ``colors``: the fills :mod:`autograd_bp.show.viz` uses.
+    ``colors``: the fills :mod:`autograd_bp.show.viz` uses. A graph too large to lay out is
+    refused (:class:`~autograd_bp.show.viz.DrawingTooLarge`) before ``dot`` runs, and ``dot``
+    is stopped after ``dot_timeout`` seconds.
 
     Example:
         >>> from autograd_bp import Value
@@ -137,10 +149,11 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
     if len(steps) > MAX_STEPS:
         raise RequestError(f"the graph has {len(steps)} backward steps, more than the "
                            f"playground shows ({MAX_STEPS}); try a smaller expression")  # fmt: skip
+    check_drawable(root, "the playground", hint="try a smaller expression")
     # drawn at the last step: every number at its widest, the legend complete; the page
     # restyles nodes and edges for each step
     svg = pipe(draw_dot(root, _style=steps[-1][1], show_local_grads=True, precision=precision),
-                "svg").decode("utf-8")  # fmt: skip
+               "svg", timeout=dot_timeout).decode("utf-8")  # fmt: skip
     states = []
     for step, style in steps:
         grads = style.grads or {}

@@ -283,10 +283,16 @@ def test_render_refuses_a_huge_graph_before_running_dot(tmp_path, monkeypatch) -
         y = y * 1.0001
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # dot must not even be looked for
     start = time.perf_counter()
-    with pytest.raises(ValueError, match=r"max_nodes=N .* max_nodes=2001"):
+    with pytest.raises(ValueError, match=r"too large to draw .* max_nodes=(\d+) fits") as info:
         render(y, tmp_path / "big.svg")
     assert time.perf_counter() - start < 5
     assert list(tmp_path.iterdir()) == []  # nothing written
+    assert len(str(info.value).splitlines()) == 1
+    fits = int(re.search(r"max_nodes=(\d+) fits", str(info.value)).group(1))
+    from autograd_bp.show.viz import DRAW_LIMIT, layout_size
+
+    # the number offered passes the guard, and is the largest that does on a chain
+    assert layout_size(y, fits).total <= DRAW_LIMIT < layout_size(y, fits + 1).total
 
 
 @needs_dot
