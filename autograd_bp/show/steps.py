@@ -1,6 +1,8 @@
 """The backward pass one edge at a time: :func:`backward_steps` replays ``backward`` as
-steps (``parent.grad += local × upstream``) with the diagram's state after each, and
-:func:`render_steps` writes them as a page to step through.
+steps (``parent.grad += local × upstream``) with the diagram's state after each;
+:func:`step_data` is what the one step-through component (``serve/static/stepper.js``:
+the ``steps`` page, the playground, the Jupyter widget) shows — one SVG drawn once and each
+step as a state of it; :func:`render_steps` writes it as a self-contained page.
 
 Example:
     >>> from autograd_bp import Value
@@ -14,19 +16,23 @@ from __future__ import annotations
 import html
 import json
 import os
-import time
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, strict_json
 from ..core.engine import Value, backward_order, chain_rule
 from ..core.graph import Naming, names, uses
-from .diagrams import StepStyle, draw_dot, pipe, significant
-from .explain import wrap
-from .graphviz_bounds import DOT_TIMEOUT, GraphvizTimeout, check_drawable, check_timeout
+from .diagrams import COLORS, FINAL, HIGHLIGHT, StepStyle, draw_dot, pipe, significant
+from .explain import explain_nodes, wrap
+from .graphviz_bounds import DOT_TIMEOUT, check_drawable
 
-__all__ = ["Step", "backward_steps", "expression_lines", "render_steps"]
+__all__ = ["STATIC", "Step", "backward_steps", "expression_lines", "render_steps", "step_data"]
+
+# The step-through component's files: the playground's own (autograd_bp.serve serves them
+# from here too), read as data — nothing of serve is imported.
+STATIC = Path(__file__).resolve().parents[1] / "serve" / "static"
 
 
 @dataclass
@@ -108,117 +114,84 @@ def expression_lines(root: Value, limit: int = 24) -> list[str]:
     return lines
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Backward pass, step by step</title>
-<style>
-body {{ font-family: sans-serif; margin: 1em; }}
-.bar {{ display: flex; flex-wrap: wrap; gap: .4em; align-items: center; margin: .4em 0; }}
-#expression {{ font-family: monospace; white-space: pre; background: #f6f6f6; padding: .4em;
-  max-height: 8em; overflow: auto; }}
-#text {{ font-family: monospace; font-size: 1.1em; margin: .5em 0; min-height: 1.5em; }}
-#viewport {{ border: 1px solid #ccc; height: 70vh; overflow: auto; cursor: grab; }}
-#viewport.dragging {{ cursor: grabbing; }}
-#slider {{ flex: 1; min-width: 10em; }}
-</style></head><body>
-<h1>Backward pass of {title}, step by step</h1>
-<div id="expression">{expression}</div>
-<p>Each step multiplies one local derivative by the gradient arriving from above and adds it
-to the operand's gradient. A node turns green on the step its gradient is complete; the red
-edge is the one just used. Keys: <kbd>←</kbd>/<kbd>→</kbd> one step, <kbd>Home</kbd>/<kbd>End</kbd>
-first/last, <kbd>p</kbd> play/pause, <kbd>+</kbd>/<kbd>−</kbd> zoom. Drag to pan.</p>
-<div class="bar">
-<button id="first">◀◀ first</button>
-<button id="prev">◀ previous</button>
-<button id="play">▶ play</button>
-<button id="next">next ▶</button>
-<button id="last">last ▶▶</button>
-<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
-<span id="counter"></span></div>
-<div class="bar">
-<button id="zoom-out">− zoom</button><button id="zoom-in">+ zoom</button>
-<button id="fit">fit</button><button id="actual">100 %</button><span id="zoom"></span></div>
-<div id="text"></div>
-<div id="viewport"><div id="diagram"></div></div>
-<script>
-const steps = {steps};
-let k = 0, zoom = null, timer = null;
-const $ = (id) => document.getElementById(id);
-function natural(svg) {{  // Graphviz writes width/height in pt
-  return [parseFloat(svg.getAttribute("width")) * 4 / 3,
-          parseFloat(svg.getAttribute("height")) * 4 / 3];
-}}
-function applyZoom() {{
-  const svg = $("diagram").querySelector("svg");
-  if (!svg) return;
-  const [w, h] = natural(svg);
-  if (zoom === null) zoom = Math.max(0.8, Math.min(1, $("viewport").clientWidth / w));
-  svg.style.width = (w * zoom) + "px"; svg.style.height = (h * zoom) + "px";
-  $("zoom").textContent = Math.round(zoom * 100) + " %";
-}}
-function reveal() {{  // keep the edge just used in view
-  const a = $("diagram").querySelector("g.edge.active"), vp = $("viewport");
-  if (!a) return;
-  const r = a.getBoundingClientRect(), v = vp.getBoundingClientRect();
-  if (r.left < v.left || r.right > v.right || r.top < v.top || r.bottom > v.bottom) {{
-    vp.scrollLeft += (r.left + r.right) / 2 - (v.left + v.right) / 2;
-    vp.scrollTop += (r.top + r.bottom) / 2 - (v.top + v.bottom) / 2;
-  }}
-}}
-function show(i) {{
-  k = Math.max(0, Math.min(steps.length - 1, i));
-  $("diagram").innerHTML = steps[k].svg;
-  $("text").textContent = steps[k].text;
-  $("slider").value = k;
-  $("counter").textContent = "step " + k + " / " + (steps.length - 1);
-  applyZoom(); reveal();
-  if (k === steps.length - 1) pause();
-}}
-function pause() {{ clearInterval(timer); timer = null; $("play").textContent = "▶ play"; }}
-function play() {{
-  if (timer) return pause();
-  if (k === steps.length - 1) show(0);
-  $("play").textContent = "■ pause";
-  timer = setInterval(() => show(k + 1), 900);
-}}
-function setZoom(z) {{ zoom = Math.max(0.1, Math.min(4, z)); applyZoom(); }}
-$("first").onclick = () => show(0);
-$("prev").onclick = () => show(k - 1);
-$("next").onclick = () => show(k + 1);
-$("last").onclick = () => show(steps.length - 1);
-$("play").onclick = play;
-$("slider").oninput = (e) => show(Number(e.target.value));
-$("zoom-in").onclick = () => setZoom(zoom * 1.25);
-$("zoom-out").onclick = () => setZoom(zoom / 1.25);
-$("actual").onclick = () => setZoom(1);
-$("fit").onclick = () => {{
-  const svg = $("diagram").querySelector("svg");
-  setZoom($("viewport").clientWidth / natural(svg)[0]);
-}};
-document.addEventListener("keydown", (e) => {{
-  const moves = {{ArrowRight: () => show(k + 1), ArrowLeft: () => show(k - 1),
-                 Home: () => show(0), End: () => show(steps.length - 1), p: play,
-                 "+": () => setZoom(zoom * 1.25), "-": () => setZoom(zoom / 1.25)}};
-  if (!(e.key in moves)) return;
-  e.preventDefault();  // the slider must not move a second time on its own
-  moves[e.key]();
-}});
-const vp = $("viewport");
-let drag = null;
-vp.addEventListener("mousedown", (e) => {{
-  drag = [e.clientX, e.clientY, vp.scrollLeft, vp.scrollTop]; vp.classList.add("dragging");
-}});
-window.addEventListener("mousemove", (e) => {{
-  if (!drag) return;
-  vp.scrollLeft = drag[2] - (e.clientX - drag[0]); vp.scrollTop = drag[3] - (e.clientY - drag[1]);
-}});
-window.addEventListener("mouseup", () => {{ drag = null; vp.classList.remove("dragging"); }});
-vp.addEventListener("wheel", (e) => {{
-  if (!e.ctrlKey) return;
-  e.preventDefault(); setZoom(zoom * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
-}}, {{passive: false}});
-show(0);
-</script></body></html>
-"""
+def _sum_text(output: str, step: Any, f: Any) -> str:
+    """``∂f/∂a = ∂f/∂b·∂b/∂a + … = 1 × 3 + … = 6``: one node's full chain-rule sum."""
+    head = f"∂{wrap(output)}/∂{wrap(step.node)}"
+    if not step.terms:
+        return f"{head} = 1 (the output)" if step.node == output else f"{head} = 0"
+    symbols = " + ".join(f"∂{wrap(output)}/∂{wrap(c)}·∂{wrap(c)}/∂{wrap(step.node)}"
+                         for c, _, _ in step.terms)  # fmt: skip
+    numbers = " + ".join(f"{f(g)} × {f(d)}" for _, g, d in step.terms)
+    return f"{head} = {symbols} = {numbers} = {f(step.grad)}"
+
+
+def _state(step: Step, style: StepStyle, order: list[Value], ident: dict[Value, str],
+           f: Any) -> dict[str, Any]:  # fmt: skip
+    """One step as a state of the SVG: gradients so far by node id, final nodes, the edge."""
+    grads = style.grads or {}
+    active = None
+    if style.active is not None:
+        child, parent, k = style.active
+        active = f"{ident[parent]}->{ident[child]}_op#{k}"
+    return {
+        "text": step.text, "child": step.child, "parent": step.parent,
+        "local": step.local, "upstream": step.upstream, "contribution": step.contribution,
+        "total": step.total, "final_step": step.final,
+        "grads": {ident[n]: f(grads.get(n, 0.0)) for n in order},
+        "final": [ident[n] for n in order if n in style.final],
+        "active": active,
+        "touched": [ident[n] for n in style.active[:2]] if style.active else [],
+    }  # fmt: skip
+
+
+def step_data(root: Value, precision: int = 4, *, max_steps: int | None = None,
+              dot_timeout: float = DOT_TIMEOUT, what: str = "step_data",
+              hint: str = "step through a smaller expression",
+              **draw_options: Any) -> dict[str, Any]:  # fmt: skip
+    """The picture and the step-through of ``root``'s backward pass, as ``stepper.js`` reads it.
+
+    ``svg``: the graph drawn once by :func:`~autograd_bp.show.diagrams.draw_dot` (local
+    derivatives on the edges; ``draw_options`` passed on). ``steps``: one entry per
+    :func:`backward_steps` step — its text, every node's gradient so far (by SVG node id), the
+    nodes whose gradient is final and the edge just used. ``nodes``: per SVG node id, its
+    name and chain-rule sum. ``colors``: the diagram's fills. More than ``max_steps`` steps,
+    or a graph too large to lay out, is refused (``ValueError`` naming ``what``, then
+    ``hint``) before ``dot`` runs; ``dot`` is stopped after ``dot_timeout`` seconds.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> a = Value(3.0, label="a"); b = a * a; b.label = "b"
+        >>> d = step_data(b)
+        >>> d["steps"][-1]["text"].split("; ")[-1], d["nodes"]["n1"]["sum"]
+        ('∂b/∂a = 3 + 3 = 6 (final)', '∂b/∂a = ∂b/∂b·∂b/∂a + ∂b/∂b·∂b/∂a = 1 × 3 + 1 × 3 = 6')
+    """
+    order = backward_order(root)
+    ident = {node: f"n{i}" for i, node in enumerate(order)}
+    f = lambda x: significant(x, precision)
+    steps = backward_steps(root, precision=precision)
+    if max_steps is not None and len(steps) > max_steps:
+        raise ValueError(f"{what}: the graph has {len(steps)} backward steps, more than "
+                         f"{max_steps}; {hint}")  # fmt: skip
+    check_drawable(root, what, hint=hint)
+    draw_options.setdefault("show_local_grads", True)
+    # drawn at the last step: every number at its widest, the legend complete; the page
+    # restyles nodes and edges for each step
+    dot = draw_dot(root, _style=steps[-1][1], precision=precision, **draw_options)
+    svg = pipe(dot, "svg", timeout=dot_timeout).decode("utf-8")
+    output = steps[0][0].child
+    sums = explain_nodes(root, _order=order)
+    nodes = {ident[n]: {"name": s.node, "data": n.data, "grad": s.grad,
+                        "sum": _sum_text(output, s, f)} for n, s in zip(order, sums)}  # fmt: skip
+    states = [_state(step, style, order, ident, f) for step, style in steps]
+    return {"svg": svg[svg.find("<svg"):], "steps": states, "nodes": nodes,
+            "colors": {**COLORS, "final": FINAL, "highlight": HIGHLIGHT}}  # fmt: skip
+
+
+def _script_safe(text: str) -> str:
+    """JSON ``text`` to sit inside a script element: every ``<`` written as ``\\u003c``
+    (the same string to JSON.parse), so nothing in it can end the element or open a
+    comment there."""
+    return text.replace("<", "\\u003c")
 
 
 def render_steps(
@@ -230,55 +203,43 @@ def render_steps(
     dot_timeout: float = DOT_TIMEOUT,
     **draw_options: Any,
 ) -> Path:
-    """Write ``step_000.svg`` … (one per backward step) and a self-contained
-    ``index.html`` that steps through them; returns the page's path.
+    """Write ``index.html`` into ``directory``: the backward pass of ``root`` to step through
+    with the playground's component (``stepper.js``), one self-contained file that opens
+    from disk; returns its path.
 
     The page shows ``expression`` (by default the output and its labelled parts, from
-    :func:`expression_lines`), the step's arithmetic with accumulation written out, and the
-    diagram with zoom and pan. ``step_NNN.svg`` files left by an earlier, longer run in
-    ``directory`` are removed. A graph too large to lay out is refused before ``dot`` runs;
-    drawing every picture may take ``dot_timeout`` seconds in all (:class:`GraphvizTimeout`).
+    :func:`expression_lines`), the step's arithmetic with accumulation written out, the
+    diagram (drawn once, restyled per step) with zoom and pan, and each node's chain-rule sum
+    on hover. More than ``max_steps`` steps, or a graph too large to lay out, is refused
+    before ``dot`` runs; ``dot`` is stopped after ``dot_timeout`` seconds. The
+    ``step_NNN.svg`` files earlier versions wrote, one per step, are removed.
 
     Example:
         >>> import tempfile
         >>> from autograd_bp import Value
         >>> a = Value(3.0, label="a"); b = a * a; b.label = "b"
         >>> page = render_steps(b, tempfile.mkdtemp())
-        >>> page.name, len(list(page.parent.glob("step_*.svg")))
-        ('index.html', 3)
+        >>> page.name, page.read_text().count("<svg")
+        ('index.html', 1)
     """
-    steps = backward_steps(root, precision=draw_options.get("precision", 4))
-    if len(steps) > max_steps:
-        raise ValueError(
-            f"render_steps: the graph has {len(steps)} backward steps, more than "
-            f"max_steps={max_steps}; render a smaller expression or raise max_steps"
-        )
-    check_drawable(root, "render_steps", hint="step through a smaller expression")
-    deadline = time.monotonic() + check_timeout(dot_timeout)
+    precision = draw_options.pop("precision", 4)
+    data = step_data(root, precision, max_steps=max_steps, dot_timeout=dot_timeout,
+                     what="render_steps", hint="step through a smaller expression (or raise "
+                     "max_steps)", **draw_options)  # fmt: skip
+    lines = [expression] if expression is not None else expression_lines(root)
+    stepper = (STATIC / "stepper.js").read_text(encoding="utf-8")
+    if "</script" in stepper.lower():  # it is inlined: it must not end its own element
+        raise RuntimeError("stepper.js contains '</script' and cannot be inlined")
+    fill = {"STEPPER_CSS": (STATIC / "stepper.css").read_text(encoding="utf-8"),
+            "STEPPER_JS": stepper, "DATA": _script_safe(json.dumps(strict_json(data))),
+            "TITLE": html.escape(names(root, backward_order(root))[root]),
+            "EXPRESSION": html.escape("\n".join(lines))}  # fmt: skip
+    # one pass: what is filled in (names are anyone's text) is never searched for a marker
+    template = (STATIC / "steps.html").read_text(encoding="utf-8")
+    page = re.sub(r"/\*@([A-Z_]+)@\*/", lambda m: fill[m.group(1)], template)
     out_dir = Path(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
-    draw_options.setdefault("show_local_grads", True)
-    pages = []
-    for step, style in steps:
-        dot = draw_dot(root, _style=style, **draw_options)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise GraphvizTimeout(
-                f"render_steps: Graphviz's dot did not finish within {dot_timeout:g} s "
-                f"({step.index} of {len(steps)} pictures drawn); allow it longer "
-                "(--dot-timeout SECONDS, dot_timeout= in Python) or step through a smaller "
-                "expression")  # fmt: skip
-        svg = pipe(dot, "svg", timeout=left).decode("utf-8")
-        atomic_write_text(out_dir / f"step_{step.index:03d}.svg", svg)
-        pages.append({"text": step.text, "svg": svg[svg.find("<svg") :]})
-    for old in out_dir.glob("step_*.svg"):  # from an earlier run with more steps
-        number = old.stem.removeprefix("step_")
-        if number.isdigit() and int(number) >= len(steps):
-            old.unlink()
-    title = html.escape(names(root, backward_order(root))[root])
-    lines = [expression] if expression is not None else expression_lines(root)
-    page = _PAGE.format(
-        title=title, last=len(pages) - 1, expression=html.escape("\n".join(lines)),
-        steps=json.dumps(pages).replace("</", "<\\/"),
-    )  # fmt: skip
-    return atomic_write_text(out_dir / "index.html", page)
+    written = atomic_write_text(out_dir / "index.html", page)
+    for old in out_dir.glob("step_[0-9][0-9][0-9].svg"):  # an older version's one per step
+        old.unlink()
+    return written
