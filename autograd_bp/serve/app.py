@@ -115,7 +115,9 @@ async def _compute(kind: str, payload: dict[str, Any], request: Request,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     receiver, sender = _CONTEXT.Pipe(duplex=False)
-    proc = _CONTEXT.Process(target=worker.answer, args=(kind, payload, sender), daemon=True)
+    # not a daemon: the computation may start processes of its own (a bounded checker);
+    # it is stopped below in every case
+    proc = _CONTEXT.Process(target=worker.answer, args=(kind, payload, sender), daemon=False)
     proc.start()
     sender.close()
     try:
@@ -172,7 +174,10 @@ class _SameOrigin:
         if not _HOST.fullmatch(value):
             return f"the Host header {value[:80]!r} is not a host"
         where = urlsplit("//" + value)
-        name, port = where.hostname or "", where.port or 80
+        try:
+            name, port = where.hostname or "", where.port or 80
+        except ValueError:  # a port beyond 65535
+            return f"the Host header {value!r} names no valid port"
         if self.port is not None and port != self.port:
             return f"the Host header {value!r} names port {port}, not {self.port}"
         if name in ("localhost", self.host):

@@ -77,7 +77,7 @@ def netloc(url: str) -> str:
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1",
                                   "localhost:{other}", "[::1]:{port}", "127.0.0.2:{port}",
                                   "localhost.evil.example:{port}", "user@127.0.0.1:{port}",
-                                  "127.0.0.1:{port}/x", ""])  # fmt: skip
+                                  "127.0.0.1:{port}/x", "localhost:99999", ""])  # fmt: skip
 def test_a_foreign_host_is_refused(server, host):
     """A page on evil.example that rebinds its name to 127.0.0.1 still sends its own name
     as the Host: refused, and so is every other host or port than the server's."""
