@@ -47,7 +47,7 @@ from .reports import (
     grad_report,
     program_steps,
 )
-from .show.viz import GraphvizNotFound, render, render_network, render_steps
+from .show.viz import DOT_TIMEOUT, GraphvizNotFound, render, render_network, render_steps
 from .textbook import worked
 
 PROG = "autograd-bp"
@@ -254,7 +254,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
-    files = _demo_files(Path(args.out), net, params, p["E_total"])
+    files = _demo_files(Path(args.out), net, params, p["E_total"], args.dot_timeout)
     if args.json:
         rows = worked.comparison(results)
         doc = {
@@ -325,21 +325,23 @@ def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
         print(f"{'b2⁺':<30} {_fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
 
 
-def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
+def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any,
+                dot_timeout: float) -> dict[str, Any]:  # fmt: skip
     """The worked example's pictures and step-through page, written into ``out_dir``."""
     files: dict[str, Any] = {"notes": []}
     diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
         render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
-               rankdir="TB")  # fmt: skip
+               rankdir="TB", dot_timeout=dot_timeout)  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
             f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        render_network(net, neurons, [0.05, 0.10], show_grad=True, dot_timeout=dot_timeout)
         files["neurons"] = str(neurons)
         files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
-        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
+        page = render_steps(root, out_dir / "steps", model=net, rankdir="TB",
+                            dot_timeout=dot_timeout)  # fmt: skip
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
     except GraphvizNotFound as e:
@@ -388,9 +390,11 @@ def cmd_grad(args: argparse.Namespace) -> int:
         raise UsageError(f"--{bad.field}: {bad.detail}") from None
     root, leaves, wrt, doc = result.root, result.leaves, result.wrt, result.doc
     if args.draw:
-        doc["draw"] = str(render(root, args.draw, precision=args.precision))
+        doc["draw"] = str(render(root, args.draw, precision=args.precision,
+                                 dot_timeout=args.dot_timeout))  # fmt: skip
     if args.steps:
-        doc["steps"] = str(render_steps(root, args.steps, precision=args.precision))
+        doc["steps"] = str(render_steps(root, args.steps, precision=args.precision,
+                                        dot_timeout=args.dot_timeout))  # fmt: skip
     if args.json:
         _print_json(result.to_dict(args.format, args.precision))
         return 0 if result.passed else 1
@@ -422,7 +426,8 @@ def cmd_steps(args: argparse.Namespace) -> int:
         root.label = "f"
     given = ", ".join(args.assignments)
     text = f"{root.label} = {args.expression}" + (f"   at {given}" if given else "")
-    page = render_steps(root, args.out, precision=args.precision, expression=text)
+    page = render_steps(root, args.out, precision=args.precision, expression=text,
+                        dot_timeout=args.dot_timeout)  # fmt: skip
     print(page)
     return 0
 
@@ -841,6 +846,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _practice_commands(command)
     _serve_arguments(command("serve", "a local playground in the browser: type, step, check"))
+    for drawing in (demo, grad, steps):  # the subcommands that run Graphviz's dot
+        drawing.add_argument("--dot-timeout", type=_positive_float("--dot-timeout"),
+                             default=DOT_TIMEOUT, metavar="SECONDS",
+                             help=f"stop Graphviz after SECONDS (default {DOT_TIMEOUT:g})")
     return parser
 
 
