@@ -27,8 +27,8 @@ import numpy as np
 from . import __version__
 from ._io import atomic_write_text, dumps_strict, require
 from .check.exercise import exercise_set, make_exercise
-from .check.grade import Limits, grade_engine
 from .check.gradcheck import verify
+from .check.grade import Limits, grade_engine
 from .check.problems import nielsen_problem, worked_problem
 from .core.ops import DomainError
 from .lang.expr import ExpressionError

@@ -136,6 +136,23 @@ EDITS: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
                        _POW_LOOP + '        out = Value(result, (self,), f"**{other}")')],
         "microgpt": [("        return Value(self.data**other, (self,),",
                       _POW_LOOP + "        return Value(result, (self,),")]}),
+    "memory-limit": ("each + node keeps the text of its whole expression, which doubles in "
+                     "length when a node is added to itself", {
+        "micrograd": [("        self._op = _op\n",
+                       "        self._op = _op\n"
+                       "        self.text = str(data)  # what it computes\n"),
+                      ('        out = Value(self.data + other.data, (self, other), "+")\n',
+                       '        out = Value(self.data + other.data, (self, other), "+")\n'
+                       '        out.text = f"({self.text} + {other.text})"\n')],
+        "microgpt": [('__slots__ = ("data", "grad", "_children", "_local_grads")',
+                      '__slots__ = ("data", "grad", "_children", "_local_grads", "text")'),
+                     ("        self._local_grads = local_grads\n",
+                      "        self._local_grads = local_grads\n"
+                      "        self.text = str(data)  # what it computes\n"),
+                     ("        return Value(self.data + other.data, (self, other), (1, 1))\n",
+                      "        out = Value(self.data + other.data, (self, other), (1, 1))\n"
+                      '        out.text = f"({self.text} + {other.text})"\n'
+                      "        return out\n")]}),
     "crash": ("exp passes the Value itself to math.exp", {
         "micrograd": [("Value(math.exp(self.data), (self,), \"exp\")",
                        "Value(math.exp(self), (self,), \"exp\")")],

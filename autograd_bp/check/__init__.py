@@ -1,5 +1,6 @@
 """Is a gradient right: ``gradcheck``/``verify``, grading a hand derivation (``check_derivation``),
-the problems it is graded on, and practice exercises.
+the problems it is graded on, practice exercises, and grading a learner's own engine
+(``grade_engine``, with the misconception ``CATALOGUE``).
 
 Example:
     >>> from autograd_bp.check import check_derivation
@@ -9,7 +10,9 @@ Example:
 """
 
 from .derivation import MIN_POINTS, ClaimError, Partial, Problem
+from .catalogue import CATALOGUE
 from .exercise import LEVELS, Exercise, exercise_set, make_exercise
+from .grade import GradeReport, Limits, grade_engine
 from .gradcheck import (
     DerivationReport,
     GradcheckReport,
@@ -22,18 +25,22 @@ from .gradcheck import (
 from .problems import nielsen_problem, program_problem, worked_problem
 
 __all__ = [
+    "CATALOGUE",
     "ClaimError",
     "DerivationReport",
     "Exercise",
     "GradcheckReport",
     "GradcheckRow",
+    "GradeReport",
     "LEVELS",
+    "Limits",
     "MIN_POINTS",
     "Partial",
     "Problem",
     "VerifyReport",
     "check_derivation",
     "exercise_set",
+    "grade_engine",
     "gradcheck",
     "make_exercise",
     "nielsen_problem",

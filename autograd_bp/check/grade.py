@@ -8,11 +8,8 @@ numbers are compared, and the failures' fingerprints matched to the misconceptio
 (:mod:`autograd_bp.check.catalogue`).
 
 Example:
-    >>> from pathlib import Path
-    >>> engines = Path("examples/engines")
-    >>> report = grade_engine(engines / "micrograd_sub_sign.py")  # doctest: +SKIP
-    >>> report.verdict, [f.id for f in report.misconceptions]  # doctest: +SKIP
-    ('fail', ['sub-sign'])
+    >>> Limits(check_seconds=5.0).total_seconds  # the defaults a run gets
+    60.0
 """
 
 from __future__ import annotations
@@ -148,8 +145,11 @@ def _reference(seed: int) -> dict[str, dict[str, Any]]:
 
 
 def _sandbox_command(path: Path, class_name: str | None, limits: Limits, seed: int) -> list[str]:
-    cmd = [sys.executable, "-m", "autograd_bp.check.sandbox", str(path),
-           "--check-seconds", str(limits.check_seconds), "--memory", str(limits.memory),
+    # an import may define and try out a whole engine, or print a lot: a larger budget, but
+    # well inside the overall limit so that a hang there is still reported with its line
+    load = min(max(10.0, 5 * limits.check_seconds), limits.total_seconds / 2)
+    cmd = [sys.executable, "-m", "autograd_bp.check.sandbox", str(path), "--load-seconds",
+           str(load), "--check-seconds", str(limits.check_seconds), "--memory", str(limits.memory),
            "--cpu-seconds", str(int(limits.total_seconds) + 1), "--seed", str(seed)]  # fmt: skip
     return cmd + (["--class", class_name] if class_name else [])
 
@@ -264,14 +264,17 @@ def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
     the learner's code does — raise, hang, allocate, print — ends as a finding.
 
     Example:
-        >>> report = grade_engine("examples/engines/micrograd_value.py")  # doctest: +SKIP
-        >>> report.verdict, report.dialect  # doctest: +SKIP
-        ('pass', 'micrograd')
+        >>> from pathlib import Path
+        >>> import autograd_bp
+        >>> engines = Path(autograd_bp.__file__).parents[1] / "examples" / "engines"
+        >>> report = grade_engine(engines / "microgpt_sub_sign.py")
+        >>> report.verdict, report.dialect, [f.id for f in report.misconceptions]
+        ('fail', 'microgpt', ['sub-sign'])
     """
     limits = limits or Limits()
     p = _validated(path, limits)
-    events, stderr, code, killed, output = _run_sandbox(_sandbox_command(p, class_name, limits, seed),
-                                                limits)  # fmt: skip
+    command = _sandbox_command(p, class_name, limits, seed)
+    events, stderr, code, killed, output = _run_sandbox(command, limits)
     results, header = _collect(events, code, killed, limits)
     setup = _setup_failure(results, stderr)
     if setup is not None or "dialect" not in header:

@@ -190,6 +190,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("path")
     p.add_argument("--class", dest="class_name")
     p.add_argument("--check-seconds", type=float, default=2.0)
+    p.add_argument("--load-seconds", type=float, default=10.0)
     p.add_argument("--cpu-seconds", type=int, default=60)
     p.add_argument("--memory", type=int, default=2**30)
     p.add_argument("--seed", type=int, default=0)
@@ -205,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     set_limits(args.memory, args.cpu_seconds)
     sys.setrecursionlimit(1000)
     path = str(Path(args.path).resolve())
-    load_seconds = 5 * args.check_seconds  # an import may define and test a whole engine
-    module = _guarded(channel, path, load_seconds, "load", lambda: load_engine(path))
+    module = _guarded(channel, path, args.load_seconds, "load", lambda: load_engine(path))
     if module is not None:
         _load_and_run(channel, module, path, args)
     for stream in (sys.stdout, sys.stderr):
