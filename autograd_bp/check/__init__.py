@@ -9,10 +9,10 @@ Example:
     'correct'
 """
 
-from .derivation import MIN_POINTS, ClaimError, Partial, Problem
+from .battery import CHECKS
 from .catalogue import CATALOGUE
+from .derivation import MIN_POINTS, ClaimError, Partial, Problem
 from .exercise import LEVELS, Exercise, exercise_set, make_exercise
-from .grade import GradeReport, Limits, grade_engine
 from .gradcheck import (
     DerivationReport,
     GradcheckReport,
@@ -22,10 +22,12 @@ from .gradcheck import (
     gradcheck,
     verify,
 )
+from .grade import GradeReport, Limits, grade_engine
 from .problems import nielsen_problem, program_problem, worked_problem
 
 __all__ = [
     "CATALOGUE",
+    "CHECKS",
     "ClaimError",
     "DerivationReport",
     "Exercise",

@@ -242,6 +242,11 @@ def _reflected(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] |
     return (evidence, tuple(checks)) if evidence else None
 
 
+def _op(check: Check) -> str:
+    """", op exp" for a check of one op; a whole graph's op is the frame's function."""
+    return "" if check.op == "backward" else f", op {check.op}"
+
+
 def _stopped(status: str, what: str) -> Matcher:
     def matcher(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | None:
         hits = [out for out in o.values() if out.status == status
@@ -249,8 +254,8 @@ def _stopped(status: str, what: str) -> Matcher:
                          and out.check.name in _REFLECTED)]  # fmt: skip
         if not hits:
             return None
-        return [f"check `{h.check.name}` (`{h.check.text}`, op {h.check.op}) {what}: "
-                f"{h.error}" + (f"; last line of yours: {h.frame}" if h.frame else "")
+        return [f"check `{h.check.name}` (`{h.check.text}`{_op(h.check)}) {what}: {h.error}"
+                + (f"; last line of yours: {h.frame}" if h.frame else "")
                 for h in hits], tuple(h.check.name for h in hits)  # fmt: skip
 
     return matcher

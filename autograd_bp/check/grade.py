@@ -27,11 +27,11 @@ from typing import Any
 from ..core.engine import Value
 from .battery import CHECKS, Check, Engine, is_close, leaf_values, run_check
 from .catalogue import Finding, Outcome, match
-from .sandbox import OUTPUT_FILES
 
-__all__ = ["GradeInputError", "GradeReport", "Limits", "grade_engine"]
+__all__ = ["OUTPUT_FILES", "GradeInputError", "GradeReport", "Limits", "grade_engine"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_FILES = ("stdout.txt", "stderr.txt")  # the sandbox's prints, in its scratch directory
 KEEP_OUTPUT = 4000  # characters of printed output kept for the report
 
 

@@ -33,11 +33,11 @@ from types import FrameType, ModuleType
 from typing import Any, TextIO
 
 from .battery import CHECKS, Check, Engine, leaf_values, run_check
+from .grade import OUTPUT_FILES
 
-__all__ = ["OUTPUT_FILES", "CheckTimeout", "dialect_names", "load_engine", "main"]
+__all__ = ["CheckTimeout", "dialect_names", "load_engine", "main"]
 
 MAX_FILE = 64 * 2**20  # bytes: a million printed lines fit, an endless print stops there
-OUTPUT_FILES = ("stdout.txt", "stderr.txt")  # in the scratch directory, read by the grader
 ADAPTER = "GRADE_ADAPTER"  # a module-level dict mapping the battery's names to the learner's
 
 

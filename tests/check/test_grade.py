@@ -255,3 +255,20 @@ def test_the_playground_server_offers_no_grading() -> None:
     serve = ROOT / "autograd_bp" / "serve"
     source = "".join(p.read_text(encoding="utf-8") for p in serve.rglob("*.py"))
     assert "check.grade" not in source and "sandbox" not in source and "grade_engine" not in source
+
+
+def test_the_teachers_test_file_gives_a_test_per_check_and_names_the_bug(tmp_path) -> None:
+    """examples/grading/test_student_engine.py, dropped into an empty folder, as a teacher
+    would; docs/grade-teachers.md shows it verbatim."""
+    source = (ROOT / "examples" / "grading" / "test_student_engine.py").read_text(encoding="utf-8")
+    assert source in (ROOT / "docs" / "grade-teachers.md").read_text(encoding="utf-8")
+    _write(tmp_path, "test_student_engine.py", source)
+    env = dict(os.environ, ENGINE=str(ENGINES / "micrograd_relu_gate.py"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_student_engine.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 1, proc.stdout
+    # one test per check and one that it loads: relu- fails, deep-chain is a limitation
+    assert f"1 failed, {len(CHECKS) - 1} passed, 1 skipped" in proc.stdout, proc.stdout
+    assert "FAILED test_student_engine.py::test_check[relu-]" in proc.stdout
+    assert "relu-gate: your relu lets the gradient through" in proc.stdout
