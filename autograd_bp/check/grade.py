@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -170,7 +171,8 @@ def _run_sandbox(cmd: list[str], limits: Limits) -> tuple[list[dict[str, Any]], 
             out, err = proc.communicate(timeout=limits.total_seconds)
         except subprocess.TimeoutExpired:
             killed = True
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may end just now by itself
+                os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
         output = _printed(Path(scratch))
     events = []
@@ -214,9 +216,12 @@ def _validated(path: str | os.PathLike[str], limits: Limits) -> Path:
 def _stopped_without_done(events: list[dict[str, Any]], code: int, killed: bool,
                           limits: Limits) -> dict[str, Any]:  # fmt: skip
     """The event for the check the process was in when it ended without saying 'done'."""
-    if killed or code in (-signal.SIGXCPU, -signal.SIGKILL):
+    if killed or code == -signal.SIGXCPU:
         return {"status": "timeout", "error": f"the process was stopped at the overall limit "
                 f"({limits.total_seconds:g} s wall clock or its CPU time)"}  # fmt: skip
+    if code == -signal.SIGKILL:  # not by us: the system's out-of-memory killer, most likely
+        return {"status": "memory", "error": "the process was killed (signal 9), most likely "
+                "by the system for the memory it took"}  # fmt: skip
     if code == -signal.SIGSEGV:
         return {"status": "error", "error": "the process crashed (segmentation fault)"}
     return {"status": "memory" if code == -signal.SIGABRT else "error",
@@ -255,6 +260,18 @@ def _setup_failure(results: dict[str, dict[str, Any]], stderr: str) -> Finding |
     return None
 
 
+def _foreign_class(header: dict[str, Any], path: Path) -> Finding | None:
+    """The class graded must be written in the learner's folder, not imported from a
+    library (``from autograd_bp import Value`` would otherwise pass)."""
+    source = header.get("defined_in")
+    if source is not None and Path(source).resolve().is_relative_to(path.parent):
+        return None
+    where = source or "a module with no source file"
+    return Finding("not-your-class", "the class graded is not written in your files",
+                   [f"{header.get('value_class')} comes from {where}, outside {path.parent}; "
+                    "grade the class you wrote (--class NAME)"], ("recognise",))  # fmt: skip
+
+
 def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
                  seed: int = 0, limits: Limits | None = None) -> GradeReport:  # fmt: skip
     """Grade the ``Value`` class in the learner's file ``path`` (``class_name`` if it is
@@ -282,6 +299,10 @@ def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
                                    [stderr.strip().splitlines()[-1] if stderr.strip()
                                     else f"exit status {code}"])  # fmt: skip
         return GradeReport(str(path), "error", None, None, [], [finding], output=output)
+    foreign = _foreign_class(header, p)
+    if foreign is not None:
+        return GradeReport(str(path), "error", header["dialect"], header.get("value_class"), [],
+                           [foreign], output=output)  # fmt: skip
     reference = _reference(seed)
     outcomes = {name: _outcome(check, results.get(name), reference[name])
                 for name, check in CHECKS.items()}  # fmt: skip

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import resource
@@ -89,7 +90,9 @@ def describe(error: BaseException, path: str, seconds: float) -> dict[str, Any]:
 
 
 def load_engine(path: str) -> ModuleType:
-    """Import the learner's file as a module of its own (never on sys.path)."""
+    """Import the learner's file as a module of its own; its folder goes at the *end* of
+    sys.path, so it can import its own helper modules but never shadow the standard library."""
+    sys.path.append(str(Path(path).parent))
     spec = importlib.util.spec_from_file_location("learner_engine", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path} as a Python module")
@@ -185,6 +188,24 @@ def run_battery(channel: Channel, path: str, engine: Engine, seconds: float, see
         _run_one(channel, path, engine, seconds, check, xs)
 
 
+def _require_names(engine: Engine) -> None:
+    """One clear error, before any check, when a node lacks data, grad or backward."""
+    node = engine.leaf(1.0)
+    missing = [f"{role} (as {name!r})" for role, name in engine.names.items()
+               if role in ("data", "grad", "backward") and not hasattr(node, name)]  # fmt: skip
+    if missing:
+        raise LookupError(f"a {type(node).__name__} node has no {', '.join(missing)}; map your "
+                          f"names in {ADAPTER} (docs/grade.md, 'Other shapes')")  # fmt: skip
+
+
+def _defined_in(value_class: type) -> str | None:
+    """The file the class was written in, to tell the learner's own class from an import."""
+    try:
+        return inspect.getsourcefile(value_class)
+    except (TypeError, OSError):
+        return None
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m autograd_bp.check.sandbox")
     p.add_argument("path")
@@ -236,13 +257,16 @@ def _load_and_run(channel: Channel, module: ModuleType, path: str,
         adapter = getattr(module, ADAPTER, None) or {}
         if not isinstance(adapter, dict):
             raise TypeError(f"{ADAPTER} must be a dict of names, got {type(adapter).__name__}")
-        return (value_class, *dialect_names(value_class, adapter))
+        dialect, names = dialect_names(value_class, adapter)
+        _require_names(Engine(value_class, names))
+        return value_class, dialect, names
 
     found = _guarded(channel, path, args.check_seconds, "recognise", recognise)
     if found is None:
         return
     value_class, dialect, names = found
-    channel.send(event="loaded", dialect=dialect, value_class=value_class.__name__, names=names)
+    channel.send(event="loaded", dialect=dialect, value_class=value_class.__name__, names=names,
+                 defined_in=_defined_in(value_class))  # fmt: skip
     run_battery(channel, path, Engine(value_class, names), args.check_seconds, args.seed)
 
 

@@ -272,3 +272,91 @@ def test_the_teachers_test_file_gives_a_test_per_check_and_names_the_bug(tmp_pat
     assert f"1 failed, {len(CHECKS) - 1} passed, 1 skipped" in proc.stdout, proc.stdout
     assert "FAILED test_student_engine.py::test_check[relu-]" in proc.stdout
     assert "relu-gate: your relu lets the gradient through" in proc.stdout
+
+
+# ------------------------------------------------------- soundness: never a wrong name
+
+MICROGPT = (ENGINES / "microgpt_value.py").read_text(encoding="utf-8")
+VARIANTS = {
+    # tanh's derivative doubled: wrong, but no catalogue bug: reported, never misnamed
+    "unknown_bug.py": CORRECT.replace("(1 - t**2) * out.grad", "2 * (1 - t**2) * out.grad"),
+    # two bugs at once: both named
+    "two_bugs.py": CORRECT.replace("(out.data > 0) * out.grad", "out.grad").replace(
+        "(other * self.data ** (other - 1))", "(self.data ** (other - 1))"),
+    # microgpt as published has no tanh: those checks are skipped, not failed
+    "no_tanh.py": MICROGPT.replace("    def tanh(self):\n        t = math.tanh(self.data)\n"
+                                   "        return Value(t, (self,), (1 - t**2,))\n\n", ""),
+    # grading someone else's engine is refused
+    "imports_ours.py": "from autograd_bp import Value\n",
+    "no_grad_attribute.py": "class Value:\n    def __init__(self, x):\n        self.value = x\n\n"
+                            "    def backward(self):\n        pass\n",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def variant_reports(tmp_path_factory) -> dict[str, GradeReport]:
+    folder = tmp_path_factory.mktemp("variants")
+    paths = [_write(folder, name, source) for name, source in VARIANTS.items()]
+    assert "def tanh" not in VARIANTS["no_tanh.py"]
+    return _grade_all(paths)
+
+
+def test_a_bug_the_catalogue_does_not_know_is_reported_not_misnamed(variant_reports) -> None:
+    r = variant_reports["unknown_bug"]
+    assert r.verdict == "fail" and _ids(r) == ["wrong-gradient"], r.text()
+    assert "`a.tanh()`: your ∂/∂a is" in r.misconceptions[0].evidence[0]
+
+
+def test_two_bugs_are_both_named(variant_reports) -> None:
+    r = variant_reports["two_bugs"]
+    assert sorted(_ids(r)) == ["pow-missing-exponent", "relu-gate"], r.text()
+
+
+def test_a_missing_method_skips_its_checks_and_the_rest_still_grades(variant_reports) -> None:
+    r = variant_reports["no_tanh"]
+    assert (r.verdict, r.dialect) == ("pass", "microgpt"), r.text()
+    skipped = {o.check.name: o.error for o in r.outcomes if o.status == "skipped"}
+    assert skipped == {"tanh": "your class has no tanh()", "mlp-step": "your class has no tanh()"}
+
+
+def test_a_class_not_written_by_the_learner_or_without_the_names_is_an_error(
+        variant_reports) -> None:  # fmt: skip
+    ours = variant_reports["imports_ours"]
+    assert (ours.verdict, _ids(ours)) == ("error", ["not-your-class"])
+    assert "autograd_bp/core/engine.py" in ours.misconceptions[0].evidence[0]
+    unnamed = variant_reports["no_grad_attribute"]
+    assert unnamed.verdict == "error"
+    assert "has no data (as 'data'), grad (as 'grad'); map your names in GRADE_ADAPTER" in (
+        unnamed.misconceptions[0].evidence[0])
+
+
+FAST_IDS = [i for i in IDS if i not in ("timeout", "memory-limit", "crash")]
+
+
+@pytest.mark.parametrize("seed", [1, 7, 123, 2**31])
+def test_every_fingerprint_holds_at_other_seeds(seed) -> None:
+    """The engines imported in this process (no sandbox: none of these hangs), the battery
+    at another seed: the correct engines match nothing, each buggy one its own id."""
+    from autograd_bp.check.catalogue import match
+    from autograd_bp.check.grade import _outcome
+
+    xs = leaf_values(seed)
+    reference = {n: run_check(Engine(Value), c, xs) for n, c in CHECKS.items()}
+    script = _script()
+    cases = [(f"{d}_value.py", None) for d in script.DIALECTS] + [
+        (script.file_name(d, i), i) for d in script.DIALECTS for i in FAST_IDS]
+    for name, ident in cases:
+        spec = importlib.util.spec_from_file_location(f"engine_{seed}_{name[:-3]}", ENGINES / name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        outcomes = {}
+        for check_name, check in CHECKS.items():
+            if check_name in ("wide-reuse", "deep-chain"):  # exponential or recursive: sandbox
+                continue
+            try:
+                event = {"status": "ran", **run_check(Engine(module.Value), check, xs)}
+            except TypeError as e:
+                event = {"status": "error", "error": f"TypeError: {e}"}
+            outcomes[check_name] = _outcome(check, event, reference[check_name])
+        found = [f.id for f in match(outcomes, name.split("_")[0])]
+        assert found == ([ident] if ident else []), (name, found)
