@@ -162,9 +162,10 @@ def _guarded(channel: Channel, path: str, seconds: float, check: str, work: Any)
 
 
 def _missing(engine: Engine, check: Check) -> list[str]:
+    """The learner's names of the optional methods ``check`` needs and the class lacks."""
     probe = engine.leaf(0.5)
-    return [engine.names[op] for op in check.needs if not callable(getattr(probe, engine.names[op],
-                                                                            None))]  # fmt: skip
+    names = [engine.names[op] for op in check.needs]
+    return [name for name in names if not callable(getattr(probe, name, None))]
 
 
 def _run_one(channel: Channel, path: str, engine: Engine, seconds: float, check: Check,
