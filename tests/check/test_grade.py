@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_bp import Value
 from autograd_bp.check.battery import CHECKS, Engine, leaf_values, run_check
@@ -360,3 +362,21 @@ def test_every_fingerprint_holds_at_other_seeds(seed) -> None:
             outcomes[check_name] = _outcome(check, event, reference[check_name])
         found = [f.id for f in match(outcomes, name.split("_")[0])]
         assert found == ([ident] if ident else []), (name, found)
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+@settings(max_examples=200, deadline=None)
+def test_any_seed_keeps_every_fingerprint_apart_from_the_right_answer(seed) -> None:
+    """The leaves of any seed leave room between each bug's prediction and the truth (the
+    matchers compare with a relative tolerance of 1e-6)."""
+    v = leaf_values(seed)
+    a, b, c = v["a"], v["b"], v["c"]
+    apart = lambda x, y: abs(x - y) > 1e-3 * max(1.0, abs(y))
+    assert len({a, b, c, a * b}) == 4 and v["n"] == -a
+    assert apart(1 - a * a, 1 - math.tanh(a) ** 2)  # tanh-derivative-from-input
+    assert apart(a, math.exp(a))  # exp-derivative-from-input
+    assert apart(a * a, 3 * a * a)  # pow-missing-exponent
+    assert apart(1.0, 2.0) and apart(a, 2 * a)  # assign-instead-of-accumulate
+    assert apart(b * c, b * c + b) and apart(b, b * c + b)  # topo-by-value-equality
+    assert apart(-1 / b**2, -a / b**2)  # div-derivative, the engine's own bug
+    assert apart(2 - a, a - 2) and apart(2 / a, a / 2)  # a swapped reflected op
