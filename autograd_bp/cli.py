@@ -30,6 +30,7 @@ from . import __version__
 from ._io import atomic_write_text, dumps_strict, require
 from .check.exercise import exercise_set, make_exercise
 from .check.gradcheck import verify
+from .check.grade import Limits, grade_engine
 from .check.problems import nielsen_problem, worked_problem
 from .core.ops import DomainError
 from .lang.expr import ExpressionError
@@ -689,6 +690,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- grade
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a learner's own engine: exit 0 pass, 1 fail or error (the engine could not be
+    graded), 2 a usage error (raised as GradeInputError, a ValueError)."""
+    limits = Limits(check_seconds=args.check_seconds, total_seconds=args.total_seconds,
+                    memory=args.memory_mb * 2**20)  # fmt: skip
+    report = grade_engine(args.path, args.class_name, seed=args.seed, limits=limits)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.text())
+    return 0 if report.verdict == "pass" else 1
+
+
+def _grade_arguments(grade: argparse.ArgumentParser) -> None:
+    grade.add_argument("path", metavar="PATH", help="the learner's .py file with a Value class")
+    grade.add_argument("--class", dest="class_name", metavar="NAME",
+                       help="the class to grade (default: Value)")  # fmt: skip
+    grade.add_argument("--json", action="store_true", help="machine-readable output")
+    grade.add_argument("--seed", type=_seed, default=0, help="the battery's leaf values")
+    grade.add_argument("--check-seconds", type=_number(float, 0.1, 600), default=2.0,
+                       help="wall-clock limit per check (default 2)")  # fmt: skip
+    grade.add_argument("--total-seconds", type=_number(float, 1, 3600), default=60.0,
+                       help="wall-clock limit for the whole run (default 60)")  # fmt: skip
+    grade.add_argument("--memory-mb", type=_number(int, 128, 65536), default=1024,
+                       help="address-space limit of the sandbox in MiB (default 1024)")  # fmt: skip
+    grade.set_defaults(run=cmd_grade)
+
+
 # ---------------------------------------------------------------------------------------- main
 
 _EXAMPLES = {
@@ -701,6 +733,7 @@ _EXAMPLES = {
     '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
     "serve": "example: autograd-bp serve --port 8000 --no-open",
     "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
+    "grade": "example: autograd-bp grade my_engine.py  (or --class Scalar, --json)",
 }
 
 
@@ -850,6 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
         drawing.add_argument("--dot-timeout", type=_positive_float("--dot-timeout"),
                              default=DOT_TIMEOUT, metavar="SECONDS",
                              help=f"stop Graphviz after SECONDS (default {DOT_TIMEOUT:g})")
+    _grade_arguments(command("grade", "grade your own micrograd- or microgpt-style Value class"))
     return parser
 
 
