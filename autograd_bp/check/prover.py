@@ -1,0 +1,304 @@
+"""SymPy's word on a claim, in a worker process with a time and a memory limit.
+
+SymPy can take minutes and gigabytes on a 50-character identity written in ugly decimals
+(``tanh(0.123456789)`` against ``2*sigmoid(0.246913578) - 1``), so the proof never runs in
+the caller's process: :func:`prove` forks a worker, caps its address space
+(``RLIMIT_AS``), waits at most ``seconds`` and kills it after that. A worker that runs out
+of time or memory, or dies for any other reason, leaves SymPy's answer *unknown*; nothing
+is caught and turned into a verdict.
+
+What the worker decides, for the difference d = claim − truth over real symbols:
+
+* ``"proved"``: d is zero wherever the graph is defined, except possibly on the kinks
+  themselves (where relu, abs, step, sign, leaky_relu switch branch; a set of measure zero,
+  where the numbers at the points are compared as usual). Kinks are handled by splitting:
+  every kink argument gets a sign (+ or −), each kink function its branch for that sign,
+  and every combination must leave a smooth difference that is zero;
+* ``"refuted"``: d is a non-zero number, or non-zero at one of the given points
+  (evaluated with 30 significant digits, from the points' exact binary values);
+* ``"unknown"``: neither.
+
+Example:
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> decide(sympy, sympy.Max(x, 0) * 2 - (x * sympy.Heaviside(x, 0) + sympy.Max(x, 0)))
+    'proved'
+    >>> decide(sympy, 2 * sympy.Abs(x) - 2 * x)
+    'unknown'
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MAX_KINKS", "MEMORY_BYTES", "SECONDS", "Proof", "decide", "prove"]
+
+SECONDS = 6.0  # the worker's time; the whole check stays within 10 s
+MEMORY_BYTES = 768 * 2**20  # address space the worker may add to what it inherits
+MAX_KINKS = 6  # distinct kink arguments split on (2**6 = 64 smooth cases)
+MAX_EXPAND_OPS = 3000  # beyond, expanding the difference to prove it zero is not attempted
+MAX_SIMPLIFY_OPS = 40  # small leftovers get one sympy.simplify
+DIGITS = 30
+
+
+@dataclass
+class Proof:
+    """SymPy's answer: ``status`` "proved", "refuted", "unknown" (SymPy could not decide) or
+    "limit" (the worker ran out of time or memory, or died); ``values`` claim − truth at the
+    points (by index, 30 digits), ``nonzero`` those beyond the point's allowance."""
+
+    status: str
+    nonzero: dict[int, float] = field(default_factory=dict)
+    values: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def symbolic(self) -> bool | None:
+        """True proved, False refuted, None otherwise (the report's ``symbolic``)."""
+        return {"proved": True, "refuted": False}.get(self.status)
+
+
+def prove(
+    build: Callable[[Any], tuple[Any, Any, Any]],
+    points: Sequence[Mapping[str, float]],
+    allow: Sequence[float],
+    seconds: float = SECONDS,
+    memory: int = MEMORY_BYTES,
+) -> Proof:
+    """Run :func:`decide` on ``reference − truth`` in a bounded worker, and evaluate
+    ``claim − truth`` at the points.
+
+    ``build(sympy)`` returns (claim, truth, reference) as SymPy expressions (it runs in the
+    worker, so building them is bounded too; the reference is the claim itself, or for a
+    number claim the truth's exact value at the given point: proved then means constant);
+    ``points`` are leaf values by symbol name, ``allow`` how far from 0 the difference may
+    be at each before it counts as non-zero.
+
+    Example:
+        >>> two = lambda sp: (sp.Integer(2), sp.Integer(2), sp.Integer(2))
+        >>> prove(two, [{}], [1e-20]).status
+        'proved'
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return Proof("limit")  # no cheap way to bound SymPy here: it stays unknown
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_work, args=(send, build, points, allow, memory), daemon=True)
+    worker.start()
+    send.close()
+    try:
+        if receive.poll(seconds):
+            try:
+                status, nonzero, values = receive.recv()
+                return Proof(status, nonzero, values)
+            except EOFError:  # the worker died (out of memory, recursion) before answering
+                return Proof("limit")
+        return Proof("limit")
+    finally:
+        receive.close()
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+
+
+def _work(send: Any, build: Callable[[Any], tuple[Any, Any, Any]],
+          points: Sequence[Mapping[str, float]], allow: Sequence[float], memory: int) -> None:  # fmt: skip
+    """The worker: limits first, then SymPy; anything it raises ends the worker silently
+    (stderr goes nowhere), which the parent reads as "limit"."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    _limit_memory(memory)
+    import sympy
+
+    claim, truth, reference = build(sympy)
+    values = values_at(sympy, claim - truth, points)
+    nonzero = {k: v for k, v in values.items() if abs(v) > allow[k]}
+    status = "refuted" if nonzero else decide(sympy, reference - truth)
+    send.send((status, nonzero, values))
+    send.close()
+
+
+def _limit_memory(extra: int) -> None:
+    """Cap the address space at what the process has now plus ``extra`` bytes."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[0])
+    now = pages * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = now + extra
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def values_at(sympy: Any, expr: Any, points: Sequence[Mapping[str, float]]) -> dict[int, float]:
+    """``expr`` at each point (by index) where it is a finite real number, to 30 digits
+    from the points' exact binary values.
+
+    Example:
+        >>> import sympy
+        >>> x = sympy.Symbol("x", real=True)
+        >>> values_at(sympy, x - 1, [{"x": 1.0}, {"x": 3.0}, {}])
+        {0: 0.0, 1: 2.0}
+    """
+    out: dict[int, float] = {}
+    for k, leaves in enumerate(points):
+        at = _value(sympy, expr, leaves)
+        if at is not None:
+            out[k] = at
+    return out
+
+
+def _value(sympy: Any, expr: Any, leaves: Mapping[str, float]) -> float | None:
+    symbols = {s: sympy.Rational(leaves[s.name]) for s in expr.free_symbols if s.name in leaves}
+    if len(symbols) != len(expr.free_symbols):
+        return None
+    # xreplace, not subs: a plain substitution, fast on large expressions
+    value = complex(expr.xreplace(symbols).evalf(DIGITS))
+    return value.real if abs(value.imag) < 1e-30 and math.isfinite(value.real) else None
+
+
+# --- the proof ------------------------------------------------------------------------------
+
+
+def decide(sympy: Any, difference: Any) -> str:
+    """"proved" when ``difference`` is zero off the kinks, "refuted" when it is a non-zero
+    number, else "unknown" (doctest in the module docstring)."""
+    if difference == 0:
+        return "proved"
+    if not difference.free_symbols:  # a number: exactly zero, or clearly not (50 digits)
+        if _smooth_zero(sympy, difference, simplify=False):
+            return "proved"
+        value = complex(difference.evalf(50))
+        return "refuted" if abs(value) > 1e-30 else "unknown"
+    cases = _kink_cases(sympy, difference)
+    if cases is None:
+        return "unknown"
+    return "proved" if all(_smooth_zero(sympy, d) for d in cases) else "unknown"
+
+
+def _small(sympy: Any, e: Any) -> bool:
+    return bool(sympy.count_ops(e) <= MAX_SIMPLIFY_OPS)
+
+
+def _kink_cases(sympy: Any, expr: Any) -> list[Any] | None:
+    """``expr`` with every kink function replaced by its branch, one expression per sign
+    pattern of the kink arguments; None when there are too many or one is not understood."""
+    kinks = [k for k in expr.atoms(sympy.Heaviside, sympy.sign, sympy.Abs, sympy.Max,
+                                   sympy.Min, sympy.Piecewise)]  # fmt: skip
+    arguments: list[Any] = []
+    for k in kinks:
+        a = _argument(sympy, k)
+        if a is None:
+            return None
+        a = _canonical(a)
+        if a not in arguments and -a not in arguments:
+            arguments.append(a)
+    if len(arguments) > MAX_KINKS:
+        return None
+    cases = []
+    for signs in itertools.product((1, -1), repeat=len(arguments)):
+        sign_of = dict(zip(arguments, signs))
+        e = expr
+        for _ in range(len(kinks) + 1):  # nested kinks: replace until none is left
+            found = e.atoms(sympy.Heaviside, sympy.sign, sympy.Abs, sympy.Max, sympy.Min,
+                            sympy.Piecewise)  # fmt: skip
+            if not found:
+                break
+            branch = {k: _branch(sympy, k, sign_of) for k in found}
+            if any(b is None for b in branch.values()):
+                return None
+            e = e.xreplace(branch)
+        else:
+            return None
+        cases.append(e)
+    return cases
+
+
+def _argument(sympy: Any, k: Any) -> Any:
+    """The expression whose sign picks the branch of kink function ``k``."""
+    if isinstance(k, (sympy.Heaviside, sympy.sign, sympy.Abs)):
+        return k.args[0]
+    if isinstance(k, (sympy.Max, sympy.Min)):
+        return k.args[0] - k.args[1] if len(k.args) == 2 else None
+    if isinstance(k, sympy.Piecewise) and len(k.args) == 2 and k.args[1].cond == True:  # noqa: E712
+        cond = k.args[0].cond
+        if isinstance(cond, (sympy.StrictGreaterThan, sympy.GreaterThan)):
+            return cond.lhs - cond.rhs
+        if isinstance(cond, (sympy.StrictLessThan, sympy.LessThan)):
+            return cond.rhs - cond.lhs
+    return None
+
+
+def _canonical(a: Any) -> Any:
+    return -a if a.could_extract_minus_sign() else a
+
+
+def _branch(sympy: Any, k: Any, sign_of: dict[Any, int]) -> Any:
+    """Kink function ``k`` where its argument has the sign the pattern gives (off the kink)."""
+    a = _argument(sympy, k)
+    if a is None:
+        return None
+    c = _canonical(a)
+    s = sign_of.get(c) if c in sign_of else None
+    if s is None:  # an argument that appeared only after an outer kink was replaced
+        return None
+    s = s if c == a else -s
+    if isinstance(k, sympy.Heaviside):
+        return sympy.Integer(1 if s > 0 else 0)
+    if isinstance(k, sympy.sign):
+        return sympy.Integer(s)
+    if isinstance(k, sympy.Abs):
+        return a if s > 0 else -a
+    if isinstance(k, sympy.Max):
+        return k.args[0] if s > 0 else k.args[1]
+    if isinstance(k, sympy.Min):
+        return k.args[1] if s > 0 else k.args[0]
+    return k.args[0].expr if s > 0 else k.args[1].expr  # Piecewise: first branch where a > 0
+
+
+def _smooth_zero(sympy: Any, difference: Any, simplify: bool = True) -> bool:
+    """Zero as a rational function of the function applications (exp(·), log(·), …) taken
+    as independent symbols — sound: a zero here is a zero everywhere — after writing tanh
+    and sin, cos through exp, exp(a + b) as exp(a)·exp(b) and exp(ku) as a power of one
+    symbol; small leftovers get one ``simplify``."""
+    if difference == 0:
+        return True
+    if sympy.count_ops(difference) > MAX_EXPAND_OPS:
+        return False
+    e = sympy.expand_power_exp(difference.rewrite(sympy.exp))
+    e = e.xreplace(_exp_powers(sympy, e))
+    atoms: dict[Any, Any] = {}
+    atomized = e.replace(
+        lambda u: isinstance(u, sympy.Function) or (u.is_Pow and not u.exp.is_Integer),
+        lambda u: atoms.setdefault(u, sympy.Dummy(f"a{len(atoms)}")),
+    )
+    numerator = sympy.together(atomized).as_numer_denom()[0]
+    if sympy.expand(numerator) == 0:
+        return True
+    return simplify and _small(sympy, difference) and sympy.simplify(difference) == 0
+
+
+def _exp_powers(sympy: Any, e: Any) -> dict[Any, Any]:
+    """exp(−u), exp(u) and exp(2u) as powers of one symbol a: 1/a, a, a², so that the
+    identities between them are seen (tanh(r) = 2σ(2r) − 1); only for integer ratios up to
+    8, so the polynomial stays small."""
+    groups: dict[Any, list[Any]] = {}
+    for u in e.atoms(sympy.exp):
+        coefficient, term = u.args[0].as_coeff_Mul()
+        groups.setdefault(term, []).append(coefficient)
+    out: dict[Any, Any] = {}
+    for term, coefficients in groups.items():
+        g = abs(coefficients[0])
+        for c in coefficients[1:]:
+            g = sympy.gcd(g, c)
+        if g != 0 and all((c / g).is_Integer and abs(c / g) <= 8 for c in coefficients):
+            a = sympy.Dummy("e")
+            for c in coefficients:
+                out[sympy.exp(c * term)] = a ** (c / g)
+    return out
