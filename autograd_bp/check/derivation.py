@@ -246,7 +246,9 @@ def check_derivation(
     or a :class:`Problem` (its names, δ's and weight updates). ``wrt`` is a node or a name.
     Two values agree when |a − b| ≤ atol + rtol·max(|a|, |b|); a claim that is a single
     number is allowed half a unit in its last digit instead of ``rtol``. Without a proof
-    (``symbolic=False``, or SymPy out of time) the verdict is at best ``"undecided"``.
+    (SymPy found none, or ran out of ``seconds`` or memory) the verdict is at best
+    ``"undecided"``; ``symbolic=False`` asks for the numbers alone: ``"correct"`` then means
+    agreement at every designed point (every kink crossed), which is not a proof.
 
     Example:
         >>> from autograd_bp import parse
@@ -277,6 +279,8 @@ def check_derivation(
              for p in sympy_points]  # fmt: skip
     proof = _prove(setup, sympy_points, allow, number, seconds) if symbolic else None
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
+    if verdict == "undecided" and not symbolic and design.complete:
+        verdict = "correct"  # asked for numbers only: agreement on the whole design
     notes = _notes(verdict, number, proof, engine, here.claim, design, symbolic, tol)
     diagnosis = [] if verdict in ("correct", "undecided") else diagnose(
         setup, here, checked, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
@@ -328,7 +332,7 @@ def _prove(setup: Setup, at: list[Point], allow: list[float], number: Decimal | 
     def build(sympy: Any) -> tuple[Any, Any, Any]:
         truth = _sympy_truth(sym, setup)
         if number is not None:
-            exact = {s: sympy.Rational(at[0].leaves[s.name]) for s in truth.free_symbols
+            exact = {s: sympy.Rational(repr(at[0].leaves[s.name])) for s in truth.free_symbols
                      if s.name in at[0].leaves}  # fmt: skip
             return sympy.Rational(str(number)), truth, truth.xreplace(exact)
         bindings = _symbolic_bindings(setup)
@@ -349,9 +353,12 @@ def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: fl
     if verdict == "correct" and claimed is not None and claimed != engine:
         notes.append(f"SymPy proves them equal; the floats differ by rounding "
                      f"(engine {engine!r}, claimed {claimed!r}).")  # fmt: skip
+    if verdict == "correct" and not symbolic:
+        notes.append("Checked at points only (symbolic=False): it agrees at every point of a "
+                     "design that covers every scale, sign and kink, which is not a proof.")
     if verdict == "undecided":
         if not symbolic:
-            why = "SymPy was not asked (symbolic=False)"
+            why = "the points could not cover every kink (symbolic=False: no proof asked)"
         elif proof is None or proof.status == "limit":
             why = "SymPy ran out of its time or memory limit"
         else:
