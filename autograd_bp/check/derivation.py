@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -49,7 +50,7 @@ from ..lang.expr import CONSTANTS, FUNCTIONS, parse
 from .design import Design, designed_points
 from .diagnosis import diagnose, partial
 from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
-from .prover import SECONDS, Proof, prove
+from .prover import SECONDS, Job, Proof
 
 __all__ = [
     "EXIT_CODES",
@@ -67,6 +68,7 @@ VERDICTS = ("correct", "wrong", "only_here", "undecided")
 # what ``autograd-bp check`` and ``exercise --answer`` exit with (2 is bad input)
 EXIT_CODES = {"correct": 0, "wrong": 1, "only_here": 1, "undecided": 3}
 PROVED_AT = 24  # points SymPy evaluates the difference at (the given one first)
+BOX_SECONDS = 1.5  # for the random points; the design has 1.5 s more, SymPy 4 s
 
 
 @dataclass
@@ -171,19 +173,22 @@ def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def _sample(setup: Setup, count: int, seed: int, radius: float) -> list[Point]:
-    """``count`` points around the given one, each inside every op's domain.
+def _sample(setup: Setup, count: int, seed: int, radius: float,
+            seconds: float = BOX_SECONDS) -> list[Point]:  # fmt: skip
+    """``count`` points around the given one, each inside every op's domain (fewer when
+    ``seconds`` run out first: a huge graph or claim).
 
     Every variable moves by up to ``radius`` × (|value| + 0.1); where too many draws fall
     outside the domain (a log near 0, say) the radius halves and the draws go on.
     """
+    deadline = time.monotonic() + seconds
     rng = np.random.default_rng(seed)
     leaves = list(setup.variables.values())
     base = np.array([v.data for v in leaves], dtype=float)
     spread = np.abs(base) + 0.1
     points: list[Point] = []
     tries, budget = 0, 40 * count
-    while len(points) < count and tries < budget and leaves:
+    while len(points) < count and tries < budget and leaves and time.monotonic() < deadline:
         tries += 1
         if tries % (10 * count) == 0:
             radius /= 2
@@ -269,6 +274,7 @@ def check_derivation(
     (engine,) = grad(problem.output, [wrt_node])
     number = number_claim(claim)
     tol = (rtol, atol + (half_unit(number) * 1.000001 if number is not None else 0.0))
+    job = Job(_builder(setup, here, number), seconds) if symbolic else None
     around = _sample(setup, points, seed, radius)
     design = designed_points(setup, here, around, seed)
     checked = [*around, *design.points]
@@ -277,7 +283,7 @@ def check_derivation(
     sympy_points = [here, *[*misses[:8], *design.points, *around[:4]][: PROVED_AT - 1]]
     allow = [tol[1] if number is not None else 1e-20 * (1 + abs(setup.truth(p)))
              for p in sympy_points]  # fmt: skip
-    proof = _prove(setup, sympy_points, allow, number, seconds) if symbolic else None
+    proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
     if verdict == "undecided" and not symbolic and design.complete:
         verdict = "correct"  # asked for numbers only: agreement on the whole design
@@ -286,8 +292,8 @@ def check_derivation(
         setup, here, checked, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
     )  # fmt: skip
     if len(around) < points:
-        notes.append(f"Only {len(around)} of the {points} random points fell inside the "
-                     "domain of every op; the others were drawn outside it.")  # fmt: skip
+        notes.append(f"Only {len(around)} of the {points} random points were checked: the "
+                     "others fell outside the domain of an op, or the time for points ran out.")  # fmt: skip
     if verdict == "undecided":
         diagnosis = list(notes)
     groups = {"around": len(around), "scales": design.scales, "kinks": design.kinks,
@@ -322,24 +328,23 @@ def _verdict(agree_here: bool, misses: list[Point], proof: Proof | None,
     return ("only_here" if misses else "undecided"), misses
 
 
-def _prove(setup: Setup, at: list[Point], allow: list[float], number: Decimal | None,
-           seconds: float) -> Proof:  # fmt: skip
-    """SymPy's answer on claim − truth in a bounded worker, evaluated at the points ``at``
-    (the given one first). For a number the question is whether the derivative is constant:
-    it is compared with its own exact value at the given point."""
+def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
+    """What the SymPy worker builds: (claim, truth, reference). For a number the question
+    is whether the derivative is constant: the reference is its exact value at the given
+    point."""
     from ..lang import symbolic as sym
 
     def build(sympy: Any) -> tuple[Any, Any, Any]:
         truth = _sympy_truth(sym, setup)
         if number is not None:
-            exact = {s: sympy.Rational(repr(at[0].leaves[s.name])) for s in truth.free_symbols
-                     if s.name in at[0].leaves}  # fmt: skip
+            exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
+                     if s.name in here.leaves}  # fmt: skip
             return sympy.Rational(str(number)), truth, truth.xreplace(exact)
         bindings = _symbolic_bindings(setup)
         claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
         return claim, truth, claim
 
-    return prove(build, [p.leaves for p in at], allow, seconds)
+    return build
 
 
 def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: float,

@@ -46,7 +46,7 @@ SIDES = (1e-5, 1e-3, 1e-1)  # how far past a crossing, as a fraction of the segm
 MAX_KINK_NODES = 24
 MAX_VARIABLES = 24
 BISECTIONS = 24
-SECONDS = 2.5  # the numeric design's share of the 10 s a check may take
+SECONDS = 1.5  # the numeric design's share of the 10 s a check may take
 
 
 @dataclass

@@ -34,13 +34,14 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MAX_KINKS", "MEMORY_BYTES", "SECONDS", "Proof", "decide", "prove"]
+__all__ = ["MAX_KINKS", "MEMORY_BYTES", "SECONDS", "Job", "Proof", "decide", "prove"]
 
-SECONDS = 6.0  # the worker's time; the whole check stays within 10 s
+SECONDS = 4.0  # the worker's time; the whole check stays within 10 s
 MEMORY_BYTES = 768 * 2**20  # address space the worker may add to what it inherits
 MAX_KINKS = 6  # distinct kink arguments split on (2**6 = 64 smooth cases)
 MAX_EXPAND_OPS = 3000  # beyond, expanding the difference to prove it zero is not attempted
@@ -68,10 +69,9 @@ def prove(
     points: Sequence[Mapping[str, float]],
     allow: Sequence[float],
     seconds: float = SECONDS,
-    memory: int = MEMORY_BYTES,
 ) -> Proof:
     """Run :func:`decide` on ``reference − truth`` in a bounded worker, and evaluate
-    ``claim − truth`` at the points.
+    ``claim − truth`` at the points (:class:`Job` in one go).
 
     ``build(sympy)`` returns (claim, truth, reference) as SymPy expressions (it runs in the
     worker, so building them is bounded too; the reference is the claim itself, or for a
@@ -84,27 +84,54 @@ def prove(
         >>> prove(two, [{}], [1e-20]).status
         'proved'
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return Proof("limit")  # no cheap way to bound SymPy here: it stays unknown
-    _warm_up()
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_work, args=(send, build, points, allow, memory), daemon=True)
-    worker.start()
-    send.close()
-    try:
-        if receive.poll(seconds):
-            try:
-                status, nonzero, values = receive.recv()
+    return Job(build, seconds).finish(points, allow)
+
+
+class Job:
+    """A worker that starts on the proof at once, while the caller computes the points; it
+    gets them with :meth:`finish`. ``seconds`` count from the start."""
+
+    def __init__(self, build: Callable[[Any], tuple[Any, Any, Any]], seconds: float = SECONDS,
+                 memory: int = MEMORY_BYTES) -> None:  # fmt: skip
+        self.deadline = time.monotonic() + seconds
+        self.worker: Any = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return  # no cheap way to bound SymPy here: it stays unknown
+        _warm_up()
+        ctx = multiprocessing.get_context("fork")
+        self.receive, send = ctx.Pipe(duplex=False)
+        points_in, self.send = ctx.Pipe(duplex=False)
+        self.worker = ctx.Process(target=_work, args=(send, points_in, build, memory),
+                                  daemon=True)  # fmt: skip
+        self.worker.start()
+        send.close()
+        points_in.close()
+
+    def finish(self, points: Sequence[Mapping[str, float]], allow: Sequence[float]) -> Proof:
+        """Hand the worker the points, wait for its answer until the deadline, end it."""
+        if self.worker is None:
+            return Proof("limit")
+        try:
+            self.send.send((list(points), list(allow)))
+            if self.receive.poll(max(0.0, self.deadline - time.monotonic())):
+                status, nonzero, values = self.receive.recv()
                 return Proof(status, nonzero, values)
-            except EOFError:  # the worker died (out of memory, recursion) before answering
-                return Proof("limit")
-        return Proof("limit")
-    finally:
-        receive.close()
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
+            return Proof("limit")
+        except (EOFError, BrokenPipeError):  # the worker died (out of memory, a recursion)
+            return Proof("limit")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the worker (killed if it still runs) and close the pipes."""
+        if self.worker is None:
+            return
+        self.send.close()
+        self.receive.close()
+        if self.worker.is_alive():
+            self.worker.kill()
+        self.worker.join()
+        self.worker = None
 
 
 _warmed = threading.Lock()
@@ -124,24 +151,25 @@ def _warm_up() -> None:
         e = sympy.tanh(x) * sympy.Max(x, 0) - sympy.Heaviside(x, 0) * sympy.sign(x)
         values_at(sympy, e, [{"x": 0.5}])
         decide(sympy, e - e.rewrite(sympy.exp))
-        sympy.simplify(sympy.sin(x) ** 2 + sympy.cos(x) ** 2)
         _warm.append(True)
 
 
-def _work(send: Any, build: Callable[[Any], tuple[Any, Any, Any]],
-          points: Sequence[Mapping[str, float]], allow: Sequence[float], memory: int) -> None:  # fmt: skip
-    """The worker: limits first, then SymPy; anything it raises ends the worker silently
-    (stderr goes nowhere), which the parent reads as "limit"."""
+def _work(send: Any, points_in: Any, build: Callable[[Any], tuple[Any, Any, Any]],
+          memory: int) -> None:  # fmt: skip
+    """The worker: limits first, then SymPy: the proof, then (once they come) the values at
+    the points. Anything it raises ends the worker silently (stderr goes nowhere), which
+    the parent reads as "limit"."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     _limit_memory(memory)
     import sympy
 
     claim, truth, reference = build(sympy)
+    status = decide(sympy, reference - truth)
+    points, allow = points_in.recv()
     values = values_at(sympy, claim - truth, points)
     nonzero = {k: v for k, v in values.items() if abs(v) > allow[k]}
-    status = "refuted" if nonzero else decide(sympy, reference - truth)
-    send.send((status, nonzero, values))
+    send.send(("refuted" if nonzero else status, nonzero, values))
     send.close()
 
 
