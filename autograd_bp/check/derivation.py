@@ -67,7 +67,7 @@ MIN_POINTS = 50
 VERDICTS = ("correct", "wrong", "only_here", "undecided")
 # what ``autograd-bp check`` and ``exercise --answer`` exit with (2 is bad input)
 EXIT_CODES = {"correct": 0, "wrong": 1, "only_here": 1, "undecided": 3}
-PROVED_AT = 24  # points SymPy evaluates the difference at (the given one first)
+PROVED_AT = 40  # points SymPy evaluates the difference at (the given one first)
 BOX_SECONDS = 1.5  # for the random points; the design has 1.5 s more, SymPy 4 s
 
 
@@ -280,8 +280,10 @@ def check_derivation(
     checked = [*around, *design.points]
     misses = [p for p in checked if p.claim is None or not close(p.claim, setup.truth(p), *tol)]
     agree_here = here.claim is not None and close(here.claim, engine, *tol)
-    sympy_points = [here, *[*misses[:8], *design.points, *around[:4]][: PROVED_AT - 1]]
-    allow = [tol[1] if number is not None else 1e-20 * (1 + abs(setup.truth(p)))
+    across = design.points[design.scales:]  # the most telling first: misses, kinks, scales
+    sympy_points = [here, *[*misses[:6], *across, *design.points[: design.scales],
+                            *around[:4]][: PROVED_AT - 1]]  # fmt: skip
+    allow = [tol[1] if number is not None else 1e-20 * abs(setup.truth(p))
              for p in sympy_points]  # fmt: skip
     proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)

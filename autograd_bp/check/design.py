@@ -11,8 +11,9 @@ domain:
   the op table by probing each one-operand op on both sides of 0 (relu, abs, step, sign,
   leaky_relu, recip's pole, and any registered op like them) — points on both sides of it:
   where two points straddle the kink, bisection finds where its argument crosses 0 and
-  points are put at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each side; where only one side has
-  been seen, points further out along each variable are tried.
+  points are put at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each side. The other side is looked
+  for first by moving one variable at a time away from the given point (further and further
+  out), so that the others keep their values; else among all the points.
 
 Example:
     >>> from autograd_bp import parse
@@ -168,15 +169,19 @@ def _claim_argument(key: int) -> Argument:
 def _across(argument: Argument, pool: list[Point], base: np.ndarray,
             at: Callable[[np.ndarray], Point | None]) -> list[Point]:  # fmt: skip
     """Points on both sides of one kink, near where its argument crosses 0; [] when no point
-    on one of the sides could be found."""
+    on one of the sides could be found. The crossing nearest the given point (one variable
+    moved, the others as given) comes first; else two points of the pool on either side."""
+    here = argument(pool[0])
+    if here is not None and here != 0:  # first: one variable moved from the given point
+        other = _reach(argument, base, at, want_positive=here < 0)
+        if other is not None:
+            p, q = (pool[0], other) if here > 0 else (other, pool[0])
+            return _straddle(argument, _vector(p, base), _vector(q, base), at)
     signed = [(a, p) for p in pool if (a := argument(p)) is not None and a != 0]
     pos = [(a, p) for a, p in signed if a > 0]
     neg = [(a, p) for a, p in signed if a < 0]
     if not pos or not neg:
-        other = _reach(argument, base, at, want_positive=not pos)
-        if other is None:
-            return []
-        (pos if argument(other) > 0 else neg).append((argument(other), other))  # type: ignore[operator]
+        return []
     p = min(pos, key=lambda ap: ap[0])[1]
     q = max(neg, key=lambda ap: ap[0])[1]
     return _straddle(argument, _vector(p, base), _vector(q, base), at)
