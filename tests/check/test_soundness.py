@@ -183,7 +183,12 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("claim", HOSTILE, ids=["bomb", "tanhs", "relus", "expand", "bumps"])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("claim", [HOSTILE[0], HOSTILE[2], *(pytest.param(c, marks=SLOW)
+                                                            for c in HOSTILE[1:2] + HOSTILE[3:])],
+                         ids=["bomb", "relus", "tanhs", "expand", "bumps"])  # fmt: skip
 def test_hostile_claims_finish_within_10_s_and_1_gb(claim: str) -> None:
     assert len(claim) <= 10_000
     start = time.monotonic()
