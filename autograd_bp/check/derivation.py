@@ -295,7 +295,7 @@ def check_derivation(
     )  # fmt: skip
     if len(around) < points:
         notes.append(f"Only {len(around)} of the {points} random points were checked: the "
-                     "others fell outside the domain of an op, or the time for points ran out.")  # fmt: skip
+                     "others fell outside the domain of an op, or the time for them ran out.")
     if verdict == "undecided":
         diagnosis = list(notes)
     groups = {"around": len(around), "scales": design.scales, "kinks": design.kinks,
@@ -323,7 +323,7 @@ def _verdict(agree_here: bool, misses: list[Point], proof: Proof | None,
             agree_here = 0 not in proof.nonzero
         exact = {id(at[k]): k in proof.nonzero for k in proof.values}
         misses = [p for p in misses if exact.get(id(p), True)]
-        misses += [at[k] for k in sorted(proof.nonzero) 
+        misses += [at[k] for k in sorted(proof.nonzero)
                    if k > 0 and all(at[k] is not m for m in misses)]  # fmt: skip
     if not agree_here:
         return "wrong", misses

@@ -15,7 +15,8 @@ What the worker decides, for the difference d = claim − truth over real symbol
   every kink argument gets a sign (+ or −), each kink function its branch for that sign,
   and every combination must leave a smooth difference that is zero;
 * ``"refuted"``: d is a non-zero number, or non-zero at one of the given points
-  (evaluated with mpmath at 40 and 80 digits, each float read as its shortest decimal, as a claim's numbers are);
+  (with mpmath at 40 and 80 digits, each float read as its shortest decimal as a claim's
+  numbers are; a non-zero value confirmed by SymPy's adaptive ``evalf``);
 * ``"unknown"``: neither.
 
 Example:
@@ -159,8 +160,9 @@ def _warm_up() -> None:
 def _work(send: Any, points_in: Any, build: Callable[[Any], tuple[Any, Any, Any]],
           memory: int) -> None:  # fmt: skip
     """The worker: limits first, then SymPy: the expressions; once the points come, the
-    values there — a non-zero one refutes at once — and only then the proof. Anything it raises ends the worker silently (stderr goes nowhere), which
-    the parent reads as "limit"."""
+    values there — a non-zero one refutes at once — and only then the proof. Anything it
+    raises ends the worker silently (stderr goes nowhere), which the parent reads as
+    "limit"."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     _limit_memory(memory)
@@ -189,8 +191,9 @@ def _limit_memory(extra: int) -> None:
 
 def values_at(sympy: Any, expr: Any, points: Sequence[Mapping[str, float]]) -> dict[int, float]:
     """``expr`` at each point (by index) where it is a finite real number, from the points'
-    values as written (0.05 is 1/20, as in a claim): with mpmath at 40 and at 80 digits — a value that shrinks with the
-    precision is rounding noise (0), one that stays is the value.
+    values as written (0.05 is 1/20, as in a claim): with mpmath at 40 and at 80 digits —
+    a value that shrinks with the precision is rounding noise (0), one that stays is the
+    value (see :func:`confirmed` for cancellations deeper than 80 digits).
 
     Example:
         >>> import sympy
@@ -200,7 +203,7 @@ def values_at(sympy: Any, expr: Any, points: Sequence[Mapping[str, float]]) -> d
         >>> values_at(sympy, sympy.log(x), [{"x": 1.0}, {"x": -1.0}])
         {0: 0.0}
     """
-    import mpmath
+    import mpmath  # type: ignore[import-untyped,unused-ignore]
 
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     try:

@@ -248,8 +248,9 @@ def test_property_claims_wrong_in_a_region_or_across_a_kink_are_never_correct(
 ) -> None:
     f, right = _graph_and_right_claim(g, a, b, c, d)
     k = abs(x) + 50.0
-    wrong = {"far": f"{right} + relu(x - {k!r})", "window": f"{right} + 0.01*step(x - {k!r})"
-             f"*step({k + 0.5!r} - x)", "gate": f"{right} + step({x - 7.0!r} - x)"}[how]  # fmt: skip
+    wrong = {"far": f"{right} + relu(x - {k!r})",
+             "window": f"{right} + 0.01*step(x - {k!r})*step({k + 0.5!r} - x)",
+             "gate": f"{right} + step({x - 7.0!r} - x)"}[how]  # fmt: skip
     graph = expression(f, x=x)
     if abs(a * x + b) < 1e-9:
         return  # on the kink itself: the engine's convention, not a region
