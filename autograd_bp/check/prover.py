@@ -112,11 +112,13 @@ class Job:
 
     def finish(self, points: Sequence[Mapping[str, float]], allow: Sequence[float]) -> Proof:
         """Hand the worker the points, wait for its answer until the deadline, end it."""
-        if self.worker is None:
+        left = self.deadline - time.monotonic()
+        if self.worker is None or left <= 0:
+            self.close()
             return Proof("limit")
         try:
             self.send.send((list(points), list(allow)))
-            if self.receive.poll(max(0.0, self.deadline - time.monotonic())):
+            if self.receive.poll(left):
                 status, nonzero, values = self.receive.recv()
                 return Proof(status, nonzero, values)
             return Proof("limit")
