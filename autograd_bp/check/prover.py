@@ -26,6 +26,11 @@ Example:
     'proved'
     >>> decide(sympy, 2 * sympy.Abs(x) - 2 * x)
     'unknown'
+    >>> decide(sympy, 1 - sympy.Heaviside(x, 0) - sympy.Heaviside(-x, 0))  # 0 off x = 0
+    'proved'
+    >>> relu = sympy.Max(x, 0)   # relu(x) is 0 on all of x < 0: not a branch, the kink
+    >>> decide(sympy, 1 - sympy.Heaviside(relu, 0) - sympy.Heaviside(-relu, 0))
+    'unknown'
 """
 
 from __future__ import annotations
@@ -299,11 +304,16 @@ def _small(sympy: Any, e: Any) -> bool:
     return bool(sympy.count_ops(e) <= MAX_SIMPLIFY_OPS)
 
 
+KINKS = ("Heaviside", "sign", "Abs", "Max", "Min", "Piecewise")
+
+
 def _kink_cases(sympy: Any, expr: Any) -> list[Any] | None:
     """``expr`` with every kink function replaced by its branch, one expression per sign
-    pattern of the kink arguments; None when there are too many or one is not understood."""
-    kinks = [k for k in expr.atoms(sympy.Heaviside, sympy.sign, sympy.Abs, sympy.Max,
-                                   sympy.Min, sympy.Piecewise)]  # fmt: skip
+    pattern of the kink arguments; None when there are too many, one is not understood, or
+    an argument is identically 0 in a pattern (relu(relu(x)) for x < 0: the kink function
+    then takes its value *at* the kink on a whole region, which no branch stands for)."""
+    kinds = tuple(getattr(sympy, k) for k in KINKS)
+    kinks = list(expr.atoms(*kinds))
     arguments: list[Any] = []
     for k in kinks:
         a = _argument(sympy, k)
@@ -317,20 +327,30 @@ def _kink_cases(sympy: Any, expr: Any) -> list[Any] | None:
     cases = []
     for signs in itertools.product((1, -1), repeat=len(arguments)):
         sign_of = dict(zip(arguments, signs))
-        e = expr
-        for _ in range(len(kinks) + 1):  # nested kinks: replace until none is left
-            found = e.atoms(sympy.Heaviside, sympy.sign, sympy.Abs, sympy.Max, sympy.Min,
-                            sympy.Piecewise)  # fmt: skip
-            if not found:
-                break
-            branch = {k: _branch(sympy, k, sign_of) for k in found}
-            if any(b is None for b in branch.values()):
+        for a in arguments:
+            on_kink = _branches(sympy, a, sign_of, kinds, len(kinks))
+            if on_kink is None or _smooth_zero(sympy, on_kink, simplify=False):
                 return None
-            e = e.xreplace(branch)
-        else:
+        e = _branches(sympy, expr, sign_of, kinds, len(kinks))
+        if e is None:
             return None
         cases.append(e)
     return cases
+
+
+def _branches(sympy: Any, e: Any, sign_of: dict[Any, int], kinds: tuple[Any, ...],
+              depth: int) -> Any:  # fmt: skip
+    """``e`` with its kink functions replaced by their branches for ``sign_of``, outermost
+    first (nested ones on the next pass); None when one is not understood."""
+    for _ in range(depth + 1):
+        found = e.atoms(*kinds)
+        if not found:
+            return e
+        branch = {k: _branch(sympy, k, sign_of) for k in found}
+        if any(b is None for b in branch.values()):
+            return None
+        e = e.xreplace(branch)
+    return None
 
 
 def _argument(sympy: Any, k: Any) -> Any:

@@ -55,6 +55,8 @@ RIGHT_HERE_WRONG_ELSEWHERE = [
     ("abs(x - 1)*x", {"x": 3.0}, "2*x - 1"),
     ("x*relu(y)", {"x": 3.0, "y": 2.0}, "y"),
     ("relu(x - 1)*relu(y + 2)", {"x": 3.0, "y": 2.0}, "y + 2"),
+    # relu(x) is 0 on the whole of x < 0, where step(relu(x)) is step's value *at* its kink
+    ("relu(relu(x))", {"x": 2.0}, "step(x) + 1 - step(relu(x)) - step(-relu(x))"),
 ]
 
 
