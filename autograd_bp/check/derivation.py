@@ -162,7 +162,8 @@ class DerivationReport:
             parts.append(f"{g['scales']} at other scales and signs")
         if g.get("kinks"):
             s = "" if g["kinks"] == 1 else "s"
-            parts.append(f"{g.get('across', 0)} across {g['kinks']} kink{s}")
+            of = "" if g.get("crossed") == g["kinks"] else f"{g.get('crossed', 0)} of "
+            parts.append(f"{g.get('across', 0)} across {of}{g['kinks']} kink{s}")
         return ", ".join(parts)
 
     def __str__(self) -> str:
@@ -299,7 +300,7 @@ def check_derivation(
     if verdict == "undecided":
         diagnosis = list(notes)
     groups = {"around": len(around), "scales": design.scales, "kinks": design.kinks,
-              "across": design.across}  # fmt: skip
+              "crossed": design.crossed, "across": design.across}  # fmt: skip
     return DerivationReport(
         verdict, engine, here.claim, 1 + len(checked), None if proof is None else proof.symbolic,
         diagnosis, output=setup.display[id(problem.output)], wrt=setup.display[id(wrt_node)],
@@ -373,7 +374,7 @@ def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: fl
         notes.append(f"Undecided: the claim agrees at every point checked, but {why}; "
                      "agreement at points is not a proof.")  # fmt: skip
     if not design.complete:
-        notes.append("Not every kink could be visited within the time for points.")
+        notes.append("Not every kink was crossed: one side was out of reach, or out of time.")
     return notes
 
 
