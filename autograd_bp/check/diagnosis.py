@@ -265,8 +265,15 @@ def _is_gate(f: Factor) -> bool:
 def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
     """A relu closed at the given point (its input < 0, relu′ = 0) counted as open."""
     paths, here = ev.paths or [], ev.points[0]
-    gates = {(e.node, e.slot): e for p in paths for f in p.factors for e in f.edges
-             if e.node.op == "relu" and e.value == 0 and _input(here, e) <= 0}  # fmt: skip
+    relus = {(e.node, e.slot): e for p in paths for f in p.factors for e in f.edges
+             if e.node.op == "relu"}  # fmt: skip
+    gates = {k: e for k, e in relus.items() if e.value == 0 and _input(here, e) <= 0}
+    if not gates:
+        return
+    # The misconception is "relu′ is 1": the learner's formula takes every relu as open at
+    # every point, so the story's numbers drop every relu gate — not only the closed one —
+    # or it would fail at checked points where another relu closes.
+    as_open = ev.sum_without(_dropping(set(relus), None))
     for key, gate in gates.items():
         through = [p for p in paths if any((e.node, e.slot) == key for f in p.factors
                                            for e in f.edges)]  # fmt: skip
@@ -278,7 +285,7 @@ def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
             f"relu is closed here: its input {w.name[gate.parent]} = "
             f"{number(below)} {'<' if below < 0 else '≤'} 0, so {these} 0. Your formula counts "
             f"relu′ as 1 there (the slope of an open relu); closed, it is 0.",
-            ev.sum_without(_dropping({key}, None)), "closed relu", 1.0,
+            as_open, "closed relu", 1.0,
         )  # fmt: skip
 
 
