@@ -28,7 +28,7 @@ from typing import Any
 
 import graphviz
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, read_file_head
 from ..core.engine import Value, backward_order
 from ..core.graph import names, reaching
 from ..core.ops import RULES
@@ -406,10 +406,10 @@ def _source_path(target: Path) -> Path:
     """Where the DOT source goes: ``<name>.gv`` beside the picture — never over a .gv file
     that render did not write."""
     source = target.with_suffix(".gv")
-    if source.exists():
-        with open(source, encoding="utf-8", errors="replace") as f:
-            head = f.read(len(_GV_MARK))
-        if head != _GV_MARK:
+    if source.exists() or source.is_symlink():
+        # read_file_head refuses a FIFO or device without blocking (open() would wait)
+        head = read_file_head(source, len(_GV_MARK.encode()))
+        if head != _GV_MARK.encode():
             raise FileExistsError(
                 f"render: {source} exists and was not written by render; it would be "
                 "overwritten by the DOT source — move it or render to another name"

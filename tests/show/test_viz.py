@@ -649,3 +649,16 @@ def test_a_dot_without_bias_reads_without_plus_b() -> None:
     w, x = Value(0.5, label="w"), Value(2.0, label="x")
     src = draw_dot(dot([w], [x])).source
     assert 'label="Σ wᵢxᵢ"' in src and "+ b" not in src.split("legend")[0]
+
+
+def test_render_beside_a_fifo_named_like_its_source_refuses_without_blocking(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "g.gv")  # where render would write the DOT source
+    code = ("from autograd_bp import Value; from autograd_bp.show.viz import render; "
+            "x = Value(2.0, label='x'); render(x * x, 'g.svg')")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode != 0 and "FIFO" in proc.stderr.splitlines()[-1], proc.stderr
+    assert (tmp_path / "g.gv").is_fifo() and not (tmp_path / "g.svg").exists()
