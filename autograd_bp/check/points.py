@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.engine import Value, backward_order
+from ..core.engine import Value, backward_order, chain_rule
 from ..core.ops import RULES
 from ..lang.expr import ExpressionError, parse, variables
 
@@ -83,15 +83,10 @@ def replay(
 
 
 def backward(order: Sequence[Value], output: Value, local: Mapping[int, list[float]]) -> dict:
-    """∂output/∂node for every node (by id), from replayed local derivatives."""
-    grads: dict[int, float] = {id(output): 1.0}
-    for node in order:
-        g = grads.get(id(node))
-        if g is None or node.is_leaf:
-            continue
-        for parent, d in zip(node.parents, local[id(node)]):
-            grads[id(parent)] = grads.get(id(parent), 0.0) + d * g
-    return grads
+    """∂output/∂node for every node (by id), from replayed local derivatives: the core's one
+    chain-rule walker, handed the locals of this point instead of the stored ones."""
+    grads = chain_rule(output, order=list(order), locals_of=lambda node: local[id(node)])
+    return {id(node): g for node, g in grads.items()}
 
 
 @dataclass

@@ -486,6 +486,7 @@ def chain_rule(
     order: list[Value] | None = None,
     create_graph: bool = False,
     visit: Visit | None = None,
+    locals_of: Callable[[Value], Sequence[Any]] | None = None,
 ) -> dict[Value, Any]:
     """∂output/∂node for every node below ``output``, leaving every ``.grad`` untouched.
 
@@ -495,7 +496,8 @@ def chain_rule(
     every term just before it is added to ``before``, the parent's gradient so far (None for
     its first term); ``slot`` tells apart the two operands of ``x * x``. With
     ``create_graph`` the locals and gradients are Values, built from the same rules, so they
-    can be differentiated again.
+    can be differentiated again. ``locals_of(node)`` replaces a node's stored local
+    derivatives (the checker replays the graph at other points and walks it with those).
 
     Example:
         >>> x = Value(3.0, label="x"); y = x * x
@@ -510,7 +512,10 @@ def chain_rule(
         g = grads.get(node)
         if g is None or node._a is None:
             continue
-        locals_ = _symbolic_locals(node) if create_graph else node.local_grads
+        if locals_of is not None:
+            locals_ = locals_of(node)
+        else:
+            locals_ = _symbolic_locals(node) if create_graph else node.local_grads
         for slot, (parent, local) in enumerate(zip(node.parents, locals_)):
             before = grads.get(parent)
             if visit is not None:
