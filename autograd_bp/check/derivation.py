@@ -194,7 +194,7 @@ def _sample(setup: Setup, count: int, seed: int, radius: float,
         if tries % (10 * count) == 0:
             radius /= 2
         moved = base + radius * spread * rng.uniform(-1.0, 1.0, len(leaves))
-        point = setup.evaluate({id(v): float(x) for v, x in zip(leaves, moved)})
+        point = setup.evaluate({v: float(x) for v, x in zip(leaves, moved)})
         if point is not None:
             points.append(point)
     return points
@@ -303,7 +303,7 @@ def check_derivation(
               "crossed": design.crossed, "across": design.across}  # fmt: skip
     return DerivationReport(
         verdict, engine, here.claim, 1 + len(checked), None if proof is None else proof.symbolic,
-        diagnosis, output=setup.display[id(problem.output)], wrt=setup.display[id(wrt_node)],
+        diagnosis, output=setup.display[problem.output], wrt=setup.display[wrt_node],
         claim=claim, notes=notes, groups=groups,
     )  # fmt: skip
 
@@ -382,10 +382,10 @@ def _why_not_here(setup: Setup) -> str:
     """Which node is not finite at the given point (the graph itself was built there)."""
     values, local = replay(setup.order, {})
     for node in reversed(setup.order):
-        v, ds = values[id(node)], local.get(id(node), [])
+        v, ds = values[node], local.get(node, [])
         if not math.isfinite(v) or not all(map(math.isfinite, ds)):
             what = f"is {v}" if not math.isfinite(v) else f"has local derivatives {ds}"
-            return (f"at the given point {setup.display[id(node)]} {what}; the check needs "
+            return (f"at the given point {setup.display[node]} {what}; the check needs "
                     "finite values and derivatives there")  # fmt: skip
     return "the graph cannot be evaluated at the given point"
 

@@ -97,7 +97,7 @@ def designed_points(
     rng = np.random.default_rng(seed + 1)
 
     def at(values: np.ndarray) -> Point | None:
-        return setup.evaluate({id(v): float(x) for v, x in zip(leaves, values)})
+        return setup.evaluate({v: float(x) for v, x in zip(leaves, values)})
 
     for values in _scale_values(base, rng):
         if time.monotonic() > deadline:
@@ -151,18 +151,18 @@ def _kink_arguments(setup: Setup) -> list[Argument]:
     out: list[Argument] = []
     for node in reversed(setup.order):
         if node.op in kinks and type(node.operands[0]) is Value:
-            out.append(_graph_argument(id(node.operands[0])))
+            out.append(_graph_argument(node.operands[0]))
     for node in reversed(setup.claim_order):
         if node.op in kinks and type(node.operands[0]) is Value:
-            out.append(_claim_argument(id(node.operands[0])))
+            out.append(_claim_argument(node.operands[0]))
     return out
 
 
-def _graph_argument(key: int) -> Argument:
+def _graph_argument(key: Value) -> Argument:
     return lambda p: p.values.get(key)
 
 
-def _claim_argument(key: int) -> Argument:
+def _claim_argument(key: Value) -> Argument:
     return lambda p: p.claim_values.get(key)
 
 

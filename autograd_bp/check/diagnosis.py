@@ -74,11 +74,10 @@ def _stops(setup: Setup) -> set[Value]:
     return named if named & inner else named | inner
 
 
-def _point_key(node: Value) -> int:
-    """A node's key in the maps of :mod:`autograd_bp.check.points` (Point, replay, backward
-    key by ``id``); everything here keys by the Value itself and crosses over only through
-    this function."""
-    return id(node)
+def _point_key(node: Value) -> Value:
+    """A node's key in the maps of :mod:`autograd_bp.check.points`: the Value itself, as
+    everywhere else (Values hash by identity)."""
+    return node
 
 
 def _local_at(point: Point) -> Callable[[Local], float]:
@@ -415,7 +414,9 @@ def _same(a: float | None, b: float, tol: tuple[float, float]) -> bool:
     return a is not None and close(a, b, *tol)
 
 
-def _grad_with(setup: Setup, forward: dict[int, float], local: dict[int, float]) -> float | None:
+def _grad_with(
+    setup: Setup, forward: dict[Value, float], local: dict[Value, float]
+) -> float | None:
     try:
         _, loc = replay(setup.order, forward, local)
     except (ArithmeticError, ValueError):

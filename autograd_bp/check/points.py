@@ -7,7 +7,7 @@ Used by :mod:`autograd_bp.check.derivation` and :mod:`autograd_bp.check.diagnosi
 Example:
     >>> from autograd_bp import parse
     >>> f = parse("x*x", x=3.0)
-    >>> backward(backward_order(f), f, replay(backward_order(f), {})[1])[id(f.parents[0])]
+    >>> backward(backward_order(f), f, replay(backward_order(f), {})[1])[f.parents[0]]
     6.0
 """
 
@@ -48,9 +48,9 @@ def flat_operands(node: Value) -> tuple[Any, ...]:
 
 def replay(
     order: Sequence[Value],
-    leaves: Mapping[int, float],
-    local_leaves: Mapping[int, float] | None = None,
-) -> tuple[dict[int, float], dict[int, list[float]]]:
+    leaves: Mapping[Value, float],
+    local_leaves: Mapping[Value, float] | None = None,
+) -> tuple[dict[Value, float], dict[Value, list[float]]]:
     """Every node's value and local derivatives with some leaves (by id) set to new values,
     through the op table (the nodes themselves are not touched). ``local_leaves`` changes
     leaves only where local derivatives are computed — a backward pass that uses other
@@ -59,34 +59,34 @@ def replay(
     Example:
         >>> from autograd_bp import parse
         >>> f = parse("x*y", x=3.0, y=2.0); x, y = f.parents
-        >>> values, local = replay(backward_order(f), {id(x): 5.0})
-        >>> values[id(f)], local[id(f)]
+        >>> values, local = replay(backward_order(f), {x: 5.0})
+        >>> values[f], local[f]
         (10.0, [2.0, 5.0])
     """
-    values: dict[int, float] = {}
-    local: dict[int, list[float]] = {}
+    values: dict[Value, float] = {}
+    local: dict[Value, list[float]] = {}
     for node in reversed(order):  # operands before the nodes that use them
         if node.is_leaf:
-            values[id(node)] = float(leaves.get(id(node), node.data))
+            values[node] = float(leaves.get(node, node.data))
             continue
         rule = RULES[node.op]
         flat = flat_operands(node)
-        xs = [values[id(a)] if type(a) is Value else a for a in flat]
+        xs = [values[a] if type(a) is Value else a for a in flat]
         param = node.param
         out = rule.forward(tuple(xs), param) if rule.variadic else rule.forward(*xs, param)
-        values[id(node)] = out
+        values[node] = out
         if local_leaves:
-            xs = [local_leaves.get(id(a), x) if type(a) is Value else x for a, x in zip(flat, xs)]
+            xs = [local_leaves.get(a, x) if type(a) is Value else x for a, x in zip(flat, xs)]
         ds = rule.local(tuple(xs), out, param) if rule.variadic else rule.local(*xs, out, param)
-        local[id(node)] = [float(d) for a, d in zip(flat, ds) if type(a) is Value]
+        local[node] = [float(d) for a, d in zip(flat, ds) if type(a) is Value]
     return values, local
 
 
-def backward(order: Sequence[Value], output: Value, local: Mapping[int, list[float]]) -> dict:
+def backward(order: Sequence[Value], output: Value, local: Mapping[Value, list[float]]) -> dict:
     """∂output/∂node for every node (by id), from replayed local derivatives: the core's one
     chain-rule walker, handed the locals of this point instead of the stored ones."""
-    grads = chain_rule(output, order=list(order), locals_of=lambda node: local[id(node)])
-    return {id(node): g for node, g in grads.items()}
+    grads = chain_rule(output, order=list(order), locals_of=lambda node: local[node])
+    return {node: g for node, g in grads.items()}
 
 
 @dataclass
@@ -95,11 +95,11 @@ class Point:
     and ∂output/∂node, and the claim's value there (None where the claim is undefined)."""
 
     leaves: dict[str, float]
-    values: dict[int, float]
-    local: dict[int, list[float]]
-    grads: dict[int, float]
+    values: dict[Value, float]
+    local: dict[Value, list[float]]
+    grads: dict[Value, float]
     claim: float | None
-    claim_values: dict[int, float] = field(default_factory=dict)  # the claim's nodes, by id
+    claim_values: dict[Value, float] = field(default_factory=dict)  # the claim's nodes, by id
 
 
 class Setup:
@@ -109,8 +109,8 @@ class Setup:
     def __init__(self, output: Value, wrt: Value, claim: str, names: Mapping[str, Binding]):
         self.output, self.wrt, self.claim_text = output, wrt, claim
         self.order = backward_order(output)
-        ids = {id(n) for n in self.order}
-        if id(wrt) not in ids:
+        ids = {n for n in self.order}
+        if wrt not in ids:
             raise ClaimError(f"--wrt: {_label(wrt)!r} is not in the graph of {_label(output)!r}")
         self.names = dict(names)
         try:
@@ -123,10 +123,10 @@ class Setup:
             raise ClaimError(f"--claim: unknown name(s) {', '.join(unknown)}; known: {known}")
         for name in self.used:
             node = _bound_node(self.names[name])
-            if id(node) not in ids:
+            if node not in ids:
                 raise ClaimError(f"--claim: {name!r} is not in the graph of {_label(output)!r}")
         self.variables = {n: b for n, b in self.names.items()
-                          if isinstance(b, Value) and b.is_leaf and id(b) in ids}  # fmt: skip
+                          if isinstance(b, Value) and b.is_leaf and b in ids}  # fmt: skip
         # the claim as a graph over one placeholder leaf per name, built at the first point
         # where it is defined (parse evaluates as it builds), then replayed at every point
         self.placeholders: dict[str, Value] = {}
@@ -134,7 +134,7 @@ class Setup:
         self.claim_order: list[Value] = []
         self.display = _display_names(self.order, self.names)
 
-    def evaluate(self, leaves: Mapping[int, float]) -> Point | None:
+    def evaluate(self, leaves: Mapping[Value, float]) -> Point | None:
         """The point with these leaf values, or None outside the graph's domain."""
         try:
             values, local = replay(self.order, leaves)
@@ -145,33 +145,33 @@ class Setup:
         ):
             return None
         grads = backward(self.order, self.output, local)
-        named = {n: values[id(v)] for n, v in self.variables.items()}
+        named = {n: values[v] for n, v in self.variables.items()}
         claim, claim_values = self._claim_at(values, grads)
         return Point(named, values, local, grads, claim, claim_values)
 
     def _claim_at(
-        self, values: dict[int, float], grads: dict[int, float]
-    ) -> tuple[float | None, dict[int, float]]:
+        self, values: dict[Value, float], grads: dict[Value, float]
+    ) -> tuple[float | None, dict[Value, float]]:
         at = {}
         for name in self.used:
             bound = self.names[name]
-            at[name] = (grads.get(id(bound.node), 0.0) if isinstance(bound, Partial)
-                        else values[id(bound)])  # fmt: skip
+            at[name] = (grads.get(bound.node, 0.0) if isinstance(bound, Partial)
+                        else values[bound])  # fmt: skip
         try:
             if self.claim_root is None:
                 self.placeholders = {n: Value(v, label=n) for n, v in at.items()}
                 self.claim_root = parse(self.claim_text, **self.placeholders)
                 self.claim_order = backward_order(self.claim_root)
-            inputs = {id(ph): at[n] for n, ph in self.placeholders.items()}
+            inputs = {ph: at[n] for n, ph in self.placeholders.items()}
             claim_values = replay(self.claim_order, inputs)[0]
         except (ArithmeticError, ValueError):
             return None, {}
-        result = claim_values[id(self.claim_root)]
+        result = claim_values[self.claim_root]
         return (result if math.isfinite(result) else None), claim_values
 
     def truth(self, point: Point) -> float:
         """∂output/∂wrt at ``point``."""
-        return point.grads.get(id(self.wrt), 0.0)
+        return point.grads.get(self.wrt, 0.0)
 
 
 def _bound_node(b: Binding) -> Value:
@@ -182,17 +182,17 @@ def _label(v: Value) -> str:
     return v.label or f"<{v.op or 'leaf'} node>"
 
 
-def _display_names(order: Sequence[Value], names: Mapping[str, Binding]) -> dict[int, str]:
+def _display_names(order: Sequence[Value], names: Mapping[str, Binding]) -> dict[Value, str]:
     """A name per node for messages: the name a claim would use, else its label, else
     ``op#k`` as the explanations number it."""
     from ..core.graph import names as graph_names
 
-    out = {id(n): name for n, name in graph_names(order[0], list(order)).items()} if order else {}
+    out = {n: name for n, name in graph_names(order[0], list(order)).items()} if order else {}
     for name, b in reversed(list(names.items())):  # the first name given for a node wins
         if isinstance(b, Value):
-            out[id(b)] = name
+            out[b] = name
     if order and not order[0].label and not order[0].is_leaf:
-        out[id(order[0])] = "f"  # an unnamed output is f, as ``autograd-bp grad`` calls it
+        out[order[0]] = "f"  # an unnamed output is f, as ``autograd-bp grad`` calls it
     return out
 
 

@@ -47,7 +47,7 @@ def display_names(setup: Setup) -> dict[Value, str]:
         >>> sorted(display_names(Setup(f, x, "y", {"x": x, "y": f.parents[1]})).values())
         ['f', 'x', 'y']
     """
-    return {n: setup.display[id(n)] for n in setup.order}
+    return {n: setup.display[n] for n in setup.order}
 
 
 class Words:

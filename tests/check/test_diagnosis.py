@@ -215,7 +215,7 @@ def setup_and_points(text: str, claim: str, **values: float):
     names = {n.label: n for n in _leaves(f)}
     setup = Setup(f, names["x"], claim, names)
     here = setup.evaluate({})
-    around = [setup.evaluate({id(names["x"]): v}) for v in (2.5, 3.5, -1.0)]
+    around = [setup.evaluate({names["x"]: v}) for v in (2.5, 3.5, -1.0)]
     return setup, here, [p for p in around if p is not None]
 
 
@@ -312,7 +312,7 @@ def test_property_diagnose_never_crashes_on_any_claim_or_verdict(claim, verdict,
 
 def test_the_forward_update_and_the_many_paths_templates_render(worked) -> None:
     setup = Setup(worked.output, worked.node("w1"), "w1", worked.names)
-    moved = {id(worked.node(n)): v for n, v in worked.updates[1].items()}
+    moved = {worked.node(n): v for n, v in worked.updates[1].items()}
     after = setup.truth(setup.evaluate(moved))  # ∂E/∂w1 at the weights after the full update
     r = check_derivation(worked, "w1", repr(after))
     assert any(s.startswith("Your value is ∂E_total/∂w1 at the weights after the update (w1⁺")
