@@ -148,9 +148,10 @@ class DerivationReport:
             f"  symbolic  {sym[self.symbolic]}",
         ]
         lines += [f"  note      {n}" for n in self.notes]
-        if self.diagnosis:
+        diagnosis = [s for s in self.diagnosis if s not in self.notes]  # the JSON's only copy
+        if diagnosis:
             lines.append("  diagnosis:")
-            lines += [f"    {s}" for s in self.diagnosis]
+            lines += [f"    {s}" for s in diagnosis]
         return "\n".join(lines)
 
     def _groups_text(self) -> str:
