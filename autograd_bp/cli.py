@@ -16,7 +16,7 @@ import re
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,7 +27,7 @@ import numpy as np
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
 from . import __version__
-from ._io import atomic_write_text, dumps_strict, require
+from ._io import atomic_write_text, dumps_strict, read_regular_file, require
 from .check.exercise import exercise_set, make_exercise
 from .check.gradcheck import verify
 from .check.problems import nielsen_problem, worked_problem
@@ -49,6 +49,13 @@ from .reports import (
 )
 from .show.viz import GraphvizNotFound, render, render_network, render_steps
 from .textbook import worked
+from .textbook.answer_key import ANSWER_FORMATS, answer_key
+from .textbook.example import build as build_example
+from .textbook.example import compute_example
+from .textbook.example import run_forward as run_example_forward
+from .textbook.example_file import MAX_EXAMPLE_BYTES, Example, ExampleFileError, parse_example
+from .textbook.example_file import MAX_ITERATIONS as MAX_EXAMPLE_ITERATIONS
+from .textbook.example_report import compare, report_lines
 
 PROG = "autograd-bp"
 
@@ -245,7 +252,79 @@ _MAZUR = (
 )
 
 
+def _demo_out(args: argparse.Namespace) -> Path | None:
+    """Where the diagrams go: ``--out``; without it demo_out/, or nowhere with ``--json``."""
+    if args.out is not None:
+        return Path(args.out)
+    return None if args.json or args.format != "text" else Path("demo_out")
+
+
+def _read_example(path: str) -> Example:
+    """The worked example in the TOML file at ``path``, or ValueError in one line."""
+    data = read_regular_file(path, MAX_EXAMPLE_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    try:
+        return parse_example(text)
+    except ExampleFileError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _with_options(ex: Example, args: argparse.Namespace) -> Example:
+    """The example with what the command line set explicitly in place of the file's."""
+    given = {"lr": args.lr, "iterations": args.iterations, "schedule": args.schedule}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if changes.get("iterations", 0) > MAX_EXAMPLE_ITERATIONS:
+        raise UsageError(f"demo: --iterations with --example is at most "
+                         f"{MAX_EXAMPLE_ITERATIONS:,}")  # fmt: skip
+    if args.update_biases:
+        changes["update_biases"] = True
+    return replace(ex, **changes)
+
+
+def cmd_demo_example(args: argparse.Namespace) -> int:
+    """``demo --example FILE``: any fully connected worked example, from its TOML file."""
+    ex = _with_options(_read_example(args.example), args)
+    results = compute_example(ex)
+    rows = compare(ex, results)  # a [published] key naming no result fails here, in one line
+    out = _demo_out(args)
+    files: dict[str, Any] = {"notes": []}
+    if out is not None:
+        net, _ = build_example(ex)
+        run = run_example_forward(net, ex)
+        run.cost.backward()
+        first = net.layers[0].neurons[0].w[0]
+        files = _demo_files(out, net, {"w1": first}, run.cost, list(ex.inputs), ex.title)
+    if args.format != "text":
+        print(answer_key(ex, results, args.format), end="")
+        return 0
+    if args.json:
+        _print_json({"results": results, "comparison": [_row_dict(r) for r in rows],
+                     "files": files})  # fmt: skip
+        return 0
+    print("\n".join(report_lines(ex, results)))
+    for line in files["notes"]:
+        print(line)
+    return 0
+
+
+def _row_dict(r: worked.Comparison) -> dict[str, Any]:
+    return {"quantity": r.key, "name": r.name, "schedule": r.schedule, "computed": r.computed,
+            "published": r.published, "applies": r.applies,
+            "matches": r.matches if r.applies else None, "status": r.status}  # fmt: skip
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.example is not None:
+        return cmd_demo_example(args)
+    if args.format != "text":
+        raise UsageError("demo: --format latex|markdown needs --example FILE "
+                         "(e.g. examples/worked/mazur.toml)")  # fmt: skip
+    args.lr = worked.SEED_LR if args.lr is None else args.lr
+    args.iterations = 10_000 if args.iterations is None else args.iterations
+    args.schedule = args.schedule or "simultaneous"
     results = worked.compute(
         lr=args.lr,
         iterations=args.iterations,
@@ -255,27 +334,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
-    files = _demo_files(Path(args.out), net, params, p["E_total"])
+    out = _demo_out(args)
+    files: dict[str, Any] = {"notes": []}
+    if out is not None:
+        files = _demo_files(out, net, params, p["E_total"])
     if args.json:
         rows = worked.comparison(results)
-        doc = {
-            "results": results,
-            "comparison": [
-                {
-                    "quantity": r.key,
-                    "name": r.name,
-                    "schedule": r.schedule,
-                    "computed": r.computed,
-                    "published": r.published,
-                    "applies": r.applies,
-                    "matches": r.matches if r.applies else None,
-                    "status": r.status,
-                }
-                for r in rows
-            ],  # fmt: skip
-            "files": files,
-        }
-        _print_json(doc)
+        _print_json({"results": results, "comparison": [_row_dict(r) for r in rows],
+                     "files": files})  # fmt: skip
         return 0
     _print_table(args, results)
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
@@ -326,7 +392,9 @@ def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
         print(f"{'b2⁺':<30} {_fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
 
 
-def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> dict[str, Any]:
+def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any,
+                inputs: Sequence[float] = (0.05, 0.10),
+                source: str = "Mazur's figure") -> dict[str, Any]:  # fmt: skip
     """The worked example's pictures and step-through page, written into ``out_dir``."""
     files: dict[str, Any] = {"notes": []}
     diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
@@ -337,9 +405,9 @@ def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any) -> d
         files["notes"].append(
             f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        render_network(net, neurons, [0.05, 0.10], show_grad=True)
+        render_network(net, neurons, list(inputs), show_grad=True)
         files["neurons"] = str(neurons)
-        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        files["notes"].append(f"The network as in {source}, weights and gradients: {neurons}")
         page = render_steps(root, out_dir / "steps", model=net, rankdir="TB")
         files["steps"] = str(page)
         files["notes"].append(f"Step-through of the backward pass: {page}")
@@ -837,14 +905,39 @@ def build_parser() -> argparse.ArgumentParser:
         return made
 
     demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
-    demo.add_argument("--lr", type=_positive_float("--lr"), default=worked.SEED_LR)
-    demo.add_argument("--iterations", type=_positive_int("--iterations", 10**7),
-                      default=worked.SEED_ITERATIONS)  # fmt: skip
-    demo.add_argument("--schedule", choices=worked.SCHEDULES, default="simultaneous",
+    demo.add_argument(
+        "--example",
+        metavar="FILE",
+        default=None,
+        help="a worked example in TOML (e.g. examples/worked/nielsen-2-3-2.toml)",
+    )
+    demo.add_argument(
+        "--lr",
+        type=_positive_float("--lr"),
+        default=None,
+        help="learning rate (default: the example's; Mazur's 0.5)",
+    )
+    demo.add_argument(
+        "--iterations",
+        type=_positive_int("--iterations", 10**7),
+        default=None,
+        help="training updates (default: the example's; Mazur's 10,000)",
+    )
+    demo.add_argument("--schedule", choices=worked.SCHEDULES, default=None,
                       help="which schedule the updated.* / after_*.* JSON keys follow")  # fmt: skip
-    demo.add_argument("--update-biases", action="store_true", help="also update b1, b2")
-    demo.add_argument("--out", default="demo_out", help="directory for the diagram files")
+    demo.add_argument("--update-biases", action="store_true", help="also update the biases")
+    demo.add_argument(
+        "--out",
+        default=None,
+        help="directory for the diagram files (default demo_out; none with --json)",
+    )
     demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument(
+        "--format",
+        choices=("text", *ANSWER_FORMATS),
+        default="text",
+        help="latex|markdown: the whole derivation as an answer key (--example)",
+    )
     demo.set_defaults(run=cmd_demo)
 
     grad = command("grad", "value and every partial derivative of an expression")
