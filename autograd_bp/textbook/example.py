@@ -165,10 +165,10 @@ def _trainable(net: MLP, ex: Example) -> list[list[Value]]:
     return out
 
 
-def _sequential_grads(net: MLP, run: Run) -> None:
-    """Top layer first: each lower layer's δ goes through the already-updated weights above
-    (the forward activations stay those of this pass). Leaves the gradients on the params
-    of every layer but the top, whose gradients the caller already used."""
+def _sequential_descent(net: MLP, run: Run, layers: list[list[Value]], lr: float) -> None:
+    """Below the (already moved) top layer, layer by layer downward: δ through the
+    already-updated weights above (the forward activations stay those of this pass), the
+    layer's gradients by BP3/BP4, then the layer moves before the next one down."""
     deltas = [z.grad for z in run.z[-1]]
     for i in range(len(net.layers) - 2, -1, -1):
         above = net.layers[i + 1].neurons
@@ -184,6 +184,12 @@ def _sequential_grads(net: MLP, run: Run) -> None:
                 w.grad += d * below[k].data
             if n.b is not None:
                 n.b.grad += d
+        _descend(layers[i], lr)
+
+
+def _descend(params: list[Value], lr: float) -> None:
+    for p in params:
+        p.data -= lr * p.grad
 
 
 def step(net: MLP, ex: Example, schedule: str) -> None:
@@ -194,15 +200,10 @@ def step(net: MLP, ex: Example, schedule: str) -> None:
     run.cost.backward()
     if schedule == "simultaneous":
         for ps in layers:
-            for p in ps:
-                p.data -= ex.lr * p.grad
+            _descend(ps, ex.lr)
         return
-    for p in layers[-1]:
-        p.data -= ex.lr * p.grad
-    _sequential_grads(net, run)
-    for ps in layers[:-1]:
-        for p in ps:
-            p.data -= ex.lr * p.grad
+    _descend(layers[-1], ex.lr)
+    _sequential_descent(net, run, layers, ex.lr)
 
 
 def compute_example(ex: Example, schedule: str | None = None) -> dict[str, Any]:
