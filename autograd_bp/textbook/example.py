@@ -30,17 +30,29 @@ __all__ = ["Names", "Run", "build", "compute_example", "names_for", "run_forward
 
 @dataclass(frozen=True)
 class Names:
-    """The labels of one example's quantities; layer index i counts from 0 = first hidden."""
+    """The labels of one example's quantities (``style`` is ``"nielsen"`` or ``"mazur"``);
+    the layer index i of every method counts from 0 = the first layer after the inputs.
+
+    Example:
+        >>> n = Names("nielsen")
+        >>> n.weight(1, 0, 2, (2, 3, 1)), n.z(0, 1, False), n.delta(1, 0, True)
+        ('w3_1_3', 'z2_2', 'delta3_1')
+        >>> m = Names("mazur")
+        >>> m.weight(1, 0, 0, (2, 2, 2)), m.a(0, 1, False), m.bias(1, None)
+        ('w5', 'out_h2', 'b2')
+    """
 
     style: str
 
     def weight(self, i: int, j: int, k: int, sizes: tuple[int, ...]) -> str:
+        """The weight to neuron j of layer i from neuron k of the layer below."""
         if self.style == "mazur":
             before = sum(a * b for a, b in zip(sizes[:i], sizes[1 : i + 1]))
             return f"w{before + j * sizes[i] + k + 1}"
         return f"w{i + 2}_{j + 1}_{k + 1}"
 
     def bias(self, i: int, j: int | None) -> str:
+        """The bias of neuron j of layer i (j None: the one the layer shares)."""
         if self.style == "mazur" or j is None:
             return f"b{i + 1}" if self.style == "mazur" else f"b{i + 2}"
         return f"b{i + 2}_{j + 1}"
@@ -49,20 +61,25 @@ class Names:
         return f"{'o' if last else 'h'}{j + 1}"
 
     def z(self, i: int, j: int, last: bool) -> str:
+        """The weighted input of neuron j of layer i (``last``: the output layer)."""
         return f"net_{self._unit(i, j, last)}" if self.style == "mazur" else f"z{i + 2}_{j + 1}"
 
     def a(self, i: int, j: int, last: bool) -> str:
+        """The activation of neuron j of layer i."""
         return f"out_{self._unit(i, j, last)}" if self.style == "mazur" else f"a{i + 2}_{j + 1}"
 
     def delta(self, i: int, j: int, last: bool) -> str:
+        """δ = ∂E/∂z of neuron j of layer i."""
         if self.style == "mazur":
             return f"delta_{self._unit(i, j, last)}"
         return f"delta{i + 2}_{j + 1}"
 
     def input(self, k: int) -> str:
+        """The k-th input."""
         return f"i{k + 1}" if self.style == "mazur" else f"x{k + 1}"
 
     def error(self, j: int) -> str:
+        """The error term of output j."""
         return f"E_o{j + 1}" if self.style == "mazur" else f"E_{j + 1}"
 
 

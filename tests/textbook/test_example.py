@@ -129,7 +129,7 @@ def test_every_figure_matches_pytorch(shape, schedule) -> None:
     assert _close(r["error.E_total"], cost.item())
     # gradients: Nielsen's names w{l}_{j}_{k}, b{l}_{j} (b{l} when shared)
     for i in range(n):
-        for (j, k), g in [((j, k), float(grads[i][j, k])) for j in range(ex.sizes[i + 1])
+        for (j, k), g in [((j, k), grads[i][j, k].item()) for j in range(ex.sizes[i + 1])
                           for k in range(ex.sizes[i])]:  # fmt: skip
             assert _close(r[f"gradients.w{i + 2}_{j + 1}_{k + 1}"], g), (i, j, k)
         gb = grads[n + i]
@@ -144,7 +144,7 @@ def test_every_figure_matches_pytorch(shape, schedule) -> None:
     for i, W in enumerate(Ws):
         for j in range(ex.sizes[i + 1]):
             for k in range(ex.sizes[i]):
-                assert _close(r[f"updated.{schedule}.w{i + 2}_{j + 1}_{k + 1}"], float(W[j, k]))
+                assert _close(r[f"updated.{schedule}.w{i + 2}_{j + 1}_{k + 1}"], W[j, k].item())
     for _ in range(ex.iterations - 1):
         _torch_step(torch, Ws, bs, x, y, ex, schedule)
     final, _ = _torch_step(torch, Ws, bs, x, y, ex, schedule)  # the cost after `iterations`
