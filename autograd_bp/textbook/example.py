@@ -271,7 +271,8 @@ def _by_name(net: MLP, params: dict[str, Value]) -> dict[str, Value]:
 
 
 def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
-    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors."""
+    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors;
+    and per edge between layers, ∂z^l_j/∂a^(l−1)_k (= w^l_jk), the factor backward crosses."""
     names, last, out = names_for(ex), len(net.layers) - 1, {}
     for i, layer in enumerate(net.layers):
         for j, neuron in enumerate(layer.neurons):
@@ -287,4 +288,7 @@ def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
                 out[f"{key}.product"] = a.grad * da_dz * local[w]
                 if not math.isfinite(out[f"{key}.product"]):
                     raise ValueError(f"{w.label}: the gradient is not finite")
+            below = run.a[i - 1] if i > 0 else []  # ∂z/∂a below = w (∂net_o1/∂out_h1 = w5)
+            for k, a_k in enumerate(below):
+                out[f"chain.d{zn}_d{names.a(i - 1, k, False)}"] = local[a_k]
     return out

@@ -317,8 +317,9 @@ def test_answer_key_has_every_delta_gradient_and_update(fmt) -> None:
 
 
 def test_a_file_with_frozen_biases_does_not_move_them() -> None:
-    ex = parse_example((EXAMPLES / "mazur.toml").read_text().replace("iterations = 10000",
-                                                                     "iterations = 2"))
+    ex = parse_example(
+        (EXAMPLES / "mazur.toml").read_text().replace("iterations = 10000", "iterations = 2")
+    )
     r = compute_example(ex)
     assert r["updated.b1"] == 0.35 and r["updated.b2"] == 0.6
     assert "b1⁺" not in "\n".join(report_lines(ex, r))

@@ -65,6 +65,7 @@ def test_json_results_and_comparison_for_mazurs_file(tmp_path) -> None:
     r = doc["results"]
     assert round(r["gradients.w5"], 9) == 0.082167041
     assert r["chain.w1.dnet_h1_dw1"] == 0.05 and r["settings.schedule"] == "sequential"
+    assert r["chain.dnet_o1_dout_h1"] == 0.40 and r["chain.dnet_o2_dout_h2"] == 0.55  # w5, w8
     assert r["updated.w1"] == r["updated.sequential.w1"]
     status = {row["quantity"]: row["status"] for row in doc["comparison"]}
     assert status["gradients.w5"] == "✓" and status["gradients.w8"].startswith("✗")
