@@ -5,7 +5,8 @@ every gradient by BP3/BP4, the updated parameters. Every number is computed.
 Example:
     >>> from autograd_bp.textbook.example_file import parse_example
     >>> from autograd_bp.textbook.example import compute_example
-    >>> ex = parse_example(open("examples/worked/nielsen-2-3-2.toml").read())
+    >>> from autograd_bp.textbook.example_file import EXAMPLES
+    >>> ex = parse_example((EXAMPLES / "nielsen-2-3-2.toml").read_text())
     >>> key = answer_key(ex, compute_example(ex), "latex")
     >>> key.splitlines()[0]
     "\\\\section*{A 2-3-2 tanh network in Nielsen's names: answer key}"

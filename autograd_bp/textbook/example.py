@@ -9,7 +9,8 @@ layer), z^l_j ``z2_1``, a^l_j ``a2_1``, δ^l_j ``delta2_1`` (layer 1 = the input
 
 Example:
     >>> from autograd_bp.textbook.example_file import parse_example
-    >>> ex = parse_example(open("examples/worked/mazur.toml").read())
+    >>> from autograd_bp.textbook.example_file import EXAMPLES
+    >>> ex = parse_example((EXAMPLES / "mazur.toml").read_text())
     >>> r = compute_example(ex)
     >>> round(r["gradients.w5"], 9), round(r["error.E_total"], 9)
     (0.082167041, 0.298371109)

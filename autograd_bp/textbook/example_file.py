@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import tomllib
@@ -43,6 +44,7 @@ import tomllib
 __all__ = [
     "ACTIVATION_NAMES",
     "BIAS_KINDS",
+    "EXAMPLES",
     "Example",
     "ExampleFileError",
     "LOSS_NAMES",
@@ -63,6 +65,8 @@ MAX_EXAMPLE_BYTES = 256 * 1024  # a hand-written example is a few hundred bytes
 MAX_NEURONS = 64  # per layer: a worked example is read by a person
 MAX_LAYERS = 8
 MAX_ITERATIONS = 100_000  # training is scalar and single-example: about a minute at most
+# The shipped examples (examples/worked/ in a checkout of the project).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked"
 _TOP_KEYS = {"title", "names", "network", "parameters", "data", "training", "published"}
 
 

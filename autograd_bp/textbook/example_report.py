@@ -4,7 +4,8 @@ with the figures the source printed (``[published]``).
 
 Example:
     >>> from autograd_bp.textbook.example_file import parse_example
-    >>> ex = parse_example(open("examples/worked/mazur.toml").read())
+    >>> from autograd_bp.textbook.example_file import EXAMPLES
+    >>> ex = parse_example((EXAMPLES / "mazur.toml").read_text())
     >>> from autograd_bp.textbook.example import compute_example
     >>> rows = compare(ex, compute_example(ex))
     >>> [(r.name, r.status) for r in rows if r.key == "gradients.w5"]
