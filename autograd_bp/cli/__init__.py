@@ -28,6 +28,7 @@ from ..nn.losses import LOSSES
 from ..nn.modules import ACTIVATIONS, INITS, ModelFileError
 from ..show.viz import DOT_TIMEOUT, GraphvizNotFound
 from ..textbook import worked
+from ..textbook.answer_key import ANSWER_FORMATS
 from .demo import cmd_demo
 from .expressions import cmd_check, cmd_exercise, cmd_grad, cmd_steps, verdict_status
 from .line import (
@@ -239,14 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         return made
 
     demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
-    demo.add_argument("--lr", type=positive_float("--lr"), default=worked.SEED_LR)
-    demo.add_argument("--iterations", type=positive_int("--iterations", 10**7),
-                      default=worked.SEED_ITERATIONS)  # fmt: skip
-    demo.add_argument("--schedule", choices=worked.SCHEDULES, default="simultaneous",
-                      help="which schedule the updated.* / after_*.* JSON keys follow")  # fmt: skip
-    demo.add_argument("--update-biases", action="store_true", help="also update b1, b2")
-    demo.add_argument("--out", default="demo_out", help="directory for the diagram files")
-    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    _demo_options(demo)
     demo.set_defaults(run=cmd_demo)
 
     grad = command("grad", "value and every partial derivative of an expression")
@@ -278,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _grade_arguments(command("grade", "grade your own micrograd- or microgpt-style Value class"))
     return parser
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    """``demo``'s options: the file's (or Mazur's) values unless given here."""
+    demo.add_argument("--example", metavar="FILE", default=None,
+                      help="a worked example in TOML (e.g. examples/worked/nielsen-2-3-2.toml)")
+    demo.add_argument("--lr", type=positive_float("--lr"), default=None,
+                      help="learning rate (default: the example's; Mazur's 0.5)")
+    demo.add_argument("--iterations", type=positive_int("--iterations", 10**7), default=None,
+                      help="training updates (default: the example's; Mazur's 10,000)")
+    demo.add_argument("--schedule", choices=worked.SCHEDULES, default=None,
+                      help="which schedule the updated.* / after_*.* JSON keys follow")
+    demo.add_argument("--update-biases", action="store_true", help="also update the biases")
+    demo.add_argument("--out", default=None,
+                      help="directory for the diagram files (default demo_out; none with --json)")
+    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--format", choices=("text", *ANSWER_FORMATS), default="text",
+                      help="latex|markdown: the whole derivation as an answer key (--example)")
 
 
 def _serve_arguments(srv: argparse.ArgumentParser) -> None:

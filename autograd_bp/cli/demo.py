@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,17 @@ from typing import Any
 # The heavy optional extras stay lazy, inside the modules that need them (``require``):
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
+from .._io import read_regular_file
 from ..show.viz import GraphvizNotFound, render, render_network, render_steps
 from ..textbook import worked
-from .line import PROG, print_json
+from ..textbook.answer_key import answer_key
+from ..textbook.example import build as build_example
+from ..textbook.example import compute_example
+from ..textbook.example import run_forward as run_example_forward
+from ..textbook.example_file import MAX_EXAMPLE_BYTES, Example, ExampleFileError, parse_example
+from ..textbook.example_file import MAX_ITERATIONS as MAX_EXAMPLE_ITERATIONS
+from ..textbook.example_report import compare, report_lines
+from .line import PROG, UsageError, print_json
 
 # --------------------------------------------------------------------------------------- demo
 
@@ -27,7 +37,81 @@ _MAZUR = (
 )
 
 
+def _demo_out(args: argparse.Namespace) -> Path | None:
+    """Where the diagrams go: ``--out``; without it demo_out/, or nowhere with ``--json``."""
+    if args.out is not None:
+        return Path(args.out)
+    return None if args.json or args.format != "text" else Path("demo_out")
+
+
+def _read_example(path: str) -> Example:
+    """The worked example in the TOML file at ``path``, or ValueError in one line."""
+    data = read_regular_file(path, MAX_EXAMPLE_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    try:
+        return parse_example(text)
+    except ExampleFileError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _with_options(ex: Example, args: argparse.Namespace) -> Example:
+    """The example with what the command line set explicitly in place of the file's."""
+    given = {"lr": args.lr, "iterations": args.iterations, "schedule": args.schedule}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if changes.get("iterations", 0) > MAX_EXAMPLE_ITERATIONS:
+        raise UsageError(f"demo: --iterations with --example is at most "
+                         f"{MAX_EXAMPLE_ITERATIONS:,}")  # fmt: skip
+    if args.update_biases:
+        changes["update_biases"] = True
+    return replace(ex, **changes)
+
+
+def cmd_demo_example(args: argparse.Namespace) -> int:
+    """``demo --example FILE``: any fully connected worked example, from its TOML file."""
+    ex = _with_options(_read_example(args.example), args)
+    results = compute_example(ex)
+    rows = compare(ex, results)  # a [published] key naming no result fails here, in one line
+    out = _demo_out(args)
+    files: dict[str, Any] = {"notes": []}
+    if out is not None:
+        net, _ = build_example(ex)
+        run = run_example_forward(net, ex)
+        run.cost.backward()
+        first = net.layers[0].neurons[0].w[0]
+        files = _demo_files(out, net, {"w1": first}, run.cost, args.dot_timeout,
+                            list(ex.inputs), ex.title)  # fmt: skip
+    if args.format != "text":
+        print(answer_key(ex, results, args.format), end="")
+        return 0
+    if args.json:
+        print_json({"results": results, "comparison": [_row_dict(r) for r in rows],
+                    "files": files})  # fmt: skip
+        return 0
+    print("\n".join(report_lines(ex, results)))
+    for line in files["notes"]:
+        print(line)
+    return 0
+
+
+def _row_dict(r: worked.Comparison) -> dict[str, Any]:
+    return {"quantity": r.key, "name": r.name, "schedule": r.schedule, "computed": r.computed,
+            "published": r.published, "applies": r.applies,
+            "matches": r.matches if r.applies else None, "status": r.status}  # fmt: skip
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``demo``: Mazur's example (or ``--example FILE``), every figure computed and compared."""
+    if args.example is not None:
+        return cmd_demo_example(args)
+    if args.format != "text":
+        raise UsageError("demo: --format latex|markdown needs --example FILE "
+                         "(e.g. examples/worked/mazur.toml)")  # fmt: skip
+    args.lr = worked.SEED_LR if args.lr is None else args.lr
+    args.iterations = worked.SEED_ITERATIONS if args.iterations is None else args.iterations
+    args.schedule = args.schedule or "simultaneous"
     results = worked.compute(
         lr=args.lr,
         iterations=args.iterations,
@@ -37,27 +121,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     net, params = worked.build_network()
     p = worked.forward(net)
     p["E_total"].backward()
-    files = _demo_files(Path(args.out), net, params, p["E_total"], args.dot_timeout)
+    out = _demo_out(args)
+    files: dict[str, Any] = {"notes": []}
+    if out is not None:
+        files = _demo_files(out, net, params, p["E_total"], args.dot_timeout)
     if args.json:
         rows = worked.comparison(results)
-        doc = {
-            "results": results,
-            "comparison": [
-                {
-                    "quantity": r.key,
-                    "name": r.name,
-                    "schedule": r.schedule,
-                    "computed": r.computed,
-                    "published": r.published,
-                    "applies": r.applies,
-                    "matches": r.matches if r.applies else None,
-                    "status": r.status,
-                }
-                for r in rows
-            ],  # fmt: skip
-            "files": files,
-        }
-        print_json(doc)
+        print_json({"results": results, "comparison": [_row_dict(r) for r in rows],
+                    "files": files})  # fmt: skip
         return 0
     _print_table(args, results)
     print("\nThe chain rule, factor by factor (backward undresses T(G(S(F(x)))) from the outside):")
@@ -109,7 +180,8 @@ def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any,
-                dot_timeout: float) -> dict[str, Any]:  # fmt: skip
+                dot_timeout: float, inputs: Sequence[float] = (0.05, 0.10),
+                source: str = "Mazur's figure") -> dict[str, Any]:  # fmt: skip
     """The worked example's pictures and step-through page, written into ``out_dir``."""
     files: dict[str, Any] = {"notes": []}
     diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
@@ -120,9 +192,9 @@ def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any,
         files["notes"].append(
             f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
         )
-        render_network(net, neurons, [0.05, 0.10], show_grad=True, dot_timeout=dot_timeout)
+        render_network(net, neurons, list(inputs), show_grad=True, dot_timeout=dot_timeout)
         files["neurons"] = str(neurons)
-        files["notes"].append(f"The network as in Mazur's figure, weights and gradients: {neurons}")
+        files["notes"].append(f"The network as in {source}, weights and gradients: {neurons}")
         page = render_steps(root, out_dir / "steps", model=net, rankdir="TB",
                             dot_timeout=dot_timeout)  # fmt: skip
         files["steps"] = str(page)
