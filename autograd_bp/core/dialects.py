@@ -59,7 +59,8 @@ def edges_from(children: Any, op_or_locals: Any, value_type: type) -> Edges:
     if not isinstance(op_or_locals, (tuple, list)):
         raise TypeError("Value: the third argument is micrograd's _op (a str) or microgpt's "
                         f"local_grads (a tuple), got {type(op_or_locals).__name__}")  # fmt: skip
-    locals_ = [to_float(d, f"Value: local_grads[{i}]") for i, d in enumerate(op_or_locals)]
+    locals_: list[Any] = [to_float(d, f"Value: local_grads[{i}]")
+                          for i, d in enumerate(op_or_locals)]  # fmt: skip
     if len(locals_) != len(kids):
         raise ValueError(f"Value: {len(kids)} children but {len(locals_)} local_grads")
     if len(kids) <= 2:

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import infix
 from .numerics import BLOCKED, DomainError
 from .rules import RULES, Rule
-from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .walk import VARIADIC, ClosureEdges, backward_order, flat_edges, has_closure
 
 __all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",

@@ -26,7 +26,7 @@ __all__ = ["VARIADIC", "ClosureEdges", "backward_order", "flat_edges", "has_clos
 VARIADIC = object()  # in a node's _a: its edges are a flat tuple in _da
 
 
-class ClosureEdges(tuple):  # type: ignore[type-arg]
+class ClosureEdges(tuple):
     """A variadic node's edges whose local derivatives are unknown (each None): the node was
     made micrograd-style, ``Value(data, (a, b), '+')``, and its ``_backward`` closure, not the
     chain rule on stored locals, hands its gradient to its parents.
