@@ -81,9 +81,8 @@ def backward_closure(node: Value) -> Callable[[], None]:
         >>> y._backward(); x.grad
         6.0
     """
-    own = node.__dict__.get("_backward")
-    if own is not None or has_closure(node):
-        return own if own is not None else _nothing
+    if node._a is None or has_closure(node):  # its closure, kept in _db (None until set)
+        return node._db if node._db is not None else _nothing
 
     def _backward() -> None:
         edges, g = flat_edges(node), node.grad
@@ -110,7 +109,7 @@ def set_backward_closure(node: Value, closure: Callable[[], None]) -> None:
         raise TypeError(f"Value._backward: this node was made by the op rule {node.op!r}, "
                         "whose backward is its local derivatives; set _backward only on a "
                         "node made micrograd-style, Value(data, children, op)")  # fmt: skip
-    node.__dict__["_backward"] = closure  # on a leaf it is kept but never called: no parents
+    node._db = closure  # on a leaf it is kept but never called: a leaf has no parents
 
 
 def symbol_of(node: Value) -> str:
