@@ -18,7 +18,7 @@ import torch
 from sklearn.datasets import make_moons
 
 from autograd_bp import Value, grad
-from autograd_bp.nn import MLP, Layer, Neuron
+from autograd_bp.nn import MLP, Neuron
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,7 +126,7 @@ def draw_dot(root, format="svg", rankdir="LR"):
     nodes, edges = trace(root)
     dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
     for n in nodes:
-        dot.node(name=str(id(n)), label="{ data %.4f | grad %.4f }" % (n.data, n.grad),
+        dot.node(name=str(id(n)), label="{ data %.4f | grad %.4f }" % (n.data, n.grad),  # noqa: UP031
                  shape="record")  # fmt: skip
         if n._op:
             dot.node(name=str(id(n)) + n._op, label=n._op)
