@@ -30,8 +30,8 @@ from .lang.expr import (
 from .lang.symbolic import derivative, sympy_module
 from .show.explain import explain, latex_name
 
-__all__ = ["FORMATS", "GradReport", "InputError", "check_report", "expression_graph",
-           "grad_report"]  # fmt: skip
+__all__ = ["FORMATS", "GradReport", "GradedReport", "InputError", "check_report",
+           "expression_graph", "grad_report"]  # fmt: skip
 
 FORMATS = ("text", "latex", "markdown")
 
@@ -237,12 +237,73 @@ def check_report(
     *,
     points: int = 50,
     seed: int = 0,
-) -> Any:
-    """The :class:`~autograd_bp.check.derivation.DerivationReport` whose ``to_dict()`` is exactly
+) -> GradedReport:
+    """The verdict on ``claim`` as a :class:`GradedReport`, whose ``to_dict()`` is exactly
     what ``autograd-bp check --json`` prints: ``problem`` is an expression (with its
-    ``values``) or a ready :class:`~autograd_bp.check.derivation.Problem`."""
+    ``values``) or a ready :class:`~autograd_bp.check.derivation.Problem` (then no expression
+    is named)."""
     from .check.derivation import check_derivation
 
-    if isinstance(problem, str):
-        problem = expression_problem(problem, values or {})
-    return check_derivation(problem, wrt, claim, points=points, seed=seed)
+    if not isinstance(problem, str):
+        return GradedReport(check_derivation(problem, wrt, claim, points=points, seed=seed))
+    given = dict(values or {})
+    report = check_derivation(expression_problem(problem, given), wrt, claim, points=points,
+                              seed=seed)  # fmt: skip
+    return GradedReport(report, problem, {n: float(v) for n, v in given.items()})
+
+
+@dataclass
+class GradedReport:
+    """A :class:`~autograd_bp.check.derivation.DerivationReport` with the f it graded (an
+    expression or a program, and its point; None for a graph that has no text, such as the
+    worked example) and where the f came from (``source``, e.g. an exercise). Every field of
+    the report reads through (``verdict``, ``engine``, ``diagnosis``, …).
+
+    Example:
+        >>> r = check_report("x*y", {"x": 1, "y": 2}, "x", "y")
+        >>> r.verdict, r.to_dict()["expression"], r.text().splitlines()[0]
+        ('correct', 'x*y', 'graded: f = x*y   at x = 1, y = 2')
+    """
+
+    report: Any
+    expression: str | None = None
+    values: dict[str, float] | None = None
+    source: str = ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "report":  # not set yet (copy, unpickling): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.report, name)
+
+    def __bool__(self) -> bool:
+        return bool(self.report)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's keys, then ``expression``, ``values`` and ``wrt``."""
+        return {**self.report.to_dict(), "expression": self.expression, "values": self.values,
+                "wrt": self.report.wrt}  # fmt: skip
+
+    def text(self, precision: int = 9) -> str:
+        """A line naming the f and its point (when there is an expression), then the report."""
+        return self.graded_line() + self.report.text(precision)
+
+    def graded_line(self) -> str:
+        """``graded: f = x*y   at x = 1, y = 2`` and a newline, or "" without an expression."""
+        if self.expression is None:
+            return ""
+        named = self.expression if program_steps(self.expression) else \
+            f"{self.report.output} = {self.expression}"  # fmt: skip
+        at = ", ".join(f"{n} = {shortest(v)}" for n, v in (self.values or {}).items())
+        source = f"{self.source}: " if self.source else ""
+        return f"graded: {source}{named}" + (f"   at {at}" if at else "") + "\n"
+
+
+def shortest(v: float) -> str:
+    """The shortest text that reads back as ``v``.
+
+    Example:
+        >>> shortest(3.0), shortest(0.1), shortest(-2.5e-10)
+        ('3', '0.1', '-2.5e-10')
+    """
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text

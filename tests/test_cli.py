@@ -158,7 +158,7 @@ def test_grad_draw_and_steps_write_real_files(tmp_path) -> None:
     assert "Backward pass of f, step by step" in (steps / "index.html").read_text("utf-8")
     assert '"{ f |' in (tmp_path / "g.gv").read_text("utf-8")  # the same output name: f
     assert run("steps", "a*a", "a=2", "--out", str(tmp_path / "s2")).returncode == 0
-    assert (tmp_path / "s2" / "step_002.svg").exists()
+    assert [f.name for f in (tmp_path / "s2").iterdir()] == ["index.html"]  # one SVG, inside
 
 
 @pytest.mark.parametrize(
@@ -232,10 +232,11 @@ def test_train_compiled_digits_reports_test_accuracy() -> None:
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_steps_page_shows_the_expression_and_leaves_no_stale_steps(tmp_path) -> None:
     out = tmp_path / "steps"
+    out.mkdir()
+    (out / "step_007.svg").write_text("<svg/>")  # what an older version wrote, one per step
     assert run("steps", "tanh(a*b) + a*a*a", "a=0.5", "b=-1", "--out", str(out)).returncode == 0
-    longer = len(list(out.glob("step_*.svg")))
     assert run("steps", "a*a", "a=2", "--out", str(out)).returncode == 0
-    assert longer > 3 and len(list(out.glob("step_*.svg"))) == 3
+    assert [f.name for f in out.iterdir()] == ["index.html"]
     assert "f = a*a   at a=2" in (out / "index.html").read_text(encoding="utf-8")
 
 
@@ -298,7 +299,7 @@ def test_check_help_and_exit_codes(tmp_path) -> None:
     assert here.returncode == 1 and here.stdout.splitlines()[1].startswith("≈ only here")
     assert here.stdout.splitlines()[0] == "graded: f = sin(x)*x   at x = 0"
     expr = run("check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "2*x*y", "--points", "60")
-    assert expr.returncode == 0 and "61 checked" in expr.stdout
+    assert expr.returncode == 0 and "60 around it" in expr.stdout
     nielsen = run("check", "--sizes", "2,3,2", "--wrt", "w2_1_1", "--claim", "delta2_1*x1")
     assert nielsen.returncode == 0, nielsen.stdout + nielsen.stderr
 
@@ -311,7 +312,7 @@ def test_check_json_has_exactly_the_keys_and_is_strict() -> None:
         proc = run("check", "--worked", "--wrt", "w1", "--claim", claim, "--json")
         assert proc.returncode == code, proc.stderr
         doc = strict_loads(proc.stdout)
-        assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] == 51
+        assert set(doc) == keys and doc["verdict"] == verdict and doc["points"] > 51
         assert isinstance(doc["diagnosis"], list)
         assert doc["expression"] is None and doc["values"] is None and doc["wrt"] == "w1"
     assert doc["claimed"] is None  # log(0) at the given point: undefined, not -Infinity

@@ -1,5 +1,6 @@
 """Is a gradient right: ``gradcheck``/``verify``, grading a hand derivation (``check_derivation``),
-the problems it is graded on, and practice exercises.
+the problems it is graded on, practice exercises, and grading a learner's own engine
+(``grade_engine``, with the misconception ``CATALOGUE``).
 
 Example:
     >>> from autograd_bp.check import check_derivation
@@ -8,6 +9,8 @@ Example:
     'correct'
 """
 
+from .battery import CHECKS
+from .catalogue import CATALOGUE
 from .derivation import MIN_POINTS, ClaimError, Partial, Problem
 from .exercise import LEVELS, Exercise, exercise_set, make_exercise
 from .gradcheck import (
@@ -19,21 +22,27 @@ from .gradcheck import (
     gradcheck,
     verify,
 )
+from .grade import GradeReport, Limits, grade_engine
 from .problems import nielsen_problem, program_problem, worked_problem
 
 __all__ = [
+    "CATALOGUE",
+    "CHECKS",
     "ClaimError",
     "DerivationReport",
     "Exercise",
     "GradcheckReport",
     "GradcheckRow",
+    "GradeReport",
     "LEVELS",
+    "Limits",
     "MIN_POINTS",
     "Partial",
     "Problem",
     "VerifyReport",
     "check_derivation",
     "exercise_set",
+    "grade_engine",
     "gradcheck",
     "make_exercise",
     "nielsen_problem",

@@ -3,19 +3,24 @@
 :func:`check_derivation` takes a graph's output, the node to differentiate with respect to
 and a *claim*: a formula in the expression language (:mod:`autograd_bp.lang.expr`, never
 ``eval``) over the names of the graph's leaves and named intermediates — and, where a
-:class:`Problem` binds them, the δ's (``delta_o1`` = ∂E_total/∂net_o1). The claim is checked
+:class:`Problem` binds them, the δ's (``delta_o1`` = ∂E_total/∂net_o1). The verdict is
 
-* at the given point, against the engine's gradient;
-* at ``points`` (≥ 50) seeded random points around it, each inside every op's domain (the
-  graph is replayed through the op table at new leaf values; a point where any op fails
-  is drawn again) — a claim right at the point but wrong elsewhere is ``"only_here"``;
-* symbolically with SymPy when it is installed (through :mod:`autograd_bp.lang.symbolic`).
+* ``"correct"`` only when SymPy *proves* the claim equal to the derivative wherever the graph
+  is defined (:mod:`autograd_bp.check.prover`, in a worker with a time and memory limit);
+* ``"wrong"`` when the claim differs from the engine's gradient at the given point;
+* ``"only_here"`` when it agrees at the given point but not at another one: the points are
+  ``points`` (≥ 50) seeded random points around the given one and points *designed* to cover
+  every branch — other scales and signs, both sides of every kink
+  (:mod:`autograd_bp.check.design`) — each inside every op's domain;
+* ``"undecided"`` when it agrees at every point but SymPy could not prove it (no proof found,
+  or the worker ran out of time or memory): never ``correct`` by default.
+
+A claim that is one number means "the value at the given point, to the digits written"
+(``0.1222`` is right for 0.122229, ``0.2`` is not): it is checked at the point; it is
+``correct`` only when the derivative is that constant everywhere.
 
 When the claim is wrong, the difference is matched against the mistakes learners make,
-named in the graph's own terms: a missing or extra path, a missing or extra factor (with its
-rule), a sign error, a constant factor, the wrong variable, the weights after an update used
-where the ones before belong — else the path-by-path breakdown. See
-:mod:`autograd_bp.check.diagnosis`.
+named in the graph's own terms — see :mod:`autograd_bp.check.diagnosis`.
 
 Example:
     >>> from autograd_bp import parse
@@ -25,24 +30,32 @@ Example:
     >>> r = check_derivation(f, "x", "x*y")
     >>> r.verdict, r.engine, r.claimed
     ('wrong', 12.0, 6.0)
+    >>> check_derivation(parse("relu(x)*x", x=3.0), "x", "2*x").verdict   # wrong for x < 0
+    'only_here'
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
 from ..core.engine import Value, backward_order, grad
 from ..lang.expr import CONSTANTS, FUNCTIONS, parse
+from .design import Design, designed_points
 from .diagnosis import diagnose, partial
 from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
+from .prover import SECONDS, Job, Proof
 
 __all__ = [
+    "EXIT_CODES",
     "MIN_POINTS",
+    "VERDICTS",
     "ClaimError",
     "DerivationReport",
     "Partial",
@@ -51,8 +64,11 @@ __all__ = [
 ]
 
 MIN_POINTS = 50
-MAX_EXPAND_OPS = 3000  # beyond, expanding the difference to prove it zero is not attempted
-VERDICTS = ("correct", "wrong", "only_here")
+VERDICTS = ("correct", "wrong", "only_here", "undecided")
+# what ``autograd-bp check`` and ``exercise --answer`` exit with (2 is bad input)
+EXIT_CODES = {"correct": 0, "wrong": 1, "only_here": 1, "undecided": 3}
+PROVED_AT = 40  # points SymPy evaluates the difference at (the given one first)
+BOX_SECONDS = 1.5  # for the random points; the design has 1.5 s more, SymPy 4 s
 
 
 @dataclass
@@ -79,8 +95,11 @@ class Problem:
 class DerivationReport:
     """The verdict on a claimed ∂output/∂wrt, with the evidence and a diagnosis.
 
-    ``points`` counts every point checked: the given one and the random ones around it.
-    ``symbolic`` is SymPy's answer (None without SymPy, or when it could not decide).
+    ``verdict`` is one of :data:`VERDICTS`. ``points`` counts every point checked: the given
+    one, the random ones around it and the designed ones (``groups`` says how many of each).
+    ``symbolic`` is SymPy's answer: True proved equal, False proved different, None when it
+    could not decide or ran out of its limits. ``notes`` are lines for people (what a
+    number claim means, why a verdict is undecided, a proof that beats float rounding).
     """
 
     verdict: str
@@ -92,9 +111,16 @@ class DerivationReport:
     output: str = "f"
     wrt: str = "x"
     claim: str = ""
+    notes: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.verdict == "correct"
+
+    @property
+    def exit_code(self) -> int:
+        """0 correct, 1 wrong or only here, 3 undecided (:data:`EXIT_CODES`)."""
+        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the keys of ``autograd-bp check --json``; non-finite numbers become None."""
@@ -109,24 +135,36 @@ class DerivationReport:
 
     def text(self, precision: int = 9) -> str:
         """The report as lines a learner reads."""
-        head = {"correct": "✓ correct", "wrong": "✗ wrong", "only_here": "≈ only here"}
-        sym = {
-            True: "equal (SymPy)",
-            False: "not equal (SymPy)",
-            None: "— (no SymPy, or undecided)",
-        }
+        head = {"correct": "✓ correct", "wrong": "✗ wrong", "only_here": "≈ only here",
+                "undecided": "? undecided"}  # fmt: skip
+        sym = {True: "equal (SymPy)", False: "not equal (SymPy)",
+               None: "— (SymPy could not decide, or was not asked)"}  # fmt: skip
         claimed = "undefined" if self.claimed is None else f"{self.claimed:.{precision}g}"
         lines = [
             f"{head[self.verdict]}: {partial(self.output, self.wrt)} =? {self.claim}",
             f"  engine    {self.engine:.{precision}g}",
             f"  claimed   {claimed}",
-            f"  points    {self.points} checked (the given one and {self.points - 1} around it)",
+            f"  points    {self.points} checked ({self._groups_text()})",
             f"  symbolic  {sym[self.symbolic]}",
         ]
+        lines += [f"  note      {n}" for n in self.notes]
         if self.diagnosis:
             lines.append("  diagnosis:")
             lines += [f"    {s}" for s in self.diagnosis]
         return "\n".join(lines)
+
+    def _groups_text(self) -> str:
+        g = self.groups
+        if not g:
+            return f"the given one and {self.points - 1} around it"
+        parts = [f"the given one, {g.get('around', 0)} around it"]
+        if g.get("scales"):
+            parts.append(f"{g['scales']} at other scales and signs")
+        if g.get("kinks"):
+            s = "" if g["kinks"] == 1 else "s"
+            of = "" if g.get("crossed") == g["kinks"] else f"{g.get('crossed', 0)} of "
+            parts.append(f"{g.get('across', 0)} across {of}{g['kinks']} kink{s}")
+        return ", ".join(parts)
 
     def __str__(self) -> str:
         return self.text()
@@ -136,19 +174,22 @@ def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def _sample(setup: Setup, count: int, seed: int, radius: float) -> list[Point]:
-    """``count`` points around the given one, each inside every op's domain.
+def _sample(setup: Setup, count: int, seed: int, radius: float,
+            seconds: float = BOX_SECONDS) -> list[Point]:  # fmt: skip
+    """``count`` points around the given one, each inside every op's domain (fewer when
+    ``seconds`` run out first: a huge graph or claim).
 
     Every variable moves by up to ``radius`` × (|value| + 0.1); where too many draws fall
     outside the domain (a log near 0, say) the radius halves and the draws go on.
     """
+    deadline = time.monotonic() + seconds
     rng = np.random.default_rng(seed)
     leaves = list(setup.variables.values())
     base = np.array([v.data for v in leaves], dtype=float)
     spread = np.abs(base) + 0.1
     points: list[Point] = []
     tries, budget = 0, 40 * count
-    while len(points) < count and tries < budget and leaves:
+    while len(points) < count and tries < budget and leaves and time.monotonic() < deadline:
         tries += 1
         if tries % (10 * count) == 0:
             radius /= 2
@@ -159,19 +200,30 @@ def _sample(setup: Setup, count: int, seed: int, radius: float) -> list[Point]:
     return points
 
 
-def _literal_tolerance(claim: str) -> float:
-    """For a claim that is one number, half a unit in its last digit (relative): a learner
-    who writes 0.000438568 has rounded the true 0.000438567734 correctly."""
-    from decimal import Decimal, InvalidOperation
+def number_claim(claim: str) -> Decimal | None:
+    """The claim as a number when it is one (``0.1222``, ``-3``, ``4e-2``), else None.
 
+    Example:
+        >>> number_claim(" 0.1222 "), number_claim("2*x"), number_claim("nan")
+        (Decimal('0.1222'), None, None)
+    """
     try:
         d = Decimal(claim.strip())
     except InvalidOperation:
-        return 0.0
-    if not d.is_finite() or d == 0:
-        return 0.0
-    digits = len(d.as_tuple().digits)
-    return 0.5 * 10.0 ** (1 - digits) * 1.000001
+        return None
+    return d if d.is_finite() else None
+
+
+def half_unit(number: Decimal) -> float:
+    """Half a unit in the last digit written: the rounding a number claim is allowed.
+
+    Example:
+        >>> half_unit(Decimal("0.1222")), half_unit(Decimal("4")), half_unit(Decimal("2.5e3"))
+        (5e-05, 0.5, 50.0)
+    """
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite numbers only
+    return 0.5 * 10.0**exponent
 
 
 # --- the check --------------------------------------------------------------------------
@@ -190,21 +242,26 @@ def check_derivation(
     atol: float = 1e-12,
     symbolic: bool = True,
     updates: Sequence[Mapping[str, float]] = (),
+    seconds: float = SECONDS,
 ) -> DerivationReport:
-    """Grade ``claim`` as ∂output/∂wrt: at the point, at ``points`` random points around it,
-    and symbolically (SymPy, when installed and ``symbolic``); diagnose a wrong claim.
+    """Grade ``claim`` as ∂output/∂wrt: at the point, at ``points`` random points around it
+    and at designed ones (scales, signs, both sides of every kink), and symbolically (SymPy,
+    when ``symbolic``, in a worker given ``seconds``); diagnose a claim that is not correct.
 
     ``output`` is a Value (its labelled nodes are the names a claim may use, plus ``names``)
     or a :class:`Problem` (its names, δ's and weight updates). ``wrt`` is a node or a name.
     Two values agree when |a − b| ≤ atol + rtol·max(|a|, |b|); a claim that is a single
-    number is also allowed its own rounding (half a unit in its last digit).
+    number is allowed half a unit in its last digit instead of ``rtol``. Without a proof
+    (SymPy found none, or ran out of ``seconds`` or memory) the verdict is at best
+    ``"undecided"``; ``symbolic=False`` asks for the numbers alone: ``"correct"`` then means
+    agreement at every designed point (every kink crossed), which is not a proof.
 
     Example:
         >>> from autograd_bp import parse
         >>> y = parse("sin(x)*x", x=0.0)
         >>> r = check_derivation(y, "x", "0")   # right at x = 0, wrong elsewhere
-        >>> r.verdict, r.points
-        ('only_here', 51)
+        >>> r.verdict, r.symbolic
+        ('only_here', False)
     """
     if points < MIN_POINTS:
         raise ClaimError(f"points must be at least {MIN_POINTS}, got {points}")
@@ -216,27 +273,109 @@ def check_derivation(
     if here is None:
         raise ClaimError(_why_not_here(setup))
     (engine,) = grad(problem.output, [wrt_node])
-    tol = (max(rtol, _literal_tolerance(claim)), atol)
+    number = number_claim(claim)
+    tol = (rtol, atol + (half_unit(number) * 1.000001 if number is not None else 0.0))
+    job = Job(_builder(setup, here, number), seconds) if symbolic else None
     around = _sample(setup, points, seed, radius)
+    design = designed_points(setup, here, around, seed)
+    checked = [*around, *design.points]
+    misses = [p for p in checked if p.claim is None or not close(p.claim, setup.truth(p), *tol)]
     agree_here = here.claim is not None and close(here.claim, engine, *tol)
-    misses = [p for p in around if p.claim is None or not close(p.claim, setup.truth(p), *tol)]
-    sym = _symbolic(setup, here, around) if symbolic else None
-    if not agree_here:
-        verdict = "wrong"
-    elif misses or sym is False:
-        verdict = "only_here"
-    else:
-        verdict = "correct"
-    diagnosis = [] if verdict == "correct" else diagnose(
-        setup, here, around, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
+    across = design.points[design.scales:]  # the most telling first: misses, kinks, scales
+    sympy_points = [here, *[*misses[:6], *across, *design.points[: design.scales],
+                            *around[:4]][: PROVED_AT - 1]]  # fmt: skip
+    allow = [tol[1] if number is not None else 1e-20 * abs(setup.truth(p))
+             for p in sympy_points]  # fmt: skip
+    proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
+    verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
+    if verdict == "undecided" and not symbolic and design.complete:
+        verdict = "correct"  # asked for numbers only: agreement on the whole design
+    notes = _notes(verdict, number, proof, engine, here.claim, design, symbolic, tol)
+    diagnosis = [] if verdict in ("correct", "undecided") else diagnose(
+        setup, here, checked, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
     )  # fmt: skip
     if len(around) < points:
-        diagnosis.append(f"Only {len(around)} of the {points} random points fell inside the "
-                         "domain of every op; the others were drawn outside it.")  # fmt: skip
+        notes.append(f"Only {len(around)} of the {points} random points were checked: the "
+                     "others fell outside the domain of an op, or the time for them ran out.")
+    if verdict == "undecided":
+        diagnosis = list(notes)
+    groups = {"around": len(around), "scales": design.scales, "kinks": design.kinks,
+              "crossed": design.crossed, "across": design.across}  # fmt: skip
     return DerivationReport(
-        verdict, engine, here.claim, 1 + len(around), sym, diagnosis,
-        output=setup.display[id(problem.output)], wrt=setup.display[id(wrt_node)], claim=claim,
+        verdict, engine, here.claim, 1 + len(checked), None if proof is None else proof.symbolic,
+        diagnosis, output=setup.display[id(problem.output)], wrt=setup.display[id(wrt_node)],
+        claim=claim, notes=notes, groups=groups,
     )  # fmt: skip
+
+
+def _verdict(agree_here: bool, misses: list[Point], proof: Proof | None,
+             at: list[Point]) -> tuple[str, list[Point]]:  # fmt: skip
+    """The verdict, and the points that show the claim is not the derivative there.
+
+    A proof wins over the floats; without one the claim is at best undecided. Where SymPy
+    evaluated claim − truth (``at``, the given point first), its 30-digit value overrules
+    the floats' comparison: a claim within float tolerance but not equal is a miss, a
+    cancellation that made the floats differ is not.
+    """
+    if proof is not None and proof.status == "proved":
+        return "correct", []
+    if proof is not None:
+        if 0 in proof.values:
+            agree_here = 0 not in proof.nonzero
+        exact = {id(at[k]): k in proof.nonzero for k in proof.values}
+        misses = [p for p in misses if exact.get(id(p), True)]
+        misses += [at[k] for k in sorted(proof.nonzero)
+                   if k > 0 and all(at[k] is not m for m in misses)]  # fmt: skip
+    if not agree_here:
+        return "wrong", misses
+    return ("only_here" if misses else "undecided"), misses
+
+
+def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
+    """What the SymPy worker builds: (claim, truth, reference). For a number the question
+    is whether the derivative is constant: the reference is its exact value at the given
+    point."""
+    from ..lang import symbolic as sym
+
+    def build(sympy: Any) -> tuple[Any, Any, Any]:
+        truth = _sympy_truth(sym, setup)
+        if number is not None:
+            exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
+                     if s.name in here.leaves}  # fmt: skip
+            return sympy.Rational(str(number)), truth, truth.xreplace(exact)
+        bindings = _symbolic_bindings(setup)
+        claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
+        return claim, truth, claim
+
+    return build
+
+
+def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: float,
+           claimed: float | None, design: Design, symbolic: bool,
+           tol: tuple[float, float]) -> list[str]:  # fmt: skip
+    """Lines that say what the verdict rests on."""
+    notes = []
+    if number is not None:
+        notes.append(f"A number is checked at the given point, to the digits written "
+                     f"(± {tol[1]:.2g}); it is correct only if ∂ is that constant everywhere.")
+    if verdict == "correct" and claimed is not None and claimed != engine:
+        notes.append(f"SymPy proves them equal; the floats differ by rounding "
+                     f"(engine {engine!r}, claimed {claimed!r}).")  # fmt: skip
+    if verdict == "correct" and not symbolic:
+        notes.append("Checked at points only (symbolic=False): it agrees at every point of a "
+                     "design that covers every scale, sign and kink, which is not a proof.")
+    if verdict == "undecided":
+        if not symbolic:
+            why = "the points could not cover every kink (symbolic=False: no proof asked)"
+        elif proof is None or proof.status == "limit":
+            why = "SymPy ran out of its time or memory limit"
+        else:
+            why = "SymPy found no proof"
+        notes.append(f"Undecided: the claim agrees at every point checked, but {why}; "
+                     "agreement at points is not a proof.")  # fmt: skip
+    if not design.complete:
+        notes.append("Not every kink was crossed: one side was out of reach, or out of time.")
+    return notes
 
 
 def _why_not_here(setup: Setup) -> str:
@@ -267,33 +406,9 @@ def default_names(output: Value) -> dict[str, Binding]:
     return names
 
 
-# --- SymPy --------------------------------------------------------------------------------
 
 
-def _symbolic(setup: Setup, here: Point, around: list[Point]) -> bool | None:
-    """False when SymPy evaluates claim − truth to a non-zero number at a checked point;
-    True when it proves claim − truth ≡ 0; None without SymPy or when it cannot decide
-    (a piecewise derivative, a difference too large to expand)."""
-    try:
-        import sympy  # type: ignore[import-untyped,unused-ignore]
-
-        from ..lang import symbolic as sym  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    bindings = _symbolic_bindings(setup)
-    try:
-        truth = _sympy_truth(sym, setup)
-        claimed = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
-        difference = sympy.nsimplify(claimed - truth, rational=True)
-        if difference == 0:
-            return True
-        for point in [here, *around[:5]]:  # cheap: a number, before any expansion
-            at = _sympy_value(sympy, difference, point.leaves)
-            if at is not None and abs(at) > 1e-9 * (1 + abs(setup.truth(point))):
-                return False
-        return True if _identically_zero(sympy, difference) else None
-    except Exception:  # noqa: BLE001 - SymPy's own errors vary; the numeric checks stand alone
-        return None
+# --- SymPy ---------------------------------------------------------------------------------
 
 
 def _numbers_unnamed(claim: Value) -> Value:
@@ -325,31 +440,3 @@ def _symbolic_bindings(setup: Setup) -> dict[str, Value]:
         else:
             out[name] = bound
     return out
-
-
-def _identically_zero(sympy: Any, difference: Any) -> bool:
-    """Zero as a polynomial in the function applications (exp(·), tanh(·), …) taken as
-    independent symbols: fast and sound (a zero here is a zero everywhere); small leftovers
-    get one ``simplify``."""
-    if sympy.count_ops(difference) > MAX_EXPAND_OPS:
-        return False
-    atoms: dict[Any, Any] = {}
-    atomized = difference.replace(
-        lambda e: isinstance(e, sympy.Function) or (e.is_Pow and not e.exp.is_Integer),
-        lambda e: atoms.setdefault(e, sympy.Dummy(f"a{len(atoms)}")),
-    )
-    numerator = sympy.together(atomized).as_numer_denom()[0]
-    if sympy.expand(numerator) == 0:
-        return True
-    return sympy.count_ops(difference) <= 40 and sympy.simplify(difference) == 0
-
-
-def _sympy_value(sympy: Any, expr: Any, leaves: Mapping[str, float]) -> float | None:
-    symbols = {s: sympy.Float(leaves[s.name], 30) for s in expr.free_symbols if s.name in leaves}
-    if len(symbols) != len(expr.free_symbols):
-        return None
-    try:  # xreplace, not subs: a plain substitution, fast on large expressions
-        value = complex(expr.xreplace(symbols).evalf(30))
-    except (TypeError, ValueError):
-        return None
-    return value.real if abs(value.imag) < 1e-12 and math.isfinite(value.real) else None

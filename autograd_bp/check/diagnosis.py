@@ -7,7 +7,8 @@ sign flipped, … A candidate explains the claim when it equals the claim at eve
 — the given one and the random ones around it (the given one alone for a claim that is a plain
 number) — while differing from the truth somewhere. Of the candidates that explain it, the
 simplest story leads (each kind of mistake has a rank: a sign error or a closed relu before a
-missing path, a missing path before "the wrong variable"). Used by
+missing path, a missing path before "the wrong variable"), and of equally simple ones the one
+that meets the claim more exactly. Used by
 :func:`autograd_bp.check.check_derivation`.
 
 Example:
@@ -157,6 +158,15 @@ class Evidence:
             return False
         return any(not close(b, t, *self.tol) for _, b, t in known)
 
+    def exactness(self, c: Candidate) -> int:
+        """0 when the candidate meets the claim to a hundredth of the tolerance at every
+        point, else 1: of two equally simple stories, the more exact one leads."""
+        rows = [0] if self.constant_claim or c.point_only else range(len(self.points))
+        rtol, atol = self.tol
+        tight = (rtol / 100, atol / 100)
+        pairs = [(float(self.claim[i]), float(c.values[i])) for i in rows]
+        return 0 if all(close(a, b, *tight) for a, b in pairs if math.isfinite(b)) else 1
+
 
 def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
     seen = {ev.setup.wrt, ev.setup.output}  # ∂f/∂f = 1 is no one's mistake
@@ -255,8 +265,15 @@ def _is_gate(f: Factor) -> bool:
 def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
     """A relu closed at the given point (its input < 0, relu′ = 0) counted as open."""
     paths, here = ev.paths or [], ev.points[0]
-    gates = {(e.node, e.slot): e for p in paths for f in p.factors for e in f.edges
-             if e.node.op == "relu" and e.value == 0 and _input(here, e) <= 0}  # fmt: skip
+    relus = {(e.node, e.slot): e for p in paths for f in p.factors for e in f.edges
+             if e.node.op == "relu"}  # fmt: skip
+    gates = {k: e for k, e in relus.items() if e.value == 0 and _input(here, e) <= 0}
+    if not gates:
+        return
+    # The misconception is "relu′ is 1": the learner's formula takes every relu as open at
+    # every point, so the story's numbers drop every relu gate — not only the closed one —
+    # or it would fail at checked points where another relu closes.
+    as_open = ev.sum_without(_dropping(set(relus), None))
     for key, gate in gates.items():
         through = [p for p in paths if any((e.node, e.slot) == key for f in p.factors
                                            for e in f.edges)]  # fmt: skip
@@ -268,7 +285,7 @@ def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
             f"relu is closed here: its input {w.name[gate.parent]} = "
             f"{number(below)} {'<' if below < 0 else '≤'} 0, so {these} 0. Your formula counts "
             f"relu′ as 1 there (the slope of an open relu); closed, it is 0.",
-            ev.sum_without(_dropping({key}, None)), "closed relu", 1.0,
+            as_open, "closed relu", 1.0,
         )  # fmt: skip
 
 
@@ -466,7 +483,8 @@ def diagnose(
 def _explaining(ev: Evidence, w: Words, updates: list[dict[str, float]]) -> list[str]:
     """The sentences of the candidates that explain the claim, one per kind, simplest first."""
     candidates = [c for g in GENERATORS for c in g(ev, w)] + list(_after_update(ev, w, updates))
-    ranked = sorted((c for c in candidates if ev.explains(c)), key=lambda c: c.rank)
+    ranked = sorted((c for c in candidates if ev.explains(c)),
+                    key=lambda c: (c.rank, ev.exactness(c)))  # fmt: skip
     kinds: set[str] = set()
     found: list[str] = []
     for c in ranked:  # sorted() is stable: within a rank, the order the generators gave
@@ -492,9 +510,17 @@ def _number(ev: Evidence, w: Words, misses: list[Point]) -> str:
     if not misses:
         return f"{text} {at}."
     first = misses[0]
-    return (f"{text} at the given point but not at {len(misses)} of the {len(ev.points) - 1} "
-            f"points around it; e.g. at {w.values(first, list(first.leaves))} it is "
-            f"{ev.setup.truth(first):.9g}.")  # fmt: skip
+    at_first = w.values(first, list(first.leaves))
+    return (f"{text} at the given point but not at {_how_many(misses, ev)}; e.g. at {at_first} "
+            f"it is {ev.setup.truth(first):.9g}.")  # fmt: skip
+
+
+def _how_many(misses: list[Point], ev: Evidence) -> str:
+    """``12 of the 50 points around it`` (or, for misses found elsewhere, ``12 other points``)."""
+    n = len(ev.points) - 1
+    if len(misses) <= n:
+        return f"{len(misses)} of the {n} points around it"
+    return f"{len(misses)} other points checked"
 
 
 def _to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
@@ -524,8 +550,8 @@ def _only_here(ev: Evidence, w: Words, misses: list[Point]) -> str:
                 f"symbolic check finds a difference that is not zero.")  # fmt: skip
     first = misses[0]
     yours = "undefined" if first.claim is None else f"{first.claim:.9g}"
-    return (f"Your formula agrees with {w.d} at the given point but not at {len(misses)} of the "
-            f"{n} points around it: at the given point {pair}; at "
+    return (f"Your formula agrees with {w.d} at the given point but not at "
+            f"{_how_many(misses, ev)}: at the given point {pair}; at "
             f"{w.values(first, list(first.leaves))}, yours {yours}, the engine's "
             f"{ev.setup.truth(first):.9g}.")  # fmt: skip
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.engine import Value, backward_order
@@ -104,6 +104,7 @@ class Point:
     local: dict[int, list[float]]
     grads: dict[int, float]
     claim: float | None
+    claim_values: dict[int, float] = field(default_factory=dict)  # the claim's nodes, by id
 
 
 class Setup:
@@ -150,9 +151,12 @@ class Setup:
             return None
         grads = backward(self.order, self.output, local)
         named = {n: values[id(v)] for n, v in self.variables.items()}
-        return Point(named, values, local, grads, self._claim_at(values, grads))
+        claim, claim_values = self._claim_at(values, grads)
+        return Point(named, values, local, grads, claim, claim_values)
 
-    def _claim_at(self, values: dict[int, float], grads: dict[int, float]) -> float | None:
+    def _claim_at(
+        self, values: dict[int, float], grads: dict[int, float]
+    ) -> tuple[float | None, dict[int, float]]:
         at = {}
         for name in self.used:
             bound = self.names[name]
@@ -164,10 +168,11 @@ class Setup:
                 self.claim_root = parse(self.claim_text, **self.placeholders)
                 self.claim_order = backward_order(self.claim_root)
             inputs = {id(ph): at[n] for n, ph in self.placeholders.items()}
-            result = replay(self.claim_order, inputs)[0][id(self.claim_root)]
+            claim_values = replay(self.claim_order, inputs)[0]
         except (ArithmeticError, ValueError):
-            return None
-        return result if math.isfinite(result) else None
+            return None, {}
+        result = claim_values[id(self.claim_root)]
+        return (result if math.isfinite(result) else None), claim_values
 
     def truth(self, point: Point) -> float:
         """∂output/∂wrt at ``point``."""

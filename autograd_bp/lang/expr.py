@@ -321,7 +321,13 @@ def parse(text: str, **values: Any) -> Value:
 
 
 def _source(text: str, node: ast.AST) -> str:
-    """The text of a subexpression as typed, runs of whitespace made one space."""
+    """The text of a subexpression as typed, runs of whitespace made one space. One ASCII
+    line is sliced directly: ``ast.get_source_segment`` splits the whole text into lines on
+    every call, which made a 10,000-character expression take 18 s to parse."""
+    if text.isascii() and "\n" not in text and "\r" not in text:
+        start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if start is not None and end is not None:
+            return " ".join(text[start:end].split())
     return " ".join((ast.get_source_segment(text, node) or "").split())
 
 

@@ -1,4 +1,4 @@
-"""The SymPy bridge (optional extra ``symbolic``): a Value graph as a SymPy expression, and
+"""The SymPy bridge (SymPy is a core dependency): a Value graph as a SymPy expression, and
 its derivatives as formulas.
 
 Both are built from the op table, never from a second list of ops:

@@ -1,4 +1,4 @@
-"""Training loops: :func:`fit` with mini-batches (seeds 002/003) and :func:`evaluate`.
+"""Training loops: :func:`fit` with mini-batches (as in Nielsen's chapter 2) and :func:`evaluate`.
 
 Example:
     >>> from autograd_bp.nn import MLP

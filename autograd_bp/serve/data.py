@@ -1,6 +1,6 @@
 """What the playground shows, computed in Python by the project's own modules: the
 documents of ``grad --json`` and ``check --json`` (:mod:`autograd_bp.reports`), one
-Graphviz SVG of the graph, the backward steps of :func:`autograd_bp.show.viz.backward_steps`
+Graphviz SVG of the graph, the backward steps of :func:`autograd_bp.show.steps.step_data`
 as states of that SVG, and each node's chain-rule sum from
 :func:`autograd_bp.show.explain.explain_nodes`. The browser only displays them.
 
@@ -17,10 +17,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.engine import Value, backward_order
+from ..core.engine import Value
 from ..reports import InputError, check_report, grad_report, program_variables
-from ..show.explain import explain_nodes, wrap
-from ..show.viz import COLORS, FINAL, HIGHLIGHT, backward_steps, draw_dot, pipe
+from ..show.graphviz_bounds import DOT_TIMEOUT
+from ..show.steps import step_data
 
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
@@ -103,25 +103,12 @@ def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     return check_report(expression, _values(payload), wrt, claim).to_dict()
 
 
-def _sum_text(output: str, step: Any, f: Any) -> str:
-    """``∂f/∂a = ∂f/∂b·∂b/∂a + … = 1 × 3 + … = 6``: one node's full chain-rule sum."""
-    head = f"∂{wrap(output)}/∂{wrap(step.node)}"
-    if not step.terms:
-        return f"{head} = 1 (the output)" if step.node == output else f"{head} = 0"
-    symbols = " + ".join(f"∂{wrap(output)}/∂{wrap(c)}·∂{wrap(c)}/∂{wrap(step.node)}"
-                         for c, _, _ in step.terms)  # fmt: skip
-    numbers = " + ".join(f"{f(g)} × {f(d)}" for _, g, d in step.terms)
-    return f"{head} = {symbols} = {numbers} = {f(step.grad)}"
-
-
-def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
-    """The picture and the step-through of ``root``'s backward pass, for the front end.
-
-    ``svg``: the graph drawn once by :func:`autograd_bp.show.viz.draw_dot` (local derivatives on
-    the edges). ``steps``: one entry per :func:`~autograd_bp.show.viz.backward_steps` step — its
-    text, every node's gradient so far (by SVG node id), the nodes whose gradient is final
-    and the edge just used. ``nodes``: per SVG node id, its name and chain-rule sum.
-    ``colors``: the fills :mod:`autograd_bp.show.viz` uses.
+def graph_data(root: Value, precision: int = 4, *,
+               dot_timeout: float = DOT_TIMEOUT) -> dict[str, Any]:  # fmt: skip
+    """The picture and the step-through of ``root``'s backward pass, for the front end:
+    :func:`autograd_bp.show.steps.step_data` (the ``steps`` page's too), at most
+    ``MAX_STEPS`` steps; a graph too large to draw is refused before ``dot`` runs, and
+    ``dot`` is stopped after ``dot_timeout`` seconds.
 
     Example:
         >>> from autograd_bp import Value
@@ -130,39 +117,8 @@ def graph_data(root: Value, precision: int = 4) -> dict[str, Any]:
         >>> d["steps"][-1]["text"].split("; ")[-1], d["nodes"]["n1"]["sum"]
         ('∂b/∂a = 3 + 3 = 6 (final)', '∂b/∂a = ∂b/∂b·∂b/∂a + ∂b/∂b·∂b/∂a = 1 × 3 + 1 × 3 = 6')
     """
-    order = backward_order(root)
-    ident = {node: f"n{i}" for i, node in enumerate(order)}
-    f = lambda x: f"{x:.{precision}g}"
-    steps = backward_steps(root, precision=precision)
-    if len(steps) > MAX_STEPS:
-        raise RequestError(f"the graph has {len(steps)} backward steps, more than the "
-                           f"playground shows ({MAX_STEPS}); try a smaller expression")  # fmt: skip
-    # drawn at the last step: every number at its widest, the legend complete; the page
-    # restyles nodes and edges for each step
-    svg = pipe(draw_dot(root, _style=steps[-1][1], show_local_grads=True, precision=precision),
-                "svg").decode("utf-8")  # fmt: skip
-    states = []
-    for step, style in steps:
-        grads = style.grads or {}
-        active = None
-        if style.active is not None:
-            child, parent, k = style.active
-            active = f"{ident[parent]}->{ident[child]}_op#{k}"
-        states.append({
-            "text": step.text, "child": step.child, "parent": step.parent,
-            "local": step.local, "upstream": step.upstream, "contribution": step.contribution,
-            "total": step.total, "final_step": step.final,
-            "grads": {ident[n]: f(grads.get(n, 0.0)) for n in order},
-            "final": [ident[n] for n in order if n in style.final],
-            "active": active,
-            "touched": [ident[n] for n in style.active[:2]] if style.active else [],
-        })  # fmt: skip
-    output = steps[0][0].child
-    sums = explain_nodes(root, _order=order)
-    nodes = {ident[n]: {"name": s.node, "data": n.data, "grad": s.grad,
-                        "sum": _sum_text(output, s, f)} for n, s in zip(order, sums)}  # fmt: skip
-    return {"svg": svg[svg.find("<svg"):], "steps": states, "nodes": nodes,
-            "colors": {**COLORS, "final": FINAL, "highlight": HIGHLIGHT}}  # fmt: skip
+    return step_data(root, precision, max_steps=MAX_STEPS, dot_timeout=dot_timeout,
+                     what="the playground", hint="try a smaller expression")  # fmt: skip
 
 
 def _worked_preset() -> dict[str, Any]:

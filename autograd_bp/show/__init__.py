@@ -17,8 +17,12 @@ from .explain import (
     latex_name,
 )
 from .viz import (
+    DOT_TIMEOUT,
+    DRAW_LIMIT,
     RENDER_LIMIT,
+    DrawingTooLarge,
     GraphvizNotFound,
+    GraphvizTimeout,
     Step,
     backward_steps,
     draw_dot,
@@ -31,9 +35,13 @@ from .viz import (
 )
 
 __all__ = [
+    "DOT_TIMEOUT",
+    "DRAW_LIMIT",
+    "DrawingTooLarge",
     "Explanation",
     "Factor",
     "GraphvizNotFound",
+    "GraphvizTimeout",
     "Local",
     "NodeStep",
     "PathTerm",

@@ -12,7 +12,8 @@ Two views of the same sum:
   consumer gradient × local derivative. This is what ``backward`` does, and it stays linear.
 
 Nodes are named by :func:`autograd_bp.core.graph.names`; the two operand slots of one node
-(``x*x``) are told apart as ``x[left]`` and ``x[right]``.
+(``x*x``) are told apart as ``x[left]`` and ``x[right]``. The paths and factors are the model
+of :mod:`autograd_bp.show.paths`, which the checker's diagnoses use too.
 
 Example:
     >>> from autograd_bp import Value

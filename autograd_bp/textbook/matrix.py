@@ -1,7 +1,8 @@
 """Nielsen's four backprop equations (BP1–BP4) in matrix form, on numpy, batched.
 
-Notation as in seeds 002/003: ``w[l]`` has shape (n_l, n_{l−1}) — row j, column k is the
-weight *to* neuron j *from* neuron k; ``z^l = w^l a^{l−1} + b^l``; ``a^l = σ(z^l)``;
+Notation as in chapter 2 of Nielsen's "Neural Networks and Deep Learning"
+(http://neuralnetworksanddeeplearning.com/chap2.html): ``w[l]`` has shape (n_l, n_{l−1}) — row j,
+column k is the weight *to* neuron j *from* neuron k; ``z^l = w^l a^{l−1} + b^l``; ``a^l = σ(z^l)``;
 ``δ^l = ∂C/∂z^l``. A mini-batch is stored one example per row, so every equation below is
 the textbook one applied to all m rows at once (one matrix product per layer).
 

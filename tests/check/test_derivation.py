@@ -38,8 +38,9 @@ def diagnosis(report) -> str:
 
 def test_right_answers_are_correct_everywhere(worked) -> None:
     r = check_derivation(worked, "w1", W1_RIGHT)
-    assert r.verdict == "correct" and bool(r) and r.diagnosis == []
-    assert r.points == MIN_POINTS + 1
+    assert r.verdict == "correct" and bool(r) and r.diagnosis == [] and r.symbolic is True
+    assert r.groups["around"] == MIN_POINTS and r.points == 1 + sum(
+        r.groups[k] for k in ("around", "scales", "across"))
     assert math.isclose(r.claimed, r.engine, rel_tol=1e-12)
     spelled_out = ("((out_o1-target_o1)*out_o1*(1-out_o1)*w5 + (out_o2-target_o2)*out_o2*"
                    "(1-out_o2)*w7)*out_h1*(1-out_h1)*x1")  # fmt: skip
@@ -61,14 +62,15 @@ def test_more_points_and_seeds_are_deterministic() -> None:
     f = expression("sin(x)*x", x=0.0)
     a = check_derivation(f, "x", "0", points=80, seed=3)
     b = check_derivation(f, "x", "0", points=80, seed=3)
-    assert a.points == 81 and a.to_dict() == b.to_dict()
+    assert a.groups["around"] == 80 and a.to_dict() == b.to_dict()
     assert a.verdict == "only_here"
 
 
 def test_random_points_stay_inside_every_domain() -> None:
     f = expression("log(x) + sqrt(y)", x=0.05, y=0.01)
     r = check_derivation(f, "x", "1/x")
-    assert r.verdict == "correct" and r.points == MIN_POINTS + 1
+    assert r.verdict == "correct" and r.groups["around"] == MIN_POINTS
+    assert r.groups["scales"] > 0  # negative x and y are outside the domain: dropped
     setup = Setup(f, f.parents[0].parents[0], "1/x", {"x": f.parents[0].parents[0]})
     assert setup.evaluate({id(f.parents[0].parents[0]): -1.0}) is None  # outside: refused
 

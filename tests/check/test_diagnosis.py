@@ -308,3 +308,19 @@ def test_property_diagnose_never_crashes_on_any_claim_or_verdict(claim, verdict,
     assert verdict != "undecided" or out == []
     if verdict == "wrong":
         assert out, claim  # a wrong claim always gets a sentence: a mistake or the breakdown
+
+
+def test_the_forward_update_and_the_many_paths_templates_render(worked) -> None:
+    setup = Setup(worked.output, worked.node("w1"), "w1", worked.names)
+    moved = {id(worked.node(n)): v for n, v in worked.updates[1].items()}
+    after = setup.truth(setup.evaluate(moved))  # ∂E/∂w1 at the weights after the full update
+    r = check_derivation(worked, "w1", repr(after))
+    assert any(s.startswith("Your value is ∂E_total/∂w1 at the weights after the update (w1⁺")
+               for s in r.diagnosis), r.diagnosis  # fmt: skip
+    x = Value(0.9, label="x")
+    y = x
+    for _ in range(4):  # 3⁴ = 81 paths from y to x, beyond the 64 a diagnosis lists
+        y = y * y * 0.5 + y
+    y.label = "f"
+    r = check_derivation(y, "x", "x")
+    assert "∂f/∂x sums over more than 64 paths" in "\n".join(r.diagnosis)

@@ -283,10 +283,16 @@ def test_render_refuses_a_huge_graph_before_running_dot(tmp_path, monkeypatch) -
         y = y * 1.0001
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # dot must not even be looked for
     start = time.perf_counter()
-    with pytest.raises(ValueError, match=r"max_nodes=N .* max_nodes=2001"):
+    with pytest.raises(ValueError, match=r"too large to draw .* max_nodes=(\d+) fits") as info:
         render(y, tmp_path / "big.svg")
     assert time.perf_counter() - start < 5
     assert list(tmp_path.iterdir()) == []  # nothing written
+    assert len(str(info.value).splitlines()) == 1
+    fits = int(re.search(r"max_nodes=(\d+) fits", str(info.value)).group(1))
+    from autograd_bp.show.viz import DRAW_LIMIT, layout_size
+
+    # the number offered passes the guard, and is the largest that does on a chain
+    assert layout_size(y, fits).total <= DRAW_LIMIT < layout_size(y, fits + 1).total
 
 
 @needs_dot
@@ -411,28 +417,43 @@ def test_draw_network_names_deeper_networks_and_refuses_bad_inputs() -> None:
 
 
 @needs_dot
-def test_render_steps_removes_stale_steps_from_a_longer_run(tmp_path) -> None:
-    _, _, p = seed_graph()
-    render_steps(p["E_total"], tmp_path)
-    many = len(list(tmp_path.glob("step_*.svg")))
-    a = Value(3.0, label="a")
-    b = a * a
-    render_steps(b, tmp_path)
-    assert many > 3 and sorted(f.name for f in tmp_path.glob("step_*.svg")) == [
-        "step_000.svg", "step_001.svg", "step_002.svg"]  # fmt: skip
+@needs_dot
+def test_render_steps_writes_one_self_contained_page_with_the_playgrounds_component(
+        tmp_path) -> None:  # fmt: skip
+    import json
+
+    import autograd_bp.show.steps as steps_module
+    from autograd_bp.serve import STATIC
+
+    net, _, p = seed_graph()
+    page = render_steps(p["E_total"], tmp_path / "steps", model=net)
+    assert [f.name for f in (tmp_path / "steps").iterdir()] == ["index.html"]
+    html = page.read_text()
+    data = json.loads(html.split('id="data">', 1)[1].split("</script>", 1)[0])
+    assert data["svg"].count("<svg") == 1 and len(data["steps"]) > 10  # drawn once
+    assert "http" not in html.replace("http://www.w3.org", "")  # no network addresses
+    assert "net_h1 = w1*x1 + w2*x2 + b1" in html  # the expression is shown
+    # the playground's own component, inlined as it is; no HTML or JS in the Python module
+    assert (STATIC / "stepper.js").read_text() in html
+    source = Path(steps_module.__file__).read_text()
+    assert not re.search(r"<(html|body|div|button|style)\b|addEventListener|=>", source)
 
 
 @needs_dot
-def test_render_steps_writes_one_svg_per_step_and_a_page(tmp_path) -> None:
-    net, _, p = seed_graph()
-    page = render_steps(p["E_total"], tmp_path / "steps", model=net)
-    n_steps = len(backward_steps(p["E_total"]))
-    assert len(list((tmp_path / "steps").glob("step_*.svg"))) == n_steps
-    html = page.read_text()
-    assert html.count("<svg") == n_steps and "http" not in html.replace(
-        "http://www.w3.org", ""
-    )  # self-contained: no network addresses besides XML namespaces
-    assert "net_h1 = w1*x1 + w2*x2 + b1" in html  # the expression is shown
+def test_a_label_cannot_end_the_pages_script(tmp_path) -> None:
+    import json
+
+    from autograd_bp.serve import STATIC
+
+    hostile = "</script><script>alert(1)</script>/*@STEPPER_JS@*/"
+    x = Value(2.0, label=hostile)
+    y = x * 3
+    y.label = "<!-- y"
+    html = render_steps(y, tmp_path).read_text()
+    data = json.loads(html.split('id="data">', 1)[1].split("</script>", 1)[0])
+    assert hostile in {n["name"] for n in data["nodes"].values()}  # the data holds it all
+    assert "Backward pass of &lt;!-- y, step by step" in html  # the title is text
+    assert html.count((STATIC / "stepper.js").read_text()) == 1  # no marker in a label used
 
 
 @pytest.fixture(scope="module")
@@ -456,7 +477,7 @@ def worked_page(tmp_path_factory) -> tuple[Path, int, int]:
 def _counter(browser) -> int:
     from selenium.webdriver.common.by import By
 
-    text = browser.find_element(By.ID, "counter").text  # "step k / n"
+    text = browser.find_element(By.CSS_SELECTOR, ".abp-counter").text  # "step k / n"
     return int(text.split()[1])
 
 
@@ -475,25 +496,25 @@ def test_step_page_buttons_text_and_first_last_steps(browser, worked_page) -> No
 
     page, n_steps, _ = worked_page
     browser.get(page.as_uri())
-    text = browser.find_element(By.ID, "text")
+    text = browser.find_element(By.CSS_SELECTOR, ".abp-text")
     assert text.text.startswith("start:") and _counter(browser) == 0
     assert "net_h1 = w1*x1 + w2*x2 + b1" in browser.find_element(By.ID, "expression").text
-    browser.find_element(By.ID, "prev").click()  # nothing before the first step
+    browser.find_element(By.CSS_SELECTOR, '[data-act="prev"]').click()  # nothing before step 0
     assert _counter(browser) == 0
-    nxt = browser.find_element(By.ID, "next")
+    nxt = browser.find_element(By.CSS_SELECTOR, '[data-act="next"]')
     seen = []
     for _ in range(3):
         nxt.click()
-        active = browser.find_elements(By.CSS_SELECTOR, "#diagram g.edge.active")
+        active = browser.find_elements(By.CSS_SELECTOR, ".abp-diagram g.edge.active")
         assert len(active) == 1
         seen.append((text.text, active[0].get_attribute("id")))
     assert len(set(seen)) == 3  # the text and the highlighted edge change
     assert seen[0][0].startswith("∂E_total/∂") and "=" in seen[0][0]
-    browser.find_element(By.ID, "last").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="last"]').click()
     assert _counter(browser) == n_steps - 1
     nxt.click()  # nothing after the last step
     assert _counter(browser) == n_steps - 1
-    browser.find_element(By.ID, "first").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="first"]').click()
     assert _counter(browser) == 0
 
 
@@ -506,8 +527,9 @@ def test_arrow_keys_move_exactly_one_step_wherever_the_focus_is(browser, worked_
 
     page, n_steps, _ = worked_page
     browser.get(page.as_uri())
-    target = {"page": None, "slider": browser.find_element(By.ID, "slider"),
-              "next button": browser.find_element(By.ID, "next")}[focus]  # fmt: skip
+    target = {"page": None, "slider": browser.find_element(By.CSS_SELECTOR, ".abp-slider"),
+              "next button": browser.find_element(By.CSS_SELECTOR, '[data-act="next"]'),
+              }[focus]  # fmt: skip
     if target is not None:
         browser.execute_script("arguments[0].focus()", target)
     for expected in (1, 2, 3):
@@ -515,7 +537,7 @@ def test_arrow_keys_move_exactly_one_step_wherever_the_focus_is(browser, worked_
         assert _counter(browser) == expected
     _key(browser, target, Keys.ARROW_LEFT)
     assert _counter(browser) == 2
-    assert browser.find_element(By.ID, "slider").get_attribute("value") == "2"
+    assert browser.find_element(By.CSS_SELECTOR, ".abp-slider").get_attribute("value") == "2"
     _key(browser, target, Keys.END)
     assert _counter(browser) == n_steps - 1
     _key(browser, target, Keys.HOME)
@@ -525,7 +547,7 @@ def test_arrow_keys_move_exactly_one_step_wherever_the_focus_is(browser, worked_
 def _fills(browser) -> list[str]:
     """Fill colour of every value node in the current diagram."""
     return browser.execute_script(
-        "return [...document.querySelectorAll('#diagram g.node.value')]"
+        "return [...document.querySelectorAll('.abp-diagram g.node.value')]"
         ".map(g => g.querySelector('polygon').getAttribute('fill'))"
     )
 
@@ -538,10 +560,10 @@ def test_colours_at_the_first_and_last_step(browser, worked_page) -> None:
     browser.get(page.as_uri())
     fills = _fills(browser)
     assert len(fills) == n_values and fills.count("palegreen") == 1  # only the output
-    browser.find_element(By.ID, "last").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="last"]').click()
     fills = _fills(browser)
     assert fills == ["palegreen"] * n_values  # every gradient final, leaves included
-    finals = browser.find_elements(By.CSS_SELECTOR, "#diagram g.node.value.parameter.final")
+    finals = browser.find_elements(By.CSS_SELECTOR, ".abp-diagram g.node.value.parameter.final")
     assert len(finals) == 10  # w1..w8, b1, b2
 
 
@@ -555,28 +577,28 @@ def test_text_is_readable_at_1400_px_and_zoom_works(browser, worked_page) -> Non
 
     def text_height() -> float:
         return browser.execute_script(
-            "const t = document.querySelector('#diagram g.node.value text');"
+            "const t = document.querySelector('.abp-diagram g.node.value text');"
             "return t.getBoundingClientRect().height"
         )
 
     start = text_height()
     assert start >= 11, start  # px: readable without zooming
-    browser.find_element(By.ID, "zoom-in").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="zoom-in"]').click()
     assert text_height() == pytest.approx(start * 1.25, rel=0.05)
-    browser.find_element(By.ID, "next").click()  # the zoom survives a step
+    browser.find_element(By.CSS_SELECTOR, '[data-act="next"]').click()  # the zoom survives a step
     assert text_height() == pytest.approx(start * 1.25, rel=0.05)
-    browser.find_element(By.ID, "fit").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="fit"]').click()
     width = browser.execute_script(
-        "return document.querySelector('#diagram svg').getBoundingClientRect().width"
+        "return document.querySelector('.abp-diagram svg').getBoundingClientRect().width"
     )
-    assert width <= browser.find_element(By.ID, "viewport").size["width"]
+    assert width <= browser.find_element(By.CSS_SELECTOR, ".abp-viewport").size["width"]
     # the edge just used is scrolled into view after zooming in
     for _ in range(3):
-        browser.find_element(By.ID, "zoom-in").click()
-    browser.find_element(By.ID, "next").click()
+        browser.find_element(By.CSS_SELECTOR, '[data-act="zoom-in"]').click()
+    browser.find_element(By.CSS_SELECTOR, '[data-act="next"]').click()
     inside = browser.execute_script(
-        "const a = document.querySelector('#diagram g.edge.active').getBoundingClientRect();"
-        "const v = document.getElementById('viewport').getBoundingClientRect();"
+        "const a = document.querySelector('.abp-diagram g.edge.active').getBoundingClientRect();"
+        "const v = document.querySelector('.abp-viewport').getBoundingClientRect();"
         "return a.left >= v.left - 1 && a.right <= v.right + 1 && a.top >= v.top - 1 "
         "&& a.bottom <= v.bottom + 1"
     )
@@ -591,7 +613,7 @@ def test_play_and_pause(browser, worked_page) -> None:
 
     page, _, _ = worked_page
     browser.get(page.as_uri())
-    play = browser.find_element(By.ID, "play")
+    play = browser.find_element(By.CSS_SELECTOR, '[data-act="play"]')
     play.click()
     assert "pause" in play.text
     deadline = time.monotonic() + 10
@@ -627,3 +649,16 @@ def test_a_dot_without_bias_reads_without_plus_b() -> None:
     w, x = Value(0.5, label="w"), Value(2.0, label="x")
     src = draw_dot(dot([w], [x])).source
     assert 'label="Σ wᵢxᵢ"' in src and "+ b" not in src.split("legend")[0]
+
+
+def test_render_beside_a_fifo_named_like_its_source_refuses_without_blocking(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "g.gv")  # where render would write the DOT source
+    code = ("from autograd_bp import Value; from autograd_bp.show.viz import render; "
+            "x = Value(2.0, label='x'); render(x * x, 'g.svg')")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode != 0 and "FIFO" in proc.stderr.splitlines()[-1], proc.stderr
+    assert (tmp_path / "g.gv").is_fifo() and not (tmp_path / "g.svg").exists()

@@ -41,7 +41,7 @@ export function mountStepper(el, data) {
   }
   function applyZoom() {
     const [w, h] = natural();
-    if (zoom === null) zoom = Math.max(0.5, Math.min(1, vp.clientWidth / w || 1));
+    if (zoom === null) zoom = Math.max(0.8, Math.min(1, vp.clientWidth / w || 1));  // readable
     svg.style.width = (w * zoom) + "px"; svg.style.height = (h * zoom) + "px";
     q(".abp-zoom").textContent = Math.round(zoom * 100) + " %";
   }

@@ -1,0 +1,206 @@
+"""Reading a command line as a person means it, and the checks every subcommand shares.
+
+``arrange`` puts each option's value next to it and the positionals after ``--``, so that
+``NAME=VALUE`` may come before or after the options and a leading minus is a value, not an
+option; the number converters and size limits refuse bad values in one line naming the option.
+
+Example:
+    >>> from autograd_bp.cli import build_parser
+    >>> from autograd_bp.cli.line import arrange
+    >>> arrange(build_parser(), ["grad", "-x*y", "--check", "x=1", "y=2"])[-4:]
+    ['--', '-x*y', 'x=1', 'y=2']
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+# The package's own modules load in a fraction of a second, so they are imported here.
+# The heavy optional extras stay lazy, inside the modules that need them (``require``):
+# scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
+# `--help` and `grad` start fast and work without them installed.
+from .._io import dumps_strict
+
+PROG = "autograd-bp"
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, and which knows its options' arities
+    (``options``) and its subcommands (``commands``), so :func:`arrange` can read a line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options: dict[str, int] = {}  # option string -> values it takes (0 or 1)
+        self.commands: dict[str, Parser] = {}
+        self.positionals = False
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.positionals |= not action.option_strings
+        for option in action.option_strings:
+            # one value (nargs None) is attached by arrange(); any other nargs ('?', '+')
+            # is left where it stands for argparse to read as it always does
+            self.options[option] = 1 if action.nargs is None else 0
+        return action
+
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message
+        command = self.prog.removeprefix(PROG).strip()
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+# A token that reads as a long option (`--wrt`, `--claim=...`): anything else that starts
+# with "-" (`-x*y`, `-2*x`, `-3`) is a value, unless it is an option exactly (`-h`).
+LONG_OPTION = re.compile(r"--[A-Za-z][\w-]*(=|$)")
+
+
+def option_arity(parser: Parser, token: str) -> int | None:
+    """The number of values that follow ``token`` as an option of ``parser`` (0 or 1), or
+    None when the token is a value. An unknown or ambiguous option counts as a flag: argparse
+    then refuses it by name."""
+    if token in parser.options:
+        return parser.options[token]
+    if not LONG_OPTION.match(token):
+        return None
+    if "=" in token:
+        return 0  # its value is attached
+    found = [n for option, n in parser.options.items() if option.startswith(token)]
+    return found[0] if len(found) == 1 else 0  # an abbreviation, as argparse allows
+
+
+def arrange(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The command line rewritten so argparse reads it as a person means it: each option
+    with its value attached (``--claim=-2*x``, so a value may start with a minus), then
+    ``--``, then every positional argument in the order given — an expression, a claim or a
+    value may start with ``-`` and ``NAME=VALUE`` may come before or after the options. A
+    ``--`` typed by the user still ends the options.
+
+    Example:
+        >>> arrange(build_parser(), ["check", "x*y", "--wrt", "x", "--claim", "-y", "x=1"])
+        ['check', '--wrt=x', '--claim=-y', '--', 'x*y', 'x=1']
+    """
+    assert isinstance(parser, Parser)
+    if not argv or argv[0] not in parser.commands:
+        return list(argv)  # --version, --help or an unknown command: argparse says so
+    command, rest = parser.commands[argv[0]], list(argv[1:])
+    options: list[str] = []
+    values: list[str] = []
+    i = 0
+    while i < len(rest):
+        token, arity = rest[i], option_arity(command, rest[i])
+        if token == "--":
+            values += rest[i + 1 :]
+            break
+        if arity is None:
+            values.append(token)
+        elif arity == 1 and i + 1 < len(rest) and rest[i + 1] != "--" \
+                and option_arity(command, rest[i + 1]) is None:  # fmt: skip
+            options.append(f"{token}={rest[i + 1]}")
+            i += 1
+        else:
+            options.append(token)  # a flag, or an option missing its value: argparse says so
+        i += 1
+    if values and command.positionals:
+        return [argv[0], *options, "--", *values]
+    return [argv[0], *options, *values]  # no positionals: argparse names the strays
+
+
+def number(parse: type, low: float, high: float, *, open_low: bool = False,
+            open_high: bool = False):  # fmt: skip
+    """An argparse type: ``parse(text)``, finite and within [low, high] (ends excluded when
+    open), or one line saying what the option needs and what it got (argparse prefixes
+    the option's name)."""
+    kind = "an integer" if parse is int else "a number"
+    show = (lambda v: str(int(v))) if parse is int else (lambda v: f"{v:g}")
+    if math.isinf(high):
+        span = f"a finite {kind.split()[-1]} {'>' if open_low else '>='} {show(low)}"
+    else:
+        span = (f"{kind} in {'(' if open_low else '['}{show(low)}, "
+                f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
+
+    def convert(text: str) -> Any:
+        try:
+            v = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+        inside = (low < v if open_low else low <= v) and (v < high if open_high else v <= high)
+        if not (math.isfinite(v) and inside):
+            raise argparse.ArgumentTypeError(f"must be {span}, got {text!r}")
+        return v
+
+    return convert
+
+
+# The option's name at the call sites is for the reader: argparse puts it in the message.
+def positive_float(option: str):
+    return number(float, 0.0, math.inf, open_low=True)
+
+
+def positive_int(option: str, high: int = 10**6):
+    return number(int, 1, high)
+
+
+seed_number = number(int, 0, 2**32 - 1)  # what numpy and scikit-learn both accept
+
+
+def parse_sizes(option: str):
+    def convert(text: str) -> list[int]:
+        try:
+            sizes = [int(s) for s in text.split(",") if s.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be comma-separated integers like 16,16, got {text!r}"
+            ) from None
+        if not sizes or any(s < 1 for s in sizes):
+            raise argparse.ArgumentTypeError(f"needs positive sizes, got {text!r}")
+        return sizes
+
+    return convert
+
+
+# A scalar engine builds one Python object per parameter use: beyond these a run cannot
+# fit in memory (or finish) on an ordinary machine, so it is refused up front.
+MAX_PARAMETERS = 1_000_000
+MAX_VERIFY_PARAMETERS = 5_000  # verify's central differences cost 2 forward passes each
+MAX_BATCH_BYTES = 2 * 2**30
+# Graph memory per example, measured with tracemalloc on MLP(2, [64, 64, 1]) and
+# MLP(64, [256, 10]) forward passes (256 kB and 754 kB an example): per parameter use (a
+# dot node's operand/local slots) and per neuron (its nodes, tuples and lists).
+_BYTES_PER_PARAMETER_USE = 24
+_BYTES_PER_NEURON = 1200
+
+
+def parameter_count(sizes: Sequence[int]) -> int:
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+
+
+def check_fits(option: str, sizes: Sequence[int], limit: int = MAX_PARAMETERS) -> None:
+    """Refuse a network with more than ``limit`` parameters, in one line naming ``option``."""
+    count = parameter_count(sizes)
+    if count > limit:
+        raise UsageError(f"{option}: MLP({sizes[0]}, {list(sizes[1:])}) would have {count:,} "
+                         f"parameters; this command takes at most {limit:,}")  # fmt: skip
+
+
+def check_batch(sizes: Sequence[int], batch: int) -> None:
+    """Refuse a mini-batch whose graph cannot fit in memory, saying what batch size fits."""
+    per_example = _BYTES_PER_PARAMETER_USE * parameter_count(sizes)
+    per_example += _BYTES_PER_NEURON * sum(sizes[1:])
+    if batch * per_example > MAX_BATCH_BYTES:
+        raise UsageError(
+            f"--batch-size: a batch of {batch:,} examples through MLP({sizes[0]}, "
+            f"{list(sizes[1:])}) would build about {batch * per_example / 2**30:.1f} GiB of "
+            f"graph; use --batch-size {MAX_BATCH_BYTES // per_example:,} or less"
+        )
+
+
+def print_json(doc: dict[str, Any]) -> None:
+    """Strict JSON on stdout: a NaN or infinity becomes null, listed under "non_finite"."""
+    print(dumps_strict(doc))
