@@ -15,6 +15,8 @@ import micrograd.engine as mg_engine
 import micrograd.nn as mg_nn
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import make_moons
 
 from autograd_bp import Value, grad
@@ -378,3 +380,45 @@ def test_a_node_of_the_benchmarks_chain_stays_within_145_bytes():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert json.loads(out.stdout) <= 145
+
+
+def _by_hand(kind, a, b):
+    """``a <op> b`` built by hand: micrograd-style (a closure) or microgpt-style (locals)."""
+    data, da, db = {"add": (a.data + b.data, 1.0, 1.0), "mul": (a.data * b.data, b.data, a.data),
+                    "sub": (a.data - b.data, 1.0, -1.0)}[kind]  # fmt: skip
+    if random.random() < 0.5:
+        return Value(data, (a, b), (da, db))
+    out = Value(data, (a, b), kind)
+
+    def _backward():
+        a.grad += da * out.grad
+        b.grad += db * out.grad
+
+    out._backward = _backward
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "mul", "sub"]), st.integers(0, 99),
+                          st.integers(0, 99), st.booleans()), min_size=1, max_size=25),
+       st.lists(st.floats(-2, 2), min_size=3, max_size=3), st.integers(0, 2**32))  # fmt: skip
+def test_hand_built_nodes_anywhere_in_a_graph_give_the_rules_gradients(steps, xs, seed):
+    random.seed(seed)
+    mixed, plain = [Value(x) for x in xs], [Value(x) for x in xs]
+    for kind, i, j, by_hand in steps:
+        a, b = mixed[i % len(mixed)], mixed[j % len(mixed)]
+        p, q = plain[i % len(plain)], plain[j % len(plain)]
+        mixed.append(_by_hand(kind, a, b) if by_hand else getattr(a, f"__{kind}__")(b))
+        plain.append(getattr(p, f"__{kind}__")(q))
+    root, expected = mixed[-1].tanh(), plain[-1].tanh()
+    root.backward()
+    expected.backward()
+    for got, want in zip(mixed[:3], plain[:3]):
+        assert got.grad == pytest.approx(want.grad, rel=1e-12, abs=1e-12)
+
+
+def test_a_hand_built_node_prints_as_its_op_over_its_parents():
+    x = Value(2.0, label="x")
+    tripled = Value(6.0, (x,), "triple")
+    y = (tripled + Value(5.0, (x, x), (1.0, 2.0))).tanh()
+    assert y.expr() == "tanh(triple(x) + node(x, x))"
