@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import infix
 from .numerics import BLOCKED, DomainError
 from .rules import RULES, Rule
-from .walk import VARIADIC, backward_order, flat_edges
+from .walk import VARIADIC, ClosureEdges, backward_order, flat_edges, has_closure
 
 __all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",
            "gc_paused", "grad", "is_grad_enabled", "logsumexp", "methods_for", "no_grad",
@@ -168,11 +169,19 @@ class Value:
     # leaky_relu's slope) — no tuple, so ``x * 2`` costs what ``x * y`` does. _operands holds
     # the operands in order only where that order is not (parent, _const): a number on the
     # left (``2 - x``), or the numbers among a variadic op's operands.
+    # No "__dict__" (so no p.m = ... on a Value): on CPython 3.11 it costs 32 bytes a node even
+    # unused (a 16-byte pre-header and an eagerly made values array; 136 -> 168, measured).
+    # A micrograd-style node keeps its _backward closure in _db, which its layout leaves free.
     __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_const", "_operands")
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, label: str = "") -> None:
+    def __init__(self, data: Any, _children: Any = (), _op: Any = "", label: str = "", *,
+                 children: Any = None, local_grads: Any = None) -> None:  # fmt: skip
+        # micrograd's Value(data, _children, _op[, label]) and microgpt's Value(data, children,
+        # local_grads) (dialects.py); Value(data, "x") still names the leaf x.
+        if isinstance(_children, str):
+            _children, label = (), _children
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
         self.data: float = to_float(data, "Value")
@@ -183,6 +192,10 @@ class Value:
         self._da: Any = None
         self._b: Any = None
         self._db: Any = None
+        if _children or children is not None or local_grads is not None:
+            kids = _children if children is None else children
+            how = _op if local_grads is None else local_grads
+            self.op, self._a, self._da, self._b, self._db = edges_from(kids, how, Value)
         self._const: float | None = None
         self._operands: tuple[Any, ...] | None = None
 
@@ -208,6 +221,14 @@ class Value:
     sign = unary_method(RULES["sign"])
     recip = unary_method(RULES["recip"])
 
+    # -- micrograd's and microgpt's names for the graph (dialects.py) -----------------------
+    _backward = property(backward_closure, set_backward_closure, doc=backward_closure.__doc__)
+    _op = property(symbol_of, doc=symbol_of.__doc__)
+    _prev = property(lambda self: set(self.parents), doc="micrograd's name: the parents, a set")
+    _children = property(lambda self: self.parents, doc="microgpt's name for the parents")
+    _local_grads = property(lambda self: self.local_grads, doc="microgpt's local_grads (None "
+                            "each for a node made micrograd-style)")  # fmt: skip
+
     def __abs__(self) -> Value:
         return self.abs()
 
@@ -226,19 +247,23 @@ class Value:
         seed = to_float(gradient, "backward: gradient")
         with GRAPH_LOCK:
             order = backward_order(self)  # every node, each after all of its consumers
-            if not any(node.grad for node in order):  # the usual case: nothing to keep
-                self.grad = seed
-                propagate(order)
-                return
-            # Propagate this pass's contributions alone, then add what was there before:
-            # propagating accumulated grads would count earlier passes twice.
-            previous = [node.grad for node in order]
-            for node in order:
-                node.grad = 0.0
+            previous = None
+            if any(node.grad for node in order):  # not the usual case: keep what is there
+                # Propagate this pass's contributions alone, then add what was there before:
+                # propagating accumulated grads would count earlier passes twice.
+                previous = [node.grad for node in order]
+                for node in order:
+                    node.grad = 0.0
             self.grad = seed
-            propagate(order)
-            for node, before in zip(order, previous):
-                node.grad += before
+            try:
+                propagate(order)
+            except BaseException:  # a user's _backward closure raised: leave .grad as it was
+                for i, node in enumerate(order):
+                    node.grad = 0.0 if previous is None else previous[i]
+                raise
+            if previous is not None:
+                for node, before in zip(order, previous):
+                    node.grad += before
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0.0 on this node and every node below it."""
@@ -265,8 +290,8 @@ class Value:
 
     @property
     def rule(self) -> Rule | None:
-        """The op table entry that made this node, or None for a leaf."""
-        return RULES.get(self.op)
+        """The op table entry that made this node; None for a leaf or a node made by hand."""
+        return None if has_closure(self) else RULES.get(self.op)
 
     @property
     def operands(self) -> tuple[Any, ...]:
@@ -329,6 +354,9 @@ def propagate(order: list[Value]) -> None:
         g = node.grad
         if a is VARIADIC:
             edges = node._da
+            if type(edges) is ClosureEdges:  # made micrograd-style: its closure adds the grads
+                node._backward()
+                continue
             for i in range(0, len(edges), 2):
                 edges[i].grad += edges[i + 1] * g
             continue
@@ -512,6 +540,10 @@ def chain_rule(
         g = grads.get(node)
         if g is None or node._a is None:
             continue
+        if has_closure(node):
+            raise ValueError(f"op {node.op!r} was made micrograd-style, with a _backward "
+                             "closure: its local derivatives are unknown, so only "
+                             ".backward() can differentiate through it")  # fmt: skip
         if locals_of is not None:
             locals_ = locals_of(node)
         else:

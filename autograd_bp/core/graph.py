@@ -168,6 +168,9 @@ class Naming:
 
     def _inline(self, node: Value) -> tuple[str, int]:
         rule = node.rule
+        if rule is None and not node.is_leaf:  # made by hand, micrograd- or microgpt-style
+            parents = ", ".join(self.ref(p)[0] for p in node.parents)
+            return f"{node.op or 'node'}({parents})", _ATOM
         if rule is None:
             return self.name.get(node) or node.label or format_number(node.data), _ATOM
         ops = node.operands

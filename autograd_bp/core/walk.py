@@ -21,9 +21,33 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .engine import Value
 
-__all__ = ["VARIADIC", "backward_order", "flat_edges"]
+__all__ = ["VARIADIC", "ClosureEdges", "backward_order", "flat_edges", "has_closure"]
 
 VARIADIC = object()  # in a node's _a: its edges are a flat tuple in _da
+
+
+class ClosureEdges(tuple):
+    """A variadic node's edges whose local derivatives are unknown (each None): the node was
+    made micrograd-style, ``Value(data, (a, b), '+')``, and its ``_backward`` closure, not the
+    chain rule on stored locals, hands its gradient to its parents.
+
+    Example:
+        >>> ClosureEdges(("a", None))[0::2]
+        ('a',)
+    """
+
+    __slots__ = ()
+
+
+def has_closure(node: Value) -> bool:
+    """Whether ``node`` was made micrograd-style and is differentiated by its ``_backward``.
+
+    Example:
+        >>> from autograd_bp import Value
+        >>> x = Value(2.0); has_closure(x * x), has_closure(Value(4.0, (x,), "sq"))
+        (False, True)
+    """
+    return node._a is VARIADIC and type(node._da) is ClosureEdges
 
 
 def flat_edges(node: Value) -> tuple[Any, ...]:

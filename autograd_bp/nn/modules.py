@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,26 @@ INITS: dict[str, Callable[[np.random.Generator, int], tuple[np.ndarray, float]]]
     "normal": lambda rng, nin: (rng.standard_normal(nin), float(rng.standard_normal())),
     # w ~ N(0, 1/nin) (standard deviation 1/sqrt(nin)), b = 0: keeps z of order 1
     "scaled_normal": lambda rng, nin: (rng.standard_normal(nin) / math.sqrt(nin), 0.0),
+    # micrograd's exactly: w_i = random.uniform(-1, 1) from Python's own generator, drawn in
+    # micrograd's order, so random.seed(s) gives micrograd's weights (the seed is ignored)
+    "micrograd": lambda rng, nin: (np.array([random.uniform(-1, 1) for _ in range(nin)]), 0.0),
 }
+
+
+def _micrograd_activation(activation: Any, nonlin: bool | None, init: str) -> Any:
+    """The activation from micrograd's ``nonlin`` (True: relu, False: linear) or ours; with
+    neither given, micrograd's relu under ``init="micrograd"``, else tanh."""
+    if isinstance(activation, bool):  # micrograd's Neuron(nin, True): nonlin, positionally
+        activation, nonlin = None, activation
+    if nonlin is not None:
+        if activation is not None:
+            raise ValueError("give activation or micrograd's nonlin, not both")
+        if not isinstance(nonlin, bool):
+            raise TypeError(f"nonlin must be True or False, got {type(nonlin).__name__}")
+        return "relu" if nonlin else "linear"
+    if activation is None:
+        return "relu" if init == "micrograd" else "tanh"
+    return activation
 
 
 def _param(x: Value | Number, label: str = "") -> Value:
@@ -229,13 +249,16 @@ class Neuron(Module):
         >>> h1 = Neuron(2, "sigmoid", weights=[0.15, 0.20], bias=b)
         >>> round(h1([0.05, 0.10]).data, 9)
         0.593269992
+
+    micrograd's ``Neuron(nin, nonlin=True)`` works too: ``nonlin`` True is relu, False linear.
     """
 
     def __init__(
         self,
         nin: int,
-        activation: str | Activation = "tanh",
+        activation: str | Activation | None = None,
         *,
+        nonlin: bool | None = None,
         bias: bool | Value | Number = True,
         init: str = "uniform",
         seed: int | None = None,
@@ -244,7 +267,7 @@ class Neuron(Module):
     ) -> None:
         if not isinstance(nin, int) or isinstance(nin, bool) or nin < 1:
             raise ValueError(f"Neuron: nin must be a positive integer, got {nin!r}")
-        self.activation = get_activation(activation)
+        self.activation = get_activation(_micrograd_activation(activation, nonlin, init))
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; known: {', '.join(INITS)}")
         w0, b0 = INITS[init](rng if rng is not None else np.random.default_rng(seed), nin)
@@ -297,14 +320,17 @@ class Layer(Module):
         >>> layer = Layer(2, 3, "relu", seed=0)
         >>> len(layer([1.0, 2.0])), len(layer.parameters())
         (3, 9)
+
+    micrograd's ``Layer(nin, nout, nonlin=False)`` works too (see :class:`Neuron`).
     """
 
     def __init__(
         self,
         nin: int,
         nout: int,
-        activation: str | Activation = "tanh",
+        activation: str | Activation | None = None,
         *,
+        nonlin: bool | None = None,
         bias: bool = True,
         init: str = "uniform",
         seed: int | None = None,
@@ -322,6 +348,7 @@ class Layer(Module):
         if isinstance(biases, (int, float)):
             biases = Value(biases)  # one number for the layer: one parameter, shared
         rng = rng if rng is not None else np.random.default_rng(seed)
+        activation = _micrograd_activation(activation, nonlin, init)
         self.neurons = [
             Neuron(
                 nin,
@@ -369,13 +396,20 @@ class MLP(Module):
         ...           biases=[0.35, 0.6])
         >>> [round(o.data, 9) for o in net([0.05, 0.1])]
         [0.75136507, 0.772928465]
+
+    ``init="micrograd"`` is micrograd's ``MLP(nin, nouts)``: relu hidden layers, a linear
+    last one, and the weights micrograd draws after the same ``random.seed``:
+
+        >>> random.seed(1337); net = MLP(2, [16, 16, 1], init="micrograd")
+        >>> round(net.layers[0].neurons[0].w[0].data, 6), net.activations[0].__name__
+        (0.235506, 'relu')
     """
 
     def __init__(
         self,
         nin: int,
         nouts: Sequence[int],
-        activation: str | Activation | Sequence[str | Activation] = "tanh",
+        activation: str | Activation | Sequence[str | Activation] | None = None,
         output_activation: str | Activation = "linear",
         *,
         init: str = "uniform",
@@ -396,6 +430,7 @@ class MLP(Module):
                 )
             acts = list(activation)
         else:
+            activation = _micrograd_activation(activation, None, init)
             get_activation(activation)  # type: ignore[arg-type] # a str or callable here: checked above
             acts = [activation] * (len(nouts) - 1) + [output_activation]
         for given, what in ((weights, "weight"), (biases, "bias")):

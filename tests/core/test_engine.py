@@ -436,6 +436,8 @@ def test_value_spells_out_one_method_per_rule_of_the_table() -> None:
     (cls,) = ast.parse(inspect.getsource(engine.Value)).body
     for node in cls.body:  # type: ignore[attr-defined]
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if ast.unparse(node.value.func) == "property":  # the dialects' names (_prev, ...)
+                continue
             (arg,) = node.value.args
             assert ast.unparse(arg).startswith("RULES["), ast.unparse(node)
             target = node.targets[0]

@@ -410,3 +410,28 @@ def test_from_torch_refuses_a_leaky_relu_with_another_slope() -> None:
     module = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.LeakyReLU(0.2))
     with pytest.raises(ValueError, match="cannot map"):
         MLP.from_torch(module)
+
+
+def test_micrograds_nonlin_names_relu_or_linear_and_conflicts_are_refused():
+    from autograd_bp.nn.modules import Layer
+
+    assert Neuron(2, nonlin=True).activation.__name__ == "relu"
+    assert Neuron(2, False).activation.__name__ == "_linear"  # micrograd's positional nonlin
+    assert {n.activation.__name__ for n in Layer(2, 3, nonlin=False).neurons} == {"_linear"}
+    assert Neuron(2).activation.__name__ == "tanh"  # ours unless micrograd's init is asked
+    assert [a.__name__ for a in MLP(2, [3, 1], init="micrograd").activations] == ["relu", "_linear"]
+    with pytest.raises(ValueError, match="activation or micrograd's nonlin, not both"):
+        Neuron(2, "tanh", nonlin=True)
+    with pytest.raises(TypeError, match="nonlin must be True or False, got str"):
+        Layer(2, 2, nonlin="yes")
+
+
+def test_init_micrograd_follows_pythons_random_seed():
+    import random
+
+    random.seed(5)
+    a = [p.data for p in MLP(3, [4, 1], init="micrograd").parameters()]
+    random.seed(5)
+    b = [p.data for p in MLP(3, [4, 1], init="micrograd", seed=123).parameters()]
+    assert a == b and len(set(a)) > 2  # numpy's seed plays no part; Python's random does
+    assert all(-1 <= w <= 1 for w in a)
