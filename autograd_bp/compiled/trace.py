@@ -138,7 +138,11 @@ class Flat:
 
 
 def _raw_instruction(node: Value) -> tuple[Rule, Value, list[Any], Any]:
-    return RULES[node.op], node, list(node.operands), node.param
+    rule = RULES.get(node.op)
+    if rule is None:  # a micrograd- or microgpt-style node: no rule to run on a batch
+        raise TraceError(f"compile: op {node.op!r} is not in the op table (a node built as "
+                         "Value(data, children, ...)); register it as a Rule to compile it")
+    return rule, node, list(node.operands), node.param
 
 
 def _layer_orientation(args: Sequence[Any], params: set[int]) -> tuple[int, ...] | None:

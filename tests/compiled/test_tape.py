@@ -596,3 +596,19 @@ def test_a_power_of_zero_stops_a_nan_upstream_as_the_engine_does() -> None:
 
     compiled, dynamic = _compiled_vs_dynamic_grads(fn, [w], np.array([[1.0], [2.0], [-3.0]]))
     assert compiled == dynamic and math.isfinite(compiled[0])
+
+
+def test_a_hand_built_node_is_refused_by_compile_naming_its_op() -> None:
+    def triple(x):
+        out = Value(3 * x.data, (x,), "triple")
+
+        def _backward():
+            x.grad += 3 * out.grad
+
+        out._backward = _backward
+        return out
+
+    with pytest.raises(TraceError, match="op 'triple' is not in the op table"):
+        compile(lambda x: triple(x) * x, [2.0])
+    with pytest.raises(TraceError, match="op '' is not in the op table"):
+        compile(lambda x: Value(x.data * 2, (x,), (2.0,)) + x, [2.0])
