@@ -243,7 +243,8 @@ def _factor_candidates(ev: Evidence, w: Words) -> Iterator[Candidate]:
             rank = 2.0 if common else 2.5
             text = w.factor(f)
             yield Candidate(f"Missing factor {text}{where}.", without, "missing factor", rank)
-            doubled = ev.truth * fv if common else ev.truth - v + v * fv
+            with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: explains nothing
+                doubled = ev.truth * fv if common else ev.truth - v + v * fv
             yield Candidate(f"Extra factor {text}{where}: it appears twice in your product.",
                             doubled, "extra factor", rank + 0.5)  # fmt: skip
 

@@ -83,6 +83,7 @@ def arrange(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
     ``--`` typed by the user still ends the options.
 
     Example:
+        >>> from autograd_bp.cli import build_parser
         >>> arrange(build_parser(), ["check", "x*y", "--wrt", "x", "--claim", "-y", "x=1"])
         ['check', '--wrt=x', '--claim=-y', '--', 'x*y', 'x=1']
     """
