@@ -80,9 +80,9 @@ def cmd_demo_example(args: argparse.Namespace) -> int:
         net, _ = build_example(ex)
         run = run_example_forward(net, ex)
         run.cost.backward()
-        first = net.layers[0].neurons[0].w[0]
-        files = _demo_files(out, net, {"w1": first}, run.cost, args.dot_timeout,
-                            list(ex.inputs), ex.title)  # fmt: skip
+        first = net.layers[0].neurons[0].w[0]  # w1 (Mazur) or w2_1_1 (Nielsen), in red
+        files = _demo_files(out, net, first, run.cost, args.dot_timeout, list(ex.inputs),
+                            f"of “{ex.title}”")  # fmt: skip
     if args.format != "text":
         print(answer_key(ex, results, args.format), end="")
         return 0
@@ -124,7 +124,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = _demo_out(args)
     files: dict[str, Any] = {"notes": []}
     if out is not None:
-        files = _demo_files(out, net, params, p["E_total"], args.dot_timeout)
+        files = _demo_files(out, net, params["w1"], p["E_total"], args.dot_timeout)
     if args.json:
         rows = worked.comparison(results)
         print_json({"results": results, "comparison": [_row_dict(r) for r in rows],
@@ -179,22 +179,24 @@ def _print_table(args: argparse.Namespace, results: dict[str, Any]) -> None:
         print(f"{'b2⁺':<30} {fmt(b2):>16} {'—':>14}  (the post keeps biases frozen)")
 
 
-def _demo_files(out_dir: Path, net: Any, params: dict[str, Any], root: Any,
+def _demo_files(out_dir: Path, net: Any, weight: Any, root: Any,
                 dot_timeout: float, inputs: Sequence[float] = (0.05, 0.10),
-                source: str = "Mazur's figure") -> dict[str, Any]:  # fmt: skip
-    """The worked example's pictures and step-through page, written into ``out_dir``."""
+                source: str = "as in Mazur's figure") -> dict[str, Any]:  # fmt: skip
+    """The worked example's pictures and step-through page, written into ``out_dir``; the
+    paths to ``weight`` (Mazur's w1, or the first weight of an example) are drawn in red."""
     files: dict[str, Any] = {"notes": []}
     diagram, neurons = out_dir / "network.svg", out_dir / "neurons.svg"
     try:
-        render(root, diagram, highlight=(root, params["w1"]), show_local_grads=True, model=net,
+        render(root, diagram, highlight=(root, weight), show_local_grads=True, model=net,
                rankdir="TB", dot_timeout=dot_timeout)  # fmt: skip
         files["diagram"] = str(diagram)
         files["notes"].append(
-            f"Computation graph (paths to w1 in red, local derivatives on edges): {diagram}"
+            f"Computation graph (paths to {weight.label} in red, local derivatives on edges): "
+            f"{diagram}"
         )
         render_network(net, neurons, list(inputs), show_grad=True, dot_timeout=dot_timeout)
         files["neurons"] = str(neurons)
-        files["notes"].append(f"The network as in {source}, weights and gradients: {neurons}")
+        files["notes"].append(f"The network {source}, weights and gradients: {neurons}")
         page = render_steps(root, out_dir / "steps", model=net, rankdir="TB",
                             dot_timeout=dot_timeout)  # fmt: skip
         files["steps"] = str(page)
