@@ -339,6 +339,7 @@ def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
     from ..lang import symbolic as sym
 
     def build(sympy: Any) -> tuple[Any, Any, Any]:
+        _unique_leaf_labels(setup)  # in the forked worker: the caller's graph is untouched
         truth = _sympy_truth(sym, setup)
         if number is not None:
             exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
@@ -419,6 +420,22 @@ def _numbers_unnamed(claim: Value) -> Value:
         if node.is_leaf and not node.label.isidentifier():
             node.label = ""
     return claim
+
+
+def _unique_leaf_labels(setup: Setup) -> None:
+    """Give every labelled leaf that is not the node its label names a label of its own.
+
+    SymPy names a leaf's symbol by its label: two leaves both labelled ``x`` (or a leaf
+    labelled like another node's name) would be one symbol, and ``x`` claimed for
+    ∂(x₁·x₂)/∂x₁ would be "proved" although it is x₁ where x₂ is right. Only for the
+    worker, which has its own copy of the graph."""
+    taken = {leaf.label for leaf in setup.order if leaf.is_leaf}
+    for k, leaf in enumerate(n for n in setup.order if n.is_leaf and n.label):
+        if setup.names.get(leaf.label) is not leaf:
+            while (fresh := f"{leaf.label}__leaf{k}") in taken:
+                k += 1
+            taken.add(fresh)
+            leaf.label = fresh
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:

@@ -1,0 +1,17 @@
+"""Attacks on the checker's soundness found by an adversarial pass (issue 22): each was, or
+could be, graded ✓ correct for a wrong claim."""
+
+from __future__ import annotations
+
+from autograd_bp import Value
+from autograd_bp.check.derivation import check_derivation
+
+
+def test_two_leaves_with_one_label_are_not_one_symbol() -> None:
+    # SymPy named both leaves x: x claimed for ∂(x₁·x₂)/∂x₁ (= x₂ = 5) was "proved" although
+    # the claim is x₁ = 3 at the point
+    a, b = Value(3.0, label="x"), Value(5.0, label="x")
+    r = check_derivation(a * b, a, "x")
+    assert r.verdict == "wrong" and (r.engine, r.claimed) == (5.0, 3.0)
+    assert (a.label, b.label) == ("x", "x")  # the caller's graph is left as it was
+    assert check_derivation(a * b, b, "x").verdict == "correct"  # x names a: right for b
