@@ -329,13 +329,41 @@ def _kink_cases(sympy: Any, expr: Any) -> list[Any] | None:
         sign_of = dict(zip(arguments, signs))
         for a in arguments:
             on_kink = _branches(sympy, a, sign_of, kinds, len(kinks))
-            if on_kink is None or _smooth_zero(sympy, on_kink, simplify=False):
+            if on_kink is None or not _seen_nonzero(sympy, on_kink):
                 return None
         e = _branches(sympy, expr, sign_of, kinds, len(kinks))
         if e is None:
             return None
         cases.append(e)
     return cases
+
+
+TEST_VALUES = ("7/10", "-13/10", "29/10", "-1/3", "11/2")  # where kink arguments are tried
+
+
+def _seen_nonzero(sympy: Any, argument: Any) -> bool:
+    """Whether the (smooth) kink argument is clearly non-zero at one of a few fixed points.
+
+    Not proving it zero is not enough: ``softplus(x) − softplus(−x) − x`` is 0 everywhere,
+    so ``sign`` of it is 0 on the whole line, which neither branch (+1, −1) stands for, and
+    ``1 − sign(…)**2`` would be "proved" 0. An analytic argument non-zero at one point is
+    zero only on a set of measure zero (of its domain's part around that point).
+
+    Example:
+        >>> import sympy
+        >>> x = sympy.Symbol("x", real=True)
+        >>> _seen_nonzero(sympy, x - 10), _seen_nonzero(sympy, sympy.log(1 + sympy.exp(x))
+        ...     - sympy.log(1 + sympy.exp(-x)) - x)
+        (True, False)
+    """
+    symbols = sorted(argument.free_symbols, key=lambda s: s.name)
+    for shift in range(len(TEST_VALUES)):
+        values = {s: sympy.Rational(TEST_VALUES[(shift + i) % len(TEST_VALUES)]) * (i + 1)
+                  for i, s in enumerate(symbols)}  # fmt: skip
+        value = argument.xreplace(values).evalf(30)
+        if value.is_real and value.is_finite and abs(value) > 1e-12:
+            return True
+    return False
 
 
 def _branches(sympy: Any, e: Any, sign_of: dict[Any, int], kinds: tuple[Any, ...],

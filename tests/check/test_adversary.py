@@ -3,7 +3,7 @@ could be, graded ✓ correct for a wrong claim."""
 
 from __future__ import annotations
 
-from autograd_bp import Value
+from autograd_bp import Value, parse
 from autograd_bp.check.derivation import check_derivation
 
 
@@ -15,3 +15,11 @@ def test_two_leaves_with_one_label_are_not_one_symbol() -> None:
     assert r.verdict == "wrong" and (r.engine, r.claimed) == (5.0, 3.0)
     assert (a.label, b.label) == ("x", "x")  # the caller's graph is left as it was
     assert check_derivation(a * b, b, "x").verdict == "correct"  # x names a: right for b
+
+
+def test_sign_of_an_argument_zero_everywhere_is_not_a_branch() -> None:
+    # softplus(x) − softplus(−x) − x is 0 on the whole line: sign of it is 0, so the claim is
+    # 2x + 1; splitting on its sign (+1 or −1, both squaring to 1) "proved" it equal to 2x
+    f = parse("x*x", x=3.0)
+    r = check_derivation(f, "x", "2*x + 1 - sign(softplus(x) - softplus(-x) - x)**2")
+    assert r.verdict != "correct" and r.symbolic is not True
