@@ -10,10 +10,12 @@ domain:
 * **kinks**: for every node (of the graph *and* of the claim) whose op has a kink — found in
   the op table by probing each one-operand op on both sides of 0 (relu, abs, step, sign,
   leaky_relu, recip's pole, and any registered op like them) — points on both sides of it:
-  where two points straddle the kink, bisection finds where its argument crosses 0 and
-  points are put at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each side. The other side is looked
-  for first by moving one variable at a time away from the given point (further and further
-  out), so that the others keep their values; else among all the points.
+  where two points straddle the kink, bisection finds where its argument crosses 0 (to the
+  float resolution of the segment, so that a kink 10⁻⁹ past another still gets a point
+  between them) and points are put there and at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each
+  side. The other side is looked for first by moving one variable at a time away from the
+  given point (further and further out, up to 10¹²), so that the others keep their values;
+  else among all the points.
 
 Example:
     >>> from autograd_bp import parse
@@ -42,11 +44,11 @@ __all__ = ["SCALES", "Design", "designed_points", "kink_ops"]
 
 SCALES = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3)
 ALONE = (1e3,)  # one variable moved alone to ± these (and its sign flipped)
-FAR = (1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6)  # looking for a kink's other side
+FAR = (1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6, 1e8, 1e12)  # looking for a kink's other side
 SIDES = (1e-5, 1e-3, 1e-1)  # how far past a crossing, as a fraction of the segment
 MAX_KINK_NODES = 24
 MAX_VARIABLES = 24
-BISECTIONS = 24
+BISECTIONS = 80  # to the float resolution of the segment: a kink 1e-9 past another is seen
 SECONDS = 1.5  # the numeric design's share of the 10 s a check may take
 
 
@@ -213,6 +215,8 @@ def _straddle(argument: Argument, p: np.ndarray, q: np.ndarray,
     lo, hi = 0.0, 1.0  # argument > 0 at lo, < 0 at hi
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break  # the bracket is as narrow as floats make it
         point = at(p + mid * (q - p))
         a = None if point is None else argument(point)
         if a is None:

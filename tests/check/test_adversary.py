@@ -23,3 +23,20 @@ def test_sign_of_an_argument_zero_everywhere_is_not_a_branch() -> None:
     f = parse("x*x", x=3.0)
     r = check_derivation(f, "x", "2*x + 1 - sign(softplus(x) - softplus(-x) - x)**2")
     assert r.verdict != "correct" and r.symbolic is not True
+
+
+def test_a_hat_between_two_kinks_1e9_apart_is_seen_without_sympy() -> None:
+    # a bump of height 1 and width 2e-9 at x = 1e4: the bisection stopped 6e-4 short of the
+    # kinks, every point missed the bump, and symbolic=False said "correct"
+    f = parse("x*x", x=3.0)
+    hat = "2*x + 1e9*(relu(x-1e4) - 2*relu(x-1e4-1e-9) + relu(x-1e4-2e-9))"
+    for symbolic in (False, True):
+        assert check_derivation(f, "x", hat, symbolic=symbolic).verdict == "only_here"
+
+
+def test_kinks_far_out_are_reached() -> None:
+    # beyond the 1e6 the design moved a variable by, these were undecided
+    f = parse("x*x", x=3.0)
+    for claim in ("2*x + relu(x - 1e7)", "2*x*step(x + 1e6)", "2*x + relu(1e-9 - abs(x))"):
+        r = check_derivation(f, "x", claim, symbolic=False)
+        assert r.verdict == "only_here", claim
