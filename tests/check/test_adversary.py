@@ -40,3 +40,11 @@ def test_kinks_far_out_are_reached() -> None:
     for claim in ("2*x + relu(x - 1e7)", "2*x*step(x + 1e6)", "2*x + relu(1e-9 - abs(x))"):
         r = check_derivation(f, "x", claim, symbolic=False)
         assert r.verdict == "only_here", claim
+
+
+def test_a_number_is_held_to_its_digits_not_to_the_floats_atol() -> None:
+    # 0.0000000000000 (± 5e-14) for 1e-13 was proved "correct": SymPy allowed atol = 1e-12
+    f = parse("1e-13*x", x=2.0)
+    assert check_derivation(f, "x", "0.0000000000000").verdict == "wrong"
+    assert check_derivation(f, "x", "0.0000000000001").verdict == "correct"
+    assert check_derivation(f, "x", "0").verdict == "correct"  # ± 0.5
