@@ -342,7 +342,7 @@ def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
     from ..lang import symbolic as sym
 
     def build(sympy: Any) -> tuple[Any, Any, Any]:
-        _unique_leaf_labels(setup)  # in the forked worker: the caller's graph is untouched
+        _leaf_symbols(setup)  # in the forked worker: the caller's graph is untouched
         truth = _sympy_truth(sym, setup)
         if number is not None:
             exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
@@ -425,20 +425,19 @@ def _numbers_unnamed(claim: Value) -> Value:
     return claim
 
 
-def _unique_leaf_labels(setup: Setup) -> None:
-    """Give every labelled leaf that is not the node its label names a label of its own.
+def _leaf_symbols(setup: Setup) -> None:
+    """Name each leaf for SymPy as the points do: a variable by its name, any other leaf (held
+    at its value at every point) as its number. Only in the worker, which has its own copy
+    of the graph.
 
-    SymPy names a leaf's symbol by its label: two leaves both labelled ``x`` (or a leaf
-    labelled like another node's name) would be one symbol, and ``x`` claimed for
-    ∂(x₁·x₂)/∂x₁ would be "proved" although it is x₁ where x₂ is right. Only for the
-    worker, which has its own copy of the graph."""
-    taken = {leaf.label for leaf in setup.order if leaf.is_leaf}
-    for k, leaf in enumerate(n for n in setup.order if n.is_leaf and n.label):
-        if setup.names.get(leaf.label) is not leaf:
-            while (fresh := f"{leaf.label}__leaf{k}") in taken:
-                k += 1
-            taken.add(fresh)
-            leaf.label = fresh
+    SymPy names a leaf's symbol by its label: two leaves both labelled ``x`` were one
+    symbol (``x`` claimed for ∂(x₁·x₂)/∂x₁ was "proved"), and a leaf whose label the points
+    do not know (``c.1``) was a symbol no point gave a value to: ``7`` claimed for
+    ∂(x·c)/∂x = c was "proved" constant and never compared."""
+    variables = {leaf: name for name, leaf in setup.variables.items()}
+    for leaf in setup.order:
+        if leaf.is_leaf:
+            leaf.label = variables.get(leaf, "")
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:

@@ -48,3 +48,14 @@ def test_a_number_is_held_to_its_digits_not_to_the_floats_atol() -> None:
     assert check_derivation(f, "x", "0.0000000000000").verdict == "wrong"
     assert check_derivation(f, "x", "0.0000000000001").verdict == "correct"
     assert check_derivation(f, "x", "0").verdict == "correct"  # ± 0.5
+
+
+def test_a_leaf_the_points_cannot_name_is_its_number_for_sympy() -> None:
+    # c's label is no name, so no point gave SymPy a value for it: 7 claimed for ∂(x·c)/∂x = c
+    # was "proved" (the truth, symbol c, is constant) and never compared with c = 2
+    x, c = Value(3.0, label="x"), Value(2.0, label="c.1")
+    assert check_derivation(x * c, x, "7").verdict == "wrong"
+    assert check_derivation(x * c, x, "2").verdict == "correct"
+    y = Value(3.0, label="foo")  # a variable named otherwise than its label
+    assert check_derivation(y * y, y, "6", names={"x": y}).verdict == "only_here"
+    assert check_derivation(y * y, y, "2*x", names={"x": y}).verdict == "correct"
