@@ -47,7 +47,7 @@ import numpy as np
 
 from ..core.engine import Value, backward_order, grad
 from ..lang.expr import CONSTANTS, FUNCTIONS, parse
-from .design import Design, designed_points
+from .design import Design, branches_covered, designed_points
 from .diagnosis import diagnose, partial
 from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
 from .prover import SECONDS, Job, Proof
@@ -292,7 +292,8 @@ def check_derivation(
     allow = [slack + 1e-20 * abs(setup.truth(p)) for p in sympy_points]
     proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
-    if verdict == "undecided" and not symbolic and design.complete:
+    covered = design.complete and branches_covered(setup, [here, *checked])
+    if verdict == "undecided" and not symbolic and covered:
         verdict = "correct"  # asked for numbers only: agreement on the whole design
     notes = _notes(verdict, number, proof, engine, here.claim, design, symbolic, tol)
     diagnosis = [] if verdict in ("correct", "undecided") else diagnose(
@@ -371,7 +372,8 @@ def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: fl
                      "design that covers every scale, sign and kink, which is not a proof.")
     if verdict == "undecided":
         if not symbolic:
-            why = "the points could not cover every kink (symbolic=False: no proof asked)"
+            why = ("the points could not cover every kink, or every combination of sides of "
+                   "the kinks (symbolic=False: no proof asked)")
         elif proof is None or proof.status == "limit":
             why = "SymPy ran out of its time or memory limit"
         else:

@@ -40,7 +40,7 @@ from ..core.engine import Value
 from ..core.ops import RULES
 from .points import Point, Setup
 
-__all__ = ["SCALES", "Design", "designed_points", "kink_ops"]
+__all__ = ["SCALES", "Design", "branches_covered", "designed_points", "kink_ops"]
 
 SCALES = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3)
 ALONE = (1e3,)  # one variable moved alone to ± these (and its sign flipped)
@@ -127,6 +127,46 @@ def designed_points(
         else:
             design.complete = False  # one side of this kink was never reached
     return design
+
+
+MAX_PATTERN_KINKS = 6  # distinct kinks whose sign patterns are counted (2**6 patterns)
+
+
+def branches_covered(setup: Setup, points: list[Point]) -> bool:
+    """Whether the points visit every combination of sides of the distinct kinks (kink
+    nodes whose arguments have the same signs at every point, or opposite ones, count once).
+
+    Crossing each kink alone is not enough: ``y + relu(x - 1e4)*relu(y - 1e4)`` claimed for
+    ∂(x·y)/∂x crosses both kinks, one at a time, but is wrong only where both arguments are
+    positive. A combination that is impossible (x < 1 and x > 2) is never seen either, so
+    this can say False for a claim that is right; it is what a ``correct`` without a proof
+    needs.
+
+    Example:
+        >>> from autograd_bp import parse
+        >>> f = parse("x*y", x=3.0, y=2.0)
+        >>> x, y = f.parents
+        >>> setup = Setup(f, x, "y + relu(x - 10)*relu(y - 10)", {"x": x, "y": y})
+        >>> def at(a, b): return setup.evaluate({x: a, y: b})
+        >>> branches_covered(setup, [at(3, 2), at(11, 2), at(3, 11)])
+        False
+        >>> branches_covered(setup, [at(3, 2), at(11, 2), at(3, 11), at(11, 11)])
+        True
+    """
+    groups: list[tuple[int, ...]] = []
+    for argument in _kink_arguments(setup)[:MAX_KINK_NODES]:
+        signs = tuple(_sign(argument(p)) for p in points)
+        if signs not in groups and tuple(-s for s in signs) not in groups:
+            groups.append(signs)
+    if len(groups) > MAX_PATTERN_KINKS:
+        return False
+    seen = {tuple(g[k] for g in groups) for k in range(len(points))
+            if all(g[k] != 0 for g in groups)}  # fmt: skip
+    return len(seen) == 2 ** len(groups)
+
+
+def _sign(a: float | None) -> int:
+    return 0 if a is None or a == 0 or a != a else (1 if a > 0 else -1)
 
 
 def _scale_values(base: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:

@@ -59,3 +59,11 @@ def test_a_leaf_the_points_cannot_name_is_its_number_for_sympy() -> None:
     y = Value(3.0, label="foo")  # a variable named otherwise than its label
     assert check_derivation(y * y, y, "6", names={"x": y}).verdict == "only_here"
     assert check_derivation(y * y, y, "2*x", names={"x": y}).verdict == "correct"
+
+
+def test_without_sympy_a_claim_wrong_where_two_kinks_are_both_open_is_not_correct() -> None:
+    # each kink was crossed alone, never both at once: symbolic=False said "correct"
+    f = parse("x*y", x=3.0, y=2.0)
+    for claim in ("y + relu(x-1e4)*relu(y-1e4)", "y + step(x-10)*step(y-10)*step(25-x-y)"):
+        assert check_derivation(f, "x", claim, symbolic=False).verdict != "correct", claim
+    assert check_derivation(f, "x", "y", symbolic=False).verdict == "correct"
