@@ -285,11 +285,7 @@ def check_derivation(
     across = design.points[design.scales:]  # the most telling first: misses, kinks, scales
     sympy_points = [here, *[*misses[:6], *across, *design.points[: design.scales],
                             *around[:4]][: PROVED_AT - 1]]  # fmt: skip
-    # SymPy's exact claim − truth may be off by rounding noise only (1e-20 relative), plus,
-    # for a number, half a unit in its last digit (not the floats' atol: 3.000…001 with 22
-    # digits is not 3)
-    slack = half_unit(number) * 1.000001 if number is not None else 0.0
-    allow = [slack + 1e-20 * abs(setup.truth(p)) for p in sympy_points]
+    allow = _allowances(setup, sympy_points, number)
     proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
     covered = design.complete and branches_covered(setup, [here, *checked])
@@ -311,6 +307,14 @@ def check_derivation(
         diagnosis, output=setup.display[problem.output], wrt=setup.display[wrt_node],
         claim=claim, notes=notes, groups=groups,
     )  # fmt: skip
+
+
+def _allowances(setup: Setup, at: list[Point], number: Decimal | None) -> list[float]:
+    """How far from 0 SymPy's exact claim − truth may be at each point: rounding noise
+    (1e-20 relative), plus, for a number, half a unit in its last digit — not the floats'
+    atol (0.0000000000000 is not 1e-13)."""
+    slack = half_unit(number) * 1.000001 if number is not None else 0.0
+    return [slack + 1e-20 * abs(setup.truth(p)) for p in at]
 
 
 def _verdict(agree_here: bool, misses: list[Point], proof: Proof | None,
