@@ -67,3 +67,13 @@ def test_without_sympy_a_claim_wrong_where_two_kinks_are_both_open_is_not_correc
     for claim in ("y + relu(x-1e4)*relu(y-1e4)", "y + step(x-10)*step(y-10)*step(25-x-y)"):
         assert check_derivation(f, "x", claim, symbolic=False).verdict != "correct", claim
     assert check_derivation(f, "x", "y", symbolic=False).verdict == "correct"
+
+
+def test_a_difference_that_cancels_all_40_digits_is_still_seen() -> None:
+    # the gate step(x + 1e3) cuts a path where 1 − σ(140) ≈ 1e-61: 40 digits said 0, 80 said
+    # 1e-61, the point was dropped, and the claim was undecided instead of refuted
+    from autograd_bp.check.exercise import make_exercise
+
+    ex = make_exercise(2, level=3)
+    r = ex.grade(f"({ex.answer})*step(x + 1e3)")
+    assert r.verdict == "only_here" and r.symbolic is False
