@@ -353,8 +353,11 @@ def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
             exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
                      if s.name in here.leaves}  # fmt: skip
             return sympy.Rational(str(number)), truth, truth.xreplace(exact)
-        bindings = _symbolic_bindings(setup)
-        claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
+        bindings, deltas = _symbolic_bindings(setup, here)
+        placeholders = {bindings[name] for name in setup.used if f"δ:{name}" in deltas}
+        claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings), placeholders))
+        claim = claim.xreplace({sympy.Symbol(label, real=True): sym.derivative(
+            setup.output, node, simplify=False) for label, node in deltas.items()})  # fmt: skip
         return claim, truth, claim
 
     return build
@@ -422,11 +425,11 @@ def default_names(output: Value) -> dict[str, Binding]:
 # --- SymPy ---------------------------------------------------------------------------------
 
 
-def _numbers_unnamed(claim: Value) -> Value:
+def _numbers_unnamed(claim: Value, keep: set[Value]) -> Value:
     """The claim's number leaves without the source-text label parse gives them, so that
     SymPy reads them as numbers, not symbols (the leaves are the claim's own, fresh)."""
     for node in backward_order(claim):
-        if node.is_leaf and not node.label.isidentifier():
+        if node.is_leaf and not node.label.isidentifier() and node not in keep:
             node.label = ""
     return claim
 
@@ -447,22 +450,24 @@ def _leaf_symbols(setup: Setup) -> None:
 
 
 def _sympy_truth(sym: Any, setup: Setup) -> Any:
-    """SymPy's ∂output/∂wrt, unsimplified (the check tests claim − truth itself):
-    ``symbolic.derivative`` for a leaf, the ``create_graph`` derivative for a node."""
-    if setup.wrt.is_leaf:
-        return sym.derivative(setup.output, setup.wrt, simplify=False)
-    (d,) = grad(setup.output, [setup.wrt], create_graph=True)
-    return sym.to_sympy(d)
+    """SymPy's ∂output/∂wrt, unsimplified (the check tests claim − truth itself), by reverse
+    mode over the op table's formulas, for a leaf or a node alike: the ``create_graph``
+    derivative would hold each local derivative of relu, step, … as its number at the
+    given point, a gate frozen on one side of its kink."""
+    return sym.derivative(setup.output, setup.wrt, simplify=False)
 
 
-def _symbolic_bindings(setup: Setup) -> dict[str, Value]:
-    """Each name of the claim as a Value over the graph's leaves; a δ as the derivative
-    graph ``grad(..., create_graph=True)`` builds from the same op rules."""
+def _symbolic_bindings(setup: Setup, here: Point) -> tuple[dict[str, Value], dict[str, Any]]:
+    """Each name of the claim as a Value over the graph's leaves; a δ as a placeholder leaf
+    (labelled ``δ:name``, no name a variable can have), with the SymPy derivative to put in
+    its place — the same formulas as the truth, every gate a Heaviside of its argument."""
     out: dict[str, Value] = {}
+    deltas: dict[str, Any] = {}
     for name in setup.used:
         bound = setup.names[name]
         if isinstance(bound, Partial):
-            (out[name],) = grad(setup.output, [bound.node], create_graph=True)
+            out[name] = Value(here.grads.get(bound.node, 0.0), label=f"δ:{name}")
+            deltas[out[name].label] = bound.node
         else:
             out[name] = bound
-    return out
+    return out, deltas

@@ -77,3 +77,17 @@ def test_a_difference_that_cancels_all_40_digits_is_still_seen() -> None:
     ex = make_exercise(2, level=3)
     r = ex.grade(f"({ex.answer})*step(x + 1e3)")
     assert r.verdict == "only_here" and r.symbolic is False
+
+
+def test_deltas_in_a_relu_network_keep_their_gates_for_sympy() -> None:
+    # SymPy read each δ as the create_graph derivative, which holds relu's local derivative
+    # as its number at the given point: the textbook BP4 answer δ·a was refuted ("only here")
+    from autograd_bp.check.problems import nielsen_problem
+
+    p = nielsen_problem([2, 3, 2], activation="relu")
+    for claim in ("delta2_1*a1_1", "(delta3_1*w3_1_1 + delta3_2*w3_2_1)*step(z2_1)*a1_1"):
+        r = check_derivation(p, "w2_1_1", claim)
+        assert (r.verdict, r.symbolic) == ("correct", True), claim
+    assert check_derivation(p, "z2_1", "delta2_1").verdict == "correct"
+    missing_gate = "(delta3_1*w3_1_1 + delta3_2*w3_2_1)*a1_1"
+    assert check_derivation(p, "w2_1_1", missing_gate).verdict == "only_here"
