@@ -47,7 +47,7 @@ import numpy as np
 
 from ..core.engine import Value, backward_order, grad
 from ..lang.expr import CONSTANTS, FUNCTIONS, parse
-from .design import Design, designed_points
+from .design import Design, branches_covered, designed_points
 from .diagnosis import diagnose, partial
 from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
 from .prover import SECONDS, Job, Proof
@@ -285,11 +285,11 @@ def check_derivation(
     across = design.points[design.scales:]  # the most telling first: misses, kinks, scales
     sympy_points = [here, *[*misses[:6], *across, *design.points[: design.scales],
                             *around[:4]][: PROVED_AT - 1]]  # fmt: skip
-    allow = [tol[1] if number is not None else 1e-20 * abs(setup.truth(p))
-             for p in sympy_points]  # fmt: skip
+    allow = _allowances(setup, sympy_points, number)
     proof = None if job is None else job.finish([p.leaves for p in sympy_points], allow)
     verdict, misses = _verdict(agree_here, misses, proof, sympy_points)
-    if verdict == "undecided" and not symbolic and design.complete:
+    covered = design.complete and branches_covered(setup, [here, *checked])
+    if verdict == "undecided" and not symbolic and covered:
         verdict = "correct"  # asked for numbers only: agreement on the whole design
     notes = _notes(verdict, number, proof, engine, here.claim, design, symbolic, tol)
     diagnosis = [] if verdict in ("correct", "undecided") else diagnose(
@@ -307,6 +307,14 @@ def check_derivation(
         diagnosis, output=setup.display[problem.output], wrt=setup.display[wrt_node],
         claim=claim, notes=notes, groups=groups,
     )  # fmt: skip
+
+
+def _allowances(setup: Setup, at: list[Point], number: Decimal | None) -> list[float]:
+    """How far from 0 SymPy's exact claim − truth may be at each point: rounding noise
+    (1e-20 relative), plus, for a number, half a unit in its last digit — not the floats'
+    atol (0.0000000000000 is not 1e-13)."""
+    slack = half_unit(number) * 1.000001 if number is not None else 0.0
+    return [slack + 1e-20 * abs(setup.truth(p)) for p in at]
 
 
 def _verdict(agree_here: bool, misses: list[Point], proof: Proof | None,
@@ -339,13 +347,17 @@ def _builder(setup: Setup, here: Point, number: Decimal | None) -> Any:
     from ..lang import symbolic as sym
 
     def build(sympy: Any) -> tuple[Any, Any, Any]:
+        _leaf_symbols(setup)  # in the forked worker: the caller's graph is untouched
         truth = _sympy_truth(sym, setup)
         if number is not None:
             exact = {s: sympy.Rational(repr(here.leaves[s.name])) for s in truth.free_symbols
                      if s.name in here.leaves}  # fmt: skip
             return sympy.Rational(str(number)), truth, truth.xreplace(exact)
-        bindings = _symbolic_bindings(setup)
-        claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings)))
+        bindings, deltas = _symbolic_bindings(setup, here)
+        placeholders = {bindings[name] for name in setup.used if f"δ:{name}" in deltas}
+        claim = sym.to_sympy(_numbers_unnamed(parse(setup.claim_text, **bindings), placeholders))
+        claim = claim.xreplace({sympy.Symbol(label, real=True): sym.derivative(
+            setup.output, node, simplify=False) for label, node in deltas.items()})  # fmt: skip
         return claim, truth, claim
 
     return build
@@ -367,7 +379,8 @@ def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: fl
                      "design that covers every scale, sign and kink, which is not a proof.")
     if verdict == "undecided":
         if not symbolic:
-            why = "the points could not cover every kink (symbolic=False: no proof asked)"
+            why = ("the points could not cover every kink, or every combination of sides of "
+                   "the kinks (symbolic=False: no proof asked)")
         elif proof is None or proof.status == "limit":
             why = "SymPy ran out of its time or memory limit"
         else:
@@ -412,32 +425,49 @@ def default_names(output: Value) -> dict[str, Binding]:
 # --- SymPy ---------------------------------------------------------------------------------
 
 
-def _numbers_unnamed(claim: Value) -> Value:
+def _numbers_unnamed(claim: Value, keep: set[Value]) -> Value:
     """The claim's number leaves without the source-text label parse gives them, so that
     SymPy reads them as numbers, not symbols (the leaves are the claim's own, fresh)."""
     for node in backward_order(claim):
-        if node.is_leaf and not node.label.isidentifier():
+        if node.is_leaf and not node.label.isidentifier() and node not in keep:
             node.label = ""
     return claim
 
 
+def _leaf_symbols(setup: Setup) -> None:
+    """Name each leaf for SymPy as the points do: a variable by its name, any other leaf (held
+    at its value at every point) as its number. Only in the worker, which has its own copy
+    of the graph.
+
+    SymPy names a leaf's symbol by its label: two leaves both labelled ``x`` were one
+    symbol (``x`` claimed for ∂(x₁·x₂)/∂x₁ was "proved"), and a leaf whose label the points
+    do not know (``c.1``) was a symbol no point gave a value to: ``7`` claimed for
+    ∂(x·c)/∂x = c was "proved" constant and never compared."""
+    variables = {leaf: name for name, leaf in setup.variables.items()}
+    for leaf in setup.order:
+        if leaf.is_leaf:
+            leaf.label = variables.get(leaf, "")
+
+
 def _sympy_truth(sym: Any, setup: Setup) -> Any:
-    """SymPy's ∂output/∂wrt, unsimplified (the check tests claim − truth itself):
-    ``symbolic.derivative`` for a leaf, the ``create_graph`` derivative for a node."""
-    if setup.wrt.is_leaf:
-        return sym.derivative(setup.output, setup.wrt, simplify=False)
-    (d,) = grad(setup.output, [setup.wrt], create_graph=True)
-    return sym.to_sympy(d)
+    """SymPy's ∂output/∂wrt, unsimplified (the check tests claim − truth itself), by reverse
+    mode over the op table's formulas, for a leaf or a node alike: the ``create_graph``
+    derivative would hold each local derivative of relu, step, … as its number at the
+    given point, a gate frozen on one side of its kink."""
+    return sym.derivative(setup.output, setup.wrt, simplify=False)
 
 
-def _symbolic_bindings(setup: Setup) -> dict[str, Value]:
-    """Each name of the claim as a Value over the graph's leaves; a δ as the derivative
-    graph ``grad(..., create_graph=True)`` builds from the same op rules."""
+def _symbolic_bindings(setup: Setup, here: Point) -> tuple[dict[str, Value], dict[str, Any]]:
+    """Each name of the claim as a Value over the graph's leaves; a δ as a placeholder leaf
+    (labelled ``δ:name``, no name a variable can have), with the SymPy derivative to put in
+    its place — the same formulas as the truth, every gate a Heaviside of its argument."""
     out: dict[str, Value] = {}
+    deltas: dict[str, Any] = {}
     for name in setup.used:
         bound = setup.names[name]
         if isinstance(bound, Partial):
-            (out[name],) = grad(setup.output, [bound.node], create_graph=True)
+            out[name] = Value(here.grads.get(bound.node, 0.0), label=f"δ:{name}")
+            deltas[out[name].label] = bound.node
         else:
             out[name] = bound
-    return out
+    return out, deltas

@@ -10,10 +10,12 @@ domain:
 * **kinks**: for every node (of the graph *and* of the claim) whose op has a kink — found in
   the op table by probing each one-operand op on both sides of 0 (relu, abs, step, sign,
   leaky_relu, recip's pole, and any registered op like them) — points on both sides of it:
-  where two points straddle the kink, bisection finds where its argument crosses 0 and
-  points are put at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each side. The other side is looked
-  for first by moving one variable at a time away from the given point (further and further
-  out), so that the others keep their values; else among all the points.
+  where two points straddle the kink, bisection finds where its argument crosses 0 (to the
+  float resolution of the segment, so that a kink 10⁻⁹ past another still gets a point
+  between them) and points are put there and at 10⁻⁵, 10⁻³ and 10⁻¹ of the way on each
+  side. The other side is looked for first by moving one variable at a time away from the
+  given point (further and further out, up to 10¹²), so that the others keep their values;
+  else among all the points.
 
 Example:
     >>> from autograd_bp import parse
@@ -38,15 +40,15 @@ from ..core.engine import Value
 from ..core.ops import RULES
 from .points import Point, Setup
 
-__all__ = ["SCALES", "Design", "designed_points", "kink_ops"]
+__all__ = ["SCALES", "Design", "branches_covered", "designed_points", "kink_ops"]
 
 SCALES = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3)
 ALONE = (1e3,)  # one variable moved alone to ± these (and its sign flipped)
-FAR = (1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6)  # looking for a kink's other side
+FAR = (1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6, 1e8, 1e12)  # looking for a kink's other side
 SIDES = (1e-5, 1e-3, 1e-1)  # how far past a crossing, as a fraction of the segment
 MAX_KINK_NODES = 24
 MAX_VARIABLES = 24
-BISECTIONS = 24
+BISECTIONS = 80  # to the float resolution of the segment: a kink 1e-9 past another is seen
 SECONDS = 1.5  # the numeric design's share of the 10 s a check may take
 
 
@@ -125,6 +127,46 @@ def designed_points(
         else:
             design.complete = False  # one side of this kink was never reached
     return design
+
+
+MAX_PATTERN_KINKS = 6  # distinct kinks whose sign patterns are counted (2**6 patterns)
+
+
+def branches_covered(setup: Setup, points: list[Point]) -> bool:
+    """Whether the points visit every combination of sides of the distinct kinks (kink
+    nodes whose arguments have the same signs at every point, or opposite ones, count once).
+
+    Crossing each kink alone is not enough: ``y + relu(x - 1e4)*relu(y - 1e4)`` claimed for
+    ∂(x·y)/∂x crosses both kinks, one at a time, but is wrong only where both arguments are
+    positive. A combination that is impossible (x < 1 and x > 2) is never seen either, so
+    this can say False for a claim that is right; it is what a ``correct`` without a proof
+    needs.
+
+    Example:
+        >>> from autograd_bp import parse
+        >>> f = parse("x*y", x=3.0, y=2.0)
+        >>> x, y = f.parents
+        >>> setup = Setup(f, x, "y + relu(x - 10)*relu(y - 10)", {"x": x, "y": y})
+        >>> def at(a, b): return setup.evaluate({x: a, y: b})
+        >>> branches_covered(setup, [at(3, 2), at(11, 2), at(3, 11)])
+        False
+        >>> branches_covered(setup, [at(3, 2), at(11, 2), at(3, 11), at(11, 11)])
+        True
+    """
+    groups: list[tuple[int, ...]] = []
+    for argument in _kink_arguments(setup)[:MAX_KINK_NODES]:
+        signs = tuple(_sign(argument(p)) for p in points)
+        if signs not in groups and tuple(-s for s in signs) not in groups:
+            groups.append(signs)
+    if len(groups) > MAX_PATTERN_KINKS:
+        return False
+    seen = {tuple(g[k] for g in groups) for k in range(len(points))
+            if all(g[k] != 0 for g in groups)}  # fmt: skip
+    return len(seen) == 2 ** len(groups)
+
+
+def _sign(a: float | None) -> int:
+    return 0 if a is None or a == 0 or a != a else (1 if a > 0 else -1)
 
 
 def _scale_values(base: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -213,6 +255,8 @@ def _straddle(argument: Argument, p: np.ndarray, q: np.ndarray,
     lo, hi = 0.0, 1.0  # argument > 0 at lo, < 0 at hi
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break  # the bracket is as narrow as floats make it
         point = at(p + mid * (q - p))
         a = None if point is None else argument(point)
         if a is None:
