@@ -96,6 +96,11 @@ def build(tree: Tree, env: dict[str, Any], lib: str, seen: list[Any]) -> Any:
             seen.append((kind, operand, None, out))  # the operand, for known_divergence
     else:
         a, b = build(tree[1], env, lib, seen), build(tree[2], env, lib, seen)
+        if kind == "pow" and lib == "torch" and tree[2][0] == "const":
+            # a number exponent as a user writes it (x**0.5), not a 0-d tensor: PyTorch's two
+            # spellings differ at -0.0 (x**0.5 is sqrt: -0.0, grad -inf; x**tensor(0.5) gives
+            # +0.0, grad +inf), and the engine follows the first
+            b = tree[2][1]
         if isinstance(a, float) and isinstance(b, float):  # not float arithmetic: the engine's
             a = Value(a)
         out = BINARY[kind](a, b)
