@@ -67,3 +67,13 @@ def chromium(profile_dir, window: str = "1400,1000") -> object:
                  f"--window-size={window}", f"--user-data-dir={profile_dir}"):  # fmt: skip
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
+
+
+def expression(text: str, **values: float):
+    """An expression's graph with its output called f, as the command line names it (the
+    checker's tests grade claims about ∂f/∂…)."""
+    from autograd_bp import parse
+
+    f = parse(text, **values)
+    f.label = "f"
+    return f

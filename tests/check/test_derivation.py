@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import expression
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograd_bp import Value, parse
+from autograd_bp import Value
 from autograd_bp.check.derivation import MIN_POINTS, ClaimError, Problem
 from autograd_bp.check.gradcheck import check_derivation
 from autograd_bp.check.points import Setup, replay
@@ -24,12 +25,6 @@ W1_ONE_PATH = "delta_o1*w5*out_h1*(1-out_h1)*x1"
 def worked():
     return worked_problem()
 
-
-def expression(text: str, **values: float) -> Value:
-    """An expression's graph with its output called f, as the command line names it."""
-    f = parse(text, **values)
-    f.label = "f"
-    return f
 
 
 def diagnosis(report) -> str:

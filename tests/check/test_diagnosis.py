@@ -7,10 +7,11 @@ import math
 import re
 
 import pytest
+from conftest import expression
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from autograd_bp import Value, parse
+from autograd_bp import Value
 from autograd_bp.check.diagnosis import diagnose, paths_to
 from autograd_bp.check.gradcheck import check_derivation
 from autograd_bp.check.points import Setup
@@ -30,11 +31,6 @@ TWO_RELUS_AT = {"x": 1.0, "w1": -0.5, "b1": 0.2, "w2": 0.8, "b2": 0.1, "v1": 0.7
 def worked():
     return worked_problem()
 
-
-def expression(text: str, **values: float) -> Value:
-    f = parse(text, **values)
-    f.label = "f"
-    return f
 
 
 def first(report) -> str:

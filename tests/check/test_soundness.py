@@ -8,10 +8,10 @@ import time
 from decimal import Decimal
 
 import pytest
+from conftest import expression
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograd_bp import Value, parse
 from autograd_bp.check.derivation import EXIT_CODES, VERDICTS, check_derivation
 from autograd_bp.check.design import kink_ops
 from autograd_bp.check.exercise import make_exercise
@@ -19,11 +19,6 @@ from autograd_bp.check.prover import Job, prove
 
 BOMB = "2*x + tanh(0.123456789) - 2*sigmoid(0.246913578) + 1"
 
-
-def expression(text: str, **values: float) -> Value:
-    f = parse(text, **values)
-    f.label = "f"
-    return f
 
 
 def grade(text: str, claim: str, wrt: str = "x", **values: float):
