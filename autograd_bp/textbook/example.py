@@ -25,6 +25,7 @@ from typing import Any
 from ..core.engine import Value, sum_values
 from ..nn.modules import MLP
 from .example_file import SCHEDULES, Example
+from .worked import trainable
 
 __all__ = ["Names", "Run", "build", "compute_example", "names_for", "run_forward", "step"]
 
@@ -171,18 +172,6 @@ def run_forward(net: MLP, ex: Example) -> Run:
     return Run(nodes, x, zs, as_, cost)
 
 
-def _trainable(net: MLP, ex: Example) -> list[list[Value]]:
-    out = []
-    for layer in net.layers:
-        ps: list[Value] = []
-        for n in layer.neurons:
-            ps += n.w
-            if ex.update_biases and n.b is not None and all(n.b is not q for q in ps):
-                ps.append(n.b)
-        out.append(ps)
-    return out
-
-
 def _sequential_descent(net: MLP, run: Run, layers: list[list[Value]], lr: float) -> None:
     """Below the (already moved) top layer, layer by layer downward: δ through the
     already-updated weights above (the forward activations stay those of this pass), the
@@ -212,7 +201,7 @@ def _descend(params: list[Value], lr: float) -> None:
 
 def step(net: MLP, ex: Example, schedule: str) -> None:
     """One gradient-descent update of ``net`` under ``schedule`` (see :mod:`.worked`)."""
-    layers = _trainable(net, ex)
+    layers = trainable(net, ex.update_biases)
     net.zero_grad()
     run = run_forward(net, ex)
     run.cost.backward()

@@ -48,6 +48,7 @@ __all__ = [
     "compute",
     "forward",
     "train",
+    "trainable",
     "nielsen_lines",
 ]
 
@@ -169,8 +170,15 @@ def forward(net: MLP, x: Sequence[float] = SEED_INPUTS, y: Sequence[float] = SEE
     return Pass(nodes)
 
 
-def _trainable(net: MLP, update_biases: bool) -> list[list[Value]]:
-    """Per layer, the parameters an update may move (biases only when asked)."""
+def trainable(net: MLP, update_biases: bool) -> list[list[Value]]:
+    """Per layer, the parameters an update may move (biases only when asked; a bias the layer
+    shares, as Mazur's b1 and b2, once).
+
+    Example:
+        >>> net, _ = build_network()
+        >>> [len(ps) for ps in trainable(net, False)], [len(ps) for ps in trainable(net, True)]
+        ([4, 4], [5, 5])
+    """
     out = []
     for layer in net.layers:
         params: list[Value] = []
@@ -199,7 +207,7 @@ def step(
     """One gradient-descent update of ``net`` under ``schedule`` (see the module docs)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    layers = _trainable(net, update_biases)
+    layers = trainable(net, update_biases)
     net.zero_grad()
     p = forward(net, x, y)
     p["E_total"].backward()
