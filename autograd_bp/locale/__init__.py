@@ -1,0 +1,133 @@
+"""Every text a learner reads, in their language: English by default, Chinese with
+``--lang zh`` or ``AUTOGRAD_BP_LANG=zh``.
+
+Messages are marked in the source with :func:`_` (or :func:`N_` where a constant is
+defined, translated later where it is shown) and kept as gettext catalogs under
+``autograd_bp/locale/<lang>/LC_MESSAGES/autograd_bp.po``, extracted and compiled with
+Babel (``make messages``). Formulas and names (∂E/∂w5, w²₁₁, relu) are never translated.
+
+The language is chosen per context (a thread, a request): :func:`use_language` sets it for
+a block; otherwise ``AUTOGRAD_BP_LANG`` decides; otherwise English.
+
+>>> with use_language("en"):
+...     _("correct")
+'correct'
+>>> normalize("zh_CN.UTF-8")
+'zh'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import gettext as gettext_module
+import os
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("en", "zh")
+DOMAIN = "autograd_bp"
+LOCALE_DIR = Path(__file__).parent
+ENVIRONMENT_VARIABLE = "AUTOGRAD_BP_LANG"
+
+_chosen: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "autograd_bp_language", default=None
+)
+
+
+class LanguageError(ValueError):
+    """A language this package has no catalog for.
+
+    >>> normalize("fr")
+    Traceback (most recent call last):
+    ...
+    autograd_bp.locale.LanguageError: language 'fr' is not available; choose one of: en, zh
+    """
+
+
+def normalize(name: str) -> str:
+    """The catalog a language name means: ``zh``, ``zh_CN``, ``zh-Hans``, ``zh_CN.UTF-8``
+    are all ``zh``; ``en_US`` is ``en``.
+
+    >>> normalize("en-US")
+    'en'
+    """
+    base = name.strip().split(".")[0].replace("-", "_").split("_")[0].lower()
+    if base not in LANGUAGES:
+        raise LanguageError(
+            f"language {name!r} is not available; choose one of: {', '.join(LANGUAGES)}"
+        )
+    return base
+
+
+def language() -> str:
+    """The language in use here: the one :func:`use_language` set, else
+    ``AUTOGRAD_BP_LANG``, else English.
+
+    >>> with use_language("zh"):
+    ...     language()
+    'zh'
+    """
+    chosen = _chosen.get()
+    if chosen is not None:
+        return chosen
+    from_environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    return normalize(from_environment) if from_environment else "en"
+
+
+@contextlib.contextmanager
+def use_language(name: str) -> Iterator[str]:
+    """Speak ``name`` inside the block (this thread or task only).
+
+    >>> with use_language("en") as lang:
+    ...     lang
+    'en'
+    """
+    token = _chosen.set(normalize(name))
+    try:
+        yield _chosen.get() or "en"
+    finally:
+        _chosen.reset(token)
+
+
+@cache
+def translations(lang: str) -> gettext_module.NullTranslations:
+    """The compiled catalog for ``lang`` (English is the source text itself).
+
+    >>> translations("en").gettext("wrong")
+    'wrong'
+    """
+    if lang == "en":
+        return gettext_module.NullTranslations()
+    return gettext_module.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang])
+
+
+def _(message: str) -> str:
+    """``message`` in the language in use.
+
+    >>> with use_language("en"):
+    ...     _("wrong")
+    'wrong'
+    """
+    return translations(language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the language in use.
+
+    >>> with use_language("en"):
+    ...     ngettext("{n} path", "{n} paths", 2).format(n=2)
+    '2 paths'
+    """
+    return translations(language()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it now (a constant defined at
+    import time, translated with :func:`_` where it is shown).
+
+    >>> N_("correct")
+    'correct'
+    """
+    return message
