@@ -131,3 +131,28 @@ def N_(message: str) -> str:
     'correct'
     """
     return message
+
+
+# ------------------------------------------------------------------ catalogs sent to a page
+# The web pages (the playground, the `steps` page, the Jupyter widget) translate in the
+# browser: they get the "web" domain's messages as a JSON object, msgid -> text.
+
+
+def catalog(domain: str, lang: str) -> dict[str, str]:
+    """Every message of ``domain``'s compiled catalog for ``lang``, msgid → translation,
+    read from ``<lang>/LC_MESSAGES/<domain>.mo`` with the standard library's gettext.
+    English is the source text itself: its catalog is empty.
+
+    >>> catalog("web", "en")
+    {}
+    >>> catalog("web", "zh-CN")["next ▶"]
+    '下一步 ▶'
+    """
+    lang = normalize(lang)
+    if lang == "en":
+        return {}
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.mo"
+    with open(path, "rb") as f:
+        read = gettext_module.GNUTranslations(f)
+    messages: dict[object, str] = vars(read)["_catalog"]  # gettext keeps them there, by msgid
+    return {k: v for k, v in messages.items() if isinstance(k, str) and k}

@@ -4,7 +4,7 @@ the JSON API. Nothing in a request is evaluated by Python: expressions go throug
 
 Example:
     >>> [route.path for route in create_app().routes]
-    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables', '/static']
+    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables', '/static', '/api/messages']
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._io import dumps_strict
+from ..locale import LANGUAGES, LanguageError, catalog, language, normalize
 from . import STATIC, worker
 from .data import PRESETS, RequestError
 
@@ -109,7 +110,7 @@ def _stop(proc: BaseProcess) -> None:
 
 
 async def _compute(kind: str, payload: dict[str, Any], request: Request,
-                   timeout: float) -> Response | None:  # fmt: skip
+                   timeout: float, lang: str = "en") -> Response | None:  # fmt: skip
     """``worker.answer`` in its own process, stopped after ``timeout`` seconds or when the
     client leaves (then None: nobody is there to answer)."""
     loop = asyncio.get_running_loop()
@@ -117,7 +118,8 @@ async def _compute(kind: str, payload: dict[str, Any], request: Request,
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     # not a daemon: the computation may start processes of its own (a bounded checker);
     # it is stopped below in every case
-    proc = _CONTEXT.Process(target=worker.answer, args=(kind, payload, sender), daemon=False)
+    proc = _CONTEXT.Process(target=worker.answer, args=(kind, payload, sender, lang),
+                           daemon=False)  # fmt: skip
     proc.start()
     sender.close()
     try:
@@ -140,18 +142,20 @@ async def _compute(kind: str, payload: dict[str, Any], request: Request,
         await run_in_threadpool(_stop, proc)
 
 
-def _endpoint(kind: str, timeout: float, turns: asyncio.Semaphore) -> Callable[..., Any]:
+def _endpoint(kind: str, timeout: float, turns: asyncio.Semaphore,
+              lang: str = "en") -> Callable[..., Any]:  # fmt: skip
     async def endpoint(request: Request) -> Response:
         try:
             payload = await _payload(request)
-        except RequestError as e:
+            answer_in = _language(request, lang)
+        except (RequestError, LanguageError) as e:
             return _error(400, str(e))
         try:
             await asyncio.wait_for(turns.acquire(), timeout)
         except TimeoutError:
             return _error(503, "the playground is busy with other requests; try again")
         try:
-            reply = await _compute(kind, payload, request, timeout)
+            reply = await _compute(kind, payload, request, timeout, answer_in)
         finally:
             turns.release()
         return reply if reply is not None else Response(status_code=499)
@@ -218,26 +222,52 @@ async def _presets(request: Request) -> Response:
     return _json({"presets": PRESETS})
 
 
+def _language(request: Request, default: str) -> str:
+    """The language a request asks for (``?lang=zh``), else the server's."""
+    asked = request.query_params.get("lang")
+    return normalize(asked) if asked else default
+
+
+def _messages(default: str) -> Callable[..., Any]:
+    """``GET /api/messages[?lang=zh]``: the page's texts in that language (the "web"
+    catalog, msgid → text; English: empty), which the page translates itself with."""
+
+    async def messages(request: Request) -> Response:
+        try:
+            lang = _language(request, default)
+        except LanguageError as e:
+            return _error(400, str(e))
+        return _json({"lang": lang, "languages": list(LANGUAGES),
+                      "messages": catalog("web", lang)})  # fmt: skip
+
+    return messages
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, exc.detail)
 
 
 def create_app(host: str = "127.0.0.1", port: int | None = None, *,
-               timeout: float = REQUEST_TIMEOUT) -> Starlette:  # fmt: skip
+               timeout: float = REQUEST_TIMEOUT, lang: str | None = None) -> Starlette:  # fmt: skip
     """The playground: ``GET /`` the page, ``GET /api/presets``, ``POST /api/grad`` and
     ``POST /api/check`` (see docs/cli.md for the schemas), ``/static/…`` its files. Only
     requests to ``host`` (or localhost) on ``port`` (None: any port) from the page itself are
-    served; each API request computes in its own process for at most ``timeout`` seconds."""
+    served; each API request computes in its own process for at most ``timeout`` seconds.
+    ``lang`` (default: :func:`autograd_bp.locale.language`, so ``serve --lang`` or
+    ``AUTOGRAD_BP_LANG``) is the page's language unless a request asks ``?lang=``:
+    ``GET /api/messages`` sends its catalog, the API answers in it."""
+    lang = normalize(lang) if lang is not None else language()
     turns = asyncio.Semaphore(MAX_WORKERS)
     routes = [
         Route("/", _index, methods=["GET"]),
         Route("/api/presets", _presets, methods=["GET"]),
-        Route("/api/grad", _endpoint("grad", timeout, turns), methods=["POST"]),
-        Route("/api/check", _endpoint("check", timeout, turns), methods=["POST"]),
-        Route("/api/variables", _endpoint("variables", timeout, turns), methods=["POST"]),
+        Route("/api/grad", _endpoint("grad", timeout, turns, lang), methods=["POST"]),
+        Route("/api/check", _endpoint("check", timeout, turns, lang), methods=["POST"]),
+        Route("/api/variables", _endpoint("variables", timeout, turns, lang), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    routes.append(Route("/api/messages", _messages(lang), methods=["GET"]))
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
                      middleware=[Middleware(_SameOrigin, host=host, port=port)])  # fmt: skip
 

@@ -25,6 +25,13 @@ from ..show.steps import step_data
 __all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
            "graph_data", "variables_payload"]  # fmt: skip
 
+
+def _page(text: str) -> str:
+    """Mark a text the page shows in its reader's language: the "web" catalog has it
+    (scripts/web_messages.py extracts these), the page translates it."""
+    return text
+
+
 MAX_STEPS = 600  # backward steps sent to the page (one per edge of the graph)
 MAX_NAMES = 200  # variables in one request
 
@@ -136,7 +143,7 @@ def _worked_preset() -> dict[str, Any]:
     values = dict(worked.SEED_PARAMETERS)
     values.update(zip(("x1", "x2"), worked.SEED_INPUTS))
     values.update(zip(("target_o1", "target_o2"), worked.SEED_TARGETS))
-    return {"name": "Mazur's worked example (2-2-2, E_total)", "expression": program,
+    return {"name": _page("Mazur's worked example (2-2-2, E_total)"), "expression": program,
             "values": values, "wrt": "w5",
             "claim": "-(target_o1 - out_o1)*out_o1*(1 - out_o1)*out_h1"}  # fmt: skip
 
@@ -151,17 +158,17 @@ def _mlp_preset(seed: int = 0) -> dict[str, Any]:
         "h1 = tanh(w11*x1 + w12*x2 + b1)", "h2 = tanh(w21*x1 + w22*x2 + b2)",
         "out = tanh(v1*h1 + v2*h2 + c)", "loss = 0.5*(y - out)**2",
     ])  # fmt: skip
-    return {"name": "small MLP (2-2-1, tanh, squared error)", "expression": program,
+    return {"name": _page("small MLP (2-2-1, tanh, squared error)"), "expression": program,
             "values": values, "wrt": "w11",
             "claim": "-(y - out)*(1 - out**2)*v1*(1 - h1**2)*x1"}  # fmt: skip
 
 
 PRESETS: list[dict[str, Any]] = [
-    {"name": "sigmoid neuron", "expression": "sigmoid(w*x + b)",
+    {"name": _page("sigmoid neuron"), "expression": "sigmoid(w*x + b)",
      "values": {"w": 0.4, "x": 0.5, "b": 0.1}, "wrt": "w",
      "claim": "sigmoid(w*x + b)*(1 - sigmoid(w*x + b))*x"},
     _worked_preset(),
     _mlp_preset(),
-    {"name": "x used twice", "expression": "tanh(x*x + y)", "values": {"x": 0.5, "y": -1.0},
+    {"name": _page("x used twice"), "expression": "tanh(x*x + y)", "values": {"x": 0.5, "y": -1.0},
      "wrt": "x", "claim": "(1 - tanh(x*x + y)**2)*2*x"},
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core.ops import DomainError
 from ..lang.expr import ExpressionError
+from ..locale import use_language
 from ..show.viz import GraphvizNotFound, GraphvizTimeout
 from .data import RequestError, check_payload, grad_payload, variables_payload
 
@@ -52,9 +53,9 @@ def compute(kind: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 500, {"error": f"internal error ({type(e).__name__}): {e}"}
 
 
-def answer(kind: str, payload: dict[str, Any], conn: Connection) -> None:
+def answer(kind: str, payload: dict[str, Any], conn: Connection, lang: str = "en") -> None:
     """The child process's body: its own process group (so ``dot`` dies with it), a memory
-    cap, then :func:`compute`'s answer sent on ``conn``."""
+    cap, then :func:`compute`'s answer, its texts in ``lang``, sent on ``conn``."""
     if hasattr(os, "setsid"):
         os.setsid()
     try:
@@ -63,5 +64,6 @@ def answer(kind: str, payload: dict[str, Any], conn: Connection) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ImportError, ValueError, OSError):  # not POSIX, or a lower hard limit already
         pass
-    conn.send(compute(kind, payload))
+    with use_language(lang):
+        conn.send(compute(kind, payload))
     conn.close()

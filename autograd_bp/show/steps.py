@@ -24,6 +24,7 @@ from typing import Any
 from .._io import atomic_write_text, strict_json
 from ..core.engine import Value, backward_order, chain_rule
 from ..core.graph import Naming, names, uses
+from ..locale import catalog, language, normalize, use_language
 from .diagrams import COLORS, FINAL, HIGHLIGHT, StepStyle, draw_dot, pipe, significant
 from .explain import explain_nodes, wrap
 from .graphviz_bounds import DOT_TIMEOUT, check_drawable
@@ -201,6 +202,7 @@ def render_steps(
     max_steps: int = 400,
     expression: str | None = None,
     dot_timeout: float = DOT_TIMEOUT,
+    lang: str | None = None,
     **draw_options: Any,
 ) -> Path:
     """Write ``index.html`` into ``directory``: the backward pass of ``root`` to step through
@@ -212,7 +214,9 @@ def render_steps(
     diagram (drawn once, restyled per step) with zoom and pan, and each node's chain-rule sum
     on hover. More than ``max_steps`` steps, or a graph too large to lay out, is refused
     before ``dot`` runs; ``dot`` is stopped after ``dot_timeout`` seconds. The
-    ``step_NNN.svg`` files earlier versions wrote, one per step, are removed.
+    ``step_NNN.svg`` files earlier versions wrote, one per step, are removed. ``lang``
+    (default: :func:`autograd_bp.locale.language`) is the page's language: its texts are
+    the "web" catalog's, embedded, so the page needs nothing but itself.
 
     Example:
         >>> import tempfile
@@ -223,9 +227,12 @@ def render_steps(
         ('index.html', 1)
     """
     precision = draw_options.pop("precision", 4)
-    data = step_data(root, precision, max_steps=max_steps, dot_timeout=dot_timeout,
-                     what="render_steps", hint="step through a smaller expression (or raise "
-                     "max_steps)", **draw_options)  # fmt: skip
+    lang = normalize(lang) if lang is not None else language()
+    with use_language(lang):  # the steps' own texts, where the Python catalog has them
+        data = step_data(root, precision, max_steps=max_steps, dot_timeout=dot_timeout,
+                         what="render_steps", hint="step through a smaller expression (or "
+                         "raise max_steps)", **draw_options)  # fmt: skip
+    messages = {"lang": lang, "messages": catalog("web", lang)}
     lines = [expression] if expression is not None else expression_lines(root)
     stepper = (STATIC / "stepper.js").read_text(encoding="utf-8")
     if "</script" in stepper.lower():  # it is inlined: it must not end its own element
@@ -233,7 +240,8 @@ def render_steps(
     fill = {"STEPPER_CSS": (STATIC / "stepper.css").read_text(encoding="utf-8"),
             "STEPPER_JS": stepper, "DATA": _script_safe(json.dumps(strict_json(data))),
             "TITLE": html.escape(names(root, backward_order(root))[root]),
-            "EXPRESSION": html.escape("\n".join(lines))}  # fmt: skip
+            "EXPRESSION": html.escape("\n".join(lines)),
+            "MESSAGES": _script_safe(json.dumps(messages, ensure_ascii=False))}  # fmt: skip
     # one pass: what is filled in (names are anyone's text) is never searched for a marker
     template = (STATIC / "steps.html").read_text(encoding="utf-8")
     page = re.sub(r"/\*@([A-Z_]+)@\*/", lambda m: fill[m.group(1)], template)

@@ -1,12 +1,12 @@
 // The playground page: a form around the step-through component. Every number shown comes
 // from the server's JSON API (the engine in Python); nothing is computed here.
-import { mountStepper } from "./stepper.js";
+import { mountStepper, t, translatePage, useMessages } from "./stepper.js";
 
 const $ = (id) => document.getElementById(id);
 let stepper = null, presets = [], drawing = 0, timer = null;
 
 async function api(path, body) {
-  const reply = await fetch(path, {
+  const reply = await fetch(path + "?lang=" + language, {
     method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
   });
   const doc = await reply.json();
@@ -34,7 +34,7 @@ function valueRow(name, value) {
   const span = Math.max(2, Math.abs(value) * 2);
   Object.assign(slider, {type: "range", min: String(-span), max: String(span), step: "0.01",
                          value: String(value)});
-  slider.setAttribute("aria-label", name + " slider");
+  slider.setAttribute("aria-label", t("{name} slider", {name}));
   field.addEventListener("input", () => {
     if (field.value !== "" && Number.isFinite(Number(field.value))) {
       slider.value = field.value; later();
@@ -99,9 +99,10 @@ async function gradcheck() {
     const rows = c.inputs.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.analytic}</td>` +
       `<td>${r.numeric}</td><td>${r.ok ? "✓" : "✗"}</td></tr>`).join("");
     $("gradcheck-result").innerHTML =
-      `<p>${c.passed ? "✓ passed" : "✗ failed"}: engine vs central differences ` +
-      `(largest error ${c.max_error})</p><table><tr><th>input</th><th>engine</th>` +
-      `<th>numeric</th><th></th></tr>${rows}</table>`;
+      `<p>${c.passed ? t("✓ passed") : t("✗ failed")}: ` +
+      `${t("engine vs central differences (largest error {error})", {error: c.max_error})}` +
+      `</p><table><tr><th>${t("input")}</th><th>${t("engine")}</th>` +
+      `<th>${t("numeric")}</th><th></th></tr>${rows}</table>`;
   } catch (e) { $("error").textContent = e.message; }
 }
 
@@ -110,10 +111,13 @@ async function check() {
   try {
     const doc = await api("/api/check", {expression: $("expression").value,
       values: currentValues(), wrt: $("wrt").value, claim: $("claim").value});
-    const words = {correct: "✓ correct", wrong: "✗ wrong", only_here: "≈ right only here"};
+    const words = {correct: t("✓ correct"), wrong: t("✗ wrong"),
+                   only_here: t("≈ right only here")};
     $("verdict").className = "verdict-" + doc.verdict;
-    $("verdict").textContent = `${words[doc.verdict]} — engine ${doc.engine}, your formula ` +
-      `${doc.claimed === null ? "undefined" : doc.claimed} (${doc.points} points checked)`;
+    $("verdict").textContent = t("{verdict} — engine {engine}, your formula {claimed} " +
+      "({points} points checked)", {verdict: words[doc.verdict] || doc.verdict,
+      engine: doc.engine, claimed: doc.claimed === null ? t("undefined") : doc.claimed,
+      points: doc.points});
     $("diagnosis").replaceChildren(...doc.diagnosis.map((line) => {
       const li = document.createElement("li"); li.textContent = line; return li;
     }));
@@ -142,8 +146,24 @@ document.addEventListener("keydown", (e) => {
   stepper.key(e);
 });
 
-fetch("/api/presets").then((r) => r.json()).then((doc) => {
+// The page's language: ?lang=zh, else the server's (serve --lang, AUTOGRAD_BP_LANG); its
+// catalog translates the page's texts and every request asks for answers in it too.
+let language = new URLSearchParams(location.search).get("lang") || "";
+const words = fetch("/api/messages" + (language ? "?lang=" + language : ""))
+  .then((r) => r.json()).then((doc) => {
+    if (doc.error) throw new Error(doc.error);
+    language = doc.lang; useMessages(doc.messages);
+    document.documentElement.lang = language === "zh" ? "zh-CN" : language;
+    translatePage(document);
+    $("lang").value = language;
+  }).catch((e) => { language = "en"; $("error").textContent = e.message; });
+$("lang").addEventListener("change", () => {
+  const query = new URLSearchParams(location.search);
+  query.set("lang", $("lang").value); location.search = query.toString();
+});
+
+words.then(() => fetch("/api/presets")).then((r) => r.json()).then((doc) => {
   presets = doc.presets;
-  $("preset").replaceChildren(...presets.map((p, i) => new Option(p.name, String(i))));
+  $("preset").replaceChildren(...presets.map((p, i) => new Option(t(p.name), String(i))));
   return choose(0);
 }).then(() => document.body.dataset.ready = "1");

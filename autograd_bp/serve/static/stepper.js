@@ -3,31 +3,80 @@
 // or click. Everything shown is computed in Python (autograd_bp.serve.data.graph_data);
 // this file only displays it. The playground page and the Jupyter widget both use it.
 
-const HTML = `
-<div class="abp-bar">
-  <button data-act="first" title="first step (Home)">◀◀ first</button>
-  <button data-act="prev" title="previous step (←)">◀ previous</button>
-  <button data-act="play" title="play / pause (p)">▶ play</button>
-  <button data-act="next" title="next step (→)">next ▶</button>
-  <button data-act="last" title="last step (End)">last ▶▶</button>
-  <input class="abp-slider" type="range" min="0" value="0" aria-label="backward step">
-  <span class="abp-counter" aria-live="polite"></span>
-</div>
-<div class="abp-text" aria-live="polite"></div>
-<div class="abp-bar">
-  <button data-act="zoom-out" title="zoom out (−)">− zoom</button>
-  <button data-act="zoom-in" title="zoom in (+)">+ zoom</button>
-  <button data-act="fit" title="fit the width">fit</button>
-  <button data-act="actual">100 %</button>
-  <span class="abp-zoom"></span>
-  <span class="abp-hint">hover or click a value node for its chain-rule sum; drag to pan</span>
-</div>
-<div class="abp-node" aria-live="polite"></div>
-<div class="abp-viewport"><div class="abp-diagram"></div></div>`;
+// ---- the words around the numbers, in the reader's language -----------------------------
+// A catalog is msgid -> translation (the "web" gettext domain, autograd_bp/locale/<lang>/
+// LC_MESSAGES/web.po, sent as JSON by the server or embedded in the page); English is the
+// msgid itself, so an empty catalog is English. Every text is written t("…") for Babel's
+// javascript extractor (scripts/web_messages.py); {name} slots are filled after translating,
+// so formulas, names and numbers never pass through a catalog.
+let pageMessages = {};
+// msgids asked for in a language whose catalog lacks them (none, in a tested page)
+export const untranslated = new Set();
 
-export function mountStepper(el, data) {
+export function translate(messages, text, slots = {}) {
+  const has = Object.prototype.hasOwnProperty.call(messages, text);
+  if (!has && Object.keys(messages).length) untranslated.add(text);
+  return (has ? messages[text] : text)
+    .replace(/\{(\w+)\}/g, (m, k) => (k in slots ? String(slots[k]) : m));
+}
+
+export function t(text, slots) { return translate(pageMessages, text, slots); }
+
+export function useMessages(messages) { pageMessages = messages || {}; }
+
+const squash = (html) => html.replace(/\s+/g, " ").trim();
+
+// The static texts of a page: an element marked data-t has its inner HTML translated (the
+// msgid is that HTML, whitespace squashed), or, when data-t names a message with {slots},
+// that message with the element's [data-slot] children put in; data-t-attr lists
+// attributes to translate.
+export function translatePage(root = document, messages = pageMessages) {
+  if (!Object.keys(messages).length) return;  // English: the page as written
+  root.querySelectorAll("[data-t]").forEach((el) => {
+    if (!el.dataset.t) { el.innerHTML = translate(messages, squash(el.innerHTML)); return; }
+    const slots = {};
+    el.querySelectorAll("[data-slot]").forEach((s) => { slots[s.dataset.slot] = s; });
+    el.replaceChildren(...translate(messages, el.dataset.t).split(/(\{\w+\})/).filter((p) => p)
+      .map((p) => slots[p.slice(1, -1)] || document.createTextNode(p)));
+  });
+  root.querySelectorAll("[data-t-attr]").forEach((el) => {
+    el.dataset.tAttr.split(" ")
+      .forEach((a) => el.setAttribute(a, translate(messages, el.getAttribute(a))));
+  });
+}
+
+function escape(text) {
+  const span = document.createElement("span"); span.textContent = text;
+  return span.innerHTML.replace(/"/g, "&quot;");
+}
+
+// plain strings, not a template: Babel's extractor then finds every t("…")
+const button = (act, title, label) => '<button data-act="' + act + '" title="' +
+  escape(title) + '">' + escape(label) + "</button>";
+
+const html = (t) => '<div class="abp-bar">' +
+  button("first", t("first step (Home)"), t("◀◀ first")) +
+  button("prev", t("previous step (←)"), t("◀ previous")) +
+  button("play", t("play / pause (p)"), t("▶ play")) +
+  button("next", t("next step (→)"), t("next ▶")) +
+  button("last", t("last step (End)"), t("last ▶▶")) +
+  '<input class="abp-slider" type="range" min="0" value="0" aria-label="' +
+  escape(t("backward step")) + '"><span class="abp-counter" aria-live="polite"></span></div>' +
+  '<div class="abp-text" aria-live="polite"></div><div class="abp-bar">' +
+  button("zoom-out", t("zoom out (−)"), t("− zoom")) +
+  button("zoom-in", t("zoom in (+)"), t("+ zoom")) +
+  button("fit", t("fit the width"), t("fit")) +
+  button("actual", t("actual size"), "100 %") + '<span class="abp-zoom"></span>' +
+  '<span class="abp-hint">' +
+  escape(t("hover or click a value node for its chain-rule sum; drag to pan")) + "</span>" +
+  '</div><div class="abp-node" aria-live="polite" data-empty="' +
+  escape(t("(no node chosen)")) + '"></div>' +
+  '<div class="abp-viewport"><div class="abp-diagram"></div></div>';
+
+export function mountStepper(el, data, messages = pageMessages) {
+  const t = (text, slots) => translate(messages, text, slots);  // this stepper's language
   el.classList.add("abp-stepper");
-  el.innerHTML = HTML;
+  el.innerHTML = html(t);
   const q = (sel) => el.querySelector(sel);
   const vp = q(".abp-viewport"), diagram = q(".abp-diagram"), slider = q(".abp-slider");
   let k = 0, zoom = null, timer = null, pinned = null, drag = null;
@@ -88,17 +137,17 @@ export function mountStepper(el, data) {
     });
     q(".abp-text").textContent = state.text;
     slider.value = k;
-    q(".abp-counter").textContent = "step " + k + " / " + (data.steps.length - 1);
+    q(".abp-counter").textContent = t("step {k} / {n}", {k, n: data.steps.length - 1});
     reveal();
     if (k === data.steps.length - 1) pause();
   }
   function pause() {
-    clearInterval(timer); timer = null; q('[data-act="play"]').textContent = "▶ play";
+    clearInterval(timer); timer = null; q('[data-act="play"]').textContent = t("▶ play");
   }
   function play() {
     if (timer) return pause();
     if (k === data.steps.length - 1) show(0);
-    q('[data-act="play"]').textContent = "■ pause";
+    q('[data-act="play"]').textContent = t("■ pause");
     timer = setInterval(() => show(k + 1), 900);
   }
   function describe(id) {
@@ -157,13 +206,14 @@ export function mountStepper(el, data) {
   };
 }
 
-// anywidget: autograd_bp.serve.widget.GraphWidget sends the same data as the page's API.
+// anywidget: autograd_bp.serve.widget.GraphWidget sends the same data as the page's API,
+// and its language's catalog as "messages".
 export default {
   render({ model, el }) {
     let stepper = null;
     const draw = () => {
       if (stepper) stepper.destroy();
-      stepper = mountStepper(el, model.get("data"));
+      stepper = mountStepper(el, model.get("data"), model.get("messages") || {});
     };
     model.on("change:data", draw);
     draw();
