@@ -102,10 +102,10 @@ def extracted():
 
     template = Catalog(project="autograd_bp", domain=DOMAIN)
     for path, method, keywords, options in SOURCES:
+        where = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
         with open(path, "rb") as f:
             for line, message, comments, _ in extract(method, f, keywords, options=options):
-                template.add(message, locations=[(path.relative_to(ROOT).as_posix(), line)],
-                             auto_comments=comments)  # fmt: skip
+                template.add(message, locations=[(where, line)], auto_comments=comments)
     return template
 
 

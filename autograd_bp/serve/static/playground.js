@@ -99,8 +99,9 @@ async function gradcheck() {
     const rows = c.inputs.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.analytic}</td>` +
       `<td>${r.numeric}</td><td>${r.ok ? "✓" : "✗"}</td></tr>`).join("");
     $("gradcheck-result").innerHTML =
-      `<p>${c.passed ? t("✓ passed") : t("✗ failed")}: ` +
-      `${t("engine vs central differences (largest error {error})", {error: c.max_error})}` +
+      `<p>${esc(c.passed
+        ? t("✓ passed: engine vs central differences (largest error {error})", {error: c.max_error})
+        : t("✗ failed: engine vs central differences (largest error {error})", {error: c.max_error}))}` +
       `</p><table><tr><th>${t("input")}</th><th>${t("engine")}</th>` +
       `<th>${t("numeric")}</th><th></th></tr>${rows}</table>`;
   } catch (e) { $("error").textContent = e.message; }
