@@ -1,6 +1,7 @@
-"""Rewrite each ```text block that follows a ```python block in README.md and docs/*.md with
-what that code prints now. The test suite (tests/test_docs.py) fails when they differ, so run
-this after changing an example, then read the diff.
+"""Rewrite each ```text block that follows a ```python block in README.md, README.zh-CN.md,
+docs/*.md and docs/zh/*.md with what that code prints now. The test suite
+(tests/test_docs.py) fails when they differ, so run this after changing an example, then
+read the diff.
 
 Usage: python scripts/refresh_doc_outputs.py
 """
@@ -50,7 +51,9 @@ def run(code: str, name: str) -> str:
 
 
 def main() -> None:
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    docs = ROOT / "docs"
+    for page in [ROOT / "README.md", ROOT / "README.zh-CN.md", *sorted(docs.glob("*.md")),
+                 *sorted((docs / "zh").glob("*.md"))]:  # fmt: skip
         text = page.read_text(encoding="utf-8")
         name = page.name
         new = PAIR.sub(lambda m, name=name: m.group(1) + run(m.group(2), name) + m.group(4), text)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "README.zh-CN.md", *sorted((ROOT / "docs").glob("*.md")),
+         *sorted((ROOT / "docs" / "zh").glob("*.md"))]  # the Chinese pages' blocks run too
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 
@@ -32,10 +33,15 @@ CASES = [(page, k, code, expected) for page in PAGES for k, (code, expected) in
 
 def test_there_are_documented_examples() -> None:
     assert len(CASES) >= 5
+    chinese = {c[0].relative_to(ROOT).as_posix() for c in CASES if "zh" in c[0].parts[-2:]
+               or c[0].name == "README.zh-CN.md"}  # fmt: skip
+    assert {"README.zh-CN.md", "docs/zh/index.md", "docs/zh/worked-example.md",
+            "docs/zh/check.md"} <= chinese  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "page, k, code, expected", CASES, ids=[f"{c[0].name}:{c[1]}" for c in CASES]
+    "page, k, code, expected", CASES,
+    ids=[f"{c[0].relative_to(ROOT).as_posix()}:{c[1]}" for c in CASES]
 )
 def test_doc_block_runs_and_prints_what_the_page_shows(page, k, code, expected, tmp_path,
                                                        monkeypatch) -> None:  # fmt: skip
