@@ -167,6 +167,26 @@ def test_the_server_sends_the_catalog_the_page_asks_for(url):
     assert refused.value.code == 400 and "'fr'" in json.loads(refused.value.read())["error"]
 
 
+def _cli_json(lang: str, *args: str) -> dict:
+    env = dict(os.environ, AUTOGRAD_BP_LANG=lang)
+    proc = subprocess.run([sys.executable, "-m", "autograd_bp", *args, "--json"], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)  # fmt: skip
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_api_answers_what_the_command_line_prints_in_that_language(url, lang):
+    """A request's ?lang= is the language its answer is computed in: the CLI's, there."""
+    body = json.dumps({"expression": "x*x*y", "values": {"x": 3, "y": 2}, "wrt": "x",
+                       "claim": "x*y"}).encode()  # fmt: skip
+    req = urllib.request.Request(url + f"api/check?lang={lang}", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as reply:
+        doc = json.loads(reply.read())
+    cli = _cli_json(lang, "check", "x*x*y", "x=3", "y=2", "--wrt", "x", "--claim", "x*y")
+    assert doc == cli and doc["verdict"] == "wrong" and doc["diagnosis"]
+
+
 def test_the_server_language_is_the_environment_s():
     pytest.importorskip("starlette")
     pytest.importorskip("uvicorn")
