@@ -107,7 +107,7 @@ def test_english_has_no_catalog_and_unknown_languages_are_refused():
 
 
 def test_the_html_extractor_reads_what_the_browser_serializes():
-    page = io.BytesIO(b'<h1 data-t="Of {name}">Of <span data-slot="name">f</span></h1>\n'
+    page = io.BytesIO(b'<h1 data-t="Of {name}" data-name="f">Of f</h1>\n'
                       b'<p data-t>Keys: <a href="x?a=1&amp;b=2">it\'s</a>,\n <kbd>&lt;</kbd>'
                       b'<br> end</p>')  # fmt: skip
     found = [m for _, _, m, _ in messages.extract_html(page, [], [], {})]

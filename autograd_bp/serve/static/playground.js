@@ -113,7 +113,7 @@ async function check() {
     const doc = await api("/api/check", {expression: $("expression").value,
       values: currentValues(), wrt: $("wrt").value, claim: $("claim").value});
     const words = {correct: t("✓ correct"), wrong: t("✗ wrong"),
-                   only_here: t("≈ right only here")};
+                   only_here: t("≈ right only here"), undecided: t("? undecided")};
     $("verdict").className = "verdict-" + doc.verdict;
     $("verdict").textContent = t("{verdict} — engine {engine}, your formula {claimed} " +
       "({points} points checked)", {verdict: words[doc.verdict] || doc.verdict,

@@ -28,16 +28,13 @@ const squash = (html) => html.replace(/\s+/g, " ").trim();
 
 // The static texts of a page: an element marked data-t has its inner HTML translated (the
 // msgid is that HTML, whitespace squashed), or, when data-t names a message with {slots},
-// that message with the element's [data-slot] children put in; data-t-attr lists
-// attributes to translate.
+// its text becomes that message with the slots filled from its data-* attributes
+// (data-name="f" for {name}), as text; data-t-attr lists attributes to translate.
 export function translatePage(root = document, messages = pageMessages) {
   if (!Object.keys(messages).length) return;  // English: the page as written
   root.querySelectorAll("[data-t]").forEach((el) => {
-    if (!el.dataset.t) { el.innerHTML = translate(messages, squash(el.innerHTML)); return; }
-    const slots = {};
-    el.querySelectorAll("[data-slot]").forEach((s) => { slots[s.dataset.slot] = s; });
-    el.replaceChildren(...translate(messages, el.dataset.t).split(/(\{\w+\})/).filter((p) => p)
-      .map((p) => slots[p.slice(1, -1)] || document.createTextNode(p)));
+    if (el.dataset.t) el.textContent = translate(messages, el.dataset.t, {...el.dataset});
+    else el.innerHTML = translate(messages, squash(el.innerHTML));
   });
   root.querySelectorAll("[data-t-attr]").forEach((el) => {
     el.dataset.tAttr.split(" ")
