@@ -353,3 +353,18 @@ def test_the_widget_front_end_speaks_the_catalog_it_is_sent(zh_server):
     n = len(state["data"]["steps"]) - 1
     assert shown[:9] == BUTTONS["zh"] and shown[9] == f"第 1 / {n} 步"
     assert shown[10].startswith("step 0 / ")  # the page's own stepper stays English
+
+
+@needs_browser
+def test_an_unknown_language_in_the_address_is_said_and_the_page_stays_english(url):
+    from selenium.webdriver.common.by import By
+
+    with shots.chromium() as driver:
+        driver.get(url + "?lang=fr")
+        shots.wait_for(driver, shots.ready)
+        error = driver.find_element(By.ID, "lang-error").text
+        heading = driver.find_element(By.TAG_NAME, "h1").text
+        counter = _counter(driver)
+    assert "language 'fr' is not available" in error
+    assert heading == "autograd_bp playground: backpropagation, step by step"
+    assert counter.startswith("step 0 / ")

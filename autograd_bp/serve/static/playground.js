@@ -157,7 +157,7 @@ const words = fetch("/api/messages" + (language ? "?lang=" + language : ""))
     document.documentElement.lang = language === "zh" ? "zh-CN" : language;
     translatePage(document);
     $("lang").value = language;
-  }).catch((e) => { language = "en"; $("error").textContent = e.message; });
+  }).catch((e) => { language = "en"; $("lang-error").textContent = e.message; });
 $("lang").addEventListener("change", () => {
   const query = new URLSearchParams(location.search);
   query.set("lang", $("lang").value); location.search = query.toString();
