@@ -8,9 +8,12 @@ TORCH ?= torch==2.13.0
 
 .PHONY: demo test setup-core setup-test dot browser bench docs serve-docs
 
-# Debian packages: Graphviz's dot for diagrams; Chromium + its driver for the browser test.
+# Debian packages: Graphviz's dot for diagrams (and a Chinese font); Chromium + its driver for the browser test.
 dot:
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; }
+	@# A Chinese font, so --lang zh pictures and pages show characters, not empty boxes.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && \
+		apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
 
 browser:
 	@command -v chromedriver >/dev/null || { apt-get update -qq && \
