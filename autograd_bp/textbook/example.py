@@ -4,7 +4,8 @@ gradient as a chain of named factors, Nielsen's BP1–BP4 checked against the en
 update and training under either schedule, and the figures a source printed compared.
 
 Names: ``"nielsen"`` labels w^l_jk as ``w2_1_1``, b^l_j as ``b2_1`` (``b2`` when shared by a
-layer), z^l_j ``z2_1``, a^l_j ``a2_1``, δ^l_j ``delta2_1`` (layer 1 = the inputs x1, x2, …);
+layer), z^l_j ``z2_1``, a^l_j ``a2_1``, δ^l_j ``delta2_1`` (layer 1 = the inputs x1, x2, …;
+made by :func:`~autograd_bp.nn.notation.nielsen_name`, as an MLP's own labels are);
 ``"mazur"`` uses the post's i1 i2, net_h1/out_h1, net_o1/out_o1, w1..w8, b1 b2.
 
 Example:
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..core.engine import Value, sum_values
 from ..nn.modules import MLP
+from ..nn.notation import nielsen_name
 from .example_file import SCHEDULES, Example
 from .worked import trainable
 
@@ -51,30 +53,34 @@ class Names:
         if self.style == "mazur":
             before = sum(a * b for a, b in zip(sizes[:i], sizes[1 : i + 1]))
             return f"w{before + j * sizes[i] + k + 1}"
-        return f"w{i + 2}_{j + 1}_{k + 1}"
+        return nielsen_name("w", i + 2, j + 1, k + 1)
 
     def bias(self, i: int, j: int | None) -> str:
         """The bias of neuron j of layer i (j None: the one the layer shares)."""
-        if self.style == "mazur" or j is None:
-            return f"b{i + 1}" if self.style == "mazur" else f"b{i + 2}"
-        return f"b{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"b{i + 1}"
+        return nielsen_name("b", i + 2, None if j is None else j + 1)
 
     def _unit(self, i: int, j: int, last: bool) -> str:
         return f"{'o' if last else 'h'}{j + 1}"
 
     def z(self, i: int, j: int, last: bool) -> str:
         """The weighted input of neuron j of layer i (``last``: the output layer)."""
-        return f"net_{self._unit(i, j, last)}" if self.style == "mazur" else f"z{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"net_{self._unit(i, j, last)}"
+        return nielsen_name("z", i + 2, j + 1)
 
     def a(self, i: int, j: int, last: bool) -> str:
         """The activation of neuron j of layer i."""
-        return f"out_{self._unit(i, j, last)}" if self.style == "mazur" else f"a{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"out_{self._unit(i, j, last)}"
+        return nielsen_name("a", i + 2, j + 1)
 
     def delta(self, i: int, j: int, last: bool) -> str:
         """δ = ∂E/∂z of neuron j of layer i."""
         if self.style == "mazur":
             return f"delta_{self._unit(i, j, last)}"
-        return f"delta{i + 2}_{j + 1}"
+        return nielsen_name("delta", i + 2, j + 1)
 
     def input(self, k: int) -> str:
         """The k-th input."""
