@@ -274,22 +274,7 @@ def compute(
     for name, v in params.items():
         r[f"gradients.{name}"] = v.grad
 
-    w5 = trace_w5(p, params)
-    assert w5.paths is not None  # one path: never over max_paths
-    r["chain.w5.dE_dout_o1"], r["chain.w5.dout_o1_dnet_o1"], r["chain.w5.dnet_o1_dw5"] = (
-        f.value for f in w5.paths[0].factors
-    )
-    r["chain.w5.product"] = w5.total
-    r["chain.w1.delta_o1"] = p["net_o1"].grad
-    r["chain.w1.delta_o2"] = p["net_o2"].grad
-    (r["chain.w1.dE_o1_dout_h1"],) = grad(p["E_o1"], [p["out_h1"]])
-    (r["chain.w1.dE_o2_dout_h1"],) = grad(p["E_o2"], [p["out_h1"]])
-    r["chain.w1.dE_dout_h1"] = p["out_h1"].grad
-    r["chain.w1.dout_h1_dnet_h1"] = p["out_h1"].local_grads[0]
-    r["chain.w1.dnet_h1_dw1"] = dict(zip(p["net_h1"].parents, p["net_h1"].local_grads))[
-        params["w1"]
-    ]
-    r["chain.w1.sum_over_paths"] = trace_w1(p, params).total
+    r.update(_chain_figures(p, params))
 
     for sched in SCHEDULES:
         once, _ = build_network()
@@ -307,6 +292,47 @@ def compute(
         for group in ("updated.", "after_one_update.", "after_training."):
             if key.startswith(group + prefix):
                 r[group + key[len(group + prefix) :]] = r[key]
+    return r
+
+
+def _chain_figures(p: Pass, params: dict[str, Value]) -> dict[str, float]:
+    """Every chain-rule figure the demo's text prints (after ``backward``), by dotted name:
+    w5's three factors, w1's factors along each of its two paths (``chain.w1.path1.*``,
+    the text's "path 1") with their products, per neuron ∂E_total/∂out, ∂out/∂net and
+    δ = ∂E_total/∂net (``delta.delta_o1``, as ``demo --example`` names it), and ∂net/∂out
+    between the layers (``chain.dnet_o1_dout_h1`` = w5, as ``demo --example`` names it)."""
+    r: dict[str, float] = {}
+    w5 = trace_w5(p, params)
+    assert w5.paths is not None  # one path: never over max_paths
+    r["chain.w5.dE_dout_o1"], r["chain.w5.dout_o1_dnet_o1"], r["chain.w5.dnet_o1_dw5"] = (
+        f.value for f in w5.paths[0].factors
+    )
+    r["chain.w5.product"] = w5.total
+    r["chain.w1.delta_o1"] = p["net_o1"].grad
+    r["chain.w1.delta_o2"] = p["net_o2"].grad
+    (r["chain.w1.dE_o1_dout_h1"],) = grad(p["E_o1"], [p["out_h1"]])
+    (r["chain.w1.dE_o2_dout_h1"],) = grad(p["E_o2"], [p["out_h1"]])
+    r["chain.w1.dE_dout_h1"] = p["out_h1"].grad
+    r["chain.w1.dout_h1_dnet_h1"] = p["out_h1"].local_grads[0]
+    r["chain.w1.dnet_h1_dw1"] = dict(zip(p["net_h1"].parents, p["net_h1"].local_grads))[
+        params["w1"]
+    ]
+    w1 = trace_w1(p, params)
+    assert w1.paths is not None  # two paths
+    for k, path in enumerate(w1.paths, 1):
+        for f in path.factors:  # ∂E_total/∂out_o1 is dE_dout_o1, as in w5's chain
+            top = "E" if f.numerator == "E_total" else f.numerator
+            r[f"chain.w1.path{k}.d{top}_d{f.denominator}"] = f.value
+        r[f"chain.w1.path{k}.product"] = path.product
+    r["chain.w1.sum_over_paths"] = w1.total
+    for unit in ("o1", "o2", "h1", "h2"):  # BP1/BP2's ∇_a C, σ′(z) and δ, per neuron
+        r[f"chain.dE_dout_{unit}"] = p[f"out_{unit}"].grad
+        r[f"chain.dout_{unit}_dnet_{unit}"] = p[f"out_{unit}"].local_grads[0]
+        r[f"delta.delta_{unit}"] = p[f"net_{unit}"].grad
+    for o in ("o1", "o2"):
+        local = dict(zip(p[f"net_{o}"].parents, p[f"net_{o}"].local_grads))
+        for h in ("h1", "h2"):
+            r[f"chain.dnet_{o}_dout_{h}"] = local[p[f"out_{h}"]]
     return r
 
 
