@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.engine import Value, sum_values
+from ..core.engine import Value, grad, sum_values
 from ..nn.modules import MLP
 from ..nn.notation import nielsen_name
 from .example_file import SCHEDULES, Example
@@ -266,10 +266,24 @@ def _by_name(net: MLP, params: dict[str, Value]) -> dict[str, Value]:
     return {name: by_label[name] for name in params}
 
 
+def _per_error_term(run: Run, ex: Example) -> list[tuple[str, dict[Value, float]]]:
+    """Per error term E_j (the name, then ∂E_j/∂a for every hidden activation a): what
+    backward adds up at a hidden neuron, one contribution per output (Mazur's ∂E_o1/∂out_h1)."""
+    hidden = [a for layer in run.a[:-1] for a in layer]
+    names = names_for(ex)
+    out = []
+    for j in range(len(run.a[-1])):
+        name = names.error(j)
+        out.append((name, dict(zip(hidden, grad(run[name], hidden)))))
+    return out
+
+
 def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
-    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors;
-    and per edge between layers, ∂z^l_j/∂a^(l−1)_k (= w^l_jk), the factor backward crosses."""
+    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors, and
+    below the output layer ∂E_i/∂a^l_j per error term E_i (the terms of ∂E/∂a^l_j); per edge
+    between layers, ∂z^l_j/∂a^(l−1)_k (= w^l_jk), the factor backward crosses."""
     names, last, out = names_for(ex), len(net.layers) - 1, {}
+    terms = _per_error_term(run, ex)
     for i, layer in enumerate(net.layers):
         for j, neuron in enumerate(layer.neurons):
             z, a = run.z[i][j], run.a[i][j]
@@ -279,6 +293,8 @@ def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
             for w in neuron.w:
                 key = f"chain.{w.label}"
                 out[f"{key}.dE_d{an}"] = a.grad
+                for error, by_a in terms if i < last else []:
+                    out[f"{key}.d{error}_d{an}"] = by_a[a]
                 out[f"{key}.d{an}_d{zn}"] = da_dz
                 out[f"{key}.d{zn}_d{w.label}"] = local[w]
                 out[f"{key}.product"] = a.grad * da_dz * local[w]
