@@ -7,7 +7,9 @@ z^l_j, a^l_j and δ^l_j belong to neuron j of layer l; every index counts from 1
 text — what ``autograd-bp check --sizes`` binds and a learner types — they are ``w2_1_2``,
 ``b2_1`` (``b2`` for one bias a whole layer shares), ``z2_1``, ``a2_1`` and ``delta2_1``.
 An :class:`~autograd_bp.nn.modules.MLP` labels its unlabelled parameters with these names
-(:func:`parameter_names`); its ``state_dict`` keys stay PyTorch's dotted ones. Diagrams and
+(:func:`parameter_names`); its ``state_dict`` keys stay PyTorch's dotted ones. The nodes of
+one forward pass are named on request (:func:`label_pass`): a pass is one example of many,
+and two nodes called ``z2_1`` in one graph would be two quantities under one name. Diagrams and
 LaTeX set them as w²₁₂ and ``w^{2}_{12}`` (:func:`autograd_bp.show.paths.pretty_name`).
 
 Example:
@@ -20,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.engine import Value
+from ..core.engine import Value, backward_order
 
-__all__ = ["KINDS", "nielsen_name", "parameter_names"]
+__all__ = ["KINDS", "label_pass", "nielsen_name", "parameter_names"]
 
 KINDS = ("w", "b", "z", "a", "delta")
 
@@ -81,3 +83,46 @@ def parameter_names(layers: Sequence[Any]) -> list[tuple[str, Value]]:
                     seen.add(id(p))
                     out.append((name, p))
     return out
+
+
+def label_pass(layers: Sequence[Any], root: Value) -> dict[str, Value]:
+    """Name the weighted inputs and activations of the forward pass below ``root`` as
+    Nielsen does — each neuron's z ``z2_1`` and a ``a2_1`` — so explanations and diagrams
+    read ∂C/∂a3_1 · ∂a3_1/∂z3_1 · …; returns them by name. A node with a label keeps it;
+    a neuron whose z occurs more than once below ``root`` (a loss over several examples) is
+    left unnamed, since one name would stand for several quantities. With a linear
+    activation a *is* z and keeps the z name.
+
+    Example:
+        >>> from autograd_bp.nn import MLP
+        >>> net = MLP(2, [2, 1], activation="tanh", seed=0)
+        >>> y = net([0.5, -1.0])
+        >>> sorted(label_pass(net.layers, (y - 0.25) ** 2)), y.label
+        (['a2_1', 'a2_2', 'z2_1', 'z2_2', 'z3_1'], 'z3_1')
+    """
+    order = backward_order(root)
+    neurons = {(i, j): n for i, layer in enumerate(layers, 2)
+               for j, n in enumerate(layer.neurons, 1)}  # fmt: skip
+    first = {n.w[0]: place for place, n in neurons.items() if n.w}
+    zs: dict[tuple[int, int], list[Value]] = {}
+    consumers: dict[Value, list[Value]] = {}
+    for node in order:
+        for p in node.parents:
+            consumers.setdefault(p, []).append(node)
+        if node.op == "dot" and node.parents and node.parents[0] in first:
+            zs.setdefault(first[node.parents[0]], []).append(node)
+    named: dict[str, Value] = {}
+    for (i, j), found in zs.items():
+        if len(found) != 1:
+            continue
+        z = found[0]
+        z.label = z.label or nielsen_name("z", i, j)
+        named[z.label] = z
+        # a = act(z): the node the neuron's activation made from z (none when it is linear;
+        # Value.tanh makes an op "tanh"), not the loss's z − y under a linear output
+        op = getattr(neurons[i, j].activation, "__name__", None)
+        acts = [c for c in consumers.get(z, []) if c.op == op and len(c.parents) == 1]
+        if len(acts) == 1:
+            acts[0].label = acts[0].label or nielsen_name("a", i, j)
+            named[acts[0].label] = acts[0]
+    return named
