@@ -2,8 +2,8 @@
 :func:`render` (the picture, within the bounds of :mod:`autograd_bp.show.graphviz_bounds`).
 
 Each Value is a record node ``label | data | grad`` (Nielsen's names set as in the book:
-``w2_1_1`` reads w²₁₁); each op is its own small node between
-its operands and its result (micrograd's look); numbers in significant digits. Colours
+``w2_1_1`` reads w²₁₁); each op is its own small node between its operands and its result
+(micrograd's look); numbers in significant digits. Colours
 (shown in a legend): the output is gold, parameters light blue, inputs and constants grey,
 everything computed white; highlighted paths red; in the step-through, final gradients
 pale green (:mod:`autograd_bp.show.steps`). :mod:`autograd_bp.show.network` draws the

@@ -164,3 +164,17 @@ def test_every_name_the_network_writes_is_read_back_at_its_place(sizes: list[int
                 assert re.fullmatch(r"w[⁰-⁹¹²³]+[₀-₉,]+", pretty_name(w.label))
             assert nielsen_parts(neuron.b.label) == ("b", layer_no, (j,))
     assert len(names) == len(net.parameters())
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("v", 2, 1), "kind must be one of w, b, z, a, delta"),
+    (("w", 1, 1, 1), "layer must be an integer >= 2"),  # layer 1 is the inputs: no weights
+    (("w", 2, 1), "k (the neuron in the layer below)"),
+    (("z", 2, 1, 3), "z has one neuron index j"),
+    (("a", 2, True), "j (the neuron in the layer)"),
+    (("delta", 2.0, 1), "layer must be an integer"),
+])  # fmt: skip
+def test_a_name_that_is_no_quantity_of_the_book_is_refused(args, words) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        nielsen_name(*args)
+    assert nielsen_name("a", 1, 2) == "a1_2"  # a¹ₖ = xₖ: the inputs have activations
