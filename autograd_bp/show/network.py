@@ -141,7 +141,9 @@ def _draw_layer(g: graphviz.Digraph, i: int, layer: Any, names_: list[str], prev
         if neuron.b is not None:
             if neuron.b not in biases:
                 biases[neuron.b] = bid = f"b_{i + 1}_{j + 1}"
-                text = _weight_label(neuron.b, nielsen_symbol("b", i + 2, j + 1), show_grad, digits)
+                shared = len(layer.neurons) > 1 and all(n.b is neuron.b for n in layer.neurons)
+                place = nielsen_symbol("b", i + 2, *([] if shared else [j + 1]))  # b² or b²₁
+                text = _weight_label(neuron.b, place, show_grad, digits)
                 g.node(bid, label=text, shape="box", style="filled,rounded", id=bid,
                        fillcolor=COLORS["parameter"], **{"class": "bias"})  # fmt: skip
             g.edge(biases[neuron.b], name, style="dashed", id=f"{biases[neuron.b]}->{name}",

@@ -85,6 +85,12 @@ def test_an_unlabelled_parameter_is_drawn_by_its_place_with_the_name_an_mlp_give
     for p in bare.parameters():
         p.label = ""
     assert draw_network(bare).source == draw_network(labelled).source
+    # a bias the layer shares: b2 as a label (Mazur's b2 is another bias: not set as b²),
+    # b² by its place when unlabelled
+    shared = MLP(2, [2, 1], seed=3, biases=[0.35, 0.6])
+    assert 'label="b2 = 0.35"' in draw_network(shared).source
+    shared.layers[0].neurons[0].b.label = ""
+    assert 'label="b² = 0.35"' in draw_network(shared).source
 
 
 @needs_dot
