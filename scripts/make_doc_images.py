@@ -13,6 +13,7 @@ from pathlib import Path
 from autograd_bp import Value
 from autograd_bp.nn import MLP
 from autograd_bp.nn.datasets import moons
+from autograd_bp.nn.losses import half_sse
 from autograd_bp.nn.plots import plot_decision_boundary, plot_history
 from autograd_bp.nn.train import fit
 from autograd_bp.optim import SGD
@@ -55,6 +56,8 @@ def main(out: Path) -> list[Path]:
     net, params, E = seed_graph()
     y, w, y_parameters = expression()
     first, first_parameters = first_expression()
+    nielsen = MLP(2, [3, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    half_sse(nielsen([0.5, -0.3]), 0.25).backward()  # no hand labels: Nielsen's names
     mine = {"parameters": y_parameters}  # x is an input, w and b are parameters
     # the worked example is deep (17 ranks): top to bottom it fits a page, left to right not
     written = [
@@ -71,6 +74,7 @@ def main(out: Path) -> list[Path]:
         render(y, out / "expression_highlight.svg", highlight=(y, w), **mine),
         render(E, out / "worked_budget.svg", max_nodes=12, rankdir="TB"),
         render_steps(E, out / "steps", model=net, rankdir="TB"),
+        render_network(nielsen, out / "nielsen_network.svg", [0.5, -0.3], show_grad=True),
     ]  # fmt: skip
     X, labels = moons(100, 0.1, seed=0, signed=True)
     mlp = MLP(2, [16, 16, 1], activation="relu", seed=0)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from ..core.engine import Value, grad
 from ..lang.expr import ExpressionError, parse, variables
 from ..nn.losses import half_sse
+from ..nn.notation import nielsen_name, parameter_names
 from .derivation import Problem
 from .points import Binding, Partial
 
@@ -69,18 +70,14 @@ def nielsen_problem(sizes: Sequence[int], *, seed: int = 0, activation: str = "s
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, sizes[0]).tolist()
     y = rng.uniform(0.05, 0.95, sizes[-1]).tolist()
-    names: dict[str, Binding] = {}
-    a = [_named(Value(v), f"x{k}", names, f"a1_{k}") for k, v in enumerate(x, 1)]
+    names: dict[str, Binding] = {name: p for name, p in parameter_names(net.layers)}
+    a = [_named(Value(v), f"x{k}", names, nielsen_name("a", 1, k)) for k, v in enumerate(x, 1)]
     for n, layer in enumerate(net.layers, 2):
         outs = []
         for j, neuron in enumerate(layer.neurons, 1):
-            for k, w in enumerate(neuron.w, 1):
-                _named(w, f"w{n}_{j}_{k}", names)
-            if neuron.b is not None:
-                _named(neuron.b, f"b{n}_{j}", names)
-            z = _named(neuron.net(a), f"z{n}_{j}", names)
-            names[f"delta{n}_{j}"] = Partial(z)
-            outs.append(_named(neuron.activation(z), f"a{n}_{j}", names))
+            z = _named(neuron.net(a), nielsen_name("z", n, j), names)
+            names[nielsen_name("delta", n, j)] = Partial(z)
+            outs.append(_named(neuron.activation(z), nielsen_name("a", n, j), names))
         a = outs
     targets = [_named(Value(v), f"y{j}", names) for j, v in enumerate(y, 1)]
     cost = _named(half_sse(a, targets), "C", names)  # type: ignore[arg-type]  # Values work

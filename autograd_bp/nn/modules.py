@@ -36,6 +36,7 @@ from .model_file import (
     saved_state_for,
     write_model_file,
 )
+from .notation import parameter_names
 
 __all__ = [
     "ACTIVATIONS",
@@ -155,13 +156,14 @@ class Module:
 
         One scheme everywhere (PyTorch's, so saved files and ``state_dict`` keys read the
         same): ``layers.0.neurons.1.w.0`` is weight 0 of neuron 1 of layer 0 and
-        ``layers.0.neurons.1.b`` its bias. ``Neuron``, ``Layer`` and ``MLP`` label their
-        parameters with these names unless the user labelled them.
+        ``layers.0.neurons.1.b`` its bias. ``Neuron`` and ``Layer`` label their parameters
+        with these names unless the user labelled them; ``MLP`` with Nielsen's
+        (:mod:`autograd_bp.nn.notation`): w²₁₁ is ``w2_1_1``.
 
         Example:
             >>> net = MLP(2, [1], seed=0)
-            >>> [p.label for _, p in net.named_parameters()]
-            ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1', 'layers.0.neurons.0.b']
+            >>> [(name, p.label) for name, p in net.named_parameters()][:2]
+            [('layers.0.neurons.0.w.0', 'w2_1_1'), ('layers.0.neurons.0.w.1', 'w2_1_2')]
         """
         seen: set[int] = set()
         out: list[tuple[str, Value]] = []
@@ -177,15 +179,20 @@ class Module:
             stack.extend(reversed(children))
         return out
 
+    def _parameter_labels(self) -> list[tuple[str, Value]]:
+        """The label each parameter gets unless the user gave one: its dotted name (an
+        :class:`MLP` uses Nielsen's names instead)."""
+        return self.named_parameters()
+
     def _label_parameters(self) -> None:
-        """Label every parameter with its name from :meth:`named_parameters`, so diagrams and
-        explanations say ``layers.0.neurons.1.w.0``; a label the user gave is kept (a
-        sub-module's automatic label is replaced by the longer name from here)."""
+        """Label every parameter with its name from :meth:`_parameter_labels`, so diagrams
+        and explanations say ``w.0`` (an MLP's: ``w2_1_1``); a label the user gave is kept (a
+        sub-module's automatic label is replaced by the name from here)."""
         inherited: set[Value] = set()
         for _, child in self._children():
             inherited |= getattr(child, "_auto_labelled", set())
         self._auto_labelled: set[Value] = set()
-        for name, p in self.named_parameters():
+        for name, p in self._parameter_labels():
             if not p.label or p in inherited:
                 p.label = name
                 self._auto_labelled.add(p)
@@ -456,6 +463,9 @@ class MLP(Module):
     def _children(self) -> Iterator[tuple[str, Module | Value]]:
         for i, layer in enumerate(self.layers):
             yield f"layers.{i}", layer
+
+    def _parameter_labels(self) -> list[tuple[str, Value]]:
+        return parameter_names(self.layers)  # Nielsen's w2_1_1, b2_1 (b2: shared by the layer)
 
     def forward(self, x: Sequence[Value | Number]) -> Value | list[Value]:
         """Feed one example through every layer (T(G(S(F(x)))) for two layers)."""

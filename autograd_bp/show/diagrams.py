@@ -1,8 +1,9 @@
 """The computation graph drawn with Graphviz: :func:`draw_dot` (the DOT text) and
 :func:`render` (the picture, within the bounds of :mod:`autograd_bp.show.graphviz_bounds`).
 
-Each Value is a record node ``label | data | grad``; each op is its own small node between
-its operands and its result (micrograd's look); numbers in significant digits. Colours
+Each Value is a record node ``label | data | grad`` (Nielsen's names set as in the book:
+``w2_1_1`` reads w²₁₁); each op is its own small node between its operands and its result
+(micrograd's look); numbers in significant digits. Colours
 (shown in a legend): the output is gold, parameters light blue, inputs and constants grey,
 everything computed white; highlighted paths red; in the step-through, final gradients
 pale green (:mod:`autograd_bp.show.steps`). :mod:`autograd_bp.show.network` draws the
@@ -33,6 +34,7 @@ from ..core.engine import Value, backward_order
 from ..core.graph import names, reaching
 from ..core.ops import RULES
 from .graphviz_bounds import DOT_TIMEOUT, check_drawable, check_timeout, run_dot, write_picture
+from .paths import pretty_name
 
 __all__ = ["COLORS", "FINAL", "HIGHLIGHT", "RENDER_LIMIT", "StepStyle", "check_options",
            "draw_dot", "pipe", "render", "significant"]  # fmt: skip
@@ -224,7 +226,7 @@ class _Drawing:
         opts, style = self.opts, self.style
         nid = f"n{self.index[node]}"
         digits = opts.precision
-        fields = [_record_text(self.label[node])]
+        fields = [_record_text(pretty_name(self.label[node]))]  # Nielsen's w2_1_1 as w²₁₁
         if opts.show_order:
             fields[0] = f"#{self.index[node] + 1} " + fields[0]
         fields.append(f"data {significant(node.data, digits)}")

@@ -19,12 +19,14 @@ import graphviz
 from ..core.engine import Value
 from .diagrams import COLORS, FONT, check_options, significant
 from .graphviz_bounds import DOT_TIMEOUT, DRAW_LIMIT, DrawingTooLarge, LayoutSize, write_picture
+from .paths import nielsen_parts, nielsen_symbol, pretty_name
 
 __all__ = ["draw_network", "render_network"]
 
 
 def _neuron_names(sizes: list[int]) -> list[list[str]]:
-    """Mazur's names: h1, h2 … for a single hidden layer, h1_1 … for several; o1, o2 … out."""
+    """The node ids, Mazur's names: h1, h2 … for a single hidden layer, h1_1 … for several;
+    o1, o2 … out."""
     hidden = len(sizes) - 1
     out = []
     for i, n in enumerate(sizes):
@@ -36,11 +38,20 @@ def _neuron_names(sizes: list[int]) -> list[list[str]]:
     return out
 
 
+_SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _EDGE_COLOURS = ["#1f4e9e", "#b23a12", "#2e7d32", "#6a1b9a", "#00838f", "#8d6e00"]
 
 
+def _in_nielsens_names(mlp: Any) -> bool:
+    """Whether the network is named as Nielsen names it (an MLP's own labels, w2_1_1 …),
+    rather than by hand (Mazur's w1..w8): then its nodes are x₁ … and a²₁ … too."""
+    return all(nielsen_parts(w.label) is not None or not w.label
+               for layer in mlp.layers for n in layer.neurons for w in n.w)  # fmt: skip
+
+
 def _weight_label(w: Value, fallback: str, show_grad: bool, digits: int) -> str:
-    text = f"{w.label or fallback} = {significant(w.data, digits)}"
+    # Nielsen's w2_1_1 reads w²₁₁; an unlabelled parameter is named by its place
+    text = f"{pretty_name(w.label) or fallback} = {significant(w.data, digits)}"
     if show_grad:
         text += f"\ngrad {significant(w.grad, digits)}"
     return text
@@ -55,8 +66,10 @@ def draw_network(
     rankdir: str = "LR",
 ) -> graphviz.Digraph:
     """A neuron-level picture of ``mlp``, like the figure in Mazur's post: inputs, neurons
-    and outputs are nodes, and there is one edge per weight, labelled with the weight (its
-    label, else ``w[layer][to][from]``) and its value — with ``show_grad``, its gradient too.
+    and outputs are nodes, and there is one edge per weight, labelled with the weight and its
+    value — with ``show_grad``, its gradient too. A network without hand labels is drawn in
+    Nielsen's names (an MLP's own: inputs x₁ …, neuron j of layer l a^l_j, weights w²₁₁ …);
+    a hand-labelled one (Mazur's w1..w8) in its labels, with nodes i1, h1, o1 ….
     A bias is a node of its own with an edge to each neuron that uses it (one node for a
     bias shared by a layer, as in the post). With ``inputs``, every neuron shows its
     activation for them.
@@ -71,6 +84,7 @@ def draw_network(
     precision = check_options(rankdir, precision)
     sizes = [len(layer.neurons) for layer in mlp.layers]
     names_ = _neuron_names(sizes)
+    nielsen = _in_nielsens_names(mlp)
     values = list(inputs) if inputs is not None else None
     if values is not None and len(values) != mlp.nin:
         raise ValueError(f"draw_network: the network takes {mlp.nin} inputs, got {len(values)}")
@@ -83,38 +97,41 @@ def draw_network(
     with g.subgraph(name="inputs") as sub:
         sub.attr(rank="same")
         for k, node in enumerate(prev):
-            text = node if values is None else f"{node}\n{significant(values[k], precision)}"
+            text = "x" + str(k + 1).translate(_SUBSCRIPT_DIGITS) if nielsen else node  # a¹ₖ = xₖ
+            if values is not None:
+                text += f"\n{significant(values[k], precision)}"
             sub.node(node, label=text, shape="box", style="filled", fillcolor=COLORS["input"],
                      id=node, **{"class": "input"})  # fmt: skip
     activations = [Value(v) for v in values] if values is not None else None
     for i, layer in enumerate(mlp.layers):
         activations = _draw_layer(g, i, layer, names_[i], prev, activations, show_grad,
-                                  precision)  # fmt: skip
+                                  precision, nielsen)  # fmt: skip
         prev = names_[i]
     return g
 
 
 def _draw_layer(g: graphviz.Digraph, i: int, layer: Any, names_: list[str], prev: list[str],
                 activations: list[Value] | None, show_grad: bool,
-                digits: int) -> list[Value] | None:  # fmt: skip
-    """Layer ``i``'s neurons, their bias nodes, and one labelled edge per weight."""
+                digits: int, nielsen: bool) -> list[Value] | None:  # fmt: skip
+    """Layer ``i``'s neurons (Nielsen's layer i + 2), their bias nodes, and one labelled
+    edge per weight."""
     outs: list[Value] = []
     biases: dict[Value, str] = {}
     kind = "output" if names_[0].startswith("o") else "computed"
     with g.subgraph(name=f"layer{i + 1}") as sub:
         sub.attr(rank="same")
-        for neuron, name in zip(layer.neurons, names_):
-            text = name
+        for j, (neuron, name) in enumerate(zip(layer.neurons, names_)):
+            text = nielsen_symbol("a", i + 2, j + 1) if nielsen else name
             if activations is not None:
                 out = neuron.forward(activations)
                 outs.append(out)
-                text += f"\nout {significant(out.data, digits)}"
+                text += f"\n{'' if nielsen else 'out '}{significant(out.data, digits)}"
             sub.node(name, label=text, shape="circle", style="filled", id=name,
                      fillcolor=COLORS[kind] if kind == "output" else "white",
                      **{"class": f"neuron {kind}"})  # fmt: skip
     for j, (neuron, name) in enumerate(zip(layer.neurons, names_)):
         for k, (w, src) in enumerate(zip(neuron.w, prev)):
-            label = _weight_label(w, f"w[{i + 1}][{j + 1}][{k + 1}]", show_grad, digits)
+            label = _weight_label(w, nielsen_symbol("w", i + 2, j + 1, k + 1), show_grad, digits)
             # near the tail, where edges from one node have not crossed others yet (as in
             # Mazur's figure); the colour ties the label to its edge
             colour = _EDGE_COLOURS[(j * len(neuron.w) + k) % len(_EDGE_COLOURS)]
@@ -124,7 +141,9 @@ def _draw_layer(g: graphviz.Digraph, i: int, layer: Any, names_: list[str], prev
         if neuron.b is not None:
             if neuron.b not in biases:
                 biases[neuron.b] = bid = f"b_{i + 1}_{j + 1}"
-                text = _weight_label(neuron.b, f"b[{i + 1}][{j + 1}]", show_grad, digits)
+                shared = len(layer.neurons) > 1 and all(n.b is neuron.b for n in layer.neurons)
+                place = nielsen_symbol("b", i + 2, *([] if shared else [j + 1]))  # b² or b²₁
+                text = _weight_label(neuron.b, place, show_grad, digits)
                 g.node(bid, label=text, shape="box", style="filled,rounded", id=bid,
                        fillcolor=COLORS["parameter"], **{"class": "bias"})  # fmt: skip
             g.edge(biases[neuron.b], name, style="dashed", id=f"{biases[neuron.b]}->{name}",

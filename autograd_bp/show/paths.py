@@ -45,6 +45,9 @@ __all__ = [
     "latex_name",
     "latex_number",
     "latex_wrapped",
+    "nielsen_parts",
+    "nielsen_symbol",
+    "pretty_name",
     "walk_paths",
     "wrap",
 ]
@@ -350,20 +353,86 @@ _LATEX_FUNCTIONS = {"exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\co
                     "tanh": "\\tanh", "sqrt": "\\sqrt", "sigmoid": "\\sigma"}  # fmt: skip
 
 
+# Nielsen's names as autograd_bp.nn.notation writes them: w2_1_2, b2_1, z2_1, a2_1, delta2_1
+_NIELSEN = re.compile(r"(delta|[wbza])(\d+)_(\d+)(?:_(\d+))?")
+_NIELSEN_WORD = re.compile(rf"\b{_NIELSEN.pattern}\b")
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUBSCRIPTS = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
+
+
+def nielsen_parts(name: str) -> tuple[str, int, tuple[int, ...]] | None:
+    """A name in Nielsen's notation as (letter, layer, indices); None for any other name.
+
+    Example:
+        >>> nielsen_parts("w2_1_2"), nielsen_parts("delta3_1")
+        (('w', 2, (1, 2)), ('delta', 3, (1,)))
+        >>> nielsen_parts("w1") is None, nielsen_parts("b2_1_1") is None
+        (True, True)
+    """
+    m = _NIELSEN.fullmatch(name)
+    if m is None or (m[4] is not None) != (m[1] == "w"):
+        return None
+    return m[1], int(m[2]), tuple(int(i) for i in m.groups()[2:] if i is not None)
+
+
+def nielsen_symbol(letter: str, layer: int, *indices: int, latex: bool = False) -> str:
+    """Nielsen's symbol as the book sets it: the layer as a superscript, the indices as one
+    subscript, run together (``jk``) unless one has two digits (then ``j,k``); ``delta``
+    is δ. In Unicode (w²₁₂), or in LaTeX with ``latex`` (``w^{2}_{12}``).
+
+    Example:
+        >>> nielsen_symbol("w", 2, 1, 2), nielsen_symbol("delta", 3, 1, latex=True)
+        ('w²₁₂', '\\\\delta^{3}_{1}')
+        >>> nielsen_symbol("w", 12, 10, 3)
+        'w¹²₁₀,₃'
+    """
+    sub = ("," if any(i > 9 for i in indices) else "").join(map(str, indices))
+    if latex:
+        base = "\\delta" if letter == "delta" else letter
+        return f"{base}^{{{layer}}}_{{{sub}}}"
+    base = "δ" if letter == "delta" else letter
+    return base + str(layer).translate(_SUPERSCRIPTS) + sub.translate(_SUBSCRIPTS)
+
+
+def pretty_name(name: str) -> str:
+    """A name as a diagram shows it: Nielsen's ``w2_1_2`` as w²₁₂, ``delta2_1`` as δ²₁ —
+    inside a node's text too (``w2_1_1*x1 + b2_1`` as w²₁₁*x1 + b²₁); every other name
+    (Mazur's ``w5``, ``net_h1``) as it is.
+
+    Example:
+        >>> pretty_name("w2_1_2"), pretty_name("b3_1"), pretty_name("net_h1")
+        ('w²₁₂', 'b³₁', 'net_h1')
+        >>> pretty_name("tanh(w2_1_1*x1 + b2_1)")
+        'tanh(w²₁₁*x1 + b²₁)'
+    """
+
+    def symbol(m: re.Match[str]) -> str:
+        parts = nielsen_parts(m[0])
+        return m[0] if parts is None else nielsen_symbol(parts[0], parts[1], *parts[2])
+
+    return _NIELSEN_WORD.sub(symbol, name)
+
+
 def latex_name(name: str) -> str:
     """A display name in LaTeX: ``out_h1`` → ``\\mathrm{out}_{h1}``, ``w1`` → ``w_{1}``,
-    ``w*x + b`` → ``w \\cdot x + b``; a name that is not an expression is set as text.
+    Nielsen's ``w2_1_2`` → ``w^{2}_{12}``, ``w*x + b`` → ``w \\cdot x + b``; a name that is
+    not an expression is set as text.
 
     Example:
         >>> latex_name("E_total"), latex_name("w1"), latex_name("sigmoid(w*x + b)")
         ('E_{\\\\mathrm{total}}', 'w_{1}', '\\\\sigma\\\\left(w \\\\cdot x + b\\\\right)')
+        >>> latex_name("w2_1_2"), latex_name("delta3_1")
+        ('w^{2}_{12}', '\\\\delta^{3}_{1}')
     """
+    nielsen = nielsen_parts(name)
+    if nielsen is not None:
+        return nielsen_symbol(nielsen[0], nielsen[1], *nielsen[2], latex=True)
     m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name) or re.fullmatch(r"([A-Za-z]+)_(\w+)", name)
     if m:
         return f"{_latex_word(m.group(1))}_{{{_latex_word(m.group(2))}}}"
     if re.fullmatch(r"[A-Za-z]+", name):
         return _latex_word(name)
-    try:  # a plain name that fits neither pattern (w2_1_1) is text: parsing it again loops
+    try:  # a plain name that fits neither pattern (w_a_b) is text: parsing it again loops
         if name.isidentifier():
             raise ValueError("a name, not an expression")
         tree = ast.parse(name, mode="eval").body

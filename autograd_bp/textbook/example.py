@@ -4,7 +4,8 @@ gradient as a chain of named factors, Nielsen's BP1–BP4 checked against the en
 update and training under either schedule, and the figures a source printed compared.
 
 Names: ``"nielsen"`` labels w^l_jk as ``w2_1_1``, b^l_j as ``b2_1`` (``b2`` when shared by a
-layer), z^l_j ``z2_1``, a^l_j ``a2_1``, δ^l_j ``delta2_1`` (layer 1 = the inputs x1, x2, …);
+layer), z^l_j ``z2_1``, a^l_j ``a2_1``, δ^l_j ``delta2_1`` (layer 1 = the inputs x1, x2, …;
+made by :func:`~autograd_bp.nn.notation.nielsen_name`, as an MLP's own labels are);
 ``"mazur"`` uses the post's i1 i2, net_h1/out_h1, net_o1/out_o1, w1..w8, b1 b2.
 
 Example:
@@ -22,8 +23,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.engine import Value, sum_values
+from ..core.engine import Value, grad, sum_values
 from ..nn.modules import MLP
+from ..nn.notation import nielsen_name
 from .example_file import SCHEDULES, Example
 from .worked import trainable
 
@@ -51,30 +53,34 @@ class Names:
         if self.style == "mazur":
             before = sum(a * b for a, b in zip(sizes[:i], sizes[1 : i + 1]))
             return f"w{before + j * sizes[i] + k + 1}"
-        return f"w{i + 2}_{j + 1}_{k + 1}"
+        return nielsen_name("w", i + 2, j + 1, k + 1)
 
     def bias(self, i: int, j: int | None) -> str:
         """The bias of neuron j of layer i (j None: the one the layer shares)."""
-        if self.style == "mazur" or j is None:
-            return f"b{i + 1}" if self.style == "mazur" else f"b{i + 2}"
-        return f"b{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"b{i + 1}"
+        return nielsen_name("b", i + 2, None if j is None else j + 1)
 
     def _unit(self, i: int, j: int, last: bool) -> str:
         return f"{'o' if last else 'h'}{j + 1}"
 
     def z(self, i: int, j: int, last: bool) -> str:
         """The weighted input of neuron j of layer i (``last``: the output layer)."""
-        return f"net_{self._unit(i, j, last)}" if self.style == "mazur" else f"z{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"net_{self._unit(i, j, last)}"
+        return nielsen_name("z", i + 2, j + 1)
 
     def a(self, i: int, j: int, last: bool) -> str:
         """The activation of neuron j of layer i."""
-        return f"out_{self._unit(i, j, last)}" if self.style == "mazur" else f"a{i + 2}_{j + 1}"
+        if self.style == "mazur":
+            return f"out_{self._unit(i, j, last)}"
+        return nielsen_name("a", i + 2, j + 1)
 
     def delta(self, i: int, j: int, last: bool) -> str:
         """δ = ∂E/∂z of neuron j of layer i."""
         if self.style == "mazur":
             return f"delta_{self._unit(i, j, last)}"
-        return f"delta{i + 2}_{j + 1}"
+        return nielsen_name("delta", i + 2, j + 1)
 
     def input(self, k: int) -> str:
         """The k-th input."""
@@ -260,10 +266,24 @@ def _by_name(net: MLP, params: dict[str, Value]) -> dict[str, Value]:
     return {name: by_label[name] for name in params}
 
 
+def _per_error_term(run: Run, ex: Example) -> list[tuple[str, dict[Value, float]]]:
+    """Per error term E_j (the name, then ∂E_j/∂a for every hidden activation a): what
+    backward adds up at a hidden neuron, one contribution per output (Mazur's ∂E_o1/∂out_h1)."""
+    hidden = [a for layer in run.a[:-1] for a in layer]
+    names = names_for(ex)
+    out = []
+    for j in range(len(run.a[-1])):
+        name = names.error(j)
+        out.append((name, dict(zip(hidden, grad(run[name], hidden)))))
+    return out
+
+
 def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
-    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors;
-    and per edge between layers, ∂z^l_j/∂a^(l−1)_k (= w^l_jk), the factor backward crosses."""
+    """Per weight w^l_jk: ∂E/∂a^l_j · ∂a^l_j/∂z^l_j · ∂z^l_j/∂w^l_jk, the three factors, and
+    below the output layer ∂E_i/∂a^l_j per error term E_i (the terms of ∂E/∂a^l_j); per edge
+    between layers, ∂z^l_j/∂a^(l−1)_k (= w^l_jk), the factor backward crosses."""
     names, last, out = names_for(ex), len(net.layers) - 1, {}
+    terms = _per_error_term(run, ex)
     for i, layer in enumerate(net.layers):
         for j, neuron in enumerate(layer.neurons):
             z, a = run.z[i][j], run.a[i][j]
@@ -273,6 +293,8 @@ def _chains(net: MLP, run: Run, ex: Example) -> dict[str, float]:
             for w in neuron.w:
                 key = f"chain.{w.label}"
                 out[f"{key}.dE_d{an}"] = a.grad
+                for error, by_a in terms if i < last else []:
+                    out[f"{key}.d{error}_d{an}"] = by_a[a]
                 out[f"{key}.d{an}_d{zn}"] = da_dz
                 out[f"{key}.d{zn}_d{w.label}"] = local[w]
                 out[f"{key}.product"] = a.grad * da_dz * local[w]

@@ -65,8 +65,9 @@ MAX_EXAMPLE_BYTES = 256 * 1024  # a hand-written example is a few hundred bytes
 MAX_NEURONS = 64  # per layer: a worked example is read by a person
 MAX_LAYERS = 8
 MAX_ITERATIONS = 100_000  # training is scalar and single-example: about a minute at most
-# The shipped examples (examples/worked/ in a checkout of the project).
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "worked"
+# The shipped examples: package data, so an installed package has them too (the built-in
+# demo reads mazur.toml); examples/worked/ in a checkout is a link to this folder.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 _TOP_KEYS = {"title", "names", "network", "parameters", "data", "training", "published"}
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..show.explain import explain, signed_sum
+from ..show.paths import latex_name, nielsen_parts
 from .example import Run, build, names_for, run_forward
 from .example_file import SCHEDULES, Example
 from .worked import Comparison
@@ -214,9 +215,6 @@ def report_lines(ex: Example, results: dict[str, Any]) -> list[str]:
             *_update_lines(ex, results), *_comparison_lines(ex, results)]  # fmt: skip
 
 
-_NIELSEN = re.compile(r"\A(delta|[wbza])(\d+)_(\d+)(?:_(\d+))?\Z")
-
-
 def latex_symbol(name: str) -> str:
     """A label in textbook LaTeX: ``w2_1_3`` → ``w^{2}_{13}``, ``net_h1`` → ``net_{h1}``.
 
@@ -224,10 +222,8 @@ def latex_symbol(name: str) -> str:
         >>> latex_symbol("w3_2_1"), latex_symbol("delta2_1"), latex_symbol("out_o1")
         ('w^{3}_{21}', '\\\\delta^{2}_{1}', '\\\\mathrm{out}_{o1}')
     """
-    m = _NIELSEN.match(name)
-    if m:
-        base = "\\delta" if m[1] == "delta" else m[1]
-        return f"{base}^{{{m[2]}}}_{{{m[3]}{m[4] or ''}}}"
+    if nielsen_parts(name) is not None:
+        return latex_name(name)  # w^{2}_{13}: the one rendering of Nielsen's names
     if name.startswith("delta_"):
         return f"\\delta_{{{name[6:]}}}"
     if "_" in name:

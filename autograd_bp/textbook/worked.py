@@ -2,8 +2,10 @@
 (https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/), built from the
 ordinary ``nn`` classes, every figure computed by the engine.
 
-The problem (inputs, targets, starting weights, learning rate) is the post's; the numbers
-the post *printed* live only in :data:`PUBLISHED`, as the expected column of
+The problem (inputs, targets, starting weights, learning rate) is the post's, read from the
+example file the package ships (:data:`MAZUR_FILE`, ``examples/worked/mazur.toml`` in a
+checkout — the file ``demo --example`` reads too); the numbers the post *printed* live only
+in that file's ``[published]`` table (:data:`PUBLISHED`), as the expected column of
 :func:`comparison`. Nothing here is looked up: change ``lr`` or ``iterations`` and every
 figure changes with it.
 
@@ -33,8 +35,10 @@ from ..core.engine import Value, grad, sum_values
 from ..nn.losses import half_sse
 from ..nn.modules import MLP
 from ..show.explain import Explanation, explain
+from .example_file import EXAMPLES, Example, parse_example
 
 __all__ = [
+    "MAZUR_FILE",
     "PUBLISHED",
     "SCHEDULES",
     "SEED_INPUTS",
@@ -52,53 +56,44 @@ __all__ = [
     "nielsen_lines",
 ]
 
-# The problem as Mazur's post states it.
-SEED_INPUTS = (0.05, 0.10)
-SEED_TARGETS = (0.01, 0.99)
+# The problem as Mazur's post states it, and the figures it printed: read from the example
+# file the package ships (examples/worked/mazur.toml in a checkout), the one place they live.
+MAZUR_FILE = EXAMPLES / "mazur.toml"
+
+
+def _mazur() -> Example:
+    ex = parse_example(MAZUR_FILE.read_text(encoding="utf-8"))
+    if ex.sizes != (2, 2, 2) or ex.bias != "per-layer":  # never for the shipped file
+        raise ValueError(f"{MAZUR_FILE}: Mazur's network is 2-2-2 with per-layer biases")
+    return ex
+
+
+def _published_key(key: str) -> str:
+    """The demo's key for a figure the file names: δ_o1 is a factor of w1's chain, and a
+    post-update figure goes without its schedule (the table lists it under both)."""
+    if key == "delta.delta_o1":
+        return "chain.w1.delta_o1"
+    group, _, rest = key.partition(".")
+    if group in ("after_one_update", "after_training"):
+        return f"{group}.{rest.removeprefix('sequential.')}"
+    return key
+
+
+_MAZUR = _mazur()
+SEED_INPUTS = tuple(_MAZUR.inputs)
+SEED_TARGETS = tuple(_MAZUR.targets)
 SEED_PARAMETERS = {
-    "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
-    "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55,
-    "b1": 0.35, "b2": 0.60,
+    **{f"w{n}": w for n, w in enumerate((w for layer in _MAZUR.weights for row in layer
+                                         for w in row), 1)},  # w1..w8 in the post's order
+    **{f"b{n}": layer[0] for n, layer in enumerate(_MAZUR.biases, 1)},
 }  # fmt: skip
-SEED_LR = 0.5
-SEED_ITERATIONS = 10_000
+SEED_LR = _MAZUR.lr
+SEED_ITERATIONS = _MAZUR.iterations
 SCHEDULES = ("simultaneous", "sequential")
 
 # What the post printed, digit for digit — the *expected* column, never an answer.
 # Keys name the computed quantity they are compared with.
-PUBLISHED: dict[str, str] = {
-    "forward.net_h1": "0.3775",
-    "forward.out_h1": "0.593269992",
-    "forward.out_h2": "0.596884378",
-    "forward.net_o1": "1.105905967",
-    "forward.out_o1": "0.75136507",
-    "forward.out_o2": "0.772928465",
-    "error.E_o1": "0.274811083",
-    "error.E_o2": "0.023560026",
-    "error.E_total": "0.298371109",
-    "chain.w5.dE_dout_o1": "0.74136507",
-    "chain.w5.dout_o1_dnet_o1": "0.186815602",
-    "chain.w5.dnet_o1_dw5": "0.593269992",
-    "gradients.w5": "0.082167041",
-    "chain.w1.delta_o1": "0.138498562",
-    "chain.w1.dE_o1_dout_h1": "0.055399425",
-    "chain.w1.dE_o2_dout_h1": "-0.019049119",
-    "chain.w1.dE_dout_h1": "0.036350306",
-    "chain.w1.dout_h1_dnet_h1": "0.241300709",
-    "gradients.w1": "0.000438568",
-    "updated.simultaneous.w1": "0.149780716",
-    "updated.simultaneous.w2": "0.19956143",
-    "updated.simultaneous.w3": "0.24975114",
-    "updated.simultaneous.w4": "0.29950229",
-    "updated.simultaneous.w5": "0.35891648",
-    "updated.simultaneous.w6": "0.408666186",
-    "updated.simultaneous.w7": "0.511301270",
-    "updated.simultaneous.w8": "0.561370121",
-    "after_one_update.E": "0.291027924",
-    "after_training.E": "0.000035085",
-    "after_training.outputs.0": "0.015912196",
-    "after_training.outputs.1": "0.984065734",
-}
+PUBLISHED: dict[str, str] = {_published_key(k): v for k, v in _MAZUR.published.items()}
 # Rows that only mean something at the post's settings (lr 0.5, 10,000 steps, frozen biases).
 _SETTINGS_DEPENDENT = ("updated.", "after_one_update.", "after_training.")
 
@@ -274,22 +269,7 @@ def compute(
     for name, v in params.items():
         r[f"gradients.{name}"] = v.grad
 
-    w5 = trace_w5(p, params)
-    assert w5.paths is not None  # one path: never over max_paths
-    r["chain.w5.dE_dout_o1"], r["chain.w5.dout_o1_dnet_o1"], r["chain.w5.dnet_o1_dw5"] = (
-        f.value for f in w5.paths[0].factors
-    )
-    r["chain.w5.product"] = w5.total
-    r["chain.w1.delta_o1"] = p["net_o1"].grad
-    r["chain.w1.delta_o2"] = p["net_o2"].grad
-    (r["chain.w1.dE_o1_dout_h1"],) = grad(p["E_o1"], [p["out_h1"]])
-    (r["chain.w1.dE_o2_dout_h1"],) = grad(p["E_o2"], [p["out_h1"]])
-    r["chain.w1.dE_dout_h1"] = p["out_h1"].grad
-    r["chain.w1.dout_h1_dnet_h1"] = p["out_h1"].local_grads[0]
-    r["chain.w1.dnet_h1_dw1"] = dict(zip(p["net_h1"].parents, p["net_h1"].local_grads))[
-        params["w1"]
-    ]
-    r["chain.w1.sum_over_paths"] = trace_w1(p, params).total
+    r.update(_chain_figures(p, params))
 
     for sched in SCHEDULES:
         once, _ = build_network()
@@ -307,6 +287,47 @@ def compute(
         for group in ("updated.", "after_one_update.", "after_training."):
             if key.startswith(group + prefix):
                 r[group + key[len(group + prefix) :]] = r[key]
+    return r
+
+
+def _chain_figures(p: Pass, params: dict[str, Value]) -> dict[str, float]:
+    """Every chain-rule figure the demo's text prints (after ``backward``), by dotted name:
+    w5's three factors, w1's factors along each of its two paths (``chain.w1.path1.*``,
+    the text's "path 1") with their products, per neuron ∂E_total/∂out, ∂out/∂net and
+    δ = ∂E_total/∂net (``delta.delta_o1``, as ``demo --example`` names it), and ∂net/∂out
+    between the layers (``chain.dnet_o1_dout_h1`` = w5, as ``demo --example`` names it)."""
+    r: dict[str, float] = {}
+    w5 = trace_w5(p, params)
+    assert w5.paths is not None  # one path: never over max_paths
+    r["chain.w5.dE_dout_o1"], r["chain.w5.dout_o1_dnet_o1"], r["chain.w5.dnet_o1_dw5"] = (
+        f.value for f in w5.paths[0].factors
+    )
+    r["chain.w5.product"] = w5.total
+    r["chain.w1.delta_o1"] = p["net_o1"].grad
+    r["chain.w1.delta_o2"] = p["net_o2"].grad
+    (r["chain.w1.dE_o1_dout_h1"],) = grad(p["E_o1"], [p["out_h1"]])
+    (r["chain.w1.dE_o2_dout_h1"],) = grad(p["E_o2"], [p["out_h1"]])
+    r["chain.w1.dE_dout_h1"] = p["out_h1"].grad
+    r["chain.w1.dout_h1_dnet_h1"] = p["out_h1"].local_grads[0]
+    r["chain.w1.dnet_h1_dw1"] = dict(zip(p["net_h1"].parents, p["net_h1"].local_grads))[
+        params["w1"]
+    ]
+    w1 = trace_w1(p, params)
+    assert w1.paths is not None  # two paths
+    for k, path in enumerate(w1.paths, 1):
+        for f in path.factors:  # ∂E_total/∂out_o1 is dE_dout_o1, as in w5's chain
+            top = "E" if f.numerator == "E_total" else f.numerator
+            r[f"chain.w1.path{k}.d{top}_d{f.denominator}"] = f.value
+        r[f"chain.w1.path{k}.product"] = path.product
+    r["chain.w1.sum_over_paths"] = w1.total
+    for unit in ("o1", "o2", "h1", "h2"):  # BP1/BP2's ∇_a C, σ′(z) and δ, per neuron
+        r[f"chain.dE_dout_{unit}"] = p[f"out_{unit}"].grad
+        r[f"chain.dout_{unit}_dnet_{unit}"] = p[f"out_{unit}"].local_grads[0]
+        r[f"delta.delta_{unit}"] = p[f"net_{unit}"].grad
+    for o in ("o1", "o2"):
+        local = dict(zip(p[f"net_{o}"].parents, p[f"net_{o}"].local_grads))
+        for h in ("h1", "h2"):
+            r[f"chain.dnet_{o}_dout_{h}"] = local[p[f"out_{h}"]]
     return r
 
 

@@ -13,6 +13,7 @@ from autograd_bp import Value, parse
 from autograd_bp.core.engine import backward_order, dot, sum_values
 from autograd_bp.core.graph import MAX_INLINE, Naming, edges, infix, names, reaching
 from autograd_bp.nn.modules import MLP
+from autograd_bp.nn.notation import parameter_names
 
 
 def test_names_are_keyed_by_the_value_and_never_numbered_op_tags() -> None:
@@ -22,7 +23,7 @@ def test_names_are_keyed_by_the_value_and_never_numbered_op_tags() -> None:
     label = names(y)
     assert set(label) == set(backward_order(y))
     assert not any(re.search(r"#\d|leaf", n) for n in label.values())
-    for name, p in net.named_parameters():
+    for name, p in parameter_names(net.layers):  # an MLP labels them in Nielsen's names
         assert label[p] == name
     assert all(len(n) <= MAX_INLINE or n in {p.label for p in net.parameters()}
                for n in label.values())  # fmt: skip
@@ -114,6 +115,6 @@ def test_diagrams_of_an_mlp_name_every_parameter_and_its_biases() -> None:
 
     net = MLP(2, [2, 1], seed=0)
     source = draw_dot(net([0.5, -1.0]), model=net).source
-    assert "layers.0.neurons.1.b" in source and "layers.1.neurons.0.w.1" in source
+    assert "b²₂" in source and "w³₁₂" in source  # b2_2 and w3_1_2, set as Nielsen sets them
     labels = re.findall(r'label="\{ ([^|]*) \|', source)
     assert len(labels) > 10 and not any(re.search(r"#\d|leaf", name) for name in labels)

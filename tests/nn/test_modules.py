@@ -268,9 +268,10 @@ def test_to_torch_and_back_agree_in_outputs_and_gradients(acts) -> None:
 
 def test_parameters_are_labelled_with_their_names_unless_the_user_labelled_them() -> None:
     net = MLP(2, [2, 1], seed=0)
-    for name, p in net.named_parameters():
-        assert p.label == name
-    assert [p.label for p in net.parameters()][-1] == "layers.1.neurons.0.b"  # a bias: .b
+    labels = [p.label for p in net.parameters()]  # Nielsen's names, layer 1 = the inputs
+    assert labels == ["w2_1_1", "w2_1_2", "b2_1", "w2_2_1", "w2_2_2", "b2_2",
+                      "w3_1_1", "w3_1_2", "b3_1"]  # fmt: skip
+    assert [n for n, _ in net.named_parameters()][-1] == "layers.1.neurons.0.b"  # keys stay
     lone = Neuron(3, seed=0)
     assert [p.label for p in lone.parameters()] == ["w.0", "w.1", "w.2", "b"]
     mine = Value(0.1, label="my_w")
@@ -278,8 +279,8 @@ def test_parameters_are_labelled_with_their_names_unless_the_user_labelled_them(
     shared = Value(0.3)  # one bias shared by a layer: named once, at first use
     layer_net = MLP(2, [2], weights=[[[mine, unnamed], [0.5, 0.6]]], biases=[shared])
     assert mine.label == "my_w"
-    assert unnamed.label == "layers.0.neurons.0.w.1"
-    assert shared.label == "layers.0.neurons.0.b"
+    assert unnamed.label == "w2_1_2"
+    assert shared.label == "b2"  # the bias layer 2 shares, as Mazur's b1 is
     assert len({p.label for p in layer_net.parameters()}) == len(layer_net.parameters())
 
 

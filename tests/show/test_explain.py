@@ -171,13 +171,13 @@ def test_an_mlp_not_labelled_by_hand_lists_both_paths_with_named_factors_and_rul
     E.backward()
     assert math.isclose(e.total, w.grad, rel_tol=1e-12)
     for path in e.paths:
-        assert path.factors[-1].denominator == "layers.0.neurons.0.w.0"
+        assert path.factors[-1].denominator == "w2_1_1"  # Nielsen's w²₁₁, the MLP's label
         assert all(f.numerator and f.denominator for f in path.factors)
         assert not any(re.search(r"#\d|leaf", f.symbol()) for f in path.factors)
         sigmoid_factors = [f for f in path.factors if f.rule.startswith("σ(")]
         assert len(sigmoid_factors) == 2  # the output's and the hidden neuron's activation
     text = e.text(6)
-    assert "layers.1.neurons.0.w.0" in text and "layers.1.neurons.1.w.0" in text
+    assert "w3_1_1" in text and "w3_2_1" in text  # from a²₁ into each output neuron
     assert "where " in text  # the temporary names are defined
 
 
@@ -422,4 +422,4 @@ def test_nielsen_names_render_in_latex() -> None:
 
     n = nielsen_problem([2, 2, 1])
     text = explain(n.output, n.names["w2_1_1"]).latex()  # recursed without end before
-    assert "\\text{w2\\_1\\_1}" in text and latex_name("a2_1") == "\\text{a2\\_1}"
+    assert "\\partial w^{2}_{11}" in text and latex_name("a2_1") == "a^{2}_{1}"

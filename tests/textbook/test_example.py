@@ -184,7 +184,10 @@ def test_mazur_file_is_the_posts_problem_and_reproduces_the_built_in_demo() -> N
     assert len(common) > 40
     for key in common:
         assert r[key] == pytest.approx(built_in[key], rel=1e-12, abs=1e-15), key
-    assert [row.status for row in compare(ex, r)] == ["✓"] * len(ex.published)
+    rows = {row.key: row.status for row in compare(ex, r)}
+    # the post printed δ_o2·w7 = −0.01904911826 from rounded intermediates: one unit off
+    assert rows.pop("chain.w1.dE_o2_dout_h1") == "≈"
+    assert list(rows.values()) == ["✓"] * (len(ex.published) - 1)
 
 
 def _mazur_with(published: dict[str, object], schedule: str = "simultaneous") -> list:
