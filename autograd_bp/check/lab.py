@@ -384,6 +384,8 @@ def _edge_why(bug: Bug, u: Value, node: Value, k: int, d_bug: float, d_ok: float
     slot = [i for i, a in enumerate(u.operands) if type(a) is Value][k]
     keys = dict(zip(("x", "y"), operands))
     rule = RULES[u.op].derivative(slot, "text", **keys, out=names[u])
+    for text in operands:  # a function's template has its own parentheses: tanh²((a*b))
+        rule = rule.replace(f"({text})", text) if text.startswith("(") else rule
     wrong = bug.formula
     for key, text in keys.items():
         wrong = wrong.replace("{" + key + "}", text)
