@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.engine import Value, backward_order
@@ -125,7 +125,6 @@ class LabReport:
     gradcheck: dict[str, GradcheckReport]
     inputs: int  # the graph's inputs (leaves); gradcheck checked at most MAX_GRADCHECK_INPUTS
     prediction: Prediction | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def exposed(self) -> bool:
@@ -145,7 +144,6 @@ class LabReport:
             "gradcheck": {k: r.to_dict() for k, r in self.gradcheck.items()},
             "inputs": self.inputs,
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
-            "notes": self.notes,
         }  # fmt: skip
 
     def text(self) -> str:
@@ -158,7 +156,7 @@ class LabReport:
             lines += _prediction_lines(self.prediction, self.output)
         lines += self._difference_lines()
         lines += self._gradcheck_lines()
-        return "\n".join(lines + self.notes)
+        return "\n".join(lines)
 
     def _difference_lines(self) -> list[str]:
         if not self.exposed:
@@ -328,8 +326,21 @@ class Lab:
                     "instead of {c})").format(node=self.names[u], b=_fmt(buggy.grads[u]),
                                               c=_fmt(correct.grads[u]))
         else:
-            why = _("a consumer's value differs, and so does what it hands back")
+            why = self._from_values(consumers, buggy, correct)
         return NodeDiff(self.names[node], b, c, why, inherited=True)
+
+    def _from_values(self, consumers: list[tuple[Value, int]], buggy: EngineRun,
+                     correct: EngineRun) -> str:  # fmt: skip
+        """Why a node differs whose consumers' gradients agree: a local derivative read
+        from a value the faulty forward pass got wrong."""
+        for u, _k in consumers:
+            for p in u.parents:
+                if not _same(buggy.values[p], correct.values[p]):
+                    return _("its consumer `{node}` hands back a local derivative read from "
+                             "`{other}`, whose value differs ({b} instead of {c})").format(
+                        node=self.names[u], other=self.names[p], b=_fmt(buggy.values[p]),
+                        c=_fmt(correct.values[p]))
+        return _("a value it depends on differs")
 
     def _origin(self, node: Value, consumers: list[tuple[Value, int]], buggy: EngineRun,
                 correct: EngineRun) -> str | None:  # fmt: skip

@@ -222,8 +222,8 @@ def test_gradcheck_is_bounded_and_checks_differing_inputs_first():
 def test_json_document_keys():
     doc = lab("(a - b)*c", "sub-sign", wrt="b", prediction=-0.9).to_dict()
     assert set(doc) == {"bug", "graph", "output", "value", "exposed", "reason", "sites",
-                        "differing", "values_differ", "gradcheck", "inputs", "prediction",
-                        "notes"}  # fmt: skip
+                        "differing", "values_differ", "gradcheck", "inputs",
+                        "prediction"}  # fmt: skip
     assert set(doc["bug"]) == {"id", "title", "message", "change"}
     assert doc["differing"][0] == {"name": "b", "buggy": -0.9, "correct": 0.9,
                                    "why": "`a - b` hands back +1 where the rule says −1",

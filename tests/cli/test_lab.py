@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,19 @@ def test_help_has_an_example():
     proc = subprocess.run([sys.executable, "-m", "autograd_bp", "lab", "--help"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0 and "example: autograd-bp lab" in proc.stdout
+
+
+def _transcript(command: str) -> str:
+    """What docs/lab.md shows after ``$ autograd-bp lab …`` in a console block."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "lab.md").read_text(encoding="utf-8")
+    block = page.split(f"$ autograd-bp lab {command}\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+def test_the_transcripts_in_the_docs_are_what_the_command_prints():
+    assert run("--list").stdout == _transcript("--list")
+    shown = _transcript('"tanh(a*b) + a" a=0.5 b=-1 --bug tanh-derivative-from-input --predict')
+    proc = run("tanh(a*b) + a", "a=0.5", "b=-1", "--bug", "tanh-derivative-from-input",
+               "--predict", stdin="0.25\n")  # fmt: skip
+    # in a terminal the answer typed after the question is echoed; piped, it is not
+    assert proc.stdout == shown.replace("? 0.25\n\n", "? \n")
