@@ -3,8 +3,10 @@ the JSON API. Nothing in a request is evaluated by Python: expressions go throug
 :func:`autograd_bp.lang.expr.parse` and its limits (length, depth) only.
 
 Example:
-    >>> [route.path for route in create_app().routes]
-    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables', '/static']
+    >>> [route.path for route in create_app().routes][:5]
+    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables']
+    >>> [route.path for route in create_app().routes][5:]
+    ['/api/bugs', '/api/lab', '/static']
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._io import dumps_strict
 from . import STATIC, worker
-from .data import PRESETS, RequestError
+from .data import PRESETS, RequestError, bugs_payload
 
 __all__ = ["MAX_BODY", "MAX_WORKERS", "REQUEST_TIMEOUT", "create_app"]
 
@@ -218,6 +220,10 @@ async def _presets(request: Request) -> Response:
     return _json({"presets": PRESETS})
 
 
+async def _bugs(request: Request) -> Response:
+    return _json(bugs_payload())
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, exc.detail)
@@ -225,8 +231,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(host: str = "127.0.0.1", port: int | None = None, *,
                timeout: float = REQUEST_TIMEOUT) -> Starlette:  # fmt: skip
-    """The playground: ``GET /`` the page, ``GET /api/presets``, ``POST /api/grad`` and
-    ``POST /api/check`` (see docs/cli.md for the schemas), ``/static/…`` its files. Only
+    """The playground: ``GET /`` the page, ``GET /api/presets``, ``POST /api/grad``,
+    ``POST /api/check``, ``GET /api/bugs`` and ``POST /api/lab`` (see docs/cli.md and
+    docs/lab.md for the schemas), ``/static/…`` its files. Only
     requests to ``host`` (or localhost) on ``port`` (None: any port) from the page itself are
     served; each API request computes in its own process for at most ``timeout`` seconds."""
     turns = asyncio.Semaphore(MAX_WORKERS)
@@ -236,6 +243,9 @@ def create_app(host: str = "127.0.0.1", port: int | None = None, *,
         Route("/api/grad", _endpoint("grad", timeout, turns), methods=["POST"]),
         Route("/api/check", _endpoint("check", timeout, turns), methods=["POST"]),
         Route("/api/variables", _endpoint("variables", timeout, turns), methods=["POST"]),
+        # the misconception lab: faulty variants of this package's engine, no request code
+        Route("/api/bugs", _bugs, methods=["GET"]),
+        Route("/api/lab", _endpoint("lab", timeout, turns), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
