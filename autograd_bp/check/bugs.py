@@ -40,7 +40,7 @@ from ..core.engine import Value, backward_order, chain_rule
 from ..core.graph import uses
 from ..core.numerics import power, recip
 from ..core.rules import RULES, Rule
-from ..locale import N_
+from ..locale import N_, _
 from .catalogue import CATALOGUE
 from .points import flat_operands, replay
 
@@ -212,9 +212,9 @@ def _recursive(root: Value, local: Mapping[Value, list[float]], calls: int) -> d
     self.grad``, then ``child._backprop()`` — without Python's recursion limit (an explicit
     stack of the same calls, in the same order)."""
     if calls > MAX_CALLS:
-        raise LabLimitError(f"the recursive walk would run a backward {calls:,} times on this "
-                            f"graph (once per path from the output); the lab stops at "
-                            f"{MAX_CALLS:,}")  # fmt: skip
+        raise LabLimitError(_("the recursive walk would run a backward {calls} times on this "
+                              "graph (once per path from the output); the lab stops at "
+                              "{limit}").format(calls=f"{calls:,}", limit=f"{MAX_CALLS:,}"))
     grads: dict[Value, float] = {root: 1.0}
     stack = [(root, iter(zip(root.parents, local.get(root, ()))))]
     while stack:

@@ -25,6 +25,7 @@ from typing import Any
 from ..core.engine import Value, backward_order
 from ..core.graph import names as graph_names
 from ..core.rules import RULES
+from ..core.walk import has_closure
 from ..locale import _
 from .battery import is_close
 from .bugs import BUGS, Bug, EngineRun, output_at, paths, run_engine, sites
@@ -227,6 +228,10 @@ class Lab:
         problem = graph if isinstance(graph, Problem) else Problem(graph, {})
         self.root = problem.output
         self.order = backward_order(self.root)
+        if any(has_closure(n) for n in self.order):
+            raise LabError(_("the graph has a node made micrograd-style, with a _backward "
+                             "closure: the lab replays each node by its rule in the op table, "
+                             "and such a node has none"))
         self.names = _display_names(self.root, self.order, problem.names)
         self.inputs = [n for n in reversed(self.order) if n.is_leaf]
         self.description = description or problem.description
@@ -250,6 +255,11 @@ class Lab:
         """Both engines over the graph, compared node by node; gradcheck on each."""
         buggy = run_engine(self.root, self.bug, self.order)
         correct = run_engine(self.root, None, self.order)
+        self.consumers: dict[Value, list[tuple[Value, int]]] = {}
+        for u in self.order:
+            for k, p in enumerate(u.parents):
+                self.consumers.setdefault(p, []).append((u, k))
+        self.paths = paths(self.order) if self.bug.walk == "recursive" else {}
         differing = [self._diff(n, buggy, correct) for n in self.order
                      if n is not self.root and not _same(buggy.grads[n], correct.grads[n])]
         values = [NodeDiff(self.names[n], buggy.values[n], correct.values[n],
@@ -315,7 +325,7 @@ class Lab:
 
     def _diff(self, node: Value, buggy: EngineRun, correct: EngineRun) -> NodeDiff:
         b, c = buggy.grads[node], correct.grads[node]
-        consumers = [(u, k) for u in self.order for k, p in enumerate(u.parents) if p is node]
+        consumers = self.consumers.get(node, [])
         why = self._origin(node, consumers, buggy, correct)
         if why is not None:
             return NodeDiff(self.names[node], b, c, why)
@@ -352,11 +362,10 @@ class Lab:
                 n=len(consumers), b=_fmt(buggy.grads[node]), c=_fmt(correct.grads[node]))
         for u, k in consumers:
             d_bug, d_ok = buggy.local[u][k], correct.local[u][k]
-            if bug.walk == "recursive" and paths(self.order).get(u, 1) > 1:
+            if self.paths.get(u, 1) > 1:
                 return _("its consumer `{node}` is reached by {n} paths from the output: the "
                          "recursive walk ran its backward {n} times, each time handing on its "
-                         "gradient as far as it had got").format(
-                    node=names[u], n=paths(self.order)[u])
+                         "gradient as far as it had got").format(node=names[u], n=self.paths[u])
             if u in buggy.merged:
                 return _("its consumer `{node}` holds {value}, the value of `{other}`: the "
                          "visited set took one for the other, so the backward of `{node}` "

@@ -17,11 +17,15 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from ..check.bugs import BUGS
-from ..check.lab import run_lab
 from ..core.engine import Value
-from ..locale import _
-from ..reports import InputError, check_report, expression_problem, grad_report, program_variables
+from ..reports import (
+    InputError,
+    check_report,
+    grad_report,
+    lab_bugs,
+    lab_report,
+    program_variables,
+)
 from ..show.graphviz_bounds import DOT_TIMEOUT
 from ..show.steps import step_data
 
@@ -125,10 +129,8 @@ def lab_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     if prediction is not None and (isinstance(prediction, bool)
                                    or not isinstance(prediction, int | float)):  # fmt: skip
         raise RequestError(f"'prediction' must be a number or null, got {prediction!r:.60}")
-    values = _values(payload)
-    report = run_lab(expression_problem(expression, values), bug, wrt=wrt,
-                     prediction=None if prediction is None else float(prediction))  # fmt: skip
-    return {**report.to_dict(), "expression": expression, "values": values}
+    return lab_report(expression, _values(payload), bug, wrt=wrt,
+                      prediction=None if prediction is None else float(prediction))
 
 
 def bugs_payload() -> dict[str, Any]:
@@ -138,8 +140,7 @@ def bugs_payload() -> dict[str, Any]:
         >>> bugs_payload()["bugs"][0]["id"]
         'assign-instead-of-accumulate'
     """
-    return {"bugs": [{"id": b.id, "title": _(b.title), "change": _(b.change)}
-                     for b in BUGS.values()]}  # fmt: skip
+    return {"bugs": lab_bugs()}
 
 
 def graph_data(root: Value, precision: int = 4, *,

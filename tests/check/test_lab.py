@@ -258,3 +258,10 @@ def test_a_value_with_nan_gradients_compares_as_equal_not_as_a_difference():
     f = Value(0.0, label="x").sqrt() * 0.0  # ∂/∂x is inf·0 = nan in both engines
     report = run_lab(f, "sub-sign")
     assert not report.differing
+
+
+def test_a_node_made_micrograd_style_is_refused_not_guessed():
+    a = Value(2.0, label="a")
+    out = Value(a.data * 2, (a,), "double")  # a micrograd-style node, its own _backward
+    with pytest.raises(LabError, match="micrograd-style"):
+        run_lab(out * a, "sub-sign")
