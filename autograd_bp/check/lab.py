@@ -28,7 +28,7 @@ from ..core.rules import RULES
 from ..core.walk import has_closure
 from ..locale import _
 from .battery import is_close
-from .bugs import BUGS, Bug, EngineRun, output_at, paths, run_engine, sites
+from .bugs import BUGS, Bug, EngineRun, LabLimitError, output_at, paths, run_engine, sites
 from .catalogue import CATALOGUE
 from .derivation import Problem
 from .gradcheck import GradcheckReport, GradcheckRow
@@ -182,12 +182,16 @@ class LabReport:
                    "{checked} of {inputs} inputs):").format(checked=checked, inputs=self.inputs)]
         for key, who in (("buggy", _("faulty engine")), ("correct", _("this engine"))):
             report = self.gradcheck[key]
-            failed = sum(not r.ok for r in report.rows)
+            rows = [r for r in report.rows if not r.note]
+            failed = sum(not r.ok for r in rows)
             verdict = _("PASS") if report.passed else _("FAIL")
+            if not rows:
+                verdict = _("not checked")
             lines.append(_("  {who}: {verdict} ({failed} of {checked} inputs off; largest "
                            "error {error})").format(who=who, verdict=verdict, failed=failed,
-                                                    checked=checked,
+                                                    checked=len(rows),
                                                     error=f"{report.max_error:.2e}"))
+        lines += [f"  {r.note}" for r in self.gradcheck["correct"].rows if r.note]
         if self.gradcheck["buggy"].passed and self.values_differ:
             lines.append(_("  the faulty engine's gradients are right for the function it "
                            "computes: its forward pass is what is wrong"))
@@ -253,7 +257,14 @@ class Lab:
 
     def run(self, prediction: float | None = None) -> LabReport:
         """Both engines over the graph, compared node by node; gradcheck on each."""
-        buggy = run_engine(self.root, self.bug, self.order)
+        try:
+            buggy = run_engine(self.root, self.bug, self.order)
+        except LabLimitError:
+            raise
+        except (ArithmeticError, ValueError) as e:  # the faulty forward left an op's domain
+            raise LabError(_("the faulty engine's forward pass fails on this graph ({change}): "
+                             "{error}; try other values").format(change=_(self.bug.change),
+                                                                  error=e)) from None
         correct = run_engine(self.root, None, self.order)
         self.consumers: dict[Value, list[tuple[Value, int]]] = {}
         for u in self.order:
@@ -300,15 +311,19 @@ class Lab:
             try:
                 up = output_at(self.order, bug, {leaf: x + h})
                 down = output_at(self.order, bug, {leaf: x - h})
-            except (ArithmeticError, ValueError) as e:
+            except (ArithmeticError, ValueError):  # DomainError is a ValueError
+                note = _("{name} = {x} is at the edge of the domain: central differences need "
+                         "the output at {name} ± {h}, where it is undefined").format(
+                    name=self.names[leaf], x=f"{x:g}", h=f"{h:g}")
                 rows.append(GradcheckRow(self.names[leaf], analytic, math.nan, math.nan, False,
-                                         _("undefined at {x} ± h: {e}").format(x=x, e=e)))
+                                         note))
                 continue
             numeric = (up - down) / (2 * h)
             error = abs(analytic - numeric)
-            ok = error <= 1e-6 + 1e-4 * abs(numeric)
+            ok = math.isfinite(error) and error <= 1e-6 + 1e-4 * abs(numeric)
             rows.append(GradcheckRow(self.names[leaf], analytic, numeric, error, ok))
-        return GradcheckReport(rows, all(r.ok for r in rows))
+        checked = [r for r in rows if not r.note]  # the verdict is on what could be checked
+        return GradcheckReport(rows, bool(checked) and all(r.ok for r in checked))
 
     def _reason(self, found: list[Value]) -> str:
         if not found:

@@ -265,3 +265,18 @@ def test_a_node_made_micrograd_style_is_refused_not_guessed():
     out = Value(a.data * 2, (a,), "double")  # a micrograd-style node, its own _backward
     with pytest.raises(LabError, match="micrograd-style"):
         run_lab(out * a, "sub-sign")
+
+
+def test_an_input_at_the_edge_of_a_domain_is_not_checked_and_not_failed():
+    report = run_lab(parse("sqrt(x)*y", x=0.0, y=1.0), "sub-sign")
+    rows = {r.name: r for r in report.gradcheck["correct"].rows}
+    assert rows["x"].note.startswith("x = 0 is at the edge of the domain") and not rows["x"].ok
+    assert rows["y"].ok and report.gradcheck["correct"].passed
+    assert "x = 0 is at the edge of the domain" in report.text()
+    nothing = run_lab(parse("sqrt(x)", x=0.0), "sub-sign").gradcheck["correct"]
+    assert not nothing.passed  # nothing could be checked: not a pass
+
+
+def test_a_faulty_forward_pass_that_leaves_a_domain_is_said_in_one_line():
+    with pytest.raises(LabError, match="the faulty engine's forward pass fails .* log"):
+        run_lab(parse("log(2 - x)", x=1.0), "missing-reflected-op")
