@@ -240,6 +240,11 @@ class Lab:
         self.inputs = [n for n in reversed(self.order) if n.is_leaf]
         self.description = description or problem.description
         self.wrt = self._node(wrt) if wrt is not None else (self.inputs[0] if self.inputs else None)
+        self.consumers: dict[Value, list[tuple[Value, int]]] = {}  # node -> (consumer, slot)
+        for u in self.order:
+            for k, p in enumerate(u.parents):
+                self.consumers.setdefault(p, []).append((u, k))
+        self.paths = paths(self.order) if self.bug.walk == "recursive" else {}
 
     def _node(self, name: str) -> Value:
         found = [n for n in self.order if self.names[n] == name]
@@ -266,11 +271,6 @@ class Lab:
                              "{error}; try other values").format(change=_(self.bug.change),
                                                                   error=e)) from None
         correct = run_engine(self.root, None, self.order)
-        self.consumers: dict[Value, list[tuple[Value, int]]] = {}
-        for u in self.order:
-            for k, p in enumerate(u.parents):
-                self.consumers.setdefault(p, []).append((u, k))
-        self.paths = paths(self.order) if self.bug.walk == "recursive" else {}
         differing = [self._diff(n, buggy, correct) for n in self.order
                      if n is not self.root and not _same(buggy.grads[n], correct.grads[n])]
         values = [NodeDiff(self.names[n], buggy.values[n], correct.values[n],
@@ -278,8 +278,8 @@ class Lab:
                   for n in self.order if not _same(buggy.values[n], correct.values[n])]
         found = sites(self.bug, self.order, buggy)
         reason = None if differing or values else self._reason(found)
-        first = [n for n in self.inputs if not _same(buggy.grads[n], correct.grads[n])]
-        chosen = (first + [n for n in self.inputs if n not in first])[:MAX_GRADCHECK_INPUTS]
+        differs = {n for n in self.inputs if not _same(buggy.grads[n], correct.grads[n])}
+        chosen = sorted(self.inputs, key=lambda n: n not in differs)[:MAX_GRADCHECK_INPUTS]
         checks = {"buggy": self._gradcheck(buggy, self.bug, chosen),
                   "correct": self._gradcheck(correct, None, chosen)}
         out = self.root
