@@ -4,6 +4,7 @@ graphs that expose each bug and graphs that cannot, gradcheck, predictions, limi
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 from pathlib import Path
@@ -54,14 +55,20 @@ HIDDEN = {
 }
 
 
-def reference(bug: str, build) -> dict[str, float]:
-    """The gradients of a, b, c from examples/engines/microgpt_<bug>.py (learner-style code
-    with that one bug), on the graph ``build`` makes."""
-    path = ENGINES / f"microgpt_{bug.replace('-', '_')}.py"
+@functools.cache
+def engine_module(name: str):
+    path = ENGINES / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"ref_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    leaves = {n: module.Value(v) for n, v in VALUES.items()}
+    return module
+
+
+def reference(bug: str, build, values=VALUES) -> dict[str, float]:
+    """The gradients of a, b, c from examples/engines/microgpt_<bug>.py (learner-style code
+    with that one bug), on the graph ``build`` makes."""
+    module = engine_module(f"microgpt_{bug.replace('-', '_')}")
+    leaves = {n: module.Value(v) for n, v in values.items()}
     build(**leaves).backward()
     return {n: float(v.grad) for n, v in leaves.items()}
 
@@ -98,9 +105,7 @@ def test_each_faulty_engine_is_the_reference_engine_with_that_bug(bug):
 
 
 def reference_correct(build) -> dict[str, float]:
-    spec = importlib.util.spec_from_file_location("ref_ok", ENGINES / "microgpt_value.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = engine_module("microgpt_value")
     leaves = {n: module.Value(v) for n, v in VALUES.items()}
     build(**leaves).backward()
     return {n: float(v.grad) for n, v in leaves.items()}
@@ -280,3 +285,17 @@ def test_an_input_at_the_edge_of_a_domain_is_not_checked_and_not_failed():
 def test_a_faulty_forward_pass_that_leaves_a_domain_is_said_in_one_line():
     with pytest.raises(LabError, match="the faulty engine's forward pass fails .* log"):
         run_lab(parse("log(2 - x)", x=1.0), "missing-reflected-op")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(list(BUGS)), st.floats(0.2, 1.8), st.floats(0.5, 2.0),
+       st.floats(-2.0, 2.0))  # fmt: skip
+def test_property_each_faulty_engine_is_the_reference_engine_at_any_point(bug, a, b, c):
+    values = {"a": a, "b": b, "c": c}
+    text, build = EXPOSING[bug]
+    expected = reference(bug, build, values)
+    root = expression_problem(text, {n: v for n, v in values.items() if n in text}).output
+    run = run_engine(root, BUGS[bug])
+    leaves = {n.label: n for n in backward_order(root) if n.is_leaf}
+    for name, leaf in leaves.items():
+        assert math.isclose(run.grads[leaf], expected[name], rel_tol=1e-9, abs_tol=1e-12), name
