@@ -30,14 +30,13 @@ from ..locale import _
 from .battery import is_close
 from .bugs import BUGS, Bug, EngineRun, LabLimitError, output_at, paths, run_engine, sites
 from .catalogue import CATALOGUE
-from .derivation import Problem
+from .derivation import Problem, half_unit, number_claim
 from .gradcheck import GradcheckReport, GradcheckRow
 
-__all__ = ["MAX_GRADCHECK_INPUTS", "PREDICTION_TOLERANCE", "Lab", "LabError", "LabReport",
+__all__ = ["MAX_GRADCHECK_INPUTS", "Lab", "LabError", "LabReport",
            "NodeDiff", "Prediction", "bug_list", "run_lab"]  # fmt: skip
 
 MAX_GRADCHECK_INPUTS = 64  # inputs checked by central differences (those that differ first)
-PREDICTION_TOLERANCE = (5e-3, 1e-4)  # relative, absolute: two or three digits are enough
 SHOWN = 30  # differing nodes the text lists (the JSON has them all)
 
 
@@ -91,24 +90,21 @@ class NodeDiff:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The learner's ``predicted`` ∂output/∂``wrt`` and what it ``matched``: ``buggy``,
-    ``correct``, ``both`` (the bug does not change it, or by less than the tolerance) or
-    ``neither``."""
+    """The learner's ``predicted`` ∂output/∂``wrt`` and what it ``matched``, to the digits
+    written (within ``tolerance``, half a unit in the last digit, as ``check`` reads a number
+    claim): ``buggy``, ``correct``, ``both`` or ``neither``."""
 
     wrt: str
     predicted: float
     buggy: float
     correct: float
     matched: str
+    tolerance: float
 
     def to_dict(self) -> dict[str, Any]:
         return {"wrt": self.wrt, "predicted": self.predicted, "buggy": self.buggy,
-                "correct": self.correct, "matched": self.matched}  # fmt: skip
-
-
-def _matches(predicted: float, actual: float) -> bool:
-    rel, abs_ = PREDICTION_TOLERANCE
-    return math.isclose(predicted, actual, rel_tol=rel, abs_tol=abs_)
+                "correct": self.correct, "matched": self.matched,
+                "tolerance": self.tolerance}  # fmt: skip
 
 
 @dataclass
@@ -203,7 +199,9 @@ def _prediction_lines(p: Prediction, output: str) -> list[str]:
         "buggy": _("your prediction matches the faulty engine: you saw what the bug does"),
         "correct": _("your prediction matches the correct engine, not the faulty one: the "
                      "bug changes this gradient"),
-        "both": _("your prediction matches both: the bug does not change this gradient"),
+        "both": _("your prediction matches both: the bug does not change this gradient")
+        if _same(p.buggy, p.correct) else _("your prediction matches both to the digits you "
+                                             "wrote: write more digits to tell them apart"),
         "neither": _("your prediction matches neither engine"),
     }[p.matched]
     return [_("prediction for ∂{out}/∂{wrt}: yours {mine}, the faulty engine's {buggy}, this "
@@ -260,8 +258,9 @@ class Lab:
         return _("Under the bug {bug}, what will the faulty engine give for ∂{out}/∂{wrt}?"
                  ).format(bug=self.bug.id, out=self.names[self.root], wrt=wrt)
 
-    def run(self, prediction: float | None = None) -> LabReport:
-        """Both engines over the graph, compared node by node; gradcheck on each."""
+    def run(self, prediction: float | str | None = None) -> LabReport:
+        """Both engines over the graph, compared node by node; gradcheck on each. A
+        ``prediction`` (a number, or its text as typed) is matched to the digits written."""
         try:
             buggy = run_engine(self.root, self.bug, self.order)
         except LabLimitError:
@@ -288,18 +287,20 @@ class Lab:
                          [self.names[n] for n in found], differing, values, reason, checks,
                          len(self.inputs), self._prediction(prediction, buggy, correct))
 
-    def _prediction(self, predicted: float | None, buggy: EngineRun,
+    def _prediction(self, given: float | str | None, buggy: EngineRun,
                     correct: EngineRun) -> Prediction | None:  # fmt: skip
-        if predicted is None or self.wrt is None:
+        if given is None or self.wrt is None:
             return None
-        if not math.isfinite(predicted):
+        written = number_claim(given if isinstance(given, str) else repr(float(given)))
+        if written is None:
             raise LabError(_("--prediction: must be a finite number, got {x!r}").format(
-                x=predicted))
+                x=given))
+        predicted, tolerance = float(written), half_unit(written) * 1.000001  # float slack
         b, c = buggy.grads[self.wrt], correct.grads[self.wrt]
-        hit = (_matches(predicted, b), _matches(predicted, c))
+        hit = (abs(predicted - b) <= tolerance, abs(predicted - c) <= tolerance)
         matched = {(True, True): "both", (True, False): "buggy", (False, True): "correct",
                    (False, False): "neither"}[hit]  # fmt: skip
-        return Prediction(self.names[self.wrt], predicted, b, c, matched)
+        return Prediction(self.names[self.wrt], predicted, b, c, matched, tolerance)
 
     def _gradcheck(self, run: EngineRun, bug: Bug | None, inputs: list[Value]) -> GradcheckReport:
         """Central differences of the engine's own forward pass against its gradients."""
@@ -450,7 +451,7 @@ def _display_names(root: Value, order: list[Value], given: Mapping[str, Any]) ->
 
 
 def run_lab(graph: Problem | Value, bug: str, *, wrt: str | None = None,
-            prediction: float | None = None, description: str = "") -> LabReport:
+            prediction: float | str | None = None, description: str = "") -> LabReport:
     """Run ``graph`` (a :class:`~autograd_bp.check.derivation.Problem` or the output
     Value) under the catalogue bug ``bug`` beside this package's engine; with
     ``prediction``, grade the learner's prediction of ∂output/∂``wrt``."""

@@ -84,7 +84,9 @@ def _graph(args: argparse.Namespace) -> tuple[Any, str]:
     return problem, named + (_("   at {values}").format(values=at) if at else "")
 
 
-def _number(text: str, where: str) -> float:
+def _number(text: str, where: str) -> str:
+    """``text`` as typed (its digits say how close a match must be), once it is known to be
+    a finite number."""
     try:
         x = float(text)
     except ValueError:
@@ -93,10 +95,10 @@ def _number(text: str, where: str) -> float:
     if not math.isfinite(x):
         raise UsageError(_("{where}: must be a finite number, got {text!r}").format(
             where=where, text=text))
-    return x
+    return text.strip()
 
 
-def _ask(lab: Lab, as_json: bool) -> float:
+def _ask(lab: Lab, as_json: bool) -> str:
     """The "predict" step: the question, then one line read from stdin."""
     out = sys.stderr if as_json else sys.stdout  # --json keeps stdout for the document
     print(lab.question(), end=" ", file=out, flush=True)

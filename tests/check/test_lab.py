@@ -174,26 +174,31 @@ def test_worked_and_sizes_graphs_use_mazurs_and_nielsens_names():
 
 
 @pytest.mark.parametrize("prediction, matched", [
-    (0.25, "buggy"), (0.2136, "correct"), (0.9, "neither"), (0.2135, "correct"),
+    (0.25, "buggy"), ("0.250", "buggy"), (0.2136, "correct"), ("0.214", "correct"),
+    (0.9, "neither"), ("0.2135", "neither"), ("0.2", "both"),
 ])  # fmt: skip
 def test_predictions_are_matched_against_both_engines(prediction, matched):
     # ∂f/∂a of tanh(a*b) + a at a = 0.5, b = -1: 1 + b·(1 − a²b²) = 0.25 under the bug,
-    # 1 + b·(1 − tanh²(ab)) = 0.213552 by the engine
+    # 1 + b·(1 − tanh²(ab)) = 0.213552 by the engine; a prediction counts to the digits
+    # written (0.2135 is not 0.213552 rounded; 0.2 is both 0.25 and 0.2136 rounded)
     report = run_lab(parse("tanh(a*b) + a", a=0.5, b=-1.0), "tanh-derivative-from-input",
                      wrt="a", prediction=prediction)  # fmt: skip
     p = report.prediction
     assert (p.matched, p.wrt) == (matched, "a")
     assert p.buggy == 0.25 and math.isclose(p.correct, 1 - (1 - math.tanh(-0.5) ** 2))
     assert p.to_dict()["matched"] == matched
+    if matched == "both":
+        assert "write more digits" in report.text()
 
 
 def test_a_prediction_the_bug_does_not_change_matches_both():
     report = run_lab(parse("tanh(a*b) + c", a=0.5, b=-1.0, c=2.0), "tanh-derivative-from-input",
                      wrt="c", prediction=1.0)  # fmt: skip
     assert report.prediction.matched == "both"
+    assert "the bug does not change this gradient" in report.text()
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "nan", "two", ""])
 def test_a_non_finite_prediction_is_refused(bad):
     with pytest.raises(LabError, match="finite"):
         run_lab(parse("x*x", x=2.0), "sub-sign", prediction=bad)

@@ -71,11 +71,11 @@ def test_predict_with_json_asks_on_stderr_and_keeps_stdout_json():
 
 def test_sizes_with_nielsens_names_and_a_prediction_given_on_the_line():
     proc = run("--sizes", "2,3,1", "--activation", "tanh", "--bug",
-               "tanh-derivative-from-input", "--wrt", "b3_1", "--prediction", "0", "--json")
+               "tanh-derivative-from-input", "--wrt", "b3_1", "--prediction", "12.2", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["graph"] == "a 2-3-1 tanh network, in Nielsen's notation"
-    assert doc["prediction"]["wrt"] == "b3_1" and doc["prediction"]["matched"] == "neither"
+    assert doc["prediction"]["wrt"] == "b3_1" and doc["prediction"]["matched"] == "buggy"
     assert not doc["gradcheck"]["buggy"]["passed"] and doc["gradcheck"]["correct"]["passed"]
 
 

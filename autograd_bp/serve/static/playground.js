@@ -163,9 +163,10 @@ function showLab(doc) {
   const parts = [];
   const p = doc.prediction;
   if (p) {
+    const both = p.buggy === p.correct ? "matches both: the bug does not change it"
+      : "matches both to the digits you wrote: write more digits to tell them apart";
     const said = {buggy: "matches the faulty engine", correct: "matches the correct engine, " +
-      "not the faulty one", both: "matches both: the bug does not change it",
-      neither: "matches neither engine"}[p.matched];
+      "not the faulty one", both, neither: "matches neither engine"}[p.matched];
     parts.push(`<p class="lab-prediction">Your prediction for ∂${esc(doc.output)}/∂` +
       `${esc(p.wrt)}: ${p.predicted} — ${said} (faulty ${p.buggy}, correct ${p.correct})</p>`);
   }
