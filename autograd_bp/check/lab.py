@@ -235,7 +235,12 @@ class Lab:
                              "closure: the lab replays each node by its rule in the op table, "
                              "and such a node has none"))
         self.names = _display_names(self.root, self.order, problem.names)
-        self.inputs = [n for n in reversed(self.order) if n.is_leaf]
+        leaves = [n for n in reversed(self.order) if n.is_leaf]
+        in_graph = set(leaves)
+        named = list(dict.fromkeys(b for b in problem.names.values()  # the problem's order:
+                                   if isinstance(b, Value) and b in in_graph))  # w1 first
+        first = set(named)
+        self.inputs = named + [n for n in leaves if n not in first]
         self.description = description or problem.description
         self.wrt = self._node(wrt) if wrt is not None else (self.inputs[0] if self.inputs else None)
         self.consumers: dict[Value, list[tuple[Value, int]]] = {}  # node -> (consumer, slot)
