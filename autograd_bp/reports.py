@@ -31,7 +31,7 @@ from .lang.symbolic import derivative, sympy_module
 from .show.explain import explain, latex_name
 
 __all__ = ["FORMATS", "GradReport", "GradedReport", "InputError", "check_report",
-           "expression_graph", "grad_report"]  # fmt: skip
+           "expression_graph", "grad_report", "lab_bugs", "lab_report"]  # fmt: skip
 
 FORMATS = ("text", "latex", "markdown")
 
@@ -307,3 +307,35 @@ def shortest(v: float) -> str:
     """
     text = repr(float(v))
     return text[:-2] if text.endswith(".0") else text
+
+
+def lab_report(expression: str, values: Mapping[str, Any], bug: str, *, wrt: str | None = None,
+               prediction: float | None = None) -> dict[str, Any]:
+    """What ``autograd-bp lab EXPRESSION NAME=VALUE… --bug BUG --json`` prints (the
+    misconception lab, :func:`autograd_bp.check.lab.run_lab`), plus ``expression`` and
+    ``values``: the playground's ``POST /api/lab``.
+
+    Example:
+        >>> doc = lab_report("a*a", {"a": 3}, "assign-instead-of-accumulate")
+        >>> [(d["name"], d["buggy"], d["correct"]) for d in doc["differing"]]
+        [('a', 3.0, 6.0)]
+    """
+    from .check.lab import run_lab
+
+    report = run_lab(expression_problem(expression, values), bug, wrt=wrt, prediction=prediction)
+    return {**report.to_dict(), "expression": expression,
+            "values": {n: float(v) for n, v in values.items()}}  # fmt: skip
+
+
+def lab_bugs() -> list[dict[str, str]]:
+    """The misconception lab's bugs: ``id``, ``title`` (one line) and ``change`` (what the
+    faulty engine does differently), in the learner's language.
+
+    Example:
+        >>> lab_bugs()[0]["id"]
+        'assign-instead-of-accumulate'
+    """
+    from .check.bugs import BUGS
+    from .locale import _
+
+    return [{"id": b.id, "title": _(b.title), "change": _(b.change)} for b in BUGS.values()]

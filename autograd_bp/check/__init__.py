@@ -23,6 +23,7 @@ from .gradcheck import (
     verify,
 )
 from .grade import GradeReport, Limits, grade_engine
+from .lab import LabReport, bug_list, run_lab
 from .problems import nielsen_problem, program_problem, worked_problem
 
 __all__ = [
@@ -35,11 +36,13 @@ __all__ = [
     "GradcheckRow",
     "GradeReport",
     "LEVELS",
+    "LabReport",
     "Limits",
     "MIN_POINTS",
     "Partial",
     "Problem",
     "VerifyReport",
+    "bug_list",
     "check_derivation",
     "exercise_set",
     "grade_engine",
@@ -47,6 +50,7 @@ __all__ = [
     "make_exercise",
     "nielsen_problem",
     "program_problem",
+    "run_lab",
     "verify",
     "worked_problem",
 ]

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,11 +50,17 @@ def replay(
     order: Sequence[Value],
     leaves: Mapping[Value, float],
     local_leaves: Mapping[Value, float] | None = None,
+    *,
+    rules: Mapping[str, Any] = RULES,
+    operands_of: Callable[[Value], tuple[Any, ...]] = flat_operands,
 ) -> tuple[dict[Value, float], dict[Value, list[float]]]:
     """Every node's value and local derivatives with some leaves (by id) set to new values,
     through the op table (the nodes themselves are not touched). ``local_leaves`` changes
     leaves only where local derivatives are computed — a backward pass that uses other
     weights than the forward pass did. Raises the op's own error outside its domain.
+    ``rules`` (default the op table) and ``operands_of`` (default the node's operands in
+    order) let the misconception lab replay the graph under a faulty rule
+    (:mod:`autograd_bp.check.bugs`).
 
     Example:
         >>> from autograd_bp import parse
@@ -69,8 +75,8 @@ def replay(
         if node.is_leaf:
             values[node] = float(leaves.get(node, node.data))
             continue
-        rule = RULES[node.op]
-        flat = flat_operands(node)
+        rule = rules[node.op]
+        flat = operands_of(node)
         xs = [values[a] if type(a) is Value else a for a in flat]
         param = node.param
         out = rule.forward(tuple(xs), param) if rule.variadic else rule.forward(*xs, param)

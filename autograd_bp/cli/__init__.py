@@ -2,7 +2,8 @@
 
 Subcommands: ``demo`` (the worked example, the main job), ``grad`` (an expression's
 gradients), ``steps`` (a step-through page of backward), ``train``, ``verify``, ``check``
-(grade a hand-derived gradient) and ``exercise`` (practice with it).
+(grade a hand-derived gradient), ``exercise`` (practice with it), ``grade`` (a learner's
+own engine) and ``lab`` (a graph run under a classic engine bug beside the correct engine).
 Bad input of any kind: one line on stderr and exit status 2, never a traceback.
 """
 
@@ -31,6 +32,7 @@ from ..textbook import worked
 from ..textbook.answer_key import ANSWER_FORMATS
 from .demo import cmd_demo
 from .expressions import cmd_check, cmd_exercise, cmd_grad, cmd_steps, verdict_status
+from .lab import lab_arguments
 from .line import (
     PROG,
     Parser,
@@ -116,6 +118,8 @@ _EXAMPLES = {
     "serve": "example: autograd-bp serve --port 8000 --no-open",
     "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
     "grade": "example: autograd-bp grade my_engine.py  (or --class Scalar, --json)",
+    "lab": 'example: autograd-bp lab "tanh(a*b) + a" a=0.5 b=-1 --bug tanh-derivative-from-input '
+    "--predict  (or --worked, --sizes 2,3,1; --list lists the bugs)",
 }
 
 
@@ -271,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"stop Graphviz after SECONDS (default {DOT_TIMEOUT:g})",
         )
     _grade_arguments(command("grade", "grade your own micrograd- or microgpt-style Value class"))
+    lab_arguments(command)
     return parser
 
 

@@ -3,8 +3,10 @@ the JSON API. Nothing in a request is evaluated by Python: expressions go throug
 :func:`autograd_bp.lang.expr.parse` and its limits (length, depth) only.
 
 Example:
-    >>> [route.path for route in create_app().routes]
-    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables', '/static', '/api/messages']
+    >>> [route.path for route in create_app().routes][:5]
+    ['/', '/api/presets', '/api/grad', '/api/check', '/api/variables']
+    >>> [route.path for route in create_app().routes][5:]
+    ['/api/bugs', '/api/lab', '/static', '/api/messages']
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .._io import dumps_strict
 from ..locale import LANGUAGES, LanguageError, catalog, language, normalize
 from . import STATIC, worker
-from .data import PRESETS, RequestError
+from .data import PRESETS, RequestError, bugs_payload
 
 __all__ = ["MAX_BODY", "MAX_WORKERS", "REQUEST_TIMEOUT", "create_app"]
 
@@ -243,6 +245,10 @@ def _messages(default: str) -> Callable[..., Any]:
     return messages
 
 
+async def _bugs(request: Request) -> Response:
+    return _json(bugs_payload())
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, exc.detail)
@@ -250,8 +256,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(host: str = "127.0.0.1", port: int | None = None, *,
                timeout: float = REQUEST_TIMEOUT, lang: str | None = None) -> Starlette:  # fmt: skip
-    """The playground: ``GET /`` the page, ``GET /api/presets``, ``POST /api/grad`` and
-    ``POST /api/check`` (see docs/cli.md for the schemas), ``/static/…`` its files. Only
+    """The playground: ``GET /`` the page, ``GET /api/presets``, ``POST /api/grad``,
+    ``POST /api/check``, ``GET /api/bugs`` and ``POST /api/lab`` (see docs/cli.md and
+    docs/lab.md for the schemas), ``/static/…`` its files. Only
     requests to ``host`` (or localhost) on ``port`` (None: any port) from the page itself are
     served; each API request computes in its own process for at most ``timeout`` seconds.
     ``lang`` (default: :func:`autograd_bp.locale.language`, so ``serve --lang`` or
@@ -265,6 +272,9 @@ def create_app(host: str = "127.0.0.1", port: int | None = None, *,
         Route("/api/grad", _endpoint("grad", timeout, turns, lang), methods=["POST"]),
         Route("/api/check", _endpoint("check", timeout, turns, lang), methods=["POST"]),
         Route("/api/variables", _endpoint("variables", timeout, turns, lang), methods=["POST"]),
+        # the misconception lab: faulty variants of this package's engine, no request code
+        Route("/api/bugs", _bugs, methods=["GET"]),
+        Route("/api/lab", _endpoint("lab", timeout, turns, lang), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     routes.append(Route("/api/messages", _messages(lang), methods=["GET"]))

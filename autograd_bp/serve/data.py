@@ -18,12 +18,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.engine import Value
-from ..reports import InputError, check_report, grad_report, program_variables
+from ..reports import (
+    InputError,
+    check_report,
+    grad_report,
+    lab_bugs,
+    lab_report,
+    program_variables,
+)
 from ..show.graphviz_bounds import DOT_TIMEOUT
 from ..show.steps import step_data
 
-__all__ = ["MAX_STEPS", "PRESETS", "RequestError", "check_payload", "grad_payload",
-           "graph_data", "variables_payload"]  # fmt: skip
+__all__ = ["MAX_STEPS", "PRESETS", "RequestError", "bugs_payload", "check_payload",
+           "grad_payload", "graph_data", "lab_payload", "variables_payload"]  # fmt: skip
 
 
 def _page(text: str) -> str:
@@ -108,6 +115,39 @@ def check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     expression, wrt, claim = (_text(payload, k) for k in ("expression", "wrt", "claim"))
     # the claim is read by the expression language only (autograd_bp.check.derivation)
     return check_report(expression, _values(payload), wrt, claim).to_dict()
+
+
+def lab_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /api/lab``: what ``autograd-bp lab EXPRESSION NAME=VALUE… --bug ID [--wrt W
+    --prediction P] --json`` prints, plus ``expression`` and ``values``. The bugs are faulty
+    variants of this package's own engine (:mod:`autograd_bp.check.bugs`): no code of the
+    request runs.
+
+    Example:
+        >>> doc = lab_payload({"expression": "a*a", "values": {"a": 3},
+        ...                    "bug": "assign-instead-of-accumulate"})
+        >>> [(d["name"], d["buggy"], d["correct"]) for d in doc["differing"]]
+        [('a', 3.0, 6.0)]
+    """
+    _known(payload, {"expression", "values", "bug", "wrt", "prediction"})
+    expression, bug = _text(payload, "expression"), _text(payload, "bug")
+    wrt = None if payload.get("wrt") is None else _text(payload, "wrt")
+    prediction = payload.get("prediction")
+    if prediction is not None and (isinstance(prediction, bool)
+                                   or not isinstance(prediction, int | float)):  # fmt: skip
+        raise RequestError(f"'prediction' must be a number or null, got {prediction!r:.60}")
+    return lab_report(expression, _values(payload), bug, wrt=wrt,
+                      prediction=None if prediction is None else float(prediction))
+
+
+def bugs_payload() -> dict[str, Any]:
+    """``GET /api/bugs``: the lab's bugs, ``id``, ``title`` and ``change`` each.
+
+    Example:
+        >>> bugs_payload()["bugs"][0]["id"]
+        'assign-instead-of-accumulate'
+    """
+    return {"bugs": lab_bugs()}
 
 
 def graph_data(root: Value, precision: int = 4, *,

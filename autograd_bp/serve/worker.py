@@ -21,12 +21,13 @@ from ..core.ops import DomainError
 from ..lang.expr import ExpressionError
 from ..locale import use_language
 from ..show.viz import GraphvizNotFound, GraphvizTimeout
-from .data import RequestError, check_payload, grad_payload, variables_payload
+from .data import RequestError, check_payload, grad_payload, lab_payload, variables_payload
 
 __all__ = ["MEMORY_LIMIT", "compute", "answer"]
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space one request may use (dot included)
-KINDS = {"grad": grad_payload, "check": check_payload, "variables": variables_payload}
+KINDS = {"grad": grad_payload, "check": check_payload, "variables": variables_payload,
+         "lab": lab_payload}  # fmt: skip
 # What a bad request raises, all answered 400 with the message (the engine's domain errors
 # name the op and the operand: log of a negative number, division by zero, overflow);
 # a drawing too large to lay out is a ValueError too.

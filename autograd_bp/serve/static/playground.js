@@ -168,3 +168,69 @@ words.then(() => fetch("/api/presets")).then((r) => r.json()).then((doc) => {
   $("preset").replaceChildren(...presets.map((p, i) => new Option(t(p.name), String(i))));
   return choose(0);
 }).then(() => document.body.dataset.ready = "1");
+
+// --- the misconception lab: the expression under a catalogue bug, beside the engine ---------
+// (the bugs are faulty variants of the package's own engine, run by the server: GET /api/bugs,
+// POST /api/lab; every number shown comes from there)
+
+function labTable(rows, what) {
+  const body = rows.map((d) => `<tr><td>${esc(d.name)}</td><td>${d.buggy}</td>` +
+    `<td>${d.correct}</td><td>${esc(d.why)}</td></tr>`).join("");
+  return `<table class="lab-table" data-what="${what}"><tr><th>node</th>` +
+    `<th>faulty engine</th><th>this engine</th><th>why</th></tr>${body}</table>`;
+}
+
+function showLab(doc) {
+  const parts = [];
+  const p = doc.prediction;
+  if (p) {
+    const both = p.buggy === p.correct ? "matches both: the bug does not change it"
+      : "matches both to the digits you wrote: write more digits to tell them apart";
+    const said = {buggy: "matches the faulty engine", correct: "matches the correct engine, " +
+      "not the faulty one", both, neither: "matches neither engine"}[p.matched];
+    parts.push(`<p class="lab-prediction">Your prediction for ∂${esc(doc.output)}/∂` +
+      `${esc(p.wrt)}: ${p.predicted} — ${said} (faulty ${p.buggy}, correct ${p.correct})</p>`);
+  }
+  if (!doc.exposed) {
+    parts.push(`<p class="lab-verdict">No node differs: ${esc(doc.reason)}</p>`);
+  } else {
+    if (doc.values_differ.length) {
+      parts.push("<p>Values that differ:</p>" + labTable(doc.values_differ, "values"));
+    }
+    parts.push(`<p class="lab-verdict">${doc.differing.length} node(s) whose ∂` +
+      `${esc(doc.output)}/∂node differs:</p>` + labTable(doc.differing, "grads"));
+  }
+  const g = doc.gradcheck, word = (r) => (r.passed ? "✓ passes" : "✗ fails");
+  parts.push(`<p class="lab-gradcheck">Gradient check (central differences): faulty engine ` +
+    `${word(g.buggy)}, this engine ${word(g.correct)}</p>`);
+  $("lab-result").innerHTML = parts.join("");
+}
+
+async function runLab() {
+  $("lab-result").textContent = "";
+  const body = {expression: $("expression").value, values: currentValues(), bug: $("bug").value};
+  const guess = $("lab-prediction").value;
+  if (guess !== "" && Number.isFinite(Number(guess))) {
+    body.prediction = Number(guess);
+    if ($("wrt").value) body.wrt = $("wrt").value;
+  }
+  try { showLab(await api("/api/lab", body)); }
+  catch (e) { $("lab-result").textContent = e.message; }
+}
+
+function showBugChange() {
+  const chosen = $("bug").selectedOptions[0];
+  $("bug-change").textContent = chosen ? chosen.dataset.change : "";
+}
+
+fetch("/api/bugs").then((r) => r.json()).then((doc) => {
+  $("bug").replaceChildren(...doc.bugs.map((b) => {
+    const option = new Option(`${b.id} — ${b.title}`, b.id);
+    option.dataset.change = b.change;
+    return option;
+  }));
+  showBugChange();
+  document.body.dataset.bugs = "1";
+});
+$("bug").addEventListener("change", showBugChange);
+$("lab-form").addEventListener("submit", (e) => { e.preventDefault(); runLab(); });
