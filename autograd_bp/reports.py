@@ -297,7 +297,7 @@ class GradedReport:
         named = self.expression if program_steps(self.expression) else \
             f"{self.report.output} = {self.expression}"  # fmt: skip
         at = ", ".join(f"{n} = {shortest(v)}" for n, v in (self.values or {}).items())
-        source = f"{self.source}: " if self.source else ""
+        source = _("{source}: ").format(source=self.source) if self.source else ""
         where = _("   at {values}").format(values=at) if at else ""
         return _("graded: {source}{named}").format(source=source, named=named) + where + "\n"
 

@@ -63,7 +63,8 @@ class Parser(argparse.ArgumentParser):
 ARGPARSE_MESSAGES = (
     (re.compile(r"the following arguments are required: (?P<names>.*)"),
      N_("the following arguments are required: {names}")),
-    (re.compile(r"argument (?P<name>\S+): invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)"),
+    (re.compile(r"argument (?P<name>\S+): invalid choice: (?P<value>.*) "
+                r"\(choose from (?P<choices>.*)\)"),
      N_("argument {name}: invalid choice: {value} (choose from {choices})")),
     (re.compile(r"argument (?P<name>\S+): expected one argument"),
      N_("argument {name}: expected one argument")),
@@ -117,7 +118,8 @@ def chosen_language(line: Sequence[str]) -> str:
     try:
         return normalize(asked) if asked is not None else language()
     except LanguageError as e:
-        raise UsageError(f"{'--lang' if asked is not None else ENVIRONMENT_VARIABLE}: {e}") from None
+        where = "--lang" if asked is not None else ENVIRONMENT_VARIABLE
+        raise UsageError(f"{where}: {e}") from None
 
 
 # A token that reads as a long option (`--wrt`, `--claim=...`): anything else that starts
@@ -280,7 +282,8 @@ def check_batch(sizes: Sequence[int], batch: int) -> None:
             "a batch of {batch} examples through MLP({inputs}, {layers}) would build about "
             "{gib} GiB of graph; use --batch-size {fits} or less").format(
                 batch=f"{batch:,}", inputs=sizes[0], layers=list(sizes[1:]),
-                gib=f"{batch * per_example / 2**30:.1f}", fits=f"{MAX_BATCH_BYTES // per_example:,}"))
+                gib=f"{batch * per_example / 2**30:.1f}",
+                fits=f"{MAX_BATCH_BYTES // per_example:,}"))  # fmt: skip
 
 
 def print_json(doc: dict[str, Any]) -> None:

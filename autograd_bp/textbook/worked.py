@@ -239,7 +239,7 @@ def train(
     update_biases: bool = False,
 ) -> None:
     """``iterations`` updates of ``net`` on the post's single example."""
-    for _ in range(iterations):
+    for _step in range(iterations):
         step(net, lr=lr, schedule=schedule, update_biases=update_biases)
 
 

@@ -65,7 +65,8 @@ def test_the_update_stories_in_both_languages() -> None:
     setup = Setup(worked.output, worked.node("w1"), "w1", worked.names)
     moved = {worked.node(n): v for n, v in worked.updates[1].items()}
     en, zh = both(worked_problem, "w1", repr(setup.truth(setup.evaluate(moved))))
-    assert any(s.startswith("Your value is ∂E_total/∂w1 at the weights after") for s in en.diagnosis)
+    assert any(s.startswith("Your value is ∂E_total/∂w1 at the weights after")
+               for s in en.diagnosis)  # fmt: skip
     assert_same_story(en, zh)
 
 
