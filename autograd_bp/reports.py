@@ -28,7 +28,7 @@ from .lang.expr import (
     variables,
 )
 from .lang.symbolic import derivative, sympy_module
-from .locale import _
+from .locale import N_, _
 from .show.explain import explain, latex_name
 
 __all__ = ["FORMATS", "GradReport", "GradedReport", "InputError", "check_report",
@@ -102,7 +102,7 @@ def _program(text: str, values: Mapping[str, Any]) -> Any:
     steps = program_steps(text)
     assert steps is not None
     wanted = program_variables(text)
-    check_values(wanted, values, "program")
+    check_values(wanted, values, N_("program"))
     return program_problem(steps, {n: values[n] for n in wanted})
 
 
