@@ -151,3 +151,16 @@ def test_a_language_without_a_catalog_is_named_in_one_line() -> None:
     assert line.startswith("autograd-bp: error: AUTOGRAD_BP_LANG: language 'klingon'")
     with pytest.raises(UsageError, match="--lang: language 'xx'"):
         chosen_language(["grad", "--lang=xx", "--", "x"])
+
+
+def test_a_malformed_example_file_is_named_in_chinese(tmp_path: Path) -> None:
+    mazur = Path(__file__).resolve().parents[2] / "examples" / "worked" / "mazur.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(mazur.read_text(encoding="utf-8").replace(
+        "sizes = [2, 2, 2]", 'sizes = [2, "x", 2]'), encoding="utf-8")  # fmt: skip
+    zh = one_line_error(run("demo", "--example", str(bad), "--lang", "zh"))
+    assert zh == f"autograd-bp: 错误：{bad}: network.sizes[1]: " + \
+        "应为介于 1 到 64 之间的整数，实际为 'x'"  # fmt: skip
+    en = one_line_error(run("demo", "--example", str(bad)))
+    assert en == f"autograd-bp: error: {bad}: network.sizes[1]: " + \
+        "expected an integer from 1 to 64, got 'x'"  # fmt: skip
