@@ -61,13 +61,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..serve.app import run  # the optional [serve] extra: imported only when asked for
 
     if args.host not in _LOOPBACK:
-        print(f"warning: --host {args.host} lets every machine that can reach this one on "
-              f"port {args.port or 'the chosen port'} use the playground (it computes "
-              "whatever expression it is sent); the default 127.0.0.1 is this machine only",
+        print(_("warning: --host {host} lets every machine that can reach this one on port "
+                "{port} use the playground (it computes whatever expression it is sent); the "
+                "default 127.0.0.1 is this machine only").format(
+                    host=args.host, port=args.port or _("the chosen port")),
               file=sys.stderr)  # fmt: skip
 
     def ready(url: str) -> None:
-        print(f"autograd-bp playground: {url}  (Ctrl+C stops it)", flush=True)
+        print(_("autograd-bp playground: {url}  (Ctrl+C stops it)").format(url=url), flush=True)
         if not args.no_open:
             webbrowser.open(url)
 
