@@ -57,4 +57,5 @@ messages:
 		-o $(LOCALE)/autograd_bp.pot .
 	$(VENV)/bin/pybabel update -i $(LOCALE)/autograd_bp.pot -d $(LOCALE) -D autograd_bp -l zh \
 		--no-fuzzy-matching --ignore-obsolete
+	sed -i '/^"POT-Creation-Date: /d' $(LOCALE)/zh/LC_MESSAGES/autograd_bp.po  # no churn per run
 	$(VENV)/bin/pybabel compile -d $(LOCALE) -D autograd_bp -l zh --statistics
