@@ -57,5 +57,7 @@ messages:
 		-o $(LOCALE)/autograd_bp.pot .
 	$(VENV)/bin/pybabel update -i $(LOCALE)/autograd_bp.pot -d $(LOCALE) -D autograd_bp -l zh \
 		--no-fuzzy-matching --ignore-obsolete
-	sed -i '/^"POT-Creation-Date: /d' $(LOCALE)/zh/LC_MESSAGES/autograd_bp.po  # no churn per run
+	# a fixed date: the catalog's content, not the minute it was extracted, decides its bytes
+	sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: 2026-12-06 00:00+0000\\n"/' \
+		$(LOCALE)/zh/LC_MESSAGES/autograd_bp.po
 	$(VENV)/bin/pybabel compile -d $(LOCALE) -D autograd_bp -l zh --statistics
