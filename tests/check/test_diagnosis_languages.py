@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_diagnosis import TEMPLATES, W1_RIGHT, problem_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_diagnosis import CLAIMS, TEMPLATES, W1_RIGHT, problem_for, setup_and_points
 
 from autograd_bp import Value
+from autograd_bp.check.diagnosis import diagnose
 from autograd_bp.check.gradcheck import check_derivation
 from autograd_bp.check.points import Setup
 from autograd_bp.check.problems import worked_problem
@@ -102,3 +105,19 @@ def test_notes_and_the_undecided_and_correct_reports_in_chinese() -> None:
     assert "数值只在给定点检验" in text and "符号验证  相等（SymPy）" in text
     with use_language("en"):
         assert check_derivation(f(), "x", "3").text().startswith("✓ correct: ∂f/∂x =? 3")
+
+
+@settings(max_examples=40, deadline=None)
+@given(CLAIMS, st.sampled_from(["wrong", "only_here"]), st.booleans())
+def test_property_any_claim_gets_the_same_stories_in_chinese(claim, verdict, no_misses) -> None:
+    # every branch a random claim reaches formats its Chinese template (no lost placeholder)
+    setup, here, around = setup_and_points("relu(x*y - 1) + sin(x)*y", claim, x=0.7, y=2.0)
+    misses = [] if no_misses else [p for p in around if p.claim is None
+                                    or abs(p.claim - setup.truth(p)) > 1e-6]  # fmt: skip
+    said = {}
+    for lang in ("en", "zh"):
+        with use_language(lang):
+            said[lang] = diagnose(setup, here, around, misses, verdict, (1e-7, 1e-12), [])
+    assert len(said["zh"]) == len(said["en"])
+    for e, z in zip(said["en"], said["zh"]):
+        assert chinese(z) and "{" not in z and not [t for t in KEPT.findall(e) if t not in z], (e, z)
