@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The one torch build that installs from a local file here; others download gigabytes.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test setup-core setup-test dot browser bench docs serve-docs
+.PHONY: demo test setup-core setup-test dot browser bench docs serve-docs messages
 
 # Debian packages: Graphviz's dot for diagrams (and a Chinese font); Chromium + its driver for the browser test.
 dot:
@@ -50,3 +50,17 @@ docs: setup-test
 
 serve-docs: setup-test
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
+
+# The gettext catalogs of what the package prints (--lang zh): extract every _()/N_()/ngettext()
+# string into the template, merge it into each language's .po (new strings arrive untranslated
+# and tests/test_locale.py fails until they are translated), compile the .mo the package loads.
+LOCALE := autograd_bp/locale
+messages:
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+		-o $(LOCALE)/autograd_bp.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/autograd_bp.pot -d $(LOCALE) -D autograd_bp -l zh \
+		--no-fuzzy-matching --ignore-obsolete
+	# a fixed date: the catalog's content, not the minute it was extracted, decides its bytes
+	sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: 2026-12-06 00:00+0000\\n"/' \
+		$(LOCALE)/zh/LC_MESSAGES/autograd_bp.po
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D autograd_bp -l zh --statistics

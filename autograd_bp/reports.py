@@ -28,6 +28,7 @@ from .lang.expr import (
     variables,
 )
 from .lang.symbolic import derivative, sympy_module
+from .locale import N_, _
 from .show.explain import explain, latex_name
 
 __all__ = ["FORMATS", "GradReport", "GradedReport", "InputError", "check_report",
@@ -101,7 +102,7 @@ def _program(text: str, values: Mapping[str, Any]) -> Any:
     steps = program_steps(text)
     assert steps is not None
     wanted = program_variables(text)
-    check_values(wanted, values, "program")
+    check_values(wanted, values, N_("program"))
     return program_problem(steps, {n: values[n] for n in wanted})
 
 
@@ -180,7 +181,8 @@ def grad_report(
     names = list(leaves) if wrt is None else [w.strip() for w in wrt if w.strip()]
     for name in names:
         if name not in leaves:
-            raise InputError("wrt", f"{name!r} is not a variable of the expression")
+            raise InputError("wrt", _("{name} is not a variable of the expression").format(
+                name=repr(name)))  # fmt: skip
     report = GradReport(root, leaves, names)
     report.doc = {
         "expression": expression,
@@ -190,7 +192,8 @@ def grad_report(
     }
     if explain_wrt is not None:
         if explain_wrt not in leaves:
-            raise InputError("explain", f"{explain_wrt!r} is not a variable of the expression")
+            raise InputError("explain", _("{name} is not a variable of the expression").format(
+                name=repr(explain_wrt)))  # fmt: skip
         report.doc["explain"] = explain(root, leaves[explain_wrt])  # one factor per op
     if formula:
         report.doc["formulas"] = formulas(root, {n: leaves[n] for n in names}, fmt)
@@ -294,8 +297,9 @@ class GradedReport:
         named = self.expression if program_steps(self.expression) else \
             f"{self.report.output} = {self.expression}"  # fmt: skip
         at = ", ".join(f"{n} = {shortest(v)}" for n, v in (self.values or {}).items())
-        source = f"{self.source}: " if self.source else ""
-        return f"graded: {source}{named}" + (f"   at {at}" if at else "") + "\n"
+        source = _("{source}: ").format(source=self.source) if self.source else ""
+        where = _("   at {values}").format(values=at) if at else ""
+        return _("graded: {source}{named}").format(source=source, named=named) + where + "\n"
 
 
 def shortest(v: float) -> str:

@@ -15,6 +15,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
+# The suite pins what the package prints in English (the default); a reader's own
+# AUTOGRAD_BP_LANG=zh must not turn those checks into failures. Chinese is tested explicitly.
+os.environ.pop("AUTOGRAD_BP_LANG", None)
+
 
 def require_torch() -> ModuleType:
     """PyTorch, or a clean skip; with AUTOGRAD_BP_REQUIRE_TORCH=1 (CI) a missing torch fails."""

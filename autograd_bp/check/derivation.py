@@ -47,6 +47,7 @@ import numpy as np
 
 from ..core.engine import Value, backward_order, grad
 from ..lang.expr import CONSTANTS, FUNCTIONS, parse
+from ..locale import N_, _, ngettext
 from .design import Design, branches_covered, designed_points
 from .diagnosis import diagnose, partial
 from .points import Binding, ClaimError, Partial, Point, Setup, close, replay
@@ -67,6 +68,11 @@ MIN_POINTS = 50
 VERDICTS = ("correct", "wrong", "only_here", "undecided")
 # what ``autograd-bp check`` and ``exercise --answer`` exit with (2 is bad input)
 EXIT_CODES = {"correct": 0, "wrong": 1, "only_here": 1, "undecided": 3}
+# What a learner reads for each verdict (the verdict ids above never change with the language).
+HEADS = {"correct": N_("✓ correct"), "wrong": N_("✗ wrong"), "only_here": N_("≈ only here"),
+         "undecided": N_("? undecided")}  # fmt: skip
+SYMBOLIC = {True: N_("equal (SymPy)"), False: N_("not equal (SymPy)"),
+            None: N_("— (SymPy could not decide, or was not asked)")}  # fmt: skip
 PROVED_AT = 40  # points SymPy evaluates the difference at (the given one first)
 BOX_SECONDS = 1.5  # for the random points; the design has 1.5 s more, SymPy 4 s
 
@@ -86,8 +92,10 @@ class Problem:
         bound = self.names.get(name)
         if not isinstance(bound, Value):
             known = ", ".join(n for n, b in self.names.items() if isinstance(b, Value))
-            what = "a derivative, not a node" if bound is not None else "not a name of the graph"
-            raise ClaimError(f"--wrt: {name!r} is {what}; choose one of: {known}")
+            what = (_("a derivative, not a node") if bound is not None
+                    else _("not a name of the graph"))  # fmt: skip
+            raise ClaimError("--wrt: " + _("{name} is {what}; choose one of: {known}").format(
+                name=repr(name), what=what, known=known))  # fmt: skip
         return bound
 
 
@@ -135,37 +143,39 @@ class DerivationReport:
 
     def text(self, precision: int = 9) -> str:
         """The report as lines a learner reads."""
-        head = {"correct": "✓ correct", "wrong": "✗ wrong", "only_here": "≈ only here",
-                "undecided": "? undecided"}  # fmt: skip
-        sym = {True: "equal (SymPy)", False: "not equal (SymPy)",
-               None: "— (SymPy could not decide, or was not asked)"}  # fmt: skip
-        claimed = "undefined" if self.claimed is None else f"{self.claimed:.{precision}g}"
+        claimed = _("undefined") if self.claimed is None else f"{self.claimed:.{precision}g}"
         lines = [
-            f"{head[self.verdict]}: {partial(self.output, self.wrt)} =? {self.claim}",
-            f"  engine    {self.engine:.{precision}g}",
-            f"  claimed   {claimed}",
-            f"  points    {self.points} checked ({self._groups_text()})",
-            f"  symbolic  {sym[self.symbolic]}",
+            f"{_(HEADS[self.verdict])}: {partial(self.output, self.wrt)} =? {self.claim}",
+            _("  engine    {value}").format(value=f"{self.engine:.{precision}g}"),
+            _("  claimed   {value}").format(value=claimed),
+            _("  points    {count} checked ({groups})").format(count=self.points,
+                                                          groups=self._groups_text()),
+            _("  symbolic  {value}").format(value=_(SYMBOLIC[self.symbolic])),
         ]
-        lines += [f"  note      {n}" for n in self.notes]
+        lines += [_("  note      {note}").format(note=n) for n in self.notes]
         diagnosis = [s for s in self.diagnosis if s not in self.notes]  # the JSON's only copy
         if diagnosis:
-            lines.append("  diagnosis:")
+            lines.append(_("  diagnosis:"))
             lines += [f"    {s}" for s in diagnosis]
         return "\n".join(lines)
 
     def _groups_text(self) -> str:
         g = self.groups
         if not g:
-            return f"the given one and {self.points - 1} around it"
-        parts = [f"the given one, {g.get('around', 0)} around it"]
+            return _("the given one and {count} around it").format(count=self.points - 1)
+        parts = [_("the given one, {count} around it").format(count=g.get("around", 0))]
         if g.get("scales"):
-            parts.append(f"{g['scales']} at other scales and signs")
+            parts.append(_("{count} at other scales and signs").format(count=g["scales"]))
         if g.get("kinks"):
-            s = "" if g["kinks"] == 1 else "s"
-            of = "" if g.get("crossed") == g["kinks"] else f"{g.get('crossed', 0)} of "
-            parts.append(f"{g.get('across', 0)} across {of}{g['kinks']} kink{s}")
-        return ", ".join(parts)
+            across, kinks, crossed = g.get("across", 0), g["kinks"], g.get("crossed", 0)
+            if crossed == kinks:
+                text = ngettext("{across} across {kinks} kink", "{across} across {kinks} kinks",
+                                kinks)  # fmt: skip
+            else:
+                text = ngettext("{across} across {crossed} of {kinks} kink",
+                                "{across} across {crossed} of {kinks} kinks", kinks)
+            parts.append(text.format(across=across, kinks=kinks, crossed=crossed))
+        return _(", ").join(parts)
 
     def __str__(self) -> str:
         return self.text()
@@ -296,8 +306,9 @@ def check_derivation(
         setup, here, checked, misses, verdict, tol, [dict(u) for u in updates or problem.updates]
     )  # fmt: skip
     if len(around) < points:
-        notes.append(f"Only {len(around)} of the {points} random points were checked: the "
-                     "others fell outside the domain of an op, or the time for them ran out.")
+        notes.append(_("Only {checked} of the {points} random points were checked: the "
+                       "others fell outside the domain of an op, or the time for them ran out."
+                       ).format(checked=len(around), points=points))  # fmt: skip
     if verdict == "undecided":
         diagnosis = list(notes)
     groups = {"around": len(around), "scales": design.scales, "kinks": design.kinks,
@@ -369,26 +380,28 @@ def _notes(verdict: str, number: Decimal | None, proof: Proof | None, engine: fl
     """Lines that say what the verdict rests on."""
     notes = []
     if number is not None:
-        notes.append(f"A number is checked at the given point, to the digits written "
-                     f"(± {tol[1]:.2g}); it is correct only if ∂ is that constant everywhere.")
+        notes.append(_("A number is checked at the given point, to the digits written "
+                       "(± {tol}); it is correct only if ∂ is that constant everywhere."
+                       ).format(tol=f"{tol[1]:.2g}"))  # fmt: skip
     if verdict == "correct" and claimed is not None and claimed != engine:
-        notes.append(f"SymPy proves them equal; the floats differ by rounding "
-                     f"(engine {engine!r}, claimed {claimed!r}).")  # fmt: skip
+        notes.append(_("SymPy proves them equal; the floats differ by rounding "
+                       "(engine {engine}, claimed {claimed}).").format(
+                           engine=repr(engine), claimed=repr(claimed)))  # fmt: skip
     if verdict == "correct" and not symbolic:
-        notes.append("Checked at points only (symbolic=False): it agrees at every point of a "
-                     "design that covers every scale, sign and kink, which is not a proof.")
+        notes.append(_("Checked at points only (symbolic=False): it agrees at every point of a "
+                       "design that covers every scale, sign and kink, which is not a proof."))
     if verdict == "undecided":
         if not symbolic:
-            why = ("the points could not cover every kink, or every combination of sides of "
-                   "the kinks (symbolic=False: no proof asked)")
+            why = _("the points could not cover every kink, or every combination of sides of "
+                    "the kinks (symbolic=False: no proof asked)")
         elif proof is None or proof.status == "limit":
-            why = "SymPy ran out of its time or memory limit"
+            why = _("SymPy ran out of its time or memory limit")
         else:
-            why = "SymPy found no proof"
-        notes.append(f"Undecided: the claim agrees at every point checked, but {why}; "
-                     "agreement at points is not a proof.")  # fmt: skip
+            why = _("SymPy found no proof")
+        notes.append(_("Undecided: the claim agrees at every point checked, but {why}; "
+                       "agreement at points is not a proof.").format(why=why))  # fmt: skip
     if not design.complete:
-        notes.append("Not every kink was crossed: one side was out of reach, or out of time.")
+        notes.append(_("Not every kink was crossed: one side was out of reach, or out of time."))
     return notes
 
 
@@ -398,10 +411,11 @@ def _why_not_here(setup: Setup) -> str:
     for node in reversed(setup.order):
         v, ds = values[node], local.get(node, [])
         if not math.isfinite(v) or not all(map(math.isfinite, ds)):
-            what = f"is {v}" if not math.isfinite(v) else f"has local derivatives {ds}"
-            return (f"at the given point {setup.display[node]} {what}; the check needs "
-                    "finite values and derivatives there")  # fmt: skip
-    return "the graph cannot be evaluated at the given point"
+            what = (_("is {value}").format(value=v) if not math.isfinite(v)
+                    else _("has local derivatives {values}").format(values=ds))  # fmt: skip
+            return _("at the given point {name} {what}; the check needs finite values and "
+                     "derivatives there").format(name=setup.display[node], what=what)
+    return _("the graph cannot be evaluated at the given point")
 
 
 def default_names(output: Value) -> dict[str, Binding]:

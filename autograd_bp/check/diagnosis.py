@@ -27,16 +27,16 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
 from ..core.engine import Value
 from ..core.graph import reaching
+from ..locale import _, ngettext
 from ..show.paths import Factor, Local, PathTerm, count_paths, walk_paths
 from .points import Point, Setup, backward, close, flat_operands, replay
-from .wording import Words, display_names, join, number, partial
+from .wording import Words, display_names, join, number, partial, to_its_digits
 
 __all__ = ["Factor", "PathInfo", "diagnose", "paths_to"]
 
@@ -151,7 +151,7 @@ class Evidence:
             return False
         if self.constant_claim:  # a number matches a value it rounds to, at its last digit
             (claim, value, truth), text = known[0], self.setup.claim_text
-            return _to_its_digits(text, claim, value, edge=False) and not _to_its_digits(
+            return to_its_digits(text, claim, value, edge=False) and not to_its_digits(
                 text, claim, truth)  # fmt: skip
         if not all(close(a, b, *self.tol) for a, b, _ in known):
             return False
@@ -173,8 +173,8 @@ def _wrong_variable(ev: Evidence, w: Words) -> Iterator[Candidate]:
         if isinstance(b, Value) and b not in seen:
             seen.add(b)
             yield Candidate(
-                f"This is {partial(w.out, name)}, not {w.d}: the derivative was taken with respect "
-                f"to the wrong variable.",
+                _("This is {other}, not {d}: the derivative was taken with respect to the wrong "
+                  "variable.").format(other=partial(w.out, name), d=w.d),
                 ev.vector(_gradient_of(b)), "wrong variable", 3.5,
             )  # fmt: skip
 
@@ -193,12 +193,16 @@ def _missing_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
             lost = [k for k in range(len(paths)) if k not in kept]
             have = w.paths([paths[k] for k in kept], paths)
             miss = w.paths([paths[k] for k in lost], paths)
-            one, they = ("ones", "they contribute") if len(lost) > 1 else ("one", "it contributes")
-            share = sum(vectors[k][0] for k in lost)
+            share = number(sum(vectors[k][0] for k in lost))
             yield Candidate(
-                f"You have the path{'s' if size > 1 else ''} {have} but not the {one} {miss} "
-                f"({they} {number(share)} here): {w.wrt} reaches {w.out} along {len(paths)} "
-                f"paths, and {w.d} is the sum over all of them.",
+                _("{have} {missing}: {why}").format(
+                    have=ngettext("You have the path {have}", "You have the paths {have}",
+                                  size).format(have=have),
+                    missing=ngettext("but not the one {miss} (it contributes {share} here)",
+                                     "but not the ones {miss} (they contribute {share} here)",
+                                     len(lost)).format(miss=miss, share=share),
+                    why=_("{wrt} reaches {out} along {count} paths, and {d} is the sum over all "
+                          "of them.").format(wrt=w.wrt, out=w.out, count=len(paths), d=w.d)),
                 np.sum([vectors[k] for k in kept], axis=0), "missing path", 2.0 + 0.1 * len(lost),
             )  # fmt: skip
 
@@ -207,7 +211,8 @@ def _extra_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
     paths = ev.paths or []
     if len(paths) > 1:
         for path in paths:
-            yield Candidate(f"The path {w.through(path, paths)} is counted twice.",
+            yield Candidate(_("The path {path} is counted twice.").format(
+                                path=w.through(path, paths)),
                             ev.truth + ev.of(path), "counted twice", 3.0)  # fmt: skip
     on_true = {n for p in paths for n in p.nodes}
     for leaf in ev.setup.variables.values():
@@ -216,8 +221,9 @@ def _extra_paths(ev: Evidence, w: Words) -> Iterator[Candidate]:
         for path in paths_to(ev.setup, leaf, cap=16) or []:
             new = next((n for n in path.nodes if n not in on_true), leaf)
             yield Candidate(
-                f"You added a path that does not lead to {w.wrt}: through {w.name[new]} "
-                f"({w.chain(path)}), which contributes {number(path.product)} here.",
+                _("You added a path that does not lead to {wrt}: through {name} ({chain}), "
+                  "which contributes {value} here.").format(
+                      wrt=w.wrt, name=w.name[new], chain=w.chain(path), value=number(path.product)),
                 ev.truth + ev.of(path), "extra path", 3.0,
             )  # fmt: skip
 
@@ -237,15 +243,17 @@ def _factor_candidates(ev: Evidence, w: Words) -> Iterator[Candidate]:
             if mark in seen or _is_gate(f):
                 continue  # a relu's factor is the closed-relu pattern's business
             seen.add(mark)
-            where = ("" if len(paths) == 1 else " (it is on every path)" if common
-                     else f" on the path {w.through(path, paths)}")  # fmt: skip
+            where = ("" if len(paths) == 1 else _(" (it is on every path)") if common
+                     else _(" on the path {path}").format(path=w.through(path, paths)))  # fmt: skip
             without = ev.sum_without(_dropping(set(f.key), None if common else k))
             rank = 2.0 if common else 2.5
             text = w.factor(f)
-            yield Candidate(f"Missing factor {text}{where}.", without, "missing factor", rank)
+            yield Candidate(_("Missing factor {factor}{where}.").format(factor=text, where=where),
+                            without, "missing factor", rank)  # fmt: skip
             with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: explains nothing
                 doubled = ev.truth * fv if common else ev.truth - v + v * fv
-            yield Candidate(f"Extra factor {text}{where}: it appears twice in your product.",
+            yield Candidate(_("Extra factor {factor}{where}: it appears twice in your product."
+                              ).format(factor=text, where=where),
                             doubled, "extra factor", rank + 0.5)  # fmt: skip
 
 
@@ -277,14 +285,16 @@ def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
     for key, gate in gates.items():
         through = [p for p in paths if any((e.node, e.slot) == key for f in p.factors
                                            for e in f.edges)]  # fmt: skip
-        these = ("this path contributes" if len(paths) == 1 else
-                 f"the path {w.through(through[0], paths)} contributes" if len(through) == 1 else
-                 f"the {len(through)} paths through {w.name[gate.node]} contribute")  # fmt: skip
+        these = (_("this path contributes") if len(paths) == 1 else
+                 _("the path {path} contributes").format(path=w.through(through[0], paths))
+                 if len(through) == 1 else _("the {count} paths through {name} contribute").format(
+                     count=len(through), name=w.name[gate.node]))  # fmt: skip
         below = _input(here, gate)
         yield Candidate(
-            f"relu is closed here: its input {w.name[gate.parent]} = "
-            f"{number(below)} {'<' if below < 0 else '≤'} 0, so {these} 0. Your formula counts "
-            f"relu′ as 1 there (the slope of an open relu); closed, it is 0.",
+            _("relu is closed here: its input {name} = {value} {relation} 0, so {these} 0. Your "
+              "formula counts relu′ as 1 there (the slope of an open relu); closed, it is 0."
+              ).format(name=w.name[gate.parent], value=number(below),
+                       relation="<" if below < 0 else "≤", these=these),
             as_open, "closed relu", 1.0,
         )  # fmt: skip
 
@@ -305,12 +315,14 @@ def _transposed_weights(ev: Evidence, w: Words) -> Iterator[Candidate]:
         if not read:
             continue
         values = ev.vector(functools.partial(_grad_swapped, ev.setup, swap))
-        pairs = join([f"{swap[n]} where {n} belongs" for n in sorted(read)[:3]])
+        pairs = join([_("{used} where {name} belongs").format(used=swap[n], name=n)
+                      for n in sorted(read)[:3]])  # fmt: skip
         up, below = layer.translate(SUPERSCRIPTS), str(int(layer) - 1).translate(SUPERSCRIPTS)
         yield Candidate(
-            f"BP2 with W instead of Wᵀ: your formula uses {pairs}. In δ{below} = ((w{up})ᵀ "
-            f"δ{up}) ⊙ σ′(z{below}) the sum over k uses w{layer}_k_j (into neuron k of layer "
-            f"{layer} from neuron j of layer {int(layer) - 1}), not w{layer}_j_k.",
+            _("BP2 with W instead of Wᵀ: your formula uses {pairs}. In δ{below} = ((w{up})ᵀ "
+              "δ{up}) ⊙ σ′(z{below}) the sum over k uses w{layer}_k_j (into neuron k of layer "
+              "{layer} from neuron j of layer {previous}), not w{layer}_j_k.").format(
+                  pairs=pairs, below=below, up=up, layer=layer, previous=int(layer) - 1),
             values, "transposed", 1.5,
         )  # fmt: skip
 
@@ -341,15 +353,16 @@ def _grad_swapped(setup: Setup, swap: dict[str, str], p: Point) -> float:
 
 def _signs(ev: Evidence, w: Words) -> Iterator[Candidate]:
     yield Candidate(
-        f"Sign error: your result is −{w.d}. Check the order of each subtraction "
-        f"(out − target, not target − out) and every minus sign's factor of −1.",
+        _("Sign error: your result is −{d}. Check the order of each subtraction "
+          "(out − target, not target − out) and every minus sign's factor of −1.").format(d=w.d),
         -ev.truth, "sign", 1.0,
     )  # fmt: skip
     paths = ev.paths or []
     if len(paths) > 1:
         for path in paths:
             yield Candidate(
-                f"Sign error on the path {w.through(path, paths)}: its term has the wrong sign.",
+                _("Sign error on the path {path}: its term has the wrong sign.").format(
+                    path=w.through(path, paths)),
                 ev.truth - 2 * ev.of(path), "sign on a path", 2.5,
             )  # fmt: skip
 
@@ -357,14 +370,16 @@ def _signs(ev: Evidence, w: Words) -> Iterator[Candidate]:
 def _constant_factors(ev: Evidence, w: Words) -> Iterator[Candidate]:
     half, square = _has_constant(ev.setup, "mul", 0.5), _has_constant(ev.setup, "pow", 2.0)
     for c in CONSTANTS_TRIED:
-        sentence = f"Off by a constant factor: your result is {c:g} × {w.d}."
+        sentence = _("Off by a constant factor: your result is {factor} × {d}.").format(
+            factor=f"{c:g}", d=w.d)
         rank = 3.0
         if c == 2.0 and half and square:
-            sentence += (" The ½ in the cost cancels the 2 that differentiating the square "
-                         "brings down: d(½u²)/du = u.")  # fmt: skip
+            sentence += _(" The ½ in the cost cancels the 2 that differentiating the square "
+                          "brings down: d(½u²)/du = u.")  # fmt: skip
             rank = 1.5
         elif c == 0.5 and square:
-            sentence += " The 2 that differentiating a square brings down is missing: (u²)′ = 2u."
+            sentence += _(" The 2 that differentiating a square brings down is missing: "
+                          "(u²)′ = 2u.")  # fmt: skip
             rank = 1.5
         yield Candidate(sentence, c * ev.truth, "constant", rank)
 
@@ -391,16 +406,18 @@ def _after_update(ev: Evidence, w: Words, groups: list[dict[str, float]]) -> Ite
             old = ", ".join(f"{n} = {leaves[n].data:.9g}" for n in on_paths)
             value = _grad_with(setup, {}, moved)
             yield Candidate(
-                f"Your value is what the backward pass gives with the weights after the update "
-                f"({new}) where the ones before it belong ({old}): every gradient of a step is "
-                f"taken at the weights before any of them moves; update only afterwards.",
+                _("Your value is what the backward pass gives with the weights after the update "
+                  "({new}) where the ones before it belong ({old}): every gradient of a step is "
+                  "taken at the weights before any of them moves; update only afterwards."
+                  ).format(new=new, old=old),
                 _at_point(nan, value), "after update (backward)", 1.0, point_only=True,
             )  # fmt: skip
         value = _grad_with(setup, moved, {})
         names = ", ".join(f"{n}⁺" for n in group)
         yield Candidate(
-            f"Your value is {w.d} at the weights after the update ({names}), not at the "
-            f"weights before it (here: {w.values(here, list(group))}).",
+            _("Your value is {d} at the weights after the update ({names}), not at the "
+              "weights before it (here: {values}).").format(
+                  d=w.d, names=names, values=w.values(here, list(group))),
             _at_point(nan, value), "after update", 1.0, point_only=True,
         )  # fmt: skip
 
@@ -435,9 +452,10 @@ def _numbers_for_names(setup: Setup, here: Point) -> list[str]:
     for c in sorted(literals):
         for name, v in here.leaves.items():
             if c != 0 and close(c, v, 1e-9, 0.0):
-                out.append(f"Your formula has the number {c:g} where it means {name} "
-                           f"({name} = {v:g} here): with the name, it stays right when "
-                           f"{name} changes.")  # fmt: skip
+                out.append(_("Your formula has the number {number} where it means {name} "
+                             "({name} = {value} here): with the name, it stays right when "
+                             "{name} changes.").format(number=f"{c:g}", name=name,
+                                                       value=f"{v:g}"))  # fmt: skip
                 break
     return out
 
@@ -467,7 +485,7 @@ def diagnose(
     sentences: list[str] = []
     if verdict == "only_here":
         sentences.append(_only_here(ev, w, misses))
-        if not ev.constant_claim or _to_its_digits(setup.claim_text, ev.claim[0], ev.truth[0]):
+        if not ev.constant_claim or to_its_digits(setup.claim_text, ev.claim[0], ev.truth[0]):
             sentences += _numbers_for_names(setup, here)  # a right number that means a name
     elif ev.constant_claim:
         sentences.append(_number(ev, w, misses))
@@ -476,9 +494,10 @@ def diagnose(
     if not found and verdict == "wrong":
         sentences += _breakdown(ev, w, here)
     elif not found and ev.constant_claim:
-        names = ", ".join(setup.variables) or "the variables"
-        sentences.append(f"Your claim is a number, so it is checked at the given point only: write "
-                         f"it as a formula in {names} to have it checked everywhere.")  # fmt: skip
+        names = ", ".join(setup.variables) or _("the variables")
+        sentences.append(_("Your claim is a number, so it is checked at the given point only: "
+                           "write it as a formula in {names} to have it checked everywhere."
+                           ).format(names=names))  # fmt: skip
     return sentences
 
 
@@ -500,77 +519,76 @@ def _number(ev: Evidence, w: Words, misses: list[Point]) -> str:
     """What a claim that is one number is, at the given point — never "equal" unless it is."""
     here, truth = ev.points[0], ev.truth[0]
     where = w.values(here, list(here.leaves)) if len(here.leaves) <= 4 else ""
-    at = f"at the given point ({where})" if where else "at the given point"
+    at = (_("at the given point ({values})").format(values=where) if where
+          else _("at the given point"))  # fmt: skip
     if here.claim is None:
-        return f"Your number is undefined; {w.d} {at} is {truth:.9g}."
-    if not _to_its_digits(ev.setup.claim_text, here.claim, truth):
-        return (f"Your number {here.claim:.9g} is not {w.d} {at}: the engine gives "
-                f"{truth:.9g}, a difference of {number(here.claim - truth)}.")  # fmt: skip
-    text = f"Your number {here.claim:.9g} is {w.d}"
+        return _("Your number is undefined; {d} {at} is {truth}.").format(
+            d=w.d, at=at, truth=f"{truth:.9g}")
+    if not to_its_digits(ev.setup.claim_text, here.claim, truth):
+        return _("Your number {claim} is not {d} {at}: the engine gives {truth}, a difference "
+                 "of {difference}.").format(claim=f"{here.claim:.9g}", d=w.d, at=at,
+                                            truth=f"{truth:.9g}",
+                                            difference=number(here.claim - truth))  # fmt: skip
+    rounded = ""
     if not close(here.claim, truth, 1e-12, 1e-15):
-        text += f" to the digits you wrote (the engine gives {truth:.9g})"
+        rounded = _(" to the digits you wrote (the engine gives {truth})").format(
+            truth=f"{truth:.9g}")
     if not misses:
-        return f"{text} {at}."
+        return _("Your number {claim} is {d}{rounded} {at}.").format(
+            claim=f"{here.claim:.9g}", d=w.d, rounded=rounded, at=at)
     first = misses[0]
-    at_first = w.values(first, list(first.leaves))
-    return (f"{text} at the given point but not at {_how_many(misses, ev)}; e.g. at {at_first} "
-            f"it is {ev.setup.truth(first):.9g}.")  # fmt: skip
+    return _("Your number {claim} is {d}{rounded} at the given point but not at {misses}; e.g. "
+             "at {values} it is {truth}.").format(
+                 claim=f"{here.claim:.9g}", d=w.d, rounded=rounded, misses=_how_many(misses, ev),
+                 values=w.values(first, list(first.leaves)),
+                 truth=f"{ev.setup.truth(first):.9g}")  # fmt: skip
 
 
 def _how_many(misses: list[Point], ev: Evidence) -> str:
     """``12 of the 50 points around it`` (or, for misses found elsewhere, ``12 other points``)."""
     n = len(ev.points) - 1
     if len(misses) <= n:
-        return f"{len(misses)} of the {n} points around it"
-    return f"{len(misses)} other points checked"
-
-
-def _to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
-    """Whether ``truth`` rounds to the number written: within half a unit of its last digit
-    (``4`` is not 3; ``0.1222`` is 0.122229), the half itself included when ``edge``. A claim
-    that is not one decimal number (``1/3``) must agree to within float rounding."""
-    try:
-        d = Decimal(text.strip())
-    except InvalidOperation:
-        return close(claim, truth, 1e-9, 1e-15)
-    if not d.is_finite():
-        return False
-    half = Decimal(5).scaleb(d.as_tuple().exponent - 1)  # type: ignore[operator]
-    gap = abs(d - Decimal(truth))
-    return gap <= half if edge else gap < half
+        return _("{count} of the {total} points around it").format(count=len(misses), total=n)
+    return _("{count} other points checked").format(count=len(misses))
 
 
 def _only_here(ev: Evidence, w: Words, misses: list[Point]) -> str:
     if ev.constant_claim:
         return _number(ev, w, misses)
     here, n = ev.points[0], len(ev.points) - 1
-    mine = "undefined" if here.claim is None else f"{here.claim:.9g}"
-    pair = f"yours {mine}, the engine's {ev.truth[0]:.9g}"
+    mine = _("undefined") if here.claim is None else f"{here.claim:.9g}"
+    pair = _("yours {mine}, the engine's {engine}").format(mine=mine, engine=f"{ev.truth[0]:.9g}")
     if not misses:  # every number agreed: the refutation was symbolic
-        return (f"Your formula agrees with {w.d} to within rounding at all {n + 1} points "
-                f"checked (at the given point: {pair}), but it is a different function: the "
-                f"symbolic check finds a difference that is not zero.")  # fmt: skip
+        return _("Your formula agrees with {d} to within rounding at all {count} points "
+                 "checked (at the given point: {pair}), but it is a different function: the "
+                 "symbolic check finds a difference that is not zero.").format(
+                     d=w.d, count=n + 1, pair=pair)  # fmt: skip
     first = misses[0]
-    yours = "undefined" if first.claim is None else f"{first.claim:.9g}"
-    return (f"Your formula agrees with {w.d} at the given point but not at "
-            f"{_how_many(misses, ev)}: at the given point {pair}; at "
-            f"{w.values(first, list(first.leaves))}, yours {yours}, the engine's "
-            f"{ev.setup.truth(first):.9g}.")  # fmt: skip
+    yours = _("undefined") if first.claim is None else f"{first.claim:.9g}"
+    return _("Your formula agrees with {d} at the given point but not at {misses}: at the given "
+             "point {pair}; at {values}, yours {yours}, the engine's {engine}.").format(
+                 d=w.d, misses=_how_many(misses, ev), pair=pair,
+                 values=w.values(first, list(first.leaves)), yours=yours,
+                 engine=f"{ev.setup.truth(first):.9g}")  # fmt: skip
 
 
 def _breakdown(ev: Evidence, w: Words, here: Point) -> list[str]:
-    claim = "undefined" if here.claim is None else f"{here.claim:.9g}"
-    lines = ["No known pattern explains the difference."]
+    claim = _("undefined") if here.claim is None else f"{here.claim:.9g}"
+    lines = [_("No known pattern explains the difference.")]
     paths = ev.paths
     if paths is None:
-        return lines + [f"{w.d} sums over more than {MAX_PATHS} paths; the engine gives "
-                        f"{ev.truth[0]:.9g}, your claim {claim}."]  # fmt: skip
-    s = "s" if len(paths) != 1 else ""
-    lines.append(f"{w.d} is the sum over {len(paths)} path{s}:")
+        return lines + [_("{d} sums over more than {count} paths; the engine gives {engine}, "
+                          "your claim {claim}.").format(d=w.d, count=MAX_PATHS,
+                                                        engine=f"{ev.truth[0]:.9g}",
+                                                        claim=claim)]  # fmt: skip
+    lines.append(ngettext("{d} is the sum over {count} path:", "{d} is the sum over {count} paths:",
+                          len(paths)).format(d=w.d, count=len(paths)))  # fmt: skip
     for k, path in enumerate(paths, 1):
         symbols = " · ".join(partial(w.name[f.top], w.name[f.bottom]) for f in path.factors)
         values = " × ".join(f"{f.value:.6g}" for f in path.factors)
-        lines.append(f"path {k} ({w.through(path, paths)}): {symbols} = {values} = "
-                     f"{path.product:.9g}")  # fmt: skip
-    lines.append(f"sum = {ev.truth[0]:.9g}; your claim = {claim}.")
+        lines.append(_("path {k} ({through}): {symbols} = {values} = {product}").format(
+            k=k, through=w.through(path, paths), symbols=symbols, values=values,
+            product=f"{path.product:.9g}"))  # fmt: skip
+    lines.append(_("sum = {engine}; your claim = {claim}.").format(
+        engine=f"{ev.truth[0]:.9g}", claim=claim))
     return lines

@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..locale import _
 from .derivation import DerivationReport, Problem, check_derivation
 from .problems import program_problem
 
@@ -199,17 +200,19 @@ class Exercise:
     def text(self) -> str:
         """The exercise as a learner reads it."""
         values = ", ".join(f"{n} = {v:g}" for n, v in self.values)
-        lines = [f"Exercise {self.seed} (level {self.level})"]
+        lines = [_("Exercise {seed} (level {level})").format(seed=self.seed, level=self.level)]
         if len(self.steps) == 1:
             lines.append(f"  f = {self.steps[0][1]}")
         else:
-            lines.append("  A tiny sigmoid network, step by step:")
+            lines.append(_("  A tiny sigmoid network, step by step:"))
             lines += [f"    {name} = {text}" for name, text in self.steps]
-        lines.append(f"  at {values}.")
-        lines.append(f"  Find ∂{self.output}/∂{self.wrt} as a formula in these names.")
+        lines.append(_("  at {values}.").format(values=values))
+        lines.append(_("  Find {d} as a formula in these names.").format(
+            d=f"∂{self.output}/∂{self.wrt}"))
         if self.deltas:
             named = ", ".join(f"{d} = ∂{self.output}/∂{of}" for d, of in self.deltas)
-            lines.append(f"  You may use the steps' names and the δ's: {named}.")
+            lines.append(_("  You may use the steps' names and the δ's: {named}.").format(
+                named=named))
         return "\n".join(lines)
 
 
@@ -250,14 +253,15 @@ def exercise_set(count: int, seed: int = 0, level: int | None = None) -> str:
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count!r}")
     exercises = [make_exercise(seed + i, level) for i in range(count)]
-    out = ["# Gradient exercises", "",
-           "Derive each partial derivative by hand, then check it with the command under the "
-           "exercise, your formula in place of FORMULA.", ""]  # fmt: skip
+    out = [_("# Gradient exercises"), "",
+           _("Derive each partial derivative by hand, then check it with the command under the "
+             "exercise, your formula in place of FORMULA."), ""]  # fmt: skip
     for ex in exercises:
         out += [f"## {ex.text().splitlines()[0]}", "", "```text", *ex.text().splitlines()[1:],
                 "```", "", "```console", ex.command(), "```", ""]  # fmt: skip
-    out += ["## Answer key", "", "Each command grades the key's answer: it prints ✓ correct.", ""]
-    out += ["| exercise | answer | value | grading command |", "|---|---|---|---|"]
+    out += [_("## Answer key"), "",
+            _("Each command grades the key's answer: it prints ✓ correct."), ""]  # fmt: skip
+    out += [_("| exercise | answer | value | grading command |"), "|---|---|---|---|"]
     for ex in exercises:
         out.append(f"| {ex.seed} | `∂{ex.output}/∂{ex.wrt} = {ex.answer}` | "
                    f"{ex.engine_value():.9g} | `{ex.command(ex.answer)}` |")  # fmt: skip

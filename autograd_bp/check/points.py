@@ -21,6 +21,7 @@ from typing import Any
 from ..core.engine import Value, backward_order, chain_rule
 from ..core.ops import RULES
 from ..lang.expr import ExpressionError, parse, variables
+from ..locale import _
 
 __all__ = ["Binding", "ClaimError", "Partial", "Point", "Setup", "backward", "close",
            "flat_operands", "replay"]  # fmt: skip
@@ -117,7 +118,8 @@ class Setup:
         self.order = backward_order(output)
         ids = {n for n in self.order}
         if wrt not in ids:
-            raise ClaimError(f"--wrt: {_label(wrt)!r} is not in the graph of {_label(output)!r}")
+            raise ClaimError("--wrt: " + _("{name} is not in the graph of {output}").format(
+                name=repr(_label(wrt)), output=repr(_label(output))))  # fmt: skip
         self.names = dict(names)
         try:
             self.used = variables(claim)
@@ -125,12 +127,14 @@ class Setup:
             raise ClaimError(f"--claim: {e}") from None
         unknown = [n for n in self.used if n not in self.names]
         if unknown:
-            known = ", ".join(self.names) or "(none)"
-            raise ClaimError(f"--claim: unknown name(s) {', '.join(unknown)}; known: {known}")
+            known = ", ".join(self.names) or _("(none)")
+            raise ClaimError("--claim: " + _("unknown name(s) {names}; known: {known}").format(
+                names=", ".join(unknown), known=known))  # fmt: skip
         for name in self.used:
             node = _bound_node(self.names[name])
             if node not in ids:
-                raise ClaimError(f"--claim: {name!r} is not in the graph of {_label(output)!r}")
+                raise ClaimError("--claim: " + _("{name} is not in the graph of {output}").format(
+                    name=repr(name), output=repr(_label(output))))  # fmt: skip
         self.variables = {n: b for n, b in self.names.items()
                           if isinstance(b, Value) and b.is_leaf and b in ids}  # fmt: skip
         # the claim as a graph over one placeholder leaf per name, built at the first point

@@ -10,12 +10,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 from ..core.engine import Value
+from ..locale import _
 from ..show.paths import Factor, PathTerm
-from .points import Point, Setup
+from .points import Point, Setup, close
 
-__all__ = ["Words", "display_names", "join", "number", "partial", "short_list"]
+__all__ = ["Words", "display_names", "join", "number", "partial", "short_list", "to_its_digits"]
 
 
 def partial(top: str, bottom: str) -> str:
@@ -76,15 +78,17 @@ class Words:
         apart = [node for node in path.nodes if any(node not in o.nodes for o in others)]
         own = [self.name[n] for n in apart if n in self.named] or [self.name[n] for n in apart[:1]]
         if own:  # the named nodes only this path passes, e.g. E_o1, out_o1, net_o1
-            return "through " + short_list(own)
-        return "along " + self.chain(path)
+            return _("through {names}").format(names=short_list(own))
+        return _("along {chain}").format(chain=self.chain(path))
 
     def branch(self, group: Sequence[PathTerm], rest: Sequence[PathTerm]) -> str | None:
         """``through out_h2, net_h2``: the named nodes every path of ``group`` passes and no
         path of ``rest`` does — the branch those paths share — or None."""
         shared = [n for n in group[0].nodes if n in self.named and all(n in p.nodes for p in group)
                   and all(n not in p.nodes for p in rest)]  # fmt: skip
-        return "through " + short_list([self.name[n] for n in shared]) if shared else None
+        if not shared:
+            return None
+        return _("through {names}").format(names=short_list([self.name[n] for n in shared]))
 
     def paths(self, group: Sequence[PathTerm], every: Sequence[PathTerm]) -> str:
         """The paths of ``group`` in words: their shared branch, else each one's own nodes."""
@@ -98,8 +102,8 @@ class Words:
         text = self.out
         for e in (e for f in path.factors for e in f.edges):
             parents = e.node.parents
-            slot = f" (operand {e.index + 1} of {self.name[e.node]})" if parents.count(
-                e.parent) > 1 else ""  # fmt: skip
+            slot = _(" (operand {index} of {name})").format(
+                index=e.index + 1, name=self.name[e.node]) if parents.count(e.parent) > 1 else ""
             text += f" → {self.name[e.parent]}{slot}"
         return text
 
@@ -125,4 +129,26 @@ def join(items: list[str]) -> str:
         >>> join(["a", "b", "c"])
         'a, b and c'
     """
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def to_its_digits(text: str, claim: float, truth: float, edge: bool = True) -> bool:
+    """Whether ``truth`` rounds to the number written: within half a unit of its last digit
+    (``4`` is not 3; ``0.1222`` is 0.122229), the half itself included when ``edge``. A claim
+    that is not one decimal number (``1/3``) must agree to within float rounding.
+
+    Example:
+        >>> to_its_digits("0.1222", 0.1222, 0.122229), to_its_digits("4", 4.0, 3.0)
+        (True, False)
+    """
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        return close(claim, truth, 1e-9, 1e-15)
+    if not d.is_finite():
+        return False
+    half = Decimal(5).scaleb(d.as_tuple().exponent - 1)  # type: ignore[operator]
+    gap = abs(d - Decimal(truth))
+    return gap <= half if edge else gap < half

@@ -25,6 +25,7 @@ from .._io import require
 from ..check.grade import Limits, grade_engine
 from ..core.ops import DomainError
 from ..lang.expr import ExpressionError
+from ..locale import LANGUAGES, _, use_language
 from ..nn.losses import LOSSES
 from ..nn.modules import ACTIVATIONS, INITS, ModelFileError
 from ..show.viz import DOT_TIMEOUT, GraphvizNotFound
@@ -38,6 +39,8 @@ from .line import (
     Parser,
     UsageError,
     arrange,
+    chosen_language,
+    language_name,
     number,
     parse_sizes,
     positive_float,
@@ -60,13 +63,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..serve.app import run  # the optional [serve] extra: imported only when asked for
 
     if args.host not in _LOOPBACK:
-        print(f"warning: --host {args.host} lets every machine that can reach this one on "
-              f"port {args.port or 'the chosen port'} use the playground (it computes "
-              "whatever expression it is sent); the default 127.0.0.1 is this machine only",
+        print(_("warning: --host {host} lets every machine that can reach this one on port "
+                "{port} use the playground (it computes whatever expression it is sent); the "
+                "default 127.0.0.1 is this machine only").format(
+                    host=args.host, port=args.port or _("the chosen port")),
               file=sys.stderr)  # fmt: skip
 
     def ready(url: str) -> None:
-        print(f"autograd-bp playground: {url}  (Ctrl+C stops it)", flush=True)
+        print(_("autograd-bp playground: {url}  (Ctrl+C stops it)").format(url=url), flush=True)
         if not args.no_open:
             webbrowser.open(url)
 
@@ -121,6 +125,10 @@ _EXAMPLES = {
     "lab": 'example: autograd-bp lab "tanh(a*b) + a" a=0.5 b=-1 --bug tanh-derivative-from-input '
     "--predict  (or --worked, --sizes 2,3,1; --list lists the bugs)",
 }
+
+
+LANG_HELP = (f"the language of what is printed: {', '.join(LANGUAGES)} (default: "
+             "$AUTOGRAD_BP_LANG, else en); JSON keys and verdicts stay as they are")
 
 
 def _grad_options(grad: argparse.ArgumentParser) -> None:
@@ -234,12 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description="Backpropagation, done for real and shown.",
                      epilog="run 'autograd-bp COMMAND --help' for a command's options")  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--lang", type=language_name, default=None, help=LANG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         made = sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name])
         assert isinstance(made, Parser)
+        # SUPPRESS: a subcommand without --lang keeps the one given before it
+        made.add_argument("--lang", type=language_name, default=argparse.SUPPRESS,
+                          help=LANG_HELP)  # fmt: skip
         parser.commands[name] = made
         return made
 
@@ -318,22 +330,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    """The language first (``--lang`` anywhere, else $AUTOGRAD_BP_LANG), then the command in it."""
+    parser = build_parser()
+    line = arrange(parser, sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
-        args, strays = parser.parse_known_args(arrange(parser, sys.argv[1:] if argv is None
-                                                       else argv))  # fmt: skip
+        lang = chosen_language(line)
+    except UsageError as e:  # said in English: the language asked for is the problem
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    with use_language(lang):
+        return _run_in(parser, line)
+
+
+def _error(e: BaseException) -> None:
+    print(_("{prog}: error: {message}").format(prog=PROG, message=e), file=sys.stderr)
+
+
+def _run_in(parser: argparse.ArgumentParser, line: list[str]) -> int:
+    try:
+        args, strays = parser.parse_known_args(line)
         if strays:  # named with the command they were given to
-            raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(strays)}")
+            raise UsageError(f"{args.command}: " + _("unrecognized arguments: {names}").format(
+                names=" ".join(strays)))  # fmt: skip
         return int(args.run(args))
     except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _error(e)
     except (ExpressionError, DomainError, ZeroDivisionError, OverflowError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _error(e)
     except BrokenPipeError:
         raise  # not an error of the input: main() stops quietly
     except (ModelFileError, GraphvizNotFound, ValueError, OSError, ImportError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _error(e)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(_("{prog}: interrupted").format(prog=PROG), file=sys.stderr)
         return 130
     return 2

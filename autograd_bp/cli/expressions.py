@@ -15,6 +15,7 @@ from typing import Any
 from .._io import atomic_write_text
 from ..check.exercise import exercise_set, make_exercise
 from ..check.problems import nielsen_problem, worked_problem
+from ..locale import _
 from ..reports import (
     GradedReport,
     InputError,
@@ -36,18 +37,21 @@ def assignments(pairs: Sequence[str]) -> dict[str, float]:
         name, sep, text = pair.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise UsageError(f"expected NAME=VALUE, got {pair!r}")
+            raise UsageError(_("expected NAME=VALUE, got {pair}").format(pair=repr(pair)))
         if name in given:
-            raise UsageError(f"{name!r} is given twice ({given[name]} and {pair})")
+            raise UsageError(_("{name} is given twice ({first} and {second})").format(
+                name=repr(name), first=given[name], second=pair))  # fmt: skip
         given[name] = pair
         try:
             values[name] = float(text)
         except ValueError:
-            raise UsageError(f"value of {name!r} must be a number, got {text!r}") from None
+            raise UsageError(_("value of {name} must be a number, got {text}").format(
+                name=repr(name), text=repr(text))) from None  # fmt: skip
         if not math.isfinite(values[name]):
             raise UsageError(
-                f"value of {name!r} must be a finite number, got {text!r}"
-                + (" (too large for a float)" if text.strip().lower()[-3:].isdigit() else "")
+                _("value of {name} must be a finite number, got {text}").format(
+                    name=repr(name), text=repr(text))
+                + (_(" (too large for a float)") if text.strip().lower()[-3:].isdigit() else "")
             )
     return values
 
@@ -116,15 +120,15 @@ def _check_problem(args: argparse.Namespace) -> Any:
         args.assignments, args.expression = [args.expression, *args.assignments], None
     given = [args.expression is not None, args.worked, args.sizes is not None]
     if sum(given) != 1:
-        raise UsageError("check: give exactly one of an EXPRESSION, --worked or --sizes")
+        raise UsageError("check: " + _("give exactly one of an EXPRESSION, --worked or --sizes"))
     if args.expression is None:
         if args.assignments:
-            raise UsageError("check: NAME=VALUE values go with an EXPRESSION, not with "
-                             "--worked or --sizes")  # fmt: skip
+            raise UsageError("check: " + _("NAME=VALUE values go with an EXPRESSION, not with "
+                                           "--worked or --sizes"))  # fmt: skip
         if args.worked:
             return worked_problem()
         if len(args.sizes) < 2:
-            raise UsageError("check: --sizes needs at least an input and an output size")
+            raise UsageError("check: " + _("--sizes needs at least an input and an output size"))
         return nielsen_problem(args.sizes, seed=args.seed, activation=args.activation)
     return args.expression  # check_report builds its graph and names it in the report
 
@@ -166,17 +170,20 @@ def cmd_exercise(args: argparse.Namespace) -> int:
     if args.markdown:
         if args.answer is not None:
             raise UsageError(
-                "exercise: --markdown writes a set; grade one with --seed and --answer"
+                "exercise: " + _("--markdown writes a set; grade one with --seed and --answer")
             )
         path = atomic_write_text(args.markdown, exercise_set(args.count, seed, args.level))
-        print(f"{args.count} exercises with an answer key: {path}")
+        print(_("{count} exercises with an answer key: {path}").format(count=args.count,
+                                                                       path=path))  # fmt: skip
         return 0
     ex = make_exercise(seed, args.level)
     if args.answer is None:
         print(ex.text())
         level = f" --level {args.level}" if args.level is not None else ""
-        print(f'\nCheck your answer: {PROG} exercise --seed {seed}{level} --answer "FORMULA"')
+        print("\n" + _("Check your answer: {command}").format(
+            command=f'{PROG} exercise --seed {seed}{level} --answer "FORMULA"'))
         return 0
     graded = GradedReport(ex.grade(args.answer), ex.expression, dict(ex.values),
-                          f"exercise {ex.seed} (level {ex.level})")  # fmt: skip
+                          _("exercise {seed} (level {level})").format(seed=ex.seed,
+                                                                      level=ex.level))  # fmt: skip
     return _report(graded, args.json)

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
 from .._io import dumps_strict
+from ..locale import ENVIRONMENT_VARIABLE, N_, LanguageError, _, language, normalize
 
 PROG = "autograd-bp"
 
@@ -53,7 +54,72 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:  # one line, not usage + message
         command = self.prog.removeprefix(PROG).strip()
+        message = argparse_message(message)
         raise UsageError(f"{command}: {message}" if command else message)
+
+
+# argparse's own one-line errors (English in argparse), said in the language in use; the
+# message inside "argument X: ..." is a converter's below, already in that language.
+ARGPARSE_MESSAGES = (
+    (re.compile(r"the following arguments are required: (?P<names>.*)"),
+     N_("the following arguments are required: {names}")),
+    (re.compile(r"argument (?P<name>\S+): invalid choice: (?P<value>.*) "
+                r"\(choose from (?P<choices>.*)\)"),
+     N_("argument {name}: invalid choice: {value} (choose from {choices})")),
+    (re.compile(r"argument (?P<name>\S+): expected one argument"),
+     N_("argument {name}: expected one argument")),
+    (re.compile(r"argument (?P<name>\S+): invalid (?P<type>\w+) value: (?P<value>.*)"),
+     N_("argument {name}: invalid {type} value: {value}")),
+    (re.compile(r"argument (?P<name>\S+): ignored explicit argument (?P<value>.*)"),
+     N_("argument {name}: ignored explicit argument {value}")),
+    (re.compile(r"argument (?P<name>\S+): (?P<message>.*)"), N_("argument {name}: {message}")),
+    (re.compile(r"ambiguous option: (?P<option>\S+) could match (?P<matches>.*)"),
+     N_("ambiguous option: {option} could match {matches}")),
+    (re.compile(r"unrecognized arguments: (?P<names>.*)"), N_("unrecognized arguments: {names}")),
+)  # fmt: skip
+
+
+def argparse_message(message: str) -> str:
+    """One of argparse's error messages in the language in use (unchanged in English).
+
+    Example:
+        >>> argparse_message("the following arguments are required: --wrt")
+        'the following arguments are required: --wrt'
+    """
+    for pattern, template in ARGPARSE_MESSAGES:
+        if m := pattern.fullmatch(message):
+            return _(template).format(**m.groupdict())
+    return message
+
+
+def language_name(text: str) -> str:
+    """The ``--lang`` converter: ``zh``, ``zh_CN``, ``en`` ..., or one line saying which exist."""
+    try:
+        return normalize(text)
+    except LanguageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def chosen_language(line: Sequence[str]) -> str:
+    """The language a command line asks for: its last ``--lang=X`` (as :func:`arrange`
+    writes it, before any ``--``), else ``AUTOGRAD_BP_LANG``, else English; a language with
+    no catalog is a :class:`UsageError` naming where it was asked for.
+
+    Example:
+        >>> chosen_language(["check", "--lang=zh_CN", "--", "x*y"])
+        'zh'
+    """
+    asked = None
+    for token in line:
+        if token == "--":
+            break
+        if token.startswith("--lang="):
+            asked = token.removeprefix("--lang=")
+    try:
+        return normalize(asked) if asked is not None else language()
+    except LanguageError as e:
+        where = "--lang" if asked is not None else ENVIRONMENT_VARIABLE
+        raise UsageError(f"{where}: {e}") from None
 
 
 # A token that reads as a long option (`--wrt`, `--claim=...`): anything else that starts
@@ -88,8 +154,15 @@ def arrange(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
         ['check', '--wrt=x', '--claim=-y', '--', 'x*y', 'x=1']
     """
     assert isinstance(parser, Parser)
+    argv, first = list(argv), []
+    while argv and (argv[0].startswith("--lang=") or argv[0] == "--lang" and len(argv) > 1):
+        take = 1 if "=" in argv[0] else 2  # the global --lang, read as the command's own
+        first.append(argv[0] if take == 1 else f"--lang={argv[1]}")
+        argv = argv[take:]
     if not argv or argv[0] not in parser.commands:
-        return list(argv)  # --version, --help or an unknown command: argparse says so
+        return first + argv  # --version, --help or an unknown command: argparse says so
+    if first:
+        return arrange(parser, [argv[0], *first, *argv[1:]])
     command, rest = parser.commands[argv[0]], list(argv[1:])
     options: list[str] = []
     values: list[str] = []
@@ -118,22 +191,28 @@ def number(parse: type, low: float, high: float, *, open_low: bool = False,
     """An argparse type: ``parse(text)``, finite and within [low, high] (ends excluded when
     open), or one line saying what the option needs and what it got (argparse prefixes
     the option's name)."""
-    kind = "an integer" if parse is int else "a number"
+    kind = N_("an integer") if parse is int else N_("a number")
+    noun = N_("integer") if parse is int else N_("number")
     show = (lambda v: str(int(v))) if parse is int else (lambda v: f"{v:g}")
-    if math.isinf(high):
-        span = f"a finite {kind.split()[-1]} {'>' if open_low else '>='} {show(low)}"
-    else:
-        span = (f"{kind} in {'(' if open_low else '['}{show(low)}, "
-                f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
+
+    def span() -> str:  # said when a value is refused, in the language in use then
+        if math.isinf(high):
+            return _("a finite {noun} {relation} {low}").format(
+                noun=_(noun), relation=">" if open_low else ">=", low=show(low))
+        interval = (f"{'(' if open_low else '['}{show(low)}, "
+                    f"{show(high)}{')' if open_high else ']'}")  # fmt: skip
+        return _("{kind} in {interval}").format(kind=_(kind), interval=interval)
 
     def convert(text: str) -> Any:
         try:
             v = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                _("must be {kind}, got {text}").format(kind=_(kind), text=repr(text))) from None
         inside = (low < v if open_low else low <= v) and (v < high if open_high else v <= high)
         if not (math.isfinite(v) and inside):
-            raise argparse.ArgumentTypeError(f"must be {span}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                _("must be {kind}, got {text}").format(kind=span(), text=repr(text)))
         return v
 
     return convert
@@ -157,10 +236,12 @@ def parse_sizes(option: str):
             sizes = [int(s) for s in text.split(",") if s.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"must be comma-separated integers like 16,16, got {text!r}"
+                _("must be comma-separated integers like 16,16, got {text}").format(
+                    text=repr(text))
             ) from None
         if not sizes or any(s < 1 for s in sizes):
-            raise argparse.ArgumentTypeError(f"needs positive sizes, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                _("needs positive sizes, got {text}").format(text=repr(text)))
         return sizes
 
     return convert
@@ -186,8 +267,10 @@ def check_fits(option: str, sizes: Sequence[int], limit: int = MAX_PARAMETERS) -
     """Refuse a network with more than ``limit`` parameters, in one line naming ``option``."""
     count = parameter_count(sizes)
     if count > limit:
-        raise UsageError(f"{option}: MLP({sizes[0]}, {list(sizes[1:])}) would have {count:,} "
-                         f"parameters; this command takes at most {limit:,}")  # fmt: skip
+        raise UsageError(option + ": " + _(
+            "MLP({inputs}, {layers}) would have {count} parameters; this command takes at "
+            "most {limit}").format(inputs=sizes[0], layers=list(sizes[1:]), count=f"{count:,}",
+                                   limit=f"{limit:,}"))  # fmt: skip
 
 
 def check_batch(sizes: Sequence[int], batch: int) -> None:
@@ -195,11 +278,12 @@ def check_batch(sizes: Sequence[int], batch: int) -> None:
     per_example = _BYTES_PER_PARAMETER_USE * parameter_count(sizes)
     per_example += _BYTES_PER_NEURON * sum(sizes[1:])
     if batch * per_example > MAX_BATCH_BYTES:
-        raise UsageError(
-            f"--batch-size: a batch of {batch:,} examples through MLP({sizes[0]}, "
-            f"{list(sizes[1:])}) would build about {batch * per_example / 2**30:.1f} GiB of "
-            f"graph; use --batch-size {MAX_BATCH_BYTES // per_example:,} or less"
-        )
+        raise UsageError("--batch-size: " + _(
+            "a batch of {batch} examples through MLP({inputs}, {layers}) would build about "
+            "{gib} GiB of graph; use --batch-size {fits} or less").format(
+                batch=f"{batch:,}", inputs=sizes[0], layers=list(sizes[1:]),
+                gib=f"{batch * per_example / 2**30:.1f}",
+                fits=f"{MAX_BATCH_BYTES // per_example:,}"))  # fmt: skip
 
 
 def print_json(doc: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 # scikit-learn (datasets), matplotlib (plots), torch (check, nn) and tqdm (train), so
 # `--help` and `grad` start fast and work without them installed.
 from ..check.gradcheck import verify
+from ..locale import _
 from ..nn.datasets import digits, moons, xor
 from ..nn.modules import MLP, activation_name
 from ..nn.optim import SGD, Adam
@@ -58,8 +59,9 @@ _ARCHITECTURE_OPTIONS = ("hidden", "activation", "init")  # what a --load file f
 def _setup(dataset: str, loss: str) -> _Setup:
     table = _DIGITS if dataset == "digits" else _TWO_CLASS
     if loss not in table:
-        raise UsageError(f"--loss {loss} scores a single output; digits has 10 classes: use "
-                         f"cross_entropy, or half_sse (Nielsen's quadratic cost)")  # fmt: skip
+        raise UsageError(f"--loss {loss} " + _(
+            "scores a single output; digits has 10 classes: use cross_entropy, or half_sse "
+            "(Nielsen's quadratic cost)"))  # fmt: skip
     return table[loss]
 
 
@@ -67,8 +69,9 @@ def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, A
     """(X, targets for the loss, class labels for accuracy, test set or None)."""
     for option, used_by in (("samples", ("moons", "digits")), ("noise", ("moons",))):
         if getattr(args, option) is not None and args.dataset not in used_by:
-            raise UsageError(f"--{option}: {args.dataset} has no {option} to set; "
-                             f"only {' and '.join(used_by)} do")  # fmt: skip
+            raise UsageError(f"--{option}: " + _(
+                "{dataset} has no {option} to set; only {datasets} do").format(
+                    dataset=args.dataset, option=option, datasets=_(" and ").join(used_by)))
     test, samples = None, args.samples or 100
     if args.dataset == "xor":
         X, labels = xor()
@@ -77,8 +80,9 @@ def _training_data(args: argparse.Namespace, setup: _Setup) -> tuple[Any, Any, A
     else:
         X, X_test, labels, y_test = digits(0.2, seed=args.seed)
         if samples > len(X):
-            raise UsageError(f"--samples: digits has {len(X)} training examples, "
-                             f"got {samples}")  # fmt: skip
+            raise UsageError("--samples: " + _(
+                "digits has {count} training examples, got {samples}").format(
+                    count=len(X), samples=samples))  # fmt: skip
         X, labels, test = X[:samples], labels[:samples], (X_test, y_test)
     if setup.labels == "±1":
         labels = 2 * labels - 1
@@ -96,14 +100,16 @@ def _model(args: argparse.Namespace, setup: _Setup, nin: int) -> MLP:
                    seed=args.seed)  # fmt: skip
     given = [k for k in _ARCHITECTURE_OPTIONS if getattr(args, k) is not None]
     if given:
-        raise UsageError(f"--load: the architecture comes from {args.load}; drop --{given[0]}")
+        raise UsageError("--load: " + _("the architecture comes from {file}; drop {option}").format(
+            file=args.load, option="--" + given[0]))  # fmt: skip
     net = MLP.from_file(args.load)
     last = activation_name(net.activations[-1])
     if net.nin != nin or net.nouts[-1] != setup.outputs or last != setup.output_activation:
-        raise UsageError(
-            f"--load: {args.load} holds {_describe(net)}; {args.dataset} with {args.loss} needs "
-            f"{nin} inputs and {setup.outputs} {setup.output_activation} output(s)"
-        )
+        raise UsageError("--load: " + _(
+            "{file} holds {net}; {dataset} with {loss} needs {inputs} inputs and {outputs} "
+            "{activation} output(s)").format(
+                file=args.load, net=_describe(net), dataset=args.dataset, loss=args.loss,
+                inputs=nin, outputs=setup.outputs, activation=setup.output_activation))
     return net
 
 
@@ -140,9 +146,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     if diverged:
-        why = f"final loss {history.loss[-1]}, {broken} parameters not finite"
-        print(f"{PROG}: training diverged ({why}); nothing plotted or saved; try a smaller --lr",
-              file=sys.stderr)  # fmt: skip
+        why = _("final loss {loss}, {count} parameters not finite").format(
+            loss=history.loss[-1], count=broken)
+        print(_("{prog}: training diverged ({why}); nothing plotted or saved; try a smaller --lr"
+                ).format(prog=PROG, why=why), file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
@@ -164,7 +171,7 @@ def _write_train_files(args: argparse.Namespace, net: MLP, X: Any, labels: Any,
 def cmd_verify(args: argparse.Namespace) -> int:
     sizes = args.sizes
     if len(sizes) < 2:
-        raise UsageError("--sizes needs at least an input and an output size, e.g. 3,4,2")
+        raise UsageError(_("--sizes needs at least an input and an output size, e.g. 3,4,2"))
     check_fits("--sizes", sizes, MAX_VERIFY_PARAMETERS)
     out_act = "sigmoid" if args.cost == "cross_entropy" else args.output_activation
     net = MLP(sizes[0], sizes[1:], activation=args.activation, output_activation=out_act,

@@ -34,6 +34,7 @@ from typing import Any
 from ..core.engine import Value
 from ..core.engine import to_float as _as_float
 from ..core.ops import RULES, Rule
+from ..locale import N_, _
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "OPERATORS", "ExpressionError",
            "check_values", "output_name", "parse", "variables"]  # fmt: skip
@@ -124,17 +125,18 @@ class ExpressionError(ValueError):
 
 
 def _where(text: str, node: ast.AST) -> str:
-    piece = ast.get_source_segment(text, node) or "the expression"
+    piece = ast.get_source_segment(text, node) or _("the expression")
     if len(piece) > 40:
         piece = piece[:37] + "..."
-    return f"{piece!r} at column {getattr(node, 'col_offset', 0) + 1}"
+    return _("{piece} at column {column}").format(piece=repr(piece),
+                                                  column=getattr(node, "col_offset", 0) + 1)
 
 
 def _syntax_tree(text: str) -> ast.Expression:
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
     if not text.strip():
-        raise ExpressionError("expression is empty")
+        raise ExpressionError(_("expression is empty"))
     if len(text) > MAX_LENGTH:
         raise ExpressionError(
             f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}"
@@ -149,8 +151,9 @@ def _syntax_tree(text: str) -> ast.Expression:
             warnings.simplefilter("ignore")
             tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        col = f" at column {e.offset}" if e.offset else ""
-        raise ExpressionError(f"syntax error{col}: {e.msg}") from None
+        col = _(" at column {column}").format(column=e.offset) if e.offset else ""
+        raise ExpressionError(_("syntax error{where}: {message}").format(
+            where=col, message=e.msg)) from None  # fmt: skip
     except (ValueError, RecursionError, MemoryError) as e:
         raise ExpressionError(f"cannot parse expression: {type(e).__name__}: {e}") from None
     _check_depth(tree)
@@ -180,12 +183,14 @@ def _check(text: str, node: ast.AST) -> None:
         return _check_number(text, node)
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
         if node.id.startswith("__"):
-            raise ExpressionError(f"names starting with '__' are not allowed: {_where(text, node)}")
+            raise ExpressionError(_("names starting with '__' are not allowed: {where}").format(
+                where=_where(text, node)))  # fmt: skip
         return None
     if isinstance(node, ast.Call):
         return _check_call(text, node)
     what = _CONSTRUCTS.get(type(node), "this construct")
-    raise ExpressionError(f"{what} is not allowed in an expression: {_where(text, node)}")
+    raise ExpressionError(_("{what} is not allowed in an expression: {where}").format(
+        what=what, where=_where(text, node)))  # fmt: skip
 
 
 def _check_operator(text: str, node: ast.BinOp | ast.UnaryOp, table: Mapping[str, Rule],
@@ -194,7 +199,8 @@ def _check_operator(text: str, node: ast.BinOp | ast.UnaryOp, table: Mapping[str
     if symbol in table:
         return
     if symbol == "^":
-        raise ExpressionError(f"'^' is not a power here: use ** for powers ({_where(text, node)})")
+        raise ExpressionError(_("'^' is not a power here: use ** for powers ({where})").format(
+            where=_where(text, node)))  # fmt: skip
     known = " ".join(table) or "none"
     raise ExpressionError(f"the {kind} operator {symbol!r} is not supported: "
                           f"{_where(text, node)}; {kind} operators: {known}")  # fmt: skip
@@ -209,8 +215,8 @@ def _check_number(text: str, node: ast.Constant) -> None:
     except OverflowError:
         finite = False
     if not finite:
-        raise ExpressionError(f"the number {_where(text, node)} is too large for a float "
-                              "(it would be inf)")  # fmt: skip
+        raise ExpressionError(_("the number {where} is too large for a float (it would be inf)"
+                                ).format(where=_where(text, node)))  # fmt: skip
 
 
 def _check_call(text: str, node: ast.Call) -> None:
@@ -223,14 +229,16 @@ def _check_call(text: str, node: ast.Call) -> None:
     name = node.func.id
     rule = FUNCTIONS.get(name)
     if rule is None:
-        raise ExpressionError(f"unknown function {name!r} at column {node.col_offset + 1}; "
-                              f"known: {', '.join(FUNCTIONS)}")  # fmt: skip
+        raise ExpressionError(_("unknown function {name} at column {column}; known: {known}"
+                                ).format(name=repr(name), column=node.col_offset + 1,
+                                         known=", ".join(FUNCTIONS)))  # fmt: skip
     low = rule.arity
     high = low + (rule.param is not None)  # a fixed parameter (leaky_relu's slope) is optional
     if not low <= len(node.args) <= high:
-        want = str(low) if low == high else f"{low} or {high}"
+        want = str(low) if low == high else _("{low} or {high}").format(low=low, high=high)
         raise ExpressionError(
-            f"{name}() takes {want} argument(s), got {len(node.args)}: {_where(text, node)}"
+            _("{name}() takes {want} argument(s), got {count}: {where}").format(
+                name=name, want=want, count=len(node.args), where=_where(text, node))
         )
 
 
@@ -275,11 +283,12 @@ def check_values(names: list[str], values: Mapping[str, Any], what: str) -> None
     """
     missing = [n for n in names if n not in values]
     if missing:
-        raise ExpressionError(f"no value given for variable(s): {', '.join(missing)}")
+        raise ExpressionError(_("no value given for variable(s): {names}").format(
+            names=", ".join(missing)))  # fmt: skip
     unused = [n for n in values if n not in names]
     if unused:
-        raise ExpressionError(f"value given for name(s) the {what} does not use: "
-                              f"{', '.join(unused)}")  # fmt: skip
+        raise ExpressionError(_("value given for name(s) the {what} does not use: {names}"
+                                ).format(what=_(what), names=", ".join(unused)))  # fmt: skip
 
 
 def parse(text: str, **values: Any) -> Value:
@@ -300,7 +309,7 @@ def parse(text: str, **values: Any) -> Value:
     """
     text = text.strip() if isinstance(text, str) else text
     tree, names = _validated(text)
-    check_values(names, values, "expression")
+    check_values(names, values, N_("expression"))
     leaves = {}
     for name in names:
         if isinstance(values[name], Value):  # an existing node: the expression builds on it

@@ -100,7 +100,13 @@ def translations(lang: str) -> gettext_module.NullTranslations:
     """
     if lang == "en":
         return gettext_module.NullTranslations()
-    return gettext_module.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang])
+    try:  # strict: a missing catalog is an error, never English in disguise
+        return gettext_module.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang])
+    except FileNotFoundError:
+        raise LanguageError(
+            f"language {lang!r} has no compiled catalog under {LOCALE_DIR} "
+            "(run `make messages`)"
+        ) from None
 
 
 def _(message: str) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 from ..core import graph
 from ..core.engine import Value, backward_order, chain_rule, grad
 from ..core.grad_mode import gc_paused
+from ..locale import _, ngettext
 from .paths import (
     Factor,
     Local,
@@ -111,7 +112,9 @@ class Explanation:
         return f"∂{wrap(self.output)}/∂{wrap(self.wrt)}"
 
     def _where_lines(self) -> list[str]:
-        return [f"  {'where' if k == 0 else '     '} {name} = {text}"
+        where = _("where")  # the other lines indent by its width, in any language
+        pad = " " * sum(2 if ord(c) > 0x2E7F else 1 for c in where)
+        return [f"  {where if k == 0 else pad} {name} = {text}"
                 for k, (name, text) in enumerate(self.where)]  # fmt: skip
 
     def text(self, precision: int = 9) -> str:
@@ -123,41 +126,47 @@ class Explanation:
         head = self._head()
         lines: list[str] = []
         if self.paths is not None:
-            s = "s" if self.path_count != 1 else ""
-            lines.append(f"{head}: {self.path_count} path{s} from {self.output} to {self.wrt}")
+            lines.append(ngettext("{head}: {count} path from {output} to {wrt}",
+                                  "{head}: {count} paths from {output} to {wrt}",
+                                  self.path_count).format(head=head, count=self.path_count,
+                                                          output=self.output, wrt=self.wrt))
             lines += self._where_lines()
             shown: set[str] = set()
             for k, path in enumerate(self.paths, 1):
                 chain = " · ".join(fc.symbol() for fc in path.factors)
-                lines.append(f"  path {k}: {chain or 'the output is ' + self.wrt + ' itself'}")
+                chain = chain or _("the output is {wrt} itself").format(wrt=self.wrt)
+                lines.append(_("  path {k}: {chain}").format(k=k, chain=chain))
                 for fc in path.factors:
                     line = fc.line(f)
                     if line not in shown:
                         shown.add(line)
                         lines.append(f"    {line}")
                 values = " × ".join(f(fc.value) for fc in path.factors)
-                lines.append(f"    product = {values or '1'} = {f(path.product)}")
+                lines.append(_("    product = {values} = {product}").format(
+                    values=values or "1", product=f(path.product)))
             if self.path_count > 1:
                 terms = signed_sum([p.product for p in self.paths], f)
-                lines.append(f"  sum over paths = {terms} = {f(self.total)}")
+                lines.append(_("  sum over paths = {terms} = {total}").format(
+                    terms=terms, total=f(self.total)))
             if self.accumulations:
-                lines.append("  reached along several paths (backward adds the contributions):")
+                lines.append(_("  reached along several paths (backward adds the contributions):"))
                 for step in self.accumulations:
                     terms = signed_sum([g * d for _, g, d in step.terms], f)
                     lines.append(f"    ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms} = "
                                  f"{f(step.grad)}")  # fmt: skip
         else:
-            lines.append(
-                f"{head}: {self.path_count} paths, more than max_paths={self.max_paths}; "
-                "per-node form instead (each gradient = Σ consumer grad × local derivative):"
-            )
+            lines.append(_(
+                "{head}: {count} paths, more than max_paths={max_paths}; per-node form instead "
+                "(each gradient = Σ consumer grad × local derivative):").format(
+                    head=head, count=self.path_count, max_paths=self.max_paths))
             lines += self._where_lines()
             for step in self.steps:
                 terms = " + ".join(f"{f(g)} × {f(d)} [{c}]" for c, g, d in step.terms)
                 lines.append(f"  ∂{wrap(self.output)}/∂{wrap(step.node)} = {terms or '1'} = "
                              f"{f(step.grad)}")  # fmt: skip
         mark = "✓" if self.matches else "✗"
-        lines.append(f"  engine: {head} = {f(self.gradient)} {mark}")
+        lines.append(_("  engine: {head} = {gradient} {mark}").format(
+            head=head, gradient=f(self.gradient), mark=mark))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -220,14 +229,17 @@ class Explanation:
             **∂y/∂x**: 1 path from y to x
         """
         if self.paths is None:
-            intro = f"{self.path_count} paths (per-node form)"
+            intro = _("{count} paths (per-node form) from {output} to {wrt}")
         else:
-            intro = f"{self.path_count} path{'s' * (self.path_count != 1)}"
-        mark = "✓ matches" if self.matches else "✗ differs from"
+            intro = ngettext("{count} path from {output} to {wrt}",
+                             "{count} paths from {output} to {wrt}", self.path_count)
+        intro = intro.format(count=self.path_count, output=self.output, wrt=self.wrt)
+        mark = (_("✓ matches the engine's gradient {gradient}.") if self.matches
+                else _("✗ differs from the engine's gradient {gradient}."))  # fmt: skip
         return (
-            f"**{self._head()}**: {intro} from {self.output} to {self.wrt}\n\n"
+            f"**{self._head()}**: {intro}\n\n"
             f"$$\n{self.latex(precision)}\n$$\n\n"
-            f"{mark} the engine's gradient {self.gradient:.{precision}g}.\n"
+            f"{mark.format(gradient=f'{self.gradient:.{precision}g}')}\n"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..locale import _
 from .example import names_for
 from .example_file import Example
 from .example_report import latex_symbol as s
@@ -84,11 +85,11 @@ def _gradients(ex: Example, r: dict[str, Any]) -> list[str]:
 
 def _sections(ex: Example, r: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return [
-        ("Forward pass", _forward(ex, r)),
-        ("Backward pass: the errors (BP1, BP2)", _backward(ex, r)),
-        (f"Gradients (BP3, BP4) and one update, learning rate {ex.lr}, {r['settings.schedule']}",
-         _gradients(ex, r)),
-        (f"After {ex.iterations} updates", [
+        (_("Forward pass"), _forward(ex, r)),
+        (_("Backward pass: the errors (BP1, BP2)"), _backward(ex, r)),
+        (_("Gradients (BP3, BP4) and one update, learning rate {lr}, {schedule}").format(
+            lr=ex.lr, schedule=r["settings.schedule"]), _gradients(ex, r)),
+        (_("After {count} updates").format(count=ex.iterations), [
             f"E_{{\\mathrm{{total}}}} &= {_n(r['after_training.E'])}"]),
     ]  # fmt: skip
 
@@ -99,12 +100,12 @@ def answer_key(ex: Example, results: dict[str, Any], fmt: str) -> str:
         raise ValueError(f"answer_key: fmt must be one of {', '.join(ANSWER_FORMATS)}, got {fmt!r}")
     out = []
     if fmt == "latex":
-        out.append(f"\\section*{{{ex.title}: answer key}}")
+        out.append("\\section*{" + _("{title}: answer key").format(title=ex.title) + "}")
         for heading, eqs in _sections(ex, results):
             out += [f"\\subsection*{{{heading}}}", "\\begin{align*}",
                     " \\\\\n".join(eqs), "\\end{align*}"]  # fmt: skip
     else:
-        out.append(f"# {ex.title}: answer key")
+        out.append("# " + _("{title}: answer key").format(title=ex.title))
         for heading, eqs in _sections(ex, results):
             out += ["", f"## {heading}", "", "$$", "\\begin{aligned}", " \\\\\n".join(eqs),
                     "\\end{aligned}", "$$"]  # fmt: skip

@@ -41,6 +41,8 @@ from typing import Any
 
 import tomllib
 
+from ..locale import _
+
 __all__ = [
     "ACTIVATION_NAMES",
     "BIAS_KINDS",
@@ -98,55 +100,56 @@ class Example:
 
 
 def _fail(key: str, expected: str, got: Any) -> ExampleFileError:
-    shown = repr(got) if not isinstance(got, dict) else "a table"
+    shown = repr(got) if not isinstance(got, dict) else _("a table")
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return ExampleFileError(f"{key}: expected {expected}, got {shown}")
+    return ExampleFileError(f"{key}: " + _("expected {expected}, got {got}").format(
+        expected=expected, got=shown))  # fmt: skip
 
 
 def _table(doc: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
     if key not in doc:
         if required:
-            raise ExampleFileError(f"[{key}]: missing table")
+            raise ExampleFileError(f"[{key}]: " + _("missing table"))
         return {}
     if not isinstance(doc[key], dict):
-        raise _fail(key, "a table", doc[key])
+        raise _fail(key, _("a table"), doc[key])
     return doc[key]
 
 
 def _need(t: dict[str, Any], section: str, key: str) -> Any:
     if key not in t:
-        raise ExampleFileError(f"{section}.{key}: missing key")
+        raise ExampleFileError(f"{section}.{key}: " + _("missing key"))
     return t[key]
 
 
 def _number(x: Any, key: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise _fail(key, "a number", x)
+        raise _fail(key, _("a number"), x)
     if not math.isfinite(x):
-        raise _fail(key, "a finite number", x)
+        raise _fail(key, _("a finite number"), x)
     return float(x)
 
 
 def _choice(x: Any, key: str, choices: tuple[str, ...]) -> str:
     if not isinstance(x, str) or x not in choices:
-        raise _fail(key, "one of " + ", ".join(choices), x)
+        raise _fail(key, _("one of {choices}").format(choices=", ".join(choices)), x)
     return x
 
 
 def _vector(x: Any, key: str, n: int) -> list[float]:
     if not isinstance(x, list) or len(x) != n:
-        raise _fail(key, f"a list of {n} numbers", x)
+        raise _fail(key, _("a list of {count} numbers").format(count=n), x)
     return [_number(v, f"{key}[{i}]") for i, v in enumerate(x)]
 
 
 def _sizes(x: Any) -> tuple[int, ...]:
     key = "network.sizes"
     if not isinstance(x, list) or not 2 <= len(x) <= MAX_LAYERS + 1:
-        raise _fail(key, f"a list of 2 to {MAX_LAYERS + 1} layer sizes", x)
+        raise _fail(key, _("a list of 2 to {count} layer sizes").format(count=MAX_LAYERS + 1), x)
     for i, n in enumerate(x):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NEURONS:
-            raise _fail(f"{key}[{i}]", f"an integer from 1 to {MAX_NEURONS}", n)
+            raise _fail(f"{key}[{i}]", _("an integer from 1 to {high}").format(high=MAX_NEURONS), n)
     return tuple(x)
 
 
@@ -154,7 +157,8 @@ def _activations(x: Any, layers: int) -> tuple[str, ...]:
     key = "network.activation"
     if isinstance(x, list):
         if len(x) != layers:
-            raise _fail(key, f"one name or a list of {layers} (one per layer)", x)
+            raise _fail(key, _("one name or a list of {count} (one per layer)").format(
+                count=layers), x)  # fmt: skip
         return tuple(_choice(a, f"{key}[{i}]", ACTIVATION_NAMES) for i, a in enumerate(x))
     return (_choice(x, key, ACTIVATION_NAMES),) * layers
 
@@ -162,12 +166,14 @@ def _activations(x: Any, layers: int) -> tuple[str, ...]:
 def _weights(x: Any, sizes: tuple[int, ...]) -> list[list[list[float]]]:
     key = "parameters.weights"
     if not isinstance(x, list) or len(x) != len(sizes) - 1:
-        raise _fail(key, f"{len(sizes) - 1} matrices (one per layer after the inputs)", x)
+        raise _fail(key, _("{count} matrices (one per layer after the inputs)").format(
+            count=len(sizes) - 1), x)  # fmt: skip
     out = []
     for layer, (rows, n_in, n_out) in enumerate(zip(x, sizes, sizes[1:])):
         where = f"{key}[{layer}]"
         if not isinstance(rows, list) or len(rows) != n_out:
-            raise _fail(where, f"{n_out} rows (one per neuron), each of {n_in} numbers", rows)
+            raise _fail(where, _("{rows} rows (one per neuron), each of {count} numbers").format(
+                rows=n_out, count=n_in), rows)  # fmt: skip
         out.append([_vector(r, f"{where}[{j}]", n_in) for j, r in enumerate(rows)])
     return out
 
@@ -175,7 +181,8 @@ def _weights(x: Any, sizes: tuple[int, ...]) -> list[list[list[float]]]:
 def _biases(x: Any, sizes: tuple[int, ...], kind: str) -> list[list[float]]:
     key = "parameters.biases"
     if not isinstance(x, list) or len(x) != len(sizes) - 1:
-        raise _fail(key, f"{len(sizes) - 1} entries (one per layer after the inputs)", x)
+        raise _fail(key, _("{count} entries (one per layer after the inputs)").format(
+            count=len(sizes) - 1), x)  # fmt: skip
     if kind == "per-layer":
         return [[_number(b, f"{key}[{i}]")] for i, b in enumerate(x)]
     return [_vector(b, f"{key}[{i}]", n) for i, (b, n) in enumerate(zip(x, sizes[1:]))]
@@ -189,7 +196,7 @@ def _published(t: dict[str, Any]) -> dict[str, str]:
             try:
                 number = float(v)
             except ValueError:
-                raise _fail(f"published.{k}", "a number (or a number in quotes)", v) from None
+                raise _fail(f"published.{k}", _("a number (or a number in quotes)"), v) from None
             _number(number, f"published.{k}")
             out[k] = v.strip()
         else:
@@ -204,37 +211,37 @@ def _training(t: dict[str, Any]) -> dict[str, Any]:
     if "lr" in t:
         out["lr"] = _number(t["lr"], "training.lr")
         if out["lr"] <= 0:
-            raise _fail("training.lr", "a number > 0", t["lr"])
+            raise _fail("training.lr", _("a number > 0"), t["lr"])
     if "schedule" in t:
         out["schedule"] = _choice(t["schedule"], "training.schedule", SCHEDULES)
     if "iterations" in t:
         n = t["iterations"]
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ITERATIONS:
-            raise _fail("training.iterations", f"an integer from 1 to {MAX_ITERATIONS:,}", n)
+            raise _fail("training.iterations", _("an integer from 1 to {high}").format(
+                high=f"{MAX_ITERATIONS:,}"), n)  # fmt: skip
         out["iterations"] = n
     if "update_biases" in t:
         if not isinstance(t["update_biases"], bool):
-            raise _fail("training.update_biases", "true or false", t["update_biases"])
+            raise _fail("training.update_biases", _("true or false"), t["update_biases"])
         out["update_biases"] = t["update_biases"]
     unknown = sorted(set(t) - {"loss", "lr", "schedule", "iterations", "update_biases"})
     if unknown:
-        raise ExampleFileError(f"training.{unknown[0]}: unknown key")
+        raise ExampleFileError(f"training.{unknown[0]}: " + _("unknown key"))
     return out
 
 
 def _check_consistent(ex: Example) -> None:
     if ex.names == "mazur" and (ex.sizes != (2, 2, 2) or ex.bias != "per-layer"):
-        raise ExampleFileError(
-            'names: "mazur" names only a 2-2-2 net with per-layer biases '
-            f'(network.sizes = [2, 2, 2], bias = "per-layer"); use "nielsen" for {list(ex.sizes)}'
-        )
+        raise ExampleFileError("names: " + _(
+            '"mazur" names only a 2-2-2 net with per-layer biases (network.sizes = [2, 2, 2], '
+            'bias = "per-layer"); use "nielsen" for {sizes}').format(sizes=list(ex.sizes)))
     if ex.loss == "cross_entropy":
         if ex.activations[-1] != "sigmoid":
-            raise _fail("network.activation", "sigmoid on the output layer for cross_entropy",
+            raise _fail("network.activation", _("sigmoid on the output layer for cross_entropy"),
                         ex.activations[-1])  # fmt: skip
         for i, y in enumerate(ex.targets):
             if not 0.0 <= y <= 1.0:
-                raise _fail(f"data.targets[{i}]", "a number in [0, 1] for cross_entropy", y)
+                raise _fail(f"data.targets[{i}]", _("a number in [0, 1] for cross_entropy"), y)
 
 
 def parse_example(text: str) -> Example:
@@ -242,14 +249,15 @@ def parse_example(text: str) -> Example:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ExampleFileError(f"not valid TOML: {e}") from None
+        raise ExampleFileError(_("not valid TOML: {error}").format(error=e)) from None
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         known = ", ".join(sorted(_TOP_KEYS))
-        raise ExampleFileError(f"{unknown[0]}: unknown key (expected one of {known})")
+        raise ExampleFileError(f"{unknown[0]}: " + _(
+            "unknown key (expected one of {known})").format(known=known))  # fmt: skip
     title = doc.get("title", "a worked example")
     if not isinstance(title, str):
-        raise _fail("title", "a string", title)
+        raise _fail("title", _("a string"), title)
     names = _choice(doc.get("names", "nielsen"), "names", NAME_STYLES)
     network, params = _table(doc, "network"), _table(doc, "parameters")
     data = _table(doc, "data")

@@ -19,15 +19,48 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..locale import N_, _
 from ..show.explain import explain, signed_sum
 from ..show.paths import latex_name, nielsen_parts
 from .example import Run, build, names_for, run_forward
 from .example_file import SCHEDULES, Example
 from .worked import Comparison
 
-__all__ = ["bp_lines", "chain_texts", "compare", "forward_lines", "latex_symbol", "report_lines"]
+__all__ = ["bp_lines", "chain_texts", "compare", "forward_lines", "header", "latex_symbol",
+           "report_lines", "shown_status"]
 
 _SCHEDULED = ("updated.", "after_one_update.", "after_training.")
+# A comparison's status is a value of the JSON (it never changes with the language); these
+# two are words, said in the reader's language where a table shows them.
+STATUS_WORDS = {"other schedule": N_("other schedule"), "n/a": N_("n/a")}
+
+
+def header(*columns: tuple[str, int]) -> str:
+    """A comparison table's header line: each (word, width) padded as the rows are (a
+    negative width aligns right; a Chinese character is two columns wide in a terminal), the
+    words in the language in use, then "match".
+
+    Example:
+        >>> header(("quantity", 10), ("engine", -8))
+        'quantity     engine  match'
+    """
+    cells = []
+    for word, width in columns:
+        text = _(word)
+        gap = " " * max(0, abs(width) - sum(2 if ord(c) > 0x2E7F else 1 for c in text))
+        cells.append(text + gap if width > 0 else gap + text)
+    match = _("match")
+    return " ".join(cells) + "  " + match
+
+
+def shown_status(status: str) -> str:
+    """A comparison's status as a table shows it, in the language in use.
+
+    Example:
+        >>> shown_status("✓"), shown_status("other schedule")
+        ('✓', 'other schedule')
+    """
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 def _lookup(results: dict[str, Any], key: str) -> float | None:
@@ -81,12 +114,12 @@ def _vec(xs: Sequence[float], digits: int = 6) -> str:
 
 def _check(mine: Sequence[float], engine: Sequence[float]) -> str:
     same = all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(mine, engine))
-    return "✓ = engine" if same else "✗ ≠ engine " + _vec(engine, 9)
+    return _("✓ = engine") if same else _("✗ ≠ engine {values}").format(values=_vec(engine, 9))
 
 
 def forward_lines(ex: Example, results: dict[str, Any]) -> list[str]:
     """The forward table: each neuron's weighted input and activation, then the error."""
-    names, lines = names_for(ex), ["Forward pass:"]
+    names, lines = names_for(ex), [_("Forward pass:")]
     last = len(ex.sizes) - 2
     for i in range(len(ex.sizes) - 1):
         for j in range(ex.sizes[i + 1]):
@@ -124,9 +157,9 @@ def bp_lines(ex: Example) -> list[str]:
     against the engine's scalar gradients (layer 1 = the inputs, as in Nielsen)."""
     run, params = _fresh_run(ex)
     L = len(run.z)
-    lines = ["The same gradients by the four equations of chapter 2 of Michael Nielsen's "
-             '"Neural Networks and Deep Learning"\n(http://neuralnetworksanddeeplearning.com/'
-             "chap2.html); layer 1 = the inputs, δ = ∂E/∂z:"]  # fmt: skip
+    lines = [_("The same gradients by the four equations of chapter 2 of Michael Nielsen's "
+               '"Neural Networks and Deep Learning"\n(http://neuralnetworksanddeeplearning.com/'
+               "chap2.html); layer 1 = the inputs, δ = ∂E/∂z:")]  # fmt: skip
     grad_a = [a.grad for a in run.a[-1]]
     delta = [g * s for g, s in zip(grad_a, _sigma_prime(run, L - 1))]
     lines.append(f"  BP1  δ{L + 1} = ∇_a C ⊙ σ′(z{L + 1}) = {_vec(grad_a)} ⊙ "
@@ -157,8 +190,9 @@ def _bp34(ex: Example, run: Run, params: dict[str, Any], i: int, delta: list[flo
     below = [v.data for v in (run.a[i - 1] if i > 0 else run.x)]
     if ex.bias == "per-layer":
         b = names.bias(i, None)
-        bp3 = (f"  BP3  ∂E/∂{b} = Σ_j δ{i + 2}_j (shared by the layer) = {signed_sum(delta, _f)}"
-               f" = {_f(sum(delta))}  " + _check([sum(delta)], [params[b].grad]))  # fmt: skip
+        bp3 = (_("  BP3  ∂E/∂{b} = Σ_j δ{layer}_j (shared by the layer) = {terms} = {total}  "
+                 ).format(b=b, layer=i + 2, terms=signed_sum(delta, _f), total=_f(sum(delta)))
+               + _check([sum(delta)], [params[b].grad]))  # fmt: skip
     else:
         bs = [names.bias(i, j) for j in range(len(delta))]
         bp3 = (f"  BP3  ∂E/∂b{i + 2}_j = δ{i + 2}_j: ({', '.join(bs)}) → {_vec(delta)}  "
@@ -174,8 +208,9 @@ def _bp34(ex: Example, run: Run, params: dict[str, Any], i: int, delta: list[flo
 
 def _update_lines(ex: Example, results: dict[str, Any]) -> list[str]:
     schedule = results["settings.schedule"]
-    frozen = "" if ex.update_biases else " (biases frozen)"
-    lines = [f"After one update, lr = {ex.lr}, schedule {schedule}{frozen}:"]
+    frozen = "" if ex.update_biases else _(" (biases frozen)")
+    lines = [_("After one update, lr = {lr}, schedule {schedule}{frozen}:").format(
+        lr=ex.lr, schedule=schedule, frozen=frozen)]
     params = [k.split(".", 2)[2] for k in results if k.startswith(f"updated.{schedule}.")]
     for name in params:
         if not ex.update_biases and name.startswith("b"):
@@ -183,34 +218,40 @@ def _update_lines(ex: Example, results: dict[str, Any]) -> list[str]:
         g = results[f"gradients.{name}"]
         new = results[f"updated.{schedule}.{name}"]
         lines.append(f"  {name + '⁺':<10} = {name} − {ex.lr} × {_f(g)} = {_f(new)}")
-    lines.append(f"\nTraining on the one example, {ex.iterations} updates:")
+    lines.append("\n" + _("Training on the one example, {count} updates:").format(
+        count=ex.iterations))
     for s in SCHEDULES:
         outs = ", ".join(_f(o) for o in results[f"after_training.{s}.outputs"])
-        lines.append(f"  {s:<13} E after 1 update = {_f(results[f'after_one_update.{s}.E'])}"
-                     f"   E after {ex.iterations} = {_f(results[f'after_training.{s}.E'])}"
-                     f"   outputs = {outs}")  # fmt: skip
+        lines.append(f"  {s:<13} " + _("E after 1 update = {once}   E after {count} = {trained}"
+                                       "   outputs = {outputs}").format(
+            once=_f(results[f"after_one_update.{s}.E"]), count=ex.iterations,
+            trained=_f(results[f"after_training.{s}.E"]), outputs=outs))  # fmt: skip
     return lines
 
 
 def _comparison_lines(ex: Example, results: dict[str, Any]) -> list[str]:
     if not ex.published:
         return []
-    lines = ["", "Compared with the figures the source printed ([published]); ✓ rounds to the "
-             "printed digits,", "≈ one unit off in the last printed digit, other schedule: only "
-             "the other update schedule gives it, ✗ differs:",
-             f"{'quantity':<38} {'computed':>18} {'printed':>14}  match"]  # fmt: skip
+    lines = ["", _("Compared with the figures the source printed ([published]); ✓ rounds to "
+                   "the printed digits,"), _("≈ one unit off in the last printed digit, other "
+                                             "schedule: only the other update schedule gives "
+                                             "it, ✗ differs:"),
+             header((N_("quantity"), 38), (N_("computed"), -18), (N_("printed"), -14))]
     for r in compare(ex, results):
-        lines.append(f"{r.key:<38} {_f(r.computed, 12):>18} {r.published:>14}  {r.status}")
+        lines.append(f"{r.key:<38} {_f(r.computed, 12):>18} {r.published:>14}  "
+                     f"{shown_status(r.status)}")  # fmt: skip
     return lines
 
 
 def report_lines(ex: Example, results: dict[str, Any]) -> list[str]:
     """The whole text report of ``demo --example``."""
     acts = ", ".join(ex.activations)
-    head = [f"{ex.title}: a {'-'.join(map(str, ex.sizes))} network ({acts}; biases {ex.bias}; "
-            f"loss {ex.loss}), every figure computed by the engine.",
+    head = [_("{title}: a {sizes} network ({activations}; biases {bias}; loss {loss}), every "
+              "figure computed by the engine.").format(
+                title=ex.title, sizes="-".join(map(str, ex.sizes)), activations=acts,
+                bias=ex.bias, loss=ex.loss),
             f"x = {_vec(ex.inputs, 9)}; y = {_vec(ex.targets, 9)}", ""]  # fmt: skip
-    chains = ["", "The chain rule for every weight, factor by factor:", *chain_texts(ex)]
+    chains = ["", _("The chain rule for every weight, factor by factor:"), *chain_texts(ex)]
     return [*head, *forward_lines(ex, results), *chains, "", *bp_lines(ex), "",
             *_update_lines(ex, results), *_comparison_lines(ex, results)]  # fmt: skip
 

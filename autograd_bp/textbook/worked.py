@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..core.engine import Value, grad, sum_values
+from ..locale import N_, _
 from ..nn.losses import half_sse
 from ..nn.modules import MLP
 from ..show.explain import Explanation, explain
@@ -49,6 +50,7 @@ __all__ = [
     "Pass",
     "build_network",
     "comparison",
+    "shown_name",
     "compute",
     "forward",
     "train",
@@ -232,7 +234,7 @@ def train(
     update_biases: bool = False,
 ) -> None:
     """``iterations`` updates of ``net`` on the post's single example."""
-    for _ in range(iterations):
+    for _step in range(iterations):
         step(net, lr=lr, schedule=schedule, update_biases=update_biases)
 
 
@@ -358,10 +360,10 @@ _NAMES = {
     "chain.w1.delta_o1": "δ_o1 = ∂E_total/∂net_o1", "chain.w1.dE_o1_dout_h1": "∂E_o1/∂out_h1",
     "chain.w1.dE_o2_dout_h1": "∂E_o2/∂out_h1", "chain.w1.dE_dout_h1": "∂E_total/∂out_h1",
     "chain.w1.dout_h1_dnet_h1": "∂out_h1/∂net_h1", "gradients.w1": "∂E_total/∂w1",
-    "after_one_update.E": "E_total after 1 update",
-    "after_training.E": "E_total after {n} updates",
-    "after_training.outputs.0": "out_o1 after {n} updates",
-    "after_training.outputs.1": "out_o2 after {n} updates",
+    "after_one_update.E": N_("E_total after 1 update"),
+    "after_training.E": N_("E_total after {n} updates"),
+    "after_training.outputs.0": N_("out_o1 after {n} updates"),
+    "after_training.outputs.1": N_("out_o2 after {n} updates"),
 }  # fmt: skip
 _SUPERSCRIPT_PLUS = "⁺"
 
@@ -426,14 +428,26 @@ class Comparison:
         return f"✗ ({self.difference:+.2e})"
 
 
-def _name(key: str, iterations: int) -> str:
-    """``updated.sequential.w1`` -> ``w1⁺``; other keys from :data:`_NAMES`."""
+def _name(key: str, iterations: int, translate: bool = False) -> str:
+    """``updated.sequential.w1`` -> ``w1⁺``; other keys from :data:`_NAMES` (said in the
+    language in use when ``translate``: the JSON's names never change)."""
     parts = key.split(".")
     if parts[0] == "updated":
         return parts[-1] + _SUPERSCRIPT_PLUS
     if parts[0] in ("after_one_update", "after_training") and parts[1] in SCHEDULES:
         del parts[1]
-    return _NAMES[".".join(parts)].format(n=f"{iterations:,}")
+    template = _NAMES[".".join(parts)]
+    return (_(template) if translate else template).format(n=f"{iterations:,}")
+
+
+def shown_name(key: str, iterations: int) -> str:
+    """A compared quantity's name as the demo's table shows it, in the language in use.
+
+    Example:
+        >>> shown_name("after_training.sequential.E", 10000)
+        'E_total after 10,000 updates'
+    """
+    return _name(key, iterations, translate=True)
 
 
 def comparison(results: dict[str, Any], schedule: str | None = None) -> list[Comparison]:
@@ -480,7 +494,7 @@ def _vec(xs: Sequence[float], digits: int) -> str:
 
 def _check(computed: Sequence[float], engine: Sequence[float]) -> str:
     ok = all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(computed, engine))
-    return "✓ = engine" if ok else "✗ ≠ engine " + _vec(engine, 9)
+    return _("✓ = engine") if ok else _("✗ ≠ engine {values}").format(values=_vec(engine, 9))
 
 
 def nielsen_lines(p: Pass, params: dict[str, Value], digits: int = 6) -> list[str]:
@@ -509,17 +523,17 @@ def nielsen_lines(p: Pass, params: dict[str, Value], digits: int = 6) -> list[st
     gw2 = [a1[k] * d2[j] for j in range(2) for k in range(2)]  # BP4, rows j, columns k
     gw1 = [x[k] * d1[j] for j in range(2) for k in range(2)]
     return [
-        "The same gradients by the four equations of chapter 2 of Michael Nielsen's \"Neural "
-        'Networks and Deep Learning"\n(http://neuralnetworksanddeeplearning.com/chap2.html); '
-        "layer 1 = hidden, 2 = output, δ = ∂E/∂z:",
+        _("The same gradients by the four equations of chapter 2 of Michael Nielsen's \"Neural "
+          'Networks and Deep Learning"\n(http://neuralnetworksanddeeplearning.com/chap2.html); '
+          "layer 1 = hidden, 2 = output, δ = ∂E/∂z:"),
         f"  BP1  δ² = ∇_a C ⊙ σ′(z²) = {f(grad_a)} ⊙ {f(s2)} = {f(d2)}  "
         + _check(d2, [p["net_o1"].grad, p["net_o2"].grad]),
         f"  BP2  δ¹ = ((w²)ᵀ δ²) ⊙ σ′(z¹) = {f(back)} ⊙ {f(s1)} = {f(d1)}  "
         + _check(d1, [p["net_h1"].grad, p["net_h2"].grad]),
-        f"  BP3  ∂E/∂b²_j = δ²_j; b2 is shared by o1 and o2, so ∂E/∂b2 = δ²_1 + δ²_2 = "
-        f"{sum(d2):.{digits}g}  " + _check([sum(d2)], [engine["b2"]]),
-        f"       likewise ∂E/∂b1 = δ¹_1 + δ¹_2 = {sum(d1):.{digits}g}  "
-        + _check([sum(d1)], [engine["b1"]]),
+        _("  BP3  ∂E/∂b²_j = δ²_j; b2 is shared by o1 and o2, so ∂E/∂b2 = δ²_1 + δ²_2 = "
+          "{value}  ").format(value=f"{sum(d2):.{digits}g}") + _check([sum(d2)], [engine["b2"]]),
+        _("       likewise ∂E/∂b1 = δ¹_1 + δ¹_2 = {value}  ").format(
+            value=f"{sum(d1):.{digits}g}") + _check([sum(d1)], [engine["b1"]]),
         f"  BP4  ∂E/∂w²_jk = a¹_k δ²_j: (w5, w6, w7, w8) → {f(gw2)}  "
         + _check(gw2, [engine[w] for w in ("w5", "w6", "w7", "w8")]),
         f"       ∂E/∂w¹_jk = x_k δ¹_j: (w1, w2, w3, w4) → {f(gw1)}  "
