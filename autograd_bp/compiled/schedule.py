@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .groups import MatmulGroup, OpGroup, as_rows
+from .rowdot import RowDotGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
 
 __all__ = ["BLOCK_NUMBERS", "Tape"]
@@ -49,8 +50,19 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
             sides = id_orientation(ins.args, flat)
             if sides is not None:  # a layer: the neurons reading the same rows
                 key += ("layer", sides, shared_operands(ins.args, sides))
+            else:  # rows against rows (attention), of any length: maybe one matrix product
+                key = (lvl, "dot", "rows")
         buckets.setdefault(key, []).append(ins)
-    return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
+    out: list[list[Instruction]] = []
+    for key, group in sorted(buckets.items(), key=lambda kv: kv[0][0]):
+        if key[1:] == ("dot", "rows") and row_products(group) is None:
+            by_length: dict[int, list[Instruction]] = {}  # no product: one op group per length
+            for ins in group:
+                by_length.setdefault(len(ins.args), []).append(ins)
+            out += by_length.values()
+        else:
+            out.append(group)
+    return out
 
 
 def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset[int], float]:
@@ -128,6 +140,9 @@ class Tape:
     def _group(self, instructions: list[Instruction]) -> Any:
         if is_layer(instructions[0], self.flat):
             return MatmulGroup(instructions, self)
+        products = row_products(instructions)
+        if products is not None:
+            return RowDotGroup(instructions, products, self)
         return OpGroup(instructions, self)
 
     def _needs_grad(self) -> np.ndarray:
