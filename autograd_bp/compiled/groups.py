@@ -33,7 +33,7 @@ import numpy as np
 
 from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
 
-__all__ = ["Layout", "MatmulGroup", "OpGroup", "as_rows"]
+__all__ = ["Layout", "MatmulGroup", "OpGroup", "SharedLayerGroup", "as_rows"]
 
 
 class Layout(Protocol):
@@ -315,3 +315,99 @@ def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
         np.multiply(G, S.T, out=out)
     else:
         np.matmul(G, S.T, out=out)
+
+
+class SharedLayerGroup:
+    """One layer applied at several positions — the same weights W (a block of the parameter
+    vector) reading P different rows S_p, as attention's q, k and v projections read each
+    position's x: ``out_p = W @ S_p`` for every p in one broadcast matrix multiply, backward
+    ∂W = Σ_p G_p·S_pᵀ and ∂S_p = Wᵀ·G_p. Built by :meth:`build`, which says None when the
+    positions are not that (a bias, weights laid out apart, neurons in another order)."""
+
+    flat_ok = False
+
+    def __init__(self, W: np.ndarray, dW: np.ndarray, S: np.ndarray, out: np.ndarray,
+                 needs_s: bool) -> None:  # fmt: skip
+        self.W, self.dW, self.needs_s = W, dW, needs_s
+        self.n, (self.m, self.k) = len(S), W.shape
+        self.S, self.S_view = S, _block(S)
+        self.out, self.out_view = out, _block(out)
+        self.s_unique = len(np.unique(S)) == S.size
+        self.pids = np.zeros(0, dtype=np.intp)  # the parameters of W: set by build
+        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+
+    @staticmethod
+    def fits(positions: list[list[Instruction]], flat: Flat) -> bool:
+        """Whether these positions (each a layer's neurons) are one layer at several places:
+        the same weights in the same order, one row-major block, no constant read (a bias:
+        the single-position MatmulGroup takes it along)."""
+        sides = id_orientation(positions[0][0].args, flat)
+        if sides is None or len(positions) < 2:
+            return False
+        pids = [[ins.args[2 * i + s] for i, s in enumerate(sides)] for ins in positions[0]]
+        m, k = len(pids), len(sides)
+        if pids != np.arange(pids[0][0], pids[0][0] + m * k).reshape(m, k).tolist():
+            return False
+        for bucket in positions:
+            if [[ins.args[2 * i + s] for i, s in enumerate(sides)] for ins in bucket] != pids:
+                return False
+            if any(flat.const_value(a) is not None for a in shared_operands(bucket[0].args, sides)):
+                return False
+        return True
+
+    @classmethod
+    def build(cls, positions: list[list[Instruction]], tape: Layout) -> SharedLayerGroup:
+        """The group for these positions (:meth:`fits` must hold)."""
+        flat, slot = tape.flat, tape.slot
+        assert cls.fits(positions, flat)
+        sides = id_orientation(positions[0][0].args, flat)
+        assert sides is not None
+        m, k = len(positions[0]), len(sides)
+        base = positions[0][0].args[sides[0]]
+        reads = [[slot[a] for a in shared_operands(b[0].args, sides)] for b in positions]
+        out = np.array([[slot[ins.out] for ins in bucket] for bucket in positions])
+        needs_s = bool(tape.needs[[a for b in positions for a in shared_operands(b[0].args, sides)]
+                                  ].any())  # fmt: skip
+        W = tape.theta[base : base + m * k].reshape(m, k)
+        dW = tape.theta_grad[base : base + m * k].reshape(m, k)
+        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s)
+        group.pids = np.arange(base, base + m * k)
+        return group
+
+    def plan(self, written: np.ndarray) -> None:
+        """Mark the rows of every S_p (gradients are added to them, never assigned)."""
+        if self.needs_s:
+            written[self.S.ravel()] = True
+
+    def _rows(self, array: np.ndarray, rows: np.ndarray, view: slice | None) -> np.ndarray:
+        if view is not None:  # consecutive rows: a (P, ·, B) view, no copy
+            return array[view].reshape(len(rows), -1, array.shape[1])
+        return array[rows]
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        S = self._rows(values, self.S, self.S_view)
+        if self.out_view is not None:
+            np.matmul(self.W, S, out=self._rows(values, self.out, self.out_view))
+        else:
+            values[self.out] = np.matmul(self.W, S)
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        G = self._rows(grads, self.out, self.out_view)
+        S = self._rows(values, self.S, self.S_view)
+        self.dW += np.matmul(G, S.transpose(0, 2, 1)).sum(axis=0)
+        if not self.needs_s:
+            return
+        dS = np.matmul(self.W.T, G)
+        if self.S_view is not None:
+            self._rows(grads, self.S, self.S_view)[...] += dS
+        elif self.s_unique:
+            grads[self.S] += dS
+        else:
+            np.add.at(grads, self.S, dS)
+
+
+def _block(rows: np.ndarray) -> slice | None:
+    """The slice of consecutive rows that ``rows`` (P, n) covers in order, else None."""
+    view = as_rows(rows.ravel())
+    return view if type(view) is slice else None

@@ -130,83 +130,109 @@ class RowDotGroup:
     flat_ok = False
 
     def __init__(self, instructions: list[Instruction], plan: RowProducts, tape: Layout) -> None:
-        slot, needs = tape.slot, tape.needs
+        slot = tape.slot
         self.n_left, self.n_right, self.width = len(plan.lefts), len(plan.rights), plan.width
-        left_slots, self.left_pad = _padded(plan.lefts, plan.width, slot)
+        left_slots, left_pad = _padded(plan.lefts, plan.width, slot)
         right_slots, right_pad = _padded(plan.rights, plan.width, slot)
-        self.right_pad = right_pad.T  # R is (K × n_R): row κ of every right row
+        self.left_pad = left_pad if left_pad.any() else None
+        self.right_pad = right_pad.T if right_pad.any() else None  # R is K × n_R
         self.left_chunks = _chunks(left_slots.ravel())
         self.right_chunks = _chunks(right_slots.T.ravel())
-        self.entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
+        entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
+        # None when the nodes are every entry of L·R, in order (a weighted sum of value rows)
+        every = np.array_equal(entry, np.arange(self.n_left * self.n_right))
+        self.entry = None if every else entry
+        self.n_out = len(instructions)
         self.out = as_rows([slot[ins.out] for ins in instructions])
         self.out_chunks = _chunks(np.array([slot[ins.out] for ins in instructions]))
-        # gradients go to the entries that are real nodes needing one
-        left_ids = [[row[k] if k < len(row) else -1 for k in range(plan.width)]
-                    for row in plan.lefts]  # fmt: skip
-        right_ids = [[row[k] if k < len(row) else -1 for row in plan.rights]
-                     for k in range(plan.width)]  # fmt: skip
-        self.left_take = np.array([[i >= 0 and bool(needs[i]) for i in r] for r in left_ids])
-        self.right_take = np.array([[i >= 0 and bool(needs[i]) for i in r] for r in right_ids])
-        self.left_targets = left_slots[self.left_take]
-        self.right_targets = right_slots.T[self.right_take]
-        self.left_unique = len(np.unique(self.left_targets)) == len(self.left_targets)
-        self.right_unique = len(np.unique(self.right_targets)) == len(self.right_targets)
+        self.left_grads = _Targets(plan.lefts, plan.width, slot, tape.needs, left=True)
+        self.right_grads = _Targets(plan.rights, plan.width, slot, tape.needs, left=False)
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
         by_length: dict[int, list[Instruction]] = {}
         for ins in instructions:
             by_length.setdefault(len(ins.args), []).append(ins)
         self.fallback = [OpGroup(b, tape) for b in by_length.values()]
+        # forward -> backward, per block (keyed by its value array): L, R and whether L·R
+        # was finite (when it is, so are L and R, and every padding zero adds exactly 0)
+        self.saved: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}
 
     def plan(self, written: np.ndarray) -> None:
         """Mark the rows it adds gradients to (it never assigns: see OpGroup.plan)."""
-        written[self.left_targets] = True
-        written[self.right_targets] = True
+        written[self.left_grads.slots] = True
+        written[self.right_grads.slots] = True
 
-    def _operands(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """L (B, n_L, K) and R (B, K, n_R) with their padding zeroed; None if not all finite."""
-        L = batch_first(values, self.left_chunks, self.left_pad.size)
-        R = batch_first(values, self.right_chunks, self.right_pad.size)
-        if not (np.isfinite(L).all() and np.isfinite(R).all()):
-            return None
+    def _product(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """L (B, n_L, K) and R (B, K, n_R), padding zeroed, and L·R as (B, n_L · n_R)."""
+        L = batch_first(values, self.left_chunks, self.n_left * self.width)
+        R = batch_first(values, self.right_chunks, self.width * self.n_right)
         L = L.reshape(-1, self.n_left, self.width)
         R = R.reshape(-1, self.width, self.n_right)
-        L[:, self.left_pad] = 0.0
-        R[:, self.right_pad] = 0.0
-        return L, R
+        if self.left_pad is not None:
+            L[:, self.left_pad] = 0.0
+        if self.right_pad is not None:
+            R[:, self.right_pad] = 0.0
+        with np.errstate(invalid="ignore", over="ignore"):  # checked by the caller
+            return L, R, np.matmul(L, R).reshape(len(L), -1)
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
-        operands = self._operands(values)
-        if operands is None:  # an infinity or NaN: node by node, as the engine
+        L, R, P = self._product(values)
+        finite = bool(np.isfinite(P).all())
+        self.saved[id(values)] = (L, R, finite)
+        if not finite:  # an infinity or NaN: node by node, as the engine
             for group in self.fallback:
                 group.forward(values, theta)
             return
-        P = np.matmul(*operands).reshape(len(values[0]), -1)[:, self.entry]
+        if self.entry is not None:
+            P = P[:, self.entry]
         for cols, rows in self.out_chunks:
             values[rows] = P[:, cols].T
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
-        operands = self._operands(values)
-        g = grads[self.out]
-        if operands is None or not np.isfinite(g).all():
+        saved = self.saved.pop(id(values), None)
+        if saved is None:  # a backward without its forward: compute L and R again
+            L, R, P = self._product(values)
+            saved = (L, R, bool(np.isfinite(P).all()))
+        L, R, finite = saved
+        g = batch_first(grads, self.out_chunks, self.n_out)
+        if not (finite and np.isfinite(g).all()):
             for group in self.fallback:
                 group.backward(values, grads, theta_grad, first)
             return
-        L, R = operands
-        flat_G = np.zeros((g.shape[1], self.n_left * self.n_right))
-        flat_G[:, self.entry] = g.T
-        G = flat_G.reshape(-1, self.n_left, self.n_right)
-        if len(self.left_targets):
-            dL = np.matmul(G, R.transpose(0, 2, 1))[:, self.left_take]
-            _add(grads, self.left_targets, dL, self.left_unique)
-        if len(self.right_targets):
-            dR = np.matmul(L.transpose(0, 2, 1), G)[:, self.right_take]
-            _add(grads, self.right_targets, dR, self.right_unique)
+        if self.entry is not None:  # zeros in the entries no node reads
+            flat_G = np.zeros((len(g), self.n_left * self.n_right))
+            flat_G[:, self.entry] = g
+            g = flat_G
+        G = g.reshape(-1, self.n_left, self.n_right)
+        if len(self.left_grads.slots):
+            self.left_grads.add(grads, np.matmul(G, R.transpose(0, 2, 1)))
+        if len(self.right_grads.slots):
+            self.right_grads.add(grads, np.matmul(L.transpose(0, 2, 1), G))
 
 
-def _add(grads: np.ndarray, targets: np.ndarray, contribution: np.ndarray, unique: bool) -> None:
-    """grads[targets] += contributionᵀ (B, n) -> (n, B); np.add.at when a row repeats."""
-    if unique:
-        grads[targets] += contribution.T
-    else:
-        np.add.at(grads, targets, contribution.T)
+class _Targets:
+    """Where the gradient of L (or R) goes: the entries that are nodes needing one."""
+
+    def __init__(self, rows: list[tuple[int, ...]], width: int, slot: dict[int, int],
+                 needs: np.ndarray, left: bool) -> None:  # fmt: skip
+        ids = np.full((len(rows), width), -1, dtype=np.intp)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        if not left:
+            ids = ids.T  # R is K × n_R
+        take = (ids >= 0) & needs[np.maximum(ids, 0)]
+        self.take = None if take.all() else take.ravel()
+        self.slots = np.array([slot[int(i)] for i in ids.ravel()[take.ravel()]], dtype=np.intp)
+        self.unique = len(np.unique(self.slots)) == len(self.slots)
+        self.chunks = _chunks(self.slots)
+
+    def add(self, grads: np.ndarray, d: np.ndarray) -> None:
+        """grads[slots] += the taken entries of d (B, ...), a few rows at a time."""
+        flat = d.reshape(len(d), -1)
+        if self.take is not None:
+            flat = flat[:, self.take]
+        if not self.unique:
+            np.add.at(grads, self.slots, flat.T)
+            return
+        for cols, rows in self.chunks:
+            grads[rows] += flat[:, cols].T

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .groups import MatmulGroup, OpGroup, as_rows
+from .groups import MatmulGroup, OpGroup, SharedLayerGroup, as_rows
 from .rowdot import RowDotGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
 
@@ -54,7 +54,7 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
                 key = (lvl, "dot", "rows")
         buckets.setdefault(key, []).append(ins)
     out: list[list[Instruction]] = []
-    for key, group in sorted(buckets.items(), key=lambda kv: kv[0][0]):
+    for key, group in _shared_layers(flat, sorted(buckets.items(), key=lambda kv: kv[0][0])):
         if key[1:] == ("dot", "rows") and row_products(group) is None:
             by_length: dict[int, list[Instruction]] = {}  # no product: one op group per length
             for ins in group:
@@ -63,6 +63,44 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
         else:
             out.append(group)
     return out
+
+
+def _shared_layers(flat: Flat, buckets: list[tuple[tuple[Any, ...], list[Instruction]]]
+                   ) -> list[tuple[tuple[Any, ...], list[Instruction]]]:  # fmt: skip
+    """Layer buckets of one level with the same weights (one layer at several positions, as
+    attention's projections) joined, position after position, into one bucket."""
+    out: list[tuple[tuple[Any, ...], list[Instruction]]] = []
+    joined: dict[tuple[Any, ...], list[Instruction]] = {}
+    for key, bucket in buckets:
+        if "layer" not in key:
+            out.append((key, bucket))
+            continue
+        sides = key[5]  # each position's neurons in the order of their weights
+        bucket = sorted(bucket, key=lambda ins: ins.args[sides[0]])
+        weights = tuple(tuple(ins.args[2 * i + s] for i, s in enumerate(sides)) for ins in bucket)
+        wkey = (key[0], "shared layer", sides, weights)
+        if wkey not in joined:
+            joined[wkey] = []
+            out.append((wkey, joined[wkey]))
+        joined[wkey] += bucket
+    result = []
+    for key, bucket in out:
+        positions = _positions(flat, bucket) if key[1] == "shared layer" else []
+        if len(positions) > 1 and not SharedLayerGroup.fits(positions, flat):
+            result += [(key, p) for p in positions]  # one matrix multiply per position
+        else:
+            result.append((key, bucket))
+    return result
+
+
+def _positions(flat: Flat, instructions: list[Instruction]) -> list[list[Instruction]]:
+    """A layer bucket split by the rows its neurons read (one list per position, in order)."""
+    sides = id_orientation(instructions[0].args, flat)
+    assert sides is not None
+    by_reads: dict[tuple[int, ...], list[Instruction]] = {}
+    for ins in instructions:
+        by_reads.setdefault(shared_operands(ins.args, sides), []).append(ins)
+    return list(by_reads.values())
 
 
 def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset[int], float]:
@@ -139,7 +177,10 @@ class Tape:
 
     def _group(self, instructions: list[Instruction]) -> Any:
         if is_layer(instructions[0], self.flat):
-            return MatmulGroup(instructions, self)
+            positions = _positions(self.flat, instructions)
+            if len(positions) == 1:
+                return MatmulGroup(instructions, self)
+            return SharedLayerGroup.build(positions, self)
         products = row_products(instructions)
         if products is not None:
             return RowDotGroup(instructions, products, self)
@@ -198,6 +239,9 @@ class Tape:
         for g in layers:
             np.add.at(writers, g.pids.ravel(), 1)
         writers[self.row_params] += 1
+        for g in groups:
+            if isinstance(g, SharedLayerGroup):
+                writers[g.pids] += 1
         covered = np.zeros(self.flat.n_params, dtype=bool)
         for g in layers:
             g.exclusive = g.contiguous and bool((writers[g.pids] == 1).all())
