@@ -38,8 +38,9 @@ __all__ = ["Layout", "MatmulGroup", "OpGroup", "SharedLayerGroup", "as_rows"]
 
 class Layout(Protocol):
     """What a group reads from the tape that holds it (the schedule's ``Tape`` is one): the
-    program, each node's row, which nodes need a gradient, the parameter vectors and the
-    extra rows that hold a copy of a constant (row -> :func:`float_key` of it)."""
+    program, each node's row, which nodes need a gradient, the parameter vectors, the
+    extra rows that hold a copy of a constant (row -> :func:`float_key` of it) and a place
+    where groups keep arrays from the forward pass to the backward pass."""
 
     flat: Flat
     slot: dict[int, int]
@@ -47,6 +48,7 @@ class Layout(Protocol):
     theta: np.ndarray
     theta_grad: np.ndarray
     const_rows: dict[int, Any]
+    scratch: dict[Any, Any]
 
 
 def as_rows(slots: Sequence[int] | np.ndarray) -> slice | np.ndarray:

@@ -103,25 +103,44 @@ def _padded(rows: list[tuple[int, ...]], width: int, slot: dict[int, int]
     return slots, pad
 
 
-def _chunks(slots: np.ndarray) -> list[tuple[slice, slice | np.ndarray]]:
-    """(columns of the batch-first copy, rows of the tape) in cache-sized pieces."""
-    return [(slice(lo, min(lo + _CHUNK, len(slots))), as_rows(slots[lo : lo + _CHUNK]))
-            for lo in range(0, len(slots), _CHUNK)]  # fmt: skip
+def _chunks(slots: np.ndarray, columns: np.ndarray | None = None) -> list[tuple[Any, Any]]:
+    """(columns of the batch-first array, rows of the tape) in cache-sized pieces; the columns
+    are ``columns`` (an index array) when given, else 0, 1, 2, ..."""
+    pieces = []
+    for lo in range(0, len(slots), _CHUNK):
+        hi = min(lo + _CHUNK, len(slots))
+        cols = slice(lo, hi) if columns is None else as_rows(columns[lo:hi])
+        pieces.append((cols, as_rows(slots[lo:hi])))
+    return pieces
 
 
-def batch_first(values: np.ndarray, chunks: list[tuple[slice, Any]], n: int) -> np.ndarray:
-    """The tape's rows (slots, B) copied to (B, n), a few rows at a time: a transposed copy in
-    one go strides through memory and runs 2–3× slower.
+def batch_first(values: np.ndarray, chunks: list[tuple[Any, Any]], out: np.ndarray) -> np.ndarray:
+    """The tape's rows (slots, B) copied into ``out`` (B, n), a few rows at a time: a
+    transposed copy in one go strides through memory and runs 2–3× slower.
 
     Example:
         >>> values = np.arange(6.0).reshape(3, 2)
-        >>> batch_first(values, [(slice(0, 2), np.array([2, 0]))], 2).tolist()
+        >>> batch_first(values, [(slice(0, 2), np.array([2, 0]))], np.empty((2, 2))).tolist()
         [[4.0, 0.0], [5.0, 1.0]]
     """
-    out = np.empty((values.shape[1], n))
     for cols, rows in chunks:
         out[:, cols] = values[rows].T
     return out
+
+
+class _Work:
+    """One block's arrays, allocated once: numpy's large temporaries are fresh pages from the
+    system at every call (page faults cost more than these matrix products)."""
+
+    def __init__(self, batch: int, n_left: int, width: int, n_right: int) -> None:
+        self.L = np.empty((batch, n_left, width))
+        self.R = np.empty((batch, width, n_right))
+        self.P = np.empty((batch, n_left, n_right))
+        self.G = np.zeros((batch, n_left, n_right))  # entries no node reads stay 0
+        self.dL = np.empty((batch, n_left, width))
+        self.dR = np.empty((batch, width, n_right))
+        self.finite = False
+        self.fresh = False  # L, R and P are this pass's (set by forward, used by backward)
 
 
 class RowDotGroup:
@@ -139,12 +158,8 @@ class RowDotGroup:
         self.left_chunks = _chunks(left_slots.ravel())
         self.right_chunks = _chunks(right_slots.T.ravel())
         entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
-        # None when the nodes are every entry of L·R, in order (a weighted sum of value rows)
-        every = np.array_equal(entry, np.arange(self.n_left * self.n_right))
-        self.entry = None if every else entry
-        self.n_out = len(instructions)
         self.out = as_rows([slot[ins.out] for ins in instructions])
-        self.out_chunks = _chunks(np.array([slot[ins.out] for ins in instructions]))
+        self.out_chunks = _chunks(np.array([slot[ins.out] for ins in instructions]), entry)
         self.left_grads = _Targets(plan.lefts, plan.width, slot, tape.needs, left=True)
         self.right_grads = _Targets(plan.rights, plan.width, slot, tape.needs, left=False)
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
@@ -152,62 +167,66 @@ class RowDotGroup:
         for ins in instructions:
             by_length.setdefault(len(ins.args), []).append(ins)
         self.fallback = [OpGroup(b, tape) for b in by_length.values()]
-        # forward -> backward, per block (keyed by its value array): L, R and whether L·R
-        # was finite (when it is, so are L and R, and every padding zero adds exactly 0)
-        self.saved: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}
+        # per block (keyed by its value array): L and R kept from forward to backward, and
+        # whether L·R was finite (then so are L and R: every padding zero adds exactly 0);
+        # kept in the tape, where the backward pass's group of the same nodes finds them
+        self.work, self.key = tape.scratch, tuple(slot[ins.out] for ins in instructions)
 
     def plan(self, written: np.ndarray) -> None:
         """Mark the rows it adds gradients to (it never assigns: see OpGroup.plan)."""
         written[self.left_grads.slots] = True
         written[self.right_grads.slots] = True
 
-    def _product(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """L (B, n_L, K) and R (B, K, n_R), padding zeroed, and L·R as (B, n_L · n_R)."""
-        L = batch_first(values, self.left_chunks, self.n_left * self.width)
-        R = batch_first(values, self.right_chunks, self.width * self.n_right)
-        L = L.reshape(-1, self.n_left, self.width)
-        R = R.reshape(-1, self.width, self.n_right)
+    def _block(self, values: np.ndarray) -> _Work:
+        work = self.work.get((self.key, id(values)))
+        if work is None or len(work.L) != values.shape[1]:
+            work = _Work(values.shape[1], self.n_left, self.width, self.n_right)
+            self.work[self.key, id(values)] = work
+        return work
+
+    def _product(self, values: np.ndarray, work: _Work) -> None:
+        """L (B, n_L, K) and R (B, K, n_R), padding zeroed, and P = L·R, into ``work``."""
+        batch_first(values, self.left_chunks, work.L.reshape(len(work.L), -1))
+        batch_first(values, self.right_chunks, work.R.reshape(len(work.R), -1))
         if self.left_pad is not None:
-            L[:, self.left_pad] = 0.0
+            work.L[:, self.left_pad] = 0.0
         if self.right_pad is not None:
-            R[:, self.right_pad] = 0.0
-        with np.errstate(invalid="ignore", over="ignore"):  # checked by the caller
-            return L, R, np.matmul(L, R).reshape(len(L), -1)
+            work.R[:, self.right_pad] = 0.0
+        with np.errstate(invalid="ignore", over="ignore"):  # checked just below
+            np.matmul(work.L, work.R, out=work.P)
+        work.finite = bool(np.isfinite(work.P).all())
+        work.fresh = True
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
-        L, R, P = self._product(values)
-        finite = bool(np.isfinite(P).all())
-        self.saved[id(values)] = (L, R, finite)
-        if not finite:  # an infinity or NaN: node by node, as the engine
+        work = self._block(values)
+        self._product(values, work)
+        if not work.finite:  # an infinity or NaN: node by node, as the engine
             for group in self.fallback:
                 group.forward(values, theta)
             return
-        if self.entry is not None:
-            P = P[:, self.entry]
+        P = work.P.reshape(len(work.P), -1)
         for cols, rows in self.out_chunks:
             values[rows] = P[:, cols].T
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
-        saved = self.saved.pop(id(values), None)
-        if saved is None:  # a backward without its forward: compute L and R again
-            L, R, P = self._product(values)
-            saved = (L, R, bool(np.isfinite(P).all()))
-        L, R, finite = saved
-        g = batch_first(grads, self.out_chunks, self.n_out)
-        if not (finite and np.isfinite(g).all()):
+        work = self._block(values)  # L, R and P as the forward pass of this block left them
+        if not work.fresh:  # no forward group of these very nodes ran: compute them again
+            self._product(values, work)
+        work.fresh = False
+        G = work.G.reshape(len(work.G), -1)
+        batch_first(grads, self.out_chunks, G)
+        if not (work.finite and np.isfinite(G).all()):
+            G.fill(0.0)  # keep the unread entries zero for the next pass
             for group in self.fallback:
                 group.backward(values, grads, theta_grad, first)
             return
-        if self.entry is not None:  # zeros in the entries no node reads
-            flat_G = np.zeros((len(g), self.n_left * self.n_right))
-            flat_G[:, self.entry] = g
-            g = flat_G
-        G = g.reshape(-1, self.n_left, self.n_right)
         if len(self.left_grads.slots):
-            self.left_grads.add(grads, np.matmul(G, R.transpose(0, 2, 1)))
+            np.matmul(work.G, work.R.transpose(0, 2, 1), out=work.dL)
+            self.left_grads.add(grads, work.dL)
         if len(self.right_grads.slots):
-            self.right_grads.add(grads, np.matmul(L.transpose(0, 2, 1), G))
+            np.matmul(work.L.transpose(0, 2, 1), work.G, out=work.dR)
+            self.right_grads.add(grads, work.dR)
 
 
 class _Targets:
@@ -220,19 +239,17 @@ class _Targets:
             ids[i, : len(row)] = row
         if not left:
             ids = ids.T  # R is K × n_R
-        take = (ids >= 0) & needs[np.maximum(ids, 0)]
-        self.take = None if take.all() else take.ravel()
-        self.slots = np.array([slot[int(i)] for i in ids.ravel()[take.ravel()]], dtype=np.intp)
+        take = ((ids >= 0) & needs[np.maximum(ids, 0)]).ravel()
+        self.slots = np.array([slot[int(i)] for i in ids.ravel()[take]], dtype=np.intp)
+        self.columns = np.flatnonzero(take)
         self.unique = len(np.unique(self.slots)) == len(self.slots)
-        self.chunks = _chunks(self.slots)
+        self.chunks = _chunks(self.slots, self.columns)
 
     def add(self, grads: np.ndarray, d: np.ndarray) -> None:
         """grads[slots] += the taken entries of d (B, ...), a few rows at a time."""
         flat = d.reshape(len(d), -1)
-        if self.take is not None:
-            flat = flat[:, self.take]
         if not self.unique:
-            np.add.at(grads, self.slots, flat.T)
+            np.add.at(grads, self.slots, flat[:, self.columns].T)
             return
         for cols, rows in self.chunks:
             grads[rows] += flat[:, cols].T

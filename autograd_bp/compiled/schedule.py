@@ -150,6 +150,7 @@ class Tape:
         reads = _layer_reads(flat, buckets)
         slot: dict[int, int] = {}
         self.const_rows: dict[int, Any] = {}  # extra row -> the constant (key) it holds
+        self.scratch: dict[Any, Any] = {}  # arrays groups keep from forward to backward
 
         def place(ids: Sequence[int]) -> None:
             """Rows for ``ids`` — and after them a copy of the constant a layer reads with
