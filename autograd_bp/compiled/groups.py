@@ -336,6 +336,7 @@ class SharedLayerGroup:
         self.out, self.out_view = out, _block(out)
         self.s_unique = len(np.unique(S)) == S.size
         self.pids = np.zeros(0, dtype=np.intp)  # the parameters of W: set by build
+        self.work: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
 
     @staticmethod
@@ -386,6 +387,14 @@ class SharedLayerGroup:
             return array[view].reshape(len(rows), -1, array.shape[1])
         return array[rows]
 
+    def _work(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """∂W per position and ∂S, allocated once per block width (fresh large temporaries
+        cost page faults)."""
+        if width not in self.work:
+            self.work[width] = (np.empty((self.n, self.m, self.k)),
+                                np.empty((self.n, self.k, width)))  # fmt: skip
+        return self.work[width]
+
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         S = self._rows(values, self.S, self.S_view)
         if self.out_view is not None:
@@ -397,10 +406,15 @@ class SharedLayerGroup:
                  first: bool = False) -> None:  # fmt: skip
         G = self._rows(grads, self.out, self.out_view)
         S = self._rows(values, self.S, self.S_view)
-        self.dW += np.matmul(G, S.transpose(0, 2, 1)).sum(axis=0)
+        dW, dS = self._work(S.shape[2])
+        if S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
+            self.dW += np.tensordot(G, S, axes=([0, 2], [0, 2]))
+        else:  # one per position, summed (no transposed copy of G and S)
+            np.matmul(G, S.transpose(0, 2, 1), out=dW)
+            self.dW += dW.sum(axis=0)
         if not self.needs_s:
             return
-        dS = np.matmul(self.W.T, G)
+        np.matmul(self.W.T, G, out=dS)
         if self.S_view is not None:
             self._rows(grads, self.S, self.S_view)[...] += dS
         elif self.s_unique:

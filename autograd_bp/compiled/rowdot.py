@@ -39,10 +39,11 @@ import numpy as np
 from .groups import Layout, OpGroup, as_rows
 from .trace import Instruction
 
-__all__ = ["MAX_WASTE", "RowDotGroup", "RowProducts", "batch_first", "row_products"]
+__all__ = ["MAX_WASTE", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts", "RowSumGroup",
+           "batch_first", "row_products"]  # fmt: skip
 
 MAX_WASTE = 4  # products computed per product needed, at most (causal attention: about 2)
-_CHUNK = 32  # rows per transposed copy: a block of rows that stays in the cache
+PIECE_NUMBERS = 4096  # numbers per piece of a transposed copy: see Pieces
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ def row_products(instructions: Sequence[Instruction]) -> RowProducts | None:
         >>> from autograd_bp import Value, dot
         >>> from autograd_bp.compiled.trace import Flat
         >>> x = [Value(float(i)) for i in range(3)]
-        >>> row_products(Flat([dot(x[:1], x[1:2]), dot(x[:2], x[1:3])], x).instructions).rights
-        [(4, 5)]
+        >>> plan = row_products(Flat([dot(x[:1], x[1:2]), dot(x[:2], x[1:3])], x).instructions)
+        >>> plan.rights, plan.entries  # one right row (x1, x2); (x1,) is read as its prefix
+        ([(1, 2)], [(0, 0), (1, 0)])
     """
     if len(instructions) < 2 or any(ins.rule.name != "dot" for ins in instructions):
         return None
@@ -103,27 +105,44 @@ def _padded(rows: list[tuple[int, ...]], width: int, slot: dict[int, int]
     return slots, pad
 
 
-def _chunks(slots: np.ndarray, columns: np.ndarray | None = None) -> list[tuple[Any, Any]]:
-    """(columns of the batch-first array, rows of the tape) in cache-sized pieces; the columns
-    are ``columns`` (an index array) when given, else 0, 1, 2, ..."""
-    pieces = []
-    for lo in range(0, len(slots), _CHUNK):
-        hi = min(lo + _CHUNK, len(slots))
-        cols = slice(lo, hi) if columns is None else as_rows(columns[lo:hi])
-        pieces.append((cols, as_rows(slots[lo:hi])))
-    return pieces
+class Pieces:
+    """Rows of the tape and the columns of a batch-first array they go with, cut into pieces
+    for a transposed copy: about :data:`PIECE_NUMBERS` numbers each, so that each piece's
+    strided reads stay in the cache (a transposed copy in one go runs 2–3× slower), and not
+    more pieces than that (each costs a few numpy calls). Cut once per block width.
+
+    Example:
+        >>> [(c, r) for c, r in Pieces(np.array([7, 8, 9]), None).cut(4096)]
+        [(slice(0, 1, None), slice(7, 8, None)), (slice(1, 2, None), slice(8, 9, None)), \
+(slice(2, 3, None), slice(9, 10, None))]
+    """
+
+    def __init__(self, slots: np.ndarray, columns: np.ndarray | None) -> None:
+        self.slots, self.columns = slots, columns
+        self._cut: dict[int, list[tuple[Any, Any]]] = {}
+
+    def cut(self, width: int) -> list[tuple[Any, Any]]:
+        """The pieces for blocks of ``width`` examples: (columns, rows) pairs."""
+        if width not in self._cut:
+            size = max(1, PIECE_NUMBERS // width)
+            pieces = []
+            for lo in range(0, len(self.slots), size):
+                hi = min(lo + size, len(self.slots))
+                cols = slice(lo, hi) if self.columns is None else as_rows(self.columns[lo:hi])
+                pieces.append((cols, as_rows(self.slots[lo:hi])))
+            self._cut[width] = pieces
+        return self._cut[width]
 
 
-def batch_first(values: np.ndarray, chunks: list[tuple[Any, Any]], out: np.ndarray) -> np.ndarray:
-    """The tape's rows (slots, B) copied into ``out`` (B, n), a few rows at a time: a
-    transposed copy in one go strides through memory and runs 2–3× slower.
+def batch_first(values: np.ndarray, pieces: Pieces, out: np.ndarray) -> np.ndarray:
+    """The tape's rows (slots, B) copied into ``out`` (B, n), piece by piece.
 
     Example:
         >>> values = np.arange(6.0).reshape(3, 2)
-        >>> batch_first(values, [(slice(0, 2), np.array([2, 0]))], np.empty((2, 2))).tolist()
+        >>> batch_first(values, Pieces(np.array([2, 0]), None), np.empty((2, 2))).tolist()
         [[4.0, 0.0], [5.0, 1.0]]
     """
-    for cols, rows in chunks:
+    for cols, rows in pieces.cut(values.shape[1]):
         out[:, cols] = values[rows].T
     return out
 
@@ -155,11 +174,11 @@ class RowDotGroup:
         right_slots, right_pad = _padded(plan.rights, plan.width, slot)
         self.left_pad = left_pad if left_pad.any() else None
         self.right_pad = right_pad.T if right_pad.any() else None  # R is K × n_R
-        self.left_chunks = _chunks(left_slots.ravel())
-        self.right_chunks = _chunks(right_slots.T.ravel())
+        self.left_chunks = Pieces(left_slots.ravel(), None)
+        self.right_chunks = Pieces(right_slots.T.ravel(), None)
         entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
         self.out = as_rows([slot[ins.out] for ins in instructions])
-        self.out_chunks = _chunks(np.array([slot[ins.out] for ins in instructions]), entry)
+        self.out_chunks = Pieces(np.array([slot[ins.out] for ins in instructions]), entry)
         self.left_grads = _Targets(plan.lefts, plan.width, slot, tape.needs, left=True)
         self.right_grads = _Targets(plan.rights, plan.width, slot, tape.needs, left=False)
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
@@ -205,7 +224,7 @@ class RowDotGroup:
                 group.forward(values, theta)
             return
         P = work.P.reshape(len(work.P), -1)
-        for cols, rows in self.out_chunks:
+        for cols, rows in self.out_chunks.cut(values.shape[1]):
             values[rows] = P[:, cols].T
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
@@ -243,7 +262,7 @@ class _Targets:
         self.slots = np.array([slot[int(i)] for i in ids.ravel()[take]], dtype=np.intp)
         self.columns = np.flatnonzero(take)
         self.unique = len(np.unique(self.slots)) == len(self.slots)
-        self.chunks = _chunks(self.slots, self.columns)
+        self.chunks = Pieces(self.slots, self.columns)
 
     def add(self, grads: np.ndarray, d: np.ndarray) -> None:
         """grads[slots] += the taken entries of d (B, ...), a few rows at a time."""
@@ -251,5 +270,59 @@ class _Targets:
         if not self.unique:
             np.add.at(grads, self.slots, flat[:, self.columns].T)
             return
-        for cols, rows in self.chunks:
+        for cols, rows in self.chunks.cut(grads.shape[1]):
             grads[rows] += flat[:, cols].T
+
+
+class RowSumGroup:
+    """The ``sum`` nodes of one level, of any number of terms each — a softmax's denominators,
+    row t summing t + 1 exponentials — as one ``np.add.reduceat`` over all their terms;
+    backward, every term gets its sum's gradient (``np.repeat``). Nodes with no term are
+    left to the general path (:meth:`fits`).
+
+    Example:
+        >>> from autograd_bp import Value, sum_values
+        >>> from autograd_bp.compiled.schedule import Tape
+        >>> from autograd_bp.compiled.trace import Flat
+        >>> x = [Value(1.0), Value(2.0), Value(3.0)]
+        >>> tape = Tape(Flat([sum_values(x[:1]) * sum_values(x)], x))
+        >>> [type(g).__name__ for g in tape.groups]
+        ['RowSumGroup', 'OpGroup']
+    """
+
+    flat_ok = False
+
+    def __init__(self, instructions: list[Instruction], tape: Layout) -> None:
+        slot = tape.slot
+        ids = [a for ins in instructions for a in ins.args]
+        self.counts = np.array([len(ins.args) for ins in instructions], dtype=np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.intp)
+        self.terms = as_rows([slot[a] for a in ids])
+        self.out = as_rows([slot[ins.out] for ins in instructions])
+        needs = tape.needs[ids]
+        self.take = None if needs.all() else np.flatnonzero(needs)
+        self.targets = np.array([slot[a] for a in ids], dtype=np.intp)[needs]
+        self.unique = len(np.unique(self.targets)) == len(self.targets)
+        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+
+    @staticmethod
+    def fits(instructions: list[Instruction]) -> bool:
+        """Sum nodes, each of at least one term."""
+        return all(ins.rule.name == "sum" and ins.args for ins in instructions)
+
+    def plan(self, written: np.ndarray) -> None:
+        """Mark the rows it adds gradients to."""
+        written[self.targets] = True
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        values[self.out] = np.add.reduceat(values[self.terms], self.starts, axis=0)
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        g = np.repeat(grads[self.out], self.counts, axis=0)
+        if self.take is not None:
+            g = g[self.take]
+        if self.unique:
+            grads[self.targets] += g
+        else:
+            np.add.at(grads, self.targets, g)

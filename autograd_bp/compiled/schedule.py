@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .groups import MatmulGroup, OpGroup, SharedLayerGroup, as_rows
-from .rowdot import RowDotGroup, row_products
+from .rowdot import RowDotGroup, RowSumGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
 
 __all__ = ["BLOCK_NUMBERS", "Tape"]
@@ -52,6 +52,8 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
                 key += ("layer", sides, shared_operands(ins.args, sides))
             else:  # rows against rows (attention), of any length: maybe one matrix product
                 key = (lvl, "dot", "rows")
+        elif ins.rule.name == "sum" and ins.args:  # sums of any length: one reduceat
+            key = (lvl, "sum", "rows")
         buckets.setdefault(key, []).append(ins)
     out: list[list[Instruction]] = []
     for key, group in _shared_layers(flat, sorted(buckets.items(), key=lambda kv: kv[0][0])):
@@ -182,6 +184,8 @@ class Tape:
             if len(positions) == 1:
                 return MatmulGroup(instructions, self)
             return SharedLayerGroup.build(positions, self)
+        if RowSumGroup.fits(instructions):
+            return RowSumGroup(instructions, self)
         products = row_products(instructions)
         if products is not None:
             return RowDotGroup(instructions, products, self)
