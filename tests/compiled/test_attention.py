@@ -148,3 +148,27 @@ def test_row_products_refuses_what_is_no_matrix_product() -> None:
                 list(range(12)))  # fmt: skip
     assert not any(isinstance(g, RowDotGroup) for g in f.tape.groups)
     assert f(np.arange(12.0)[None, :]).tolist() == [sum(k * (k + 6) for k in range(6))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=6), min_size=1, max_size=6),
+       st.booleans(), st.integers(1, 20), st.integers(0, 2**31))  # fmt: skip
+def test_random_sums_of_any_length_equal_the_dynamic_engine(picks, constant, batch, seed) -> None:
+    """Sums of one level with any number of terms, a term repeated or shared between sums, a
+    constant among them: one reduceat forward, every term its sum's gradient backward."""
+    w = [Value(0.5 + 0.25 * k) for k in range(len(picks))]
+
+    def fn(*x: Value) -> Value:
+        terms = [v.tanh() for v in x]
+        sums = [
+            sum_values([terms[i] for i in pick] + ([1.5] if constant else [])) for pick in picks
+        ]
+        return sum_values([wk * s * s for wk, s in zip(w, sums)]) + sum_values(x) * 0.01
+
+    X = np.random.default_rng(seed).normal(size=(batch, 6))
+    f = compile(fn, X[0], X[1] if batch > 1 else None)
+    assert any(type(g).__name__ == "RowSumGroup" for g in f.tape.groups)
+    loss, outs = f.backward(X, sync=False)
+    want_out, want_grad = engine_mean_grads(fn, w, X)
+    assert rel(outs[:, 0], want_out) <= 1e-12
+    assert rel(compiled_grads(f, w), want_grad) <= 1e-12
