@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .groups import Layout, OpGroup, as_rows
+from .groups import Layout, OpGroup, RowSums, as_rows
 from .trace import Instruction
 
 __all__ = ["MAX_WASTE", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts", "RowSumGroup",
@@ -261,14 +261,15 @@ class _Targets:
         take = ((ids >= 0) & needs[np.maximum(ids, 0)]).ravel()
         self.slots = np.array([slot[int(i)] for i in ids.ravel()[take]], dtype=np.intp)
         self.columns = np.flatnonzero(take)
-        self.unique = len(np.unique(self.slots)) == len(self.slots)
+        unique = len(np.unique(self.slots)) == len(self.slots)
+        self.repeated = None if unique else RowSums(self.slots)
         self.chunks = Pieces(self.slots, self.columns)
 
     def add(self, grads: np.ndarray, d: np.ndarray) -> None:
         """grads[slots] += the taken entries of d (B, ...), a few rows at a time."""
         flat = d.reshape(len(d), -1)
-        if not self.unique:
-            np.add.at(grads, self.slots, flat[:, self.columns].T)
+        if self.repeated is not None:
+            self.repeated.add(grads, flat[:, self.columns].T)
             return
         for cols, rows in self.chunks.cut(grads.shape[1]):
             grads[rows] += flat[:, cols].T
@@ -302,7 +303,8 @@ class RowSumGroup:
         needs = tape.needs[ids]
         self.take = None if needs.all() else np.flatnonzero(needs)
         self.targets = np.array([slot[a] for a in ids], dtype=np.intp)[needs]
-        self.unique = len(np.unique(self.targets)) == len(self.targets)
+        unique = len(np.unique(self.targets)) == len(self.targets)
+        self.repeated = None if unique else RowSums(self.targets)
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
 
     @staticmethod
@@ -322,7 +324,7 @@ class RowSumGroup:
         g = np.repeat(grads[self.out], self.counts, axis=0)
         if self.take is not None:
             g = g[self.take]
-        if self.unique:
+        if self.repeated is None:
             grads[self.targets] += g
         else:
-            np.add.at(grads, self.targets, g)
+            self.repeated.add(grads, g)
