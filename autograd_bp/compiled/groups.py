@@ -9,7 +9,11 @@ here runs forward and backward as a block:
   back into the operands' rows however they are laid out (a slice, a gather, one row shared
   by the whole group);
 * :class:`MatmulGroup` — the ``dot`` nodes of one layer: ``out = W @ S`` forward and
-  ∂W = G·Sᵀ, ∂S = Wᵀ·G backward, W a view into the parameter vector.
+  ∂W = G·Sᵀ, ∂S = Wᵀ·G backward, W a view into the parameter vector;
+* :class:`SharedLayerGroup` — one layer at several positions (attention's projections),
+  the positions' products in one broadcast matrix multiply.
+
+(Attention's dot products of rows against rows are in :mod:`~autograd_bp.compiled.rowdot`.)
 
 Both plan, before the first backward pass, which gradient rows they are the first to
 write (those are assigned, never zeroed then added to).

@@ -8,7 +8,10 @@
   bias's 1.0 (so the matrix multiply takes the bias along);
 * groups — instructions bucketed by topological level and rule, each run
   by an :class:`~autograd_bp.compiled.groups.OpGroup` or a
-  :class:`~autograd_bp.compiled.groups.MatmulGroup`; backward runs, per output, only the
+  :class:`~autograd_bp.compiled.groups.MatmulGroup` (one layer at several positions: a
+  :class:`~autograd_bp.compiled.groups.SharedLayerGroup`; rows against rows and sums of any
+  length: a :class:`~autograd_bp.compiled.rowdot.RowDotGroup` and a
+  :class:`~autograd_bp.compiled.rowdot.RowSumGroup`); backward runs, per output, only the
   groups below that output that a parameter's gradient flows through;
 * blocks — a batch is cut into column blocks of about :data:`BLOCK_NUMBERS` numbers per
   group, cache-sized, whose working arrays are allocated once per batch size.
