@@ -237,7 +237,10 @@ class Tape:
                 first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
             if first:
                 assigned |= fresh
-        return as_rows(np.flatnonzero(~assigned).tolist())
+        rows = np.flatnonzero(~assigned)
+        if len(rows) > len(assigned) // 2:  # most rows: one memset beats a gather of them
+            return slice(0, len(assigned))
+        return as_rows(rows.tolist())
 
     def _claim(self, groups: list[Any]) -> np.ndarray:
         """Let each layer whose weights no other group touches write its gradient block
