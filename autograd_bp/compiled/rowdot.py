@@ -43,7 +43,7 @@ __all__ = ["MAX_WASTE", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts",
            "batch_first", "row_products"]  # fmt: skip
 
 MAX_WASTE = 4  # products computed per product needed, at most (causal attention: about 2)
-PIECE_NUMBERS = 4096  # numbers per piece of a transposed copy: see Pieces
+PIECE_NUMBERS = 16384  # numbers per piece of a transposed copy (measured in whole steps)
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,8 @@ class Pieces:
     more pieces than that (each costs a few numpy calls). Cut once per block width.
 
     Example:
-        >>> [(c, r) for c, r in Pieces(np.array([7, 8, 9]), None).cut(4096)]
-        [(slice(0, 1, None), slice(7, 8, None)), (slice(1, 2, None), slice(8, 9, None)), \
-(slice(2, 3, None), slice(9, 10, None))]
+        >>> Pieces(np.array([7, 8, 9]), None).cut(PIECE_NUMBERS // 2)  # two rows a piece
+        [(slice(0, 2, None), slice(7, 9, None)), (slice(2, 3, None), slice(9, 10, None))]
     """
 
     def __init__(self, slots: np.ndarray, columns: np.ndarray | None) -> None:
