@@ -9,7 +9,11 @@ here runs forward and backward as a block:
   back into the operands' rows however they are laid out (a slice, a gather, one row shared
   by the whole group);
 * :class:`MatmulGroup` — the ``dot`` nodes of one layer: ``out = W @ S`` forward and
-  ∂W = G·Sᵀ, ∂S = Wᵀ·G backward, W a view into the parameter vector.
+  ∂W = G·Sᵀ, ∂S = Wᵀ·G backward, W a view into the parameter vector;
+* :class:`SharedLayerGroup` — one layer at several positions (attention's projections),
+  the positions' products in one broadcast matrix multiply.
+
+(Attention's dot products of rows against rows are in :mod:`~autograd_bp.compiled.rowdot`.)
 
 Both plan, before the first backward pass, which gradient rows they are the first to
 write (those are assigned, never zeroed then added to).
@@ -33,13 +37,14 @@ import numpy as np
 
 from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
 
-__all__ = ["Layout", "MatmulGroup", "OpGroup", "as_rows"]
+__all__ = ["Layout", "MatmulGroup", "OpGroup", "RowSums", "SharedLayerGroup", "as_rows"]
 
 
 class Layout(Protocol):
     """What a group reads from the tape that holds it (the schedule's ``Tape`` is one): the
-    program, each node's row, which nodes need a gradient, the parameter vectors and the
-    extra rows that hold a copy of a constant (row -> :func:`float_key` of it)."""
+    program, each node's row, which nodes need a gradient, the parameter vectors, the
+    extra rows that hold a copy of a constant (row -> :func:`float_key` of it) and a place
+    where groups keep arrays from the forward pass to the backward pass."""
 
     flat: Flat
     slot: dict[int, int]
@@ -47,6 +52,7 @@ class Layout(Protocol):
     theta: np.ndarray
     theta_grad: np.ndarray
     const_rows: dict[int, Any]
+    scratch: dict[Any, Any]
 
 
 def as_rows(slots: Sequence[int] | np.ndarray) -> slice | np.ndarray:
@@ -60,6 +66,27 @@ def as_rows(slots: Sequence[int] | np.ndarray) -> slice | np.ndarray:
     if len(a) and (a == np.arange(a[0], a[0] + len(a))).all():
         return slice(int(a[0]), int(a[0]) + len(a))
     return a
+
+
+class RowSums:
+    """``grads[rows] += contribution`` for rows that repeat, as one sort: the contributions
+    to one row summed by ``np.add.reduceat``, then added once — ``np.add.at`` does the same
+    element by element, about ten times slower.
+
+    Example:
+        >>> grads = np.zeros((3, 1))
+        >>> RowSums(np.array([2, 0, 2])).add(grads, np.array([[1.0], [2.0], [4.0]]))
+        >>> grads.ravel().tolist()
+        [2.0, 0.0, 5.0]
+    """
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.order = np.argsort(rows, kind="stable")  # each row's contributions in order
+        self.rows, self.starts = np.unique(rows[self.order], return_index=True)
+
+    def add(self, grads: np.ndarray, contribution: np.ndarray) -> None:
+        """Add each contribution (one per entry of ``rows``) into its row of ``grads``."""
+        grads[self.rows] += np.add.reduceat(contribution[self.order], self.starts, axis=0)
 
 
 def _unique(rows: Any) -> bool:
@@ -91,6 +118,8 @@ class OpGroup:
         self.targets = np.concatenate([table[self.shared, 0], table[~self.shared].ravel()])
         self.unique = len(np.unique(self.targets)) == len(self.targets)
         self.position_unique = [_unique(r) for r in self.operand_rows]
+        self.repeated = [None if u else RowSums(r) for u, r in zip(self.position_unique, table)]
+        self.repeated_targets = None if self.unique else RowSums(self.targets)
         self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
                                for p in range(table.shape[0])]  # fmt: skip
 
@@ -165,8 +194,12 @@ class OpGroup:
             grads[rows] = contribution
         elif self.position_unique[p]:
             grads[rows] += contribution
-        else:
-            np.add.at(grads, np.asarray(rows), contribution)  # a slice is always unique
+        else:  # repeated rows (a slice is always unique)
+            repeated = self.repeated[p]
+            assert repeated is not None
+            repeated.add(
+                grads, np.broadcast_to(contribution, (self.table.shape[1], *grads.shape[1:]))
+            )
 
     def _scatter(self, grads: np.ndarray, local: np.ndarray, g: np.ndarray) -> None:
         """grads[operand slot] += local[p, i] * g[i] for every operand position p of every
@@ -181,7 +214,8 @@ class OpGroup:
         if self.unique:
             grads[self.targets] += contributions
         else:
-            np.add.at(grads, self.targets, contributions)
+            assert self.repeated_targets is not None
+            self.repeated_targets.add(grads, contributions)
 
 
 def _gated(local: Any, g: np.ndarray) -> np.ndarray | None:
@@ -315,3 +349,113 @@ def _outer_into(G: np.ndarray, S: np.ndarray, out: np.ndarray) -> None:
         np.multiply(G, S.T, out=out)
     else:
         np.matmul(G, S.T, out=out)
+
+
+class SharedLayerGroup:
+    """One layer applied at several positions — the same weights W (a block of the parameter
+    vector) reading P different rows S_p, as attention's q, k and v projections read each
+    position's x: ``out_p = W @ S_p`` for every p in one broadcast matrix multiply, backward
+    ∂W = Σ_p G_p·S_pᵀ and ∂S_p = Wᵀ·G_p. Built by :meth:`build`, which says None when the
+    positions are not that (a bias, weights laid out apart, neurons in another order)."""
+
+    flat_ok = False
+
+    def __init__(self, W: np.ndarray, dW: np.ndarray, S: np.ndarray, out: np.ndarray,
+                 needs_s: bool) -> None:  # fmt: skip
+        self.W, self.dW, self.needs_s = W, dW, needs_s
+        self.n, (self.m, self.k) = len(S), W.shape
+        self.S, self.S_view = S, _block(S)
+        self.out, self.out_view = out, _block(out)
+        self.s_unique = len(np.unique(S)) == S.size
+        self.pids = np.zeros(0, dtype=np.intp)  # the parameters of W: set by build
+        self.work: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+
+    @staticmethod
+    def fits(positions: list[list[Instruction]], flat: Flat) -> bool:
+        """Whether these positions (each a layer's neurons) are one layer at several places:
+        the same weights in the same order, one row-major block, no constant read (a bias:
+        the single-position MatmulGroup takes it along)."""
+        sides = id_orientation(positions[0][0].args, flat)
+        if sides is None or len(positions) < 2:
+            return False
+        pids = [[ins.args[2 * i + s] for i, s in enumerate(sides)] for ins in positions[0]]
+        m, k = len(pids), len(sides)
+        if pids != np.arange(pids[0][0], pids[0][0] + m * k).reshape(m, k).tolist():
+            return False
+        for bucket in positions:
+            if [[ins.args[2 * i + s] for i, s in enumerate(sides)] for ins in bucket] != pids:
+                return False
+            if any(flat.const_value(a) is not None for a in shared_operands(bucket[0].args, sides)):
+                return False
+        return True
+
+    @classmethod
+    def build(cls, positions: list[list[Instruction]], tape: Layout) -> SharedLayerGroup:
+        """The group for these positions (:meth:`fits` must hold)."""
+        flat, slot = tape.flat, tape.slot
+        assert cls.fits(positions, flat)
+        sides = id_orientation(positions[0][0].args, flat)
+        assert sides is not None
+        m, k = len(positions[0]), len(sides)
+        base = positions[0][0].args[sides[0]]
+        reads = [[slot[a] for a in shared_operands(b[0].args, sides)] for b in positions]
+        out = np.array([[slot[ins.out] for ins in bucket] for bucket in positions])
+        needs_s = bool(tape.needs[[a for b in positions for a in shared_operands(b[0].args, sides)]
+                                  ].any())  # fmt: skip
+        W = tape.theta[base : base + m * k].reshape(m, k)
+        dW = tape.theta_grad[base : base + m * k].reshape(m, k)
+        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s)
+        group.pids = np.arange(base, base + m * k)
+        return group
+
+    def plan(self, written: np.ndarray) -> None:
+        """Mark the rows of every S_p (gradients are added to them, never assigned)."""
+        if self.needs_s:
+            written[self.S.ravel()] = True
+
+    def _rows(self, array: np.ndarray, rows: np.ndarray, view: slice | None) -> np.ndarray:
+        if view is not None:  # consecutive rows: a (P, ·, B) view, no copy
+            return array[view].reshape(len(rows), -1, array.shape[1])
+        return array[rows]
+
+    def _work(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """∂W per position and ∂S, allocated once per block width (fresh large temporaries
+        cost page faults)."""
+        if width not in self.work:
+            self.work[width] = (np.empty((self.n, self.m, self.k)),
+                                np.empty((self.n, self.k, width)))  # fmt: skip
+        return self.work[width]
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        S = self._rows(values, self.S, self.S_view)
+        if self.out_view is not None:
+            np.matmul(self.W, S, out=self._rows(values, self.out, self.out_view))
+        else:
+            values[self.out] = np.matmul(self.W, S)
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        G = self._rows(grads, self.out, self.out_view)
+        S = self._rows(values, self.S, self.S_view)
+        dW, dS = self._work(S.shape[2])
+        if S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
+            self.dW += np.tensordot(G, S, axes=([0, 2], [0, 2]))
+        else:  # one per position, summed (no transposed copy of G and S)
+            np.matmul(G, S.transpose(0, 2, 1), out=dW)
+            self.dW += dW.sum(axis=0)
+        if not self.needs_s:
+            return
+        np.matmul(self.W.T, G, out=dS)
+        if self.S_view is not None:
+            self._rows(grads, self.S, self.S_view)[...] += dS
+        elif self.s_unique:
+            grads[self.S] += dS
+        else:
+            np.add.at(grads, self.S, dS)
+
+
+def _block(rows: np.ndarray) -> slice | None:
+    """The slice of consecutive rows that ``rows`` (P, n) covers in order, else None."""
+    view = as_rows(rows.ravel())
+    return view if type(view) is slice else None

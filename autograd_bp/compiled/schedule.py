@@ -8,7 +8,10 @@
   bias's 1.0 (so the matrix multiply takes the bias along);
 * groups — instructions bucketed by topological level and rule, each run
   by an :class:`~autograd_bp.compiled.groups.OpGroup` or a
-  :class:`~autograd_bp.compiled.groups.MatmulGroup`; backward runs, per output, only the
+  :class:`~autograd_bp.compiled.groups.MatmulGroup` (one layer at several positions: a
+  :class:`~autograd_bp.compiled.groups.SharedLayerGroup`; rows against rows and sums of any
+  length: a :class:`~autograd_bp.compiled.rowdot.RowDotGroup` and a
+  :class:`~autograd_bp.compiled.rowdot.RowSumGroup`); backward runs, per output, only the
   groups below that output that a parameter's gradient flows through;
 * blocks — a batch is cut into column blocks of about :data:`BLOCK_NUMBERS` numbers per
   group, cache-sized, whose working arrays are allocated once per batch size.
@@ -30,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .groups import MatmulGroup, OpGroup, as_rows
+from .groups import MatmulGroup, OpGroup, SharedLayerGroup, as_rows
+from .rowdot import RowDotGroup, RowSumGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
 
 __all__ = ["BLOCK_NUMBERS", "Tape"]
@@ -49,8 +53,59 @@ def _buckets(flat: Flat, instructions: list[Instruction]) -> list[list[Instructi
             sides = id_orientation(ins.args, flat)
             if sides is not None:  # a layer: the neurons reading the same rows
                 key += ("layer", sides, shared_operands(ins.args, sides))
+            else:  # rows against rows (attention), of any length: maybe one matrix product
+                key = (lvl, "dot", "rows")
+        elif ins.rule.name == "sum" and ins.args:  # sums of any length: one reduceat
+            key = (lvl, "sum", "rows")
         buckets.setdefault(key, []).append(ins)
-    return [group for _, group in sorted(buckets.items(), key=lambda kv: kv[0][0])]
+    out: list[list[Instruction]] = []
+    for key, group in _shared_layers(flat, sorted(buckets.items(), key=lambda kv: kv[0][0])):
+        if key[1:] == ("dot", "rows") and row_products(group) is None:
+            by_length: dict[int, list[Instruction]] = {}  # no product: one op group per length
+            for ins in group:
+                by_length.setdefault(len(ins.args), []).append(ins)
+            out += by_length.values()
+        else:
+            out.append(group)
+    return out
+
+
+def _shared_layers(flat: Flat, buckets: list[tuple[tuple[Any, ...], list[Instruction]]]
+                   ) -> list[tuple[tuple[Any, ...], list[Instruction]]]:  # fmt: skip
+    """Layer buckets of one level with the same weights (one layer at several positions, as
+    attention's projections) joined, position after position, into one bucket."""
+    out: list[tuple[tuple[Any, ...], list[Instruction]]] = []
+    joined: dict[tuple[Any, ...], list[Instruction]] = {}
+    for key, bucket in buckets:
+        if "layer" not in key:
+            out.append((key, bucket))
+            continue
+        sides = key[5]  # each position's neurons in the order of their weights
+        bucket = sorted(bucket, key=lambda ins: ins.args[sides[0]])
+        weights = tuple(tuple(ins.args[2 * i + s] for i, s in enumerate(sides)) for ins in bucket)
+        wkey = (key[0], "shared layer", sides, weights)
+        if wkey not in joined:
+            joined[wkey] = []
+            out.append((wkey, joined[wkey]))
+        joined[wkey] += bucket
+    result = []
+    for key, bucket in out:
+        positions = _positions(flat, bucket) if key[1] == "shared layer" else []
+        if len(positions) > 1 and not SharedLayerGroup.fits(positions, flat):
+            result += [(key, p) for p in positions]  # one matrix multiply per position
+        else:
+            result.append((key, bucket))
+    return result
+
+
+def _positions(flat: Flat, instructions: list[Instruction]) -> list[list[Instruction]]:
+    """A layer bucket split by the rows its neurons read (one list per position, in order)."""
+    sides = id_orientation(instructions[0].args, flat)
+    assert sides is not None
+    by_reads: dict[tuple[int, ...], list[Instruction]] = {}
+    for ins in instructions:
+        by_reads.setdefault(shared_operands(ins.args, sides), []).append(ins)
+    return list(by_reads.values())
 
 
 def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset[int], float]:
@@ -100,6 +155,7 @@ class Tape:
         reads = _layer_reads(flat, buckets)
         slot: dict[int, int] = {}
         self.const_rows: dict[int, Any] = {}  # extra row -> the constant (key) it holds
+        self.scratch: dict[Any, Any] = {}  # arrays groups keep from forward to backward
 
         def place(ids: Sequence[int]) -> None:
             """Rows for ``ids`` — and after them a copy of the constant a layer reads with
@@ -127,7 +183,15 @@ class Tape:
 
     def _group(self, instructions: list[Instruction]) -> Any:
         if is_layer(instructions[0], self.flat):
-            return MatmulGroup(instructions, self)
+            positions = _positions(self.flat, instructions)
+            if len(positions) == 1:
+                return MatmulGroup(instructions, self)
+            return SharedLayerGroup.build(positions, self)
+        if RowSumGroup.fits(instructions):
+            return RowSumGroup(instructions, self)
+        products = row_products(instructions)
+        if products is not None:
+            return RowDotGroup(instructions, products, self)
         return OpGroup(instructions, self)
 
     def _needs_grad(self) -> np.ndarray:
@@ -173,7 +237,10 @@ class Tape:
                 first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
             if first:
                 assigned |= fresh
-        return as_rows(np.flatnonzero(~assigned).tolist())
+        rows = np.flatnonzero(~assigned)
+        if len(rows) > len(assigned) // 2:  # most rows: one memset beats a gather of them
+            return slice(0, len(assigned))
+        return as_rows(rows.tolist())
 
     def _claim(self, groups: list[Any]) -> np.ndarray:
         """Let each layer whose weights no other group touches write its gradient block
@@ -183,6 +250,9 @@ class Tape:
         for g in layers:
             np.add.at(writers, g.pids.ravel(), 1)
         writers[self.row_params] += 1
+        for g in groups:
+            if isinstance(g, SharedLayerGroup):
+                writers[g.pids] += 1
         covered = np.zeros(self.flat.n_params, dtype=bool)
         for g in layers:
             g.exclusive = g.contiguous and bool((writers[g.pids] == 1).all())

@@ -199,8 +199,18 @@ def forward_order(outputs: Sequence[Value]) -> list[Value]:
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack += [(p, False) for p in reversed(node.parents) if id(p) not in seen]
+                stack += [(p, False) for p in reversed(_visit_order(node)) if id(p) not in seen]
     return order
+
+
+def _visit_order(node: Value) -> tuple[Value, ...]:
+    """A node's operands in order — a dot's as its two sides, one after the other: a score
+    dot(q, k) then lays out every q before any k, so the queries of a position share one
+    slice of rows, as do the weights of each projection in the parameter vector."""
+    if node.op != "dot":
+        return node.parents
+    args = node.operands
+    return tuple(a for a in (*args[0::2], *args[1::2]) if type(a) is Value)
 
 
 def id_orientation(args: Sequence[int], flat: Flat) -> tuple[int, ...] | None:

@@ -1,0 +1,329 @@
+"""Attention-shaped dot products run as batched matrix multiplies.
+
+A layer's ``dot`` nodes pair every input with a *parameter*, and
+:class:`~autograd_bp.compiled.groups.MatmulGroup` runs them as ``W @ S``. Attention's dot
+nodes pair two rows of *computed* nodes: a score ``dot(q_t, k_u)`` is a row of queries
+against a row of keys, and a weighted sum ``dot(a_t, [v_0j, ..., v_tj])`` is a row of
+softmax weights against a column of values (a prefix of it: position t sees 0..t). Run
+one by one, every such node gathers its 2k operands from the tape's rows.
+
+:func:`row_products` finds the matrix product hidden in a set of them: the distinct left
+rows L (n_L × K, zeros after a shorter row's end), the distinct right rows R (K × n_R, a
+shorter one read as the prefix of a longer one) and, for each node, its entry (l, r) of
+L·R. :class:`RowDotGroup` then computes L·R for every example at once with one
+``np.matmul`` over the batch, and backward ∂L = G·Rᵀ, ∂R = Lᵀ·G with G the nodes' upstream
+gradients in their entries (zeros elsewhere). The padding zeros and unused entries add
+exact zeros — as long as every number is finite; a block with an infinity or a NaN runs
+the general path instead, node by node, so it gives what the dynamic engine gives. A set
+whose product would compute more than :data:`MAX_WASTE` times the products its nodes need
+is refused (None), and runs the general path.
+
+Example:
+    >>> from autograd_bp import Value, dot
+    >>> from autograd_bp.compiled.trace import Flat
+    >>> x = [Value(float(i)) for i in range(4)]
+    >>> nodes = [dot(x[0:2], x[2:4]), dot(x[0:2], x[0:2]), dot(x[2:4], x[2:4])]
+    >>> plan = row_products(Flat(nodes, x).instructions)
+    >>> len(plan.lefts), len(plan.rights), plan.entries
+    (2, 2, [(0, 0), (0, 1), (1, 0)])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .groups import Layout, OpGroup, RowSums, as_rows
+from .trace import Instruction
+
+__all__ = ["MAX_WASTE", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts", "RowSumGroup",
+           "batch_first", "row_products"]  # fmt: skip
+
+MAX_WASTE = 4  # products computed per product needed, at most (causal attention: about 2)
+PIECE_NUMBERS = 16384  # numbers per piece of a transposed copy (measured in whole steps)
+
+
+@dataclass(frozen=True)
+class RowProducts:
+    """Dot nodes as entries of one matrix product: ``lefts[l]`` and ``rights[r]`` are rows of
+    node ids (a shorter right row stands for the prefix of a longer one), ``entries[i]`` the
+    (l, r) of node i, ``width`` the longest row."""
+
+    lefts: list[tuple[int, ...]]
+    rights: list[tuple[int, ...]]
+    entries: list[tuple[int, int]]
+    width: int
+
+
+def row_products(instructions: Sequence[Instruction]) -> RowProducts | None:
+    """The matrix product that computes these ``dot`` instructions, or None when there is none
+    worth computing (fewer than two nodes, two nodes in one entry, or too many unused
+    entries: see :data:`MAX_WASTE`).
+
+    Example:
+        >>> from autograd_bp import Value, dot
+        >>> from autograd_bp.compiled.trace import Flat
+        >>> x = [Value(float(i)) for i in range(3)]
+        >>> plan = row_products(Flat([dot(x[:1], x[1:2]), dot(x[:2], x[1:3])], x).instructions)
+        >>> plan.rights, plan.entries  # one right row (x1, x2); (x1,) is read as its prefix
+        ([(1, 2)], [(0, 0), (1, 0)])
+    """
+    if len(instructions) < 2 or any(ins.rule.name != "dot" for ins in instructions):
+        return None
+    left_index: dict[tuple[int, ...], int] = {}
+    for ins in instructions:
+        left_index.setdefault(ins.args[0::2], len(left_index))
+    # the longest right rows first: each shorter one is read as the prefix of one of them
+    prefix_index: dict[tuple[int, ...], int] = {}
+    rights: list[tuple[int, ...]] = []
+    for row in sorted({ins.args[1::2] for ins in instructions}, key=len, reverse=True):
+        if row not in prefix_index:
+            for n in range(1, len(row) + 1):
+                prefix_index.setdefault(row[:n], len(rights))
+            rights.append(row)
+    entries = [(left_index[ins.args[0::2]], prefix_index[ins.args[1::2]]) for ins in instructions]
+    if len(set(entries)) != len(entries):
+        return None
+    width = max(len(row) for row in left_index)
+    needed = sum(len(ins.args) // 2 for ins in instructions)
+    if len(left_index) * len(rights) * width > MAX_WASTE * needed:
+        return None
+    return RowProducts(list(left_index), rights, entries, width)
+
+
+def _padded(rows: list[tuple[int, ...]], width: int, slot: dict[int, int]
+            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(slots, padding mask), both (len(rows), width): the padding reads slot 0 and is zeroed."""
+    slots = np.zeros((len(rows), width), dtype=np.intp)
+    pad = np.ones((len(rows), width), dtype=bool)
+    for i, row in enumerate(rows):
+        slots[i, : len(row)] = [slot[a] for a in row]
+        pad[i, : len(row)] = False
+    return slots, pad
+
+
+class Pieces:
+    """Rows of the tape and the columns of a batch-first array they go with, cut into pieces
+    for a transposed copy: about :data:`PIECE_NUMBERS` numbers each, so that each piece's
+    strided reads stay in the cache (a transposed copy in one go runs 2–3× slower), and not
+    more pieces than that (each costs a few numpy calls). Cut once per block width.
+
+    Example:
+        >>> Pieces(np.array([7, 8, 9]), None).cut(PIECE_NUMBERS // 2)  # two rows a piece
+        [(slice(0, 2, None), slice(7, 9, None)), (slice(2, 3, None), slice(9, 10, None))]
+    """
+
+    def __init__(self, slots: np.ndarray, columns: np.ndarray | None) -> None:
+        self.slots, self.columns = slots, columns
+        self._cut: dict[int, list[tuple[Any, Any]]] = {}
+
+    def cut(self, width: int) -> list[tuple[Any, Any]]:
+        """The pieces for blocks of ``width`` examples: (columns, rows) pairs."""
+        if width not in self._cut:
+            size = max(1, PIECE_NUMBERS // width)
+            pieces = []
+            for lo in range(0, len(self.slots), size):
+                hi = min(lo + size, len(self.slots))
+                cols = slice(lo, hi) if self.columns is None else as_rows(self.columns[lo:hi])
+                pieces.append((cols, as_rows(self.slots[lo:hi])))
+            self._cut[width] = pieces
+        return self._cut[width]
+
+
+def batch_first(values: np.ndarray, pieces: Pieces, out: np.ndarray) -> np.ndarray:
+    """The tape's rows (slots, B) copied into ``out`` (B, n), piece by piece.
+
+    Example:
+        >>> values = np.arange(6.0).reshape(3, 2)
+        >>> batch_first(values, Pieces(np.array([2, 0]), None), np.empty((2, 2))).tolist()
+        [[4.0, 0.0], [5.0, 1.0]]
+    """
+    for cols, rows in pieces.cut(values.shape[1]):
+        out[:, cols] = values[rows].T
+    return out
+
+
+class _Work:
+    """One block's arrays, allocated once: numpy's large temporaries are fresh pages from the
+    system at every call (page faults cost more than these matrix products)."""
+
+    def __init__(self, batch: int, n_left: int, width: int, n_right: int) -> None:
+        self.L = np.empty((batch, n_left, width))
+        self.R = np.empty((batch, width, n_right))
+        self.P = np.empty((batch, n_left, n_right))
+        self.G = np.zeros((batch, n_left, n_right))  # entries no node reads stay 0
+        self.dL = np.empty((batch, n_left, width))
+        self.dR = np.empty((batch, width, n_right))
+        self.finite = False
+        self.fresh = False  # L, R and P are this pass's (set by forward, used by backward)
+
+
+class RowDotGroup:
+    """Dot nodes of one level as one batched matrix product (see :func:`row_products`)."""
+
+    flat_ok = False
+
+    def __init__(self, instructions: list[Instruction], plan: RowProducts, tape: Layout) -> None:
+        slot = tape.slot
+        self.n_left, self.n_right, self.width = len(plan.lefts), len(plan.rights), plan.width
+        left_slots, left_pad = _padded(plan.lefts, plan.width, slot)
+        right_slots, right_pad = _padded(plan.rights, plan.width, slot)
+        self.left_pad = left_pad if left_pad.any() else None
+        self.right_pad = right_pad.T if right_pad.any() else None  # R is K × n_R
+        self.left_chunks = Pieces(left_slots.ravel(), None)
+        self.right_chunks = Pieces(right_slots.T.ravel(), None)
+        entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
+        self.out = as_rows([slot[ins.out] for ins in instructions])
+        self.out_chunks = Pieces(np.array([slot[ins.out] for ins in instructions]), entry)
+        self.left_grads = _Targets(plan.lefts, plan.width, slot, tape.needs, left=True)
+        self.right_grads = _Targets(plan.rights, plan.width, slot, tape.needs, left=False)
+        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+        by_length: dict[int, list[Instruction]] = {}
+        for ins in instructions:
+            by_length.setdefault(len(ins.args), []).append(ins)
+        self.fallback = [OpGroup(b, tape) for b in by_length.values()]
+        # per block (keyed by its value array): L and R kept from forward to backward, and
+        # whether L·R was finite (then so are L and R: every padding zero adds exactly 0);
+        # kept in the tape, where the backward pass's group of the same nodes finds them
+        self.work, self.key = tape.scratch, tuple(slot[ins.out] for ins in instructions)
+
+    def plan(self, written: np.ndarray) -> None:
+        """Mark the rows it adds gradients to (it never assigns: see OpGroup.plan)."""
+        written[self.left_grads.slots] = True
+        written[self.right_grads.slots] = True
+
+    def _block(self, values: np.ndarray) -> _Work:
+        work = self.work.get((self.key, id(values)))
+        if work is None or len(work.L) != values.shape[1]:
+            work = _Work(values.shape[1], self.n_left, self.width, self.n_right)
+            self.work[self.key, id(values)] = work
+        return work
+
+    def _product(self, values: np.ndarray, work: _Work) -> None:
+        """L (B, n_L, K) and R (B, K, n_R), padding zeroed, and P = L·R, into ``work``."""
+        batch_first(values, self.left_chunks, work.L.reshape(len(work.L), -1))
+        batch_first(values, self.right_chunks, work.R.reshape(len(work.R), -1))
+        if self.left_pad is not None:
+            work.L[:, self.left_pad] = 0.0
+        if self.right_pad is not None:
+            work.R[:, self.right_pad] = 0.0
+        with np.errstate(invalid="ignore", over="ignore"):  # checked just below
+            np.matmul(work.L, work.R, out=work.P)
+        work.finite = bool(np.isfinite(work.P).all())
+        work.fresh = True
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        work = self._block(values)
+        self._product(values, work)
+        if not work.finite:  # an infinity or NaN: node by node, as the engine
+            for group in self.fallback:
+                group.forward(values, theta)
+            return
+        P = work.P.reshape(len(work.P), -1)
+        for cols, rows in self.out_chunks.cut(values.shape[1]):
+            values[rows] = P[:, cols].T
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        work = self._block(values)  # L, R and P as the forward pass of this block left them
+        if not work.fresh:  # no forward group of these very nodes ran: compute them again
+            self._product(values, work)
+        work.fresh = False
+        G = work.G.reshape(len(work.G), -1)
+        batch_first(grads, self.out_chunks, G)
+        if not (work.finite and np.isfinite(G).all()):
+            G.fill(0.0)  # keep the unread entries zero for the next pass
+            for group in self.fallback:
+                group.backward(values, grads, theta_grad, first)
+            return
+        if len(self.left_grads.slots):
+            np.matmul(work.G, work.R.transpose(0, 2, 1), out=work.dL)
+            self.left_grads.add(grads, work.dL)
+        if len(self.right_grads.slots):
+            np.matmul(work.L.transpose(0, 2, 1), work.G, out=work.dR)
+            self.right_grads.add(grads, work.dR)
+
+
+class _Targets:
+    """Where the gradient of L (or R) goes: the entries that are nodes needing one."""
+
+    def __init__(self, rows: list[tuple[int, ...]], width: int, slot: dict[int, int],
+                 needs: np.ndarray, left: bool) -> None:  # fmt: skip
+        ids = np.full((len(rows), width), -1, dtype=np.intp)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        if not left:
+            ids = ids.T  # R is K × n_R
+        take = ((ids >= 0) & needs[np.maximum(ids, 0)]).ravel()
+        self.slots = np.array([slot[int(i)] for i in ids.ravel()[take]], dtype=np.intp)
+        self.columns = np.flatnonzero(take)
+        unique = len(np.unique(self.slots)) == len(self.slots)
+        self.repeated = None if unique else RowSums(self.slots)
+        self.chunks = Pieces(self.slots, self.columns)
+
+    def add(self, grads: np.ndarray, d: np.ndarray) -> None:
+        """grads[slots] += the taken entries of d (B, ...), a few rows at a time."""
+        flat = d.reshape(len(d), -1)
+        if self.repeated is not None:
+            self.repeated.add(grads, flat[:, self.columns].T)
+            return
+        for cols, rows in self.chunks.cut(grads.shape[1]):
+            grads[rows] += flat[:, cols].T
+
+
+class RowSumGroup:
+    """The ``sum`` nodes of one level, of any number of terms each — a softmax's denominators,
+    row t summing t + 1 exponentials — as one ``np.add.reduceat`` over all their terms;
+    backward, every term gets its sum's gradient (``np.repeat``). Nodes with no term are
+    left to the general path (:meth:`fits`).
+
+    Example:
+        >>> from autograd_bp import Value, sum_values
+        >>> from autograd_bp.compiled.schedule import Tape
+        >>> from autograd_bp.compiled.trace import Flat
+        >>> x = [Value(1.0), Value(2.0), Value(3.0)]
+        >>> tape = Tape(Flat([sum_values(x[:1]) * sum_values(x)], x))
+        >>> [type(g).__name__ for g in tape.groups]
+        ['RowSumGroup', 'OpGroup']
+    """
+
+    flat_ok = False
+
+    def __init__(self, instructions: list[Instruction], tape: Layout) -> None:
+        slot = tape.slot
+        ids = [a for ins in instructions for a in ins.args]
+        self.counts = np.array([len(ins.args) for ins in instructions], dtype=np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.intp)
+        self.terms = as_rows([slot[a] for a in ids])
+        self.out = as_rows([slot[ins.out] for ins in instructions])
+        needs = tape.needs[ids]
+        self.take = None if needs.all() else np.flatnonzero(needs)
+        self.targets = np.array([slot[a] for a in ids], dtype=np.intp)[needs]
+        unique = len(np.unique(self.targets)) == len(self.targets)
+        self.repeated = None if unique else RowSums(self.targets)
+        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+
+    @staticmethod
+    def fits(instructions: list[Instruction]) -> bool:
+        """Sum nodes, each of at least one term."""
+        return all(ins.rule.name == "sum" and ins.args for ins in instructions)
+
+    def plan(self, written: np.ndarray) -> None:
+        """Mark the rows it adds gradients to."""
+        written[self.targets] = True
+
+    def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        values[self.out] = np.add.reduceat(values[self.terms], self.starts, axis=0)
+
+    def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
+                 first: bool = False) -> None:  # fmt: skip
+        g = np.repeat(grads[self.out], self.counts, axis=0)
+        if self.take is not None:
+            g = g[self.take]
+        if self.repeated is None:
+            grads[self.targets] += g
+        else:
+            self.repeated.add(grads, g)
