@@ -130,7 +130,8 @@ def serving(lang: str | None):
     try:
         line = proc.stdout.readline()
         assert "http://" in line, line + proc.stderr.read()
-        yield line.split()[2]
+        # the line is in the server's language: the URL is found, not counted in words
+        yield re.search(r"http://\S+", line).group(0)
     finally:
         proc.terminate()
         proc.wait(10)
