@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import linecache
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from .dialects import backward_closure, edges_from, set_backward_closure, symbol
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import infix
 from .numerics import BLOCKED, DomainError
-from .rules import RULES, Rule
+from .rules import CODE_NAMES, RULES, Rule
 from .walk import VARIADIC, ClosureEdges, backward_order, flat_edges, has_closure
 
 __all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",
@@ -43,44 +44,138 @@ _new = object.__new__
 
 
 def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
-          const: float | None, operands: tuple[Any, ...] | None) -> Value:  # fmt: skip
+          operands: tuple[Any, ...] | None = None) -> Value:  # fmt: skip
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     # One store a line: a 4-tuple assignment builds and unpacks a tuple (121 ns vs 163 ns).
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node.label = ""
     node.op = op
     node._a = a
     node._da = da
     node._b = b
     node._db = db
-    node._const = const
-    node._operands = operands
+    if operands is not None:  # rare (``2 - x``): kept in the node's __dict__, made for it
+        node._operands = operands
     return node
 
 
 def _leaf(data: float) -> Value:
-    return _node(data, "", None, None, None, None, None, None)
+    return _node(data, "", None, None, None, None)
+
+
+# A rule written as code (rules.py) becomes methods that run its forward and local derivatives
+# inline, as micrograd's methods do, instead of calling two functions per op (measured: 40 %
+# of an op). The text below is the whole method; {forward} and {local} are the rule's code,
+# over a and b (the operands' numbers), out and p. A number operand is folded in, never
+# wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db keeps it.
+BINARY_TEMPLATE = """\
+def __{method}__(self, other):
+    a = self.data
+    p = None
+    if type(other) is Value:
+        b = other.data
+        out = {forward}
+        if not GRAD_ENABLED.get():
+            return _leaf(out)
+        node = _new(Value)
+        node.data = out
+        node.grad = 0.0
+        node.op = {name!r}
+        node._a = self
+        node._b = other
+        node._da, node._db = {local}
+        return node
+    b = other if type(other) is float else to_float(other, {where!r})
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.op = {name!r}
+    node._a = self
+    node._da, _ = {local}
+    node._b = None
+    node._db = b  # the number operand
+    return node
+
+
+def __r{method}__(self, other):  # other, a number, is the left operand
+    a = other if type(other) is float else to_float(other, {where!r})
+    b = self.data
+    p = None
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    _, da = {local}
+    return _node(out, {name!r}, self, da, None, a, (a, self))
+"""
+
+UNARY_TEMPLATE = """\
+def {method}(self{param}):
+    a = self.data
+    {p}
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.op = {name!r}
+    node._a = self
+    node._da = {local}
+    node._b = None
+    node._db = p  # the parameter, if any
+    return node
+"""
+
+# The generated methods' globals: the names rule code may use, and the engine's (Value is
+# added once the class exists; a method looks it up when it runs).
+_GENERATED: dict[str, Any] = {**CODE_NAMES, "_new": _new, "_leaf": _leaf, "_node": _node,
+                              "GRAD_ENABLED": GRAD_ENABLED, "to_float": to_float}
+
+
+def _generated(source: str, rule: Rule) -> dict[str, Any]:
+    """The functions ``source`` defines, in the rule code's names; linecache keeps the text,
+    so tracebacks and ``inspect.getsource`` show the method as it runs."""
+    filename = f"<autograd_bp.core.engine: Value methods of rule {rule.name!r}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    defined: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), _GENERATED, defined)
+    return defined
 
 
 def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
                                         Callable[[Value, float], Value]]:  # fmt: skip
     """``Value.__<op>__`` and ``Value.__r<op>__`` for a two-operand rule. A number operand is
-    folded in as a constant, never wrapped as a node (half the nodes of micrograd's
-    ``x * 2 + 1``).
+    folded in as a constant, never wrapped as a node.
 
-    The rule's forward and local are bound here, once, rather than looked up at each call: a
-    method of its own per rule is what keeps an op at ~0.4 µs (a shared ``apply(rule, ...)``
-    costs one more call, 8-10 % of a chain, measured).
+    A rule with code runs it inline (``BINARY_TEMPLATE``); one given as functions (a rule
+    registered at run time) has them bound here, once, rather than looked up at each call.
 
     Example:
         >>> mul, rmul = binary_methods(RULES["mul"])
         >>> mul(Value(2.0), 3).data, rmul(Value(2.0), 4).data
         (6.0, 8.0)
     """
+    where = f"{rule.name}: number operand"
+    if rule.code is not None:
+        forward, local = rule.code
+        source = BINARY_TEMPLATE.format(method=rule.method, name=rule.name, where=where,
+                                        forward=forward, local=local)  # fmt: skip
+        made = _generated(source, rule)
+        method, reflected = made[f"__{rule.method}__"], made[f"__r{rule.method}__"]
+    else:
+        method, reflected = _binary_functions(rule, where)
+    method.__doc__ = f"self {rule.symbol} other (the op table's {rule.name!r} rule)."
+    reflected.__doc__ = f"other {rule.symbol} self (the op table's {rule.name!r} rule)."
+    return method, reflected
+
+
+def _binary_functions(rule: Rule, where: str) -> tuple[Callable[..., Value], Callable[..., Value]]:
+    """The two methods of a rule given as functions: each call calls them."""
     name, forward, local = rule.name, rule.forward, rule.local
-    where = f"{name}: number operand"
 
     def method(self: Value, other: Value | float) -> Value:
         a = self.data
@@ -90,12 +185,12 @@ def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
             if not GRAD_ENABLED.get():
                 return _leaf(out)
             da, db = local(a, b, out, None)
-            return _node(out, name, self, da, other, db, None, None)
+            return _node(out, name, self, da, other, db)
         c = other if type(other) is float else to_float(other, where)
         out = forward(a, c, None)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(a, c, out, None)[0], None, None, c, None)
+        return _node(out, name, self, local(a, c, out, None)[0], None, c)
 
     def reflected(self: Value, other: float) -> Value:  # other, a number, is the left operand
         c = other if type(other) is float else to_float(other, where)
@@ -103,11 +198,9 @@ def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
         out = forward(c, b, None)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, None, None, (c, self))
+        return _node(out, name, self, local(c, b, out, None)[1], None, c, (c, self))
 
     method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
-    method.__doc__ = f"self {rule.symbol} other (the op table's {name!r} rule)."
-    reflected.__doc__ = f"other {rule.symbol} self (the op table's {name!r} rule)."
     return method, reflected
 
 
@@ -118,6 +211,28 @@ def unary_method(rule: Rule) -> Callable[..., Value]:
         >>> unary_method(RULES["exp"])(Value(0.0)).data
         1.0
     """
+    name = rule.method or rule.name
+    if rule.code is not None:
+        forward, local = rule.code
+        has_param = rule.param is not None
+        source = UNARY_TEMPLATE.format(
+            method=name, name=rule.name, forward=forward, local=local,
+            param=f", param={rule.default!r}" if has_param else "",
+            p=f"p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
+            else "p = None")  # fmt: skip
+        method = _generated(source, rule)[name]
+    else:
+        method = _unary_function(rule)
+    method.__qualname__ = f"Value.{name}"
+    method.__doc__ = f"The op table's {rule.name!r} rule."
+    if rule.text:
+        derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")
+        method.__doc__ = f"The op table's {rule.name!r} rule; ∂/∂self = {derivative}."
+    return method
+
+
+def _unary_function(rule: Rule) -> Callable[..., Value]:
+    """The method of a one-operand rule given as functions: each call calls them."""
     forward, local, name = rule.forward, rule.local, rule.name
 
     def method(self: Value) -> Value:  # no parameter: no *args to pack (tanh: 15 % faster)
@@ -125,23 +240,18 @@ def unary_method(rule: Rule) -> Callable[..., Value]:
         out = forward(a, None)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(a, out, None)[0], None, None, None, None)
+        return _node(out, name, self, local(a, out, None)[0], None, None)
 
     def method_with_param(self: Value, param: Any = rule.default) -> Value:
         p = to_float(param, f"{name} {rule.param}")
         out = forward(self.data, p)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(self.data, out, p)[0], None, None, p, None)
+        return _node(out, name, self, local(self.data, out, p)[0], None, p)
 
-    if rule.param is not None:
-        method = method_with_param
-    method.__name__ = method.__qualname__ = rule.method or name
-    method.__doc__ = f"The op table's {name!r} rule."
-    if rule.text:
-        derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")
-        method.__doc__ = f"The op table's {name!r} rule; ∂/∂self = {derivative}."
-    return method
+    chosen = method_with_param if rule.param is not None else method
+    chosen.__name__ = rule.method or name
+    return chosen
 
 
 # -- the node ------------------------------------------------------------------------------
@@ -165,14 +275,18 @@ class Value:
     # Parents live in the node (_a/_da, _b/_db), not in a tuple of their own: one object per
     # node instead of two halves the cyclic collector's work (40 % of a 10^5-step chain,
     # measured). A variadic node sets _a = VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
-    # A number is folded in, never wrapped as a node: _const holds it (the 2 of ``x - 2``, or
-    # leaky_relu's slope) — no tuple, so ``x * 2`` costs what ``x * y`` does. _operands holds
-    # the operands in order only where that order is not (parent, _const): a number on the
-    # left (``2 - x``), or the numbers among a variadic op's operands.
-    # No "__dict__" (so no p.m = ... on a Value): on CPython 3.11 it costs 32 bytes a node even
-    # unused (a 16-byte pre-header and an eagerly made values array; 136 -> 168, measured).
+    # A number is folded in, never wrapped as a node: with one parent, _db holds it (the 2 of
+    # ``x - 2``, or leaky_relu's slope), so ``x * 2`` costs what ``x * y`` does.
+    # Seven slots and a __dict__: the rare facts (a label, the operands' order where a number
+    # is on the left, ``2 - x``) live in the __dict__, which CPython makes only when one is
+    # set; the class attributes below are what a node without them reads. So does anything a
+    # program attaches (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd
+    # keeps it). 144 bytes a node (tracemalloc, chain held), 8 more than with ten fixed slots
+    # and no __dict__; a __dict__ beside ten slots would cost 32 (measured).
     # A micrograd-style node keeps its _backward closure in _db, which its layout leaves free.
-    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_const", "_operands")
+    __slots__ = ("data", "grad", "op", "_a", "_da", "_b", "_db", "__dict__")
+    label: str = ""
+    _operands: tuple[Any, ...] | None = None
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
@@ -186,7 +300,8 @@ class Value:
             raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
         self.data: float = to_float(data, "Value")
         self.grad: float = 0.0
-        self.label: str = label
+        if label:
+            self.label = label
         self.op: str = ""
         self._a: Any = None
         self._da: Any = None
@@ -196,8 +311,6 @@ class Value:
             kids = _children if children is None else children
             how = _op if local_grads is None else local_grads
             self.op, self._a, self._da, self._b, self._db = edges_from(kids, how, Value)
-        self._const: float | None = None
-        self._operands: tuple[Any, ...] | None = None
 
     # -- the ops: each line gives Value the method(s) of one rule of the table (rules.py) ---
     __add__, __radd__ = binary_methods(RULES["add"])
@@ -298,8 +411,11 @@ class Value:
         """The rule's operands: the parents with folded number constants put back in place."""
         if self._operands is not None:
             return self._operands
-        if self._const is not None and self._b is None and RULES[self.op].arity == 2:
-            return (self._a, self._const)
+        a = self._a
+        if a is not None and a is not VARIADIC and self._b is None and self._db is not None:
+            rule = RULES.get(self.op)
+            if rule is not None and rule.arity == 2:  # x * 2: the number is _db
+                return (a, self._db)
         return self.parents
 
     @property
@@ -311,7 +427,7 @@ class Value:
     def param(self) -> Any:
         """The rule's fixed parameter (leaky_relu's slope), or None."""
         rule = self.rule
-        return self._const if rule is not None and rule.param is not None else None
+        return self._db if rule is not None and rule.param is not None else None
 
     def expr(self) -> str:
         """This graph printed back as infix text, e.g. ``sigmoid(w*x + b)``."""
@@ -330,6 +446,8 @@ class Value:
     def __round__(self, ndigits: int | None = None) -> float:
         return round(self.data, ndigits)
 
+
+_GENERATED["Value"] = Value  # the generated methods' type checks and new nodes
 
 # One lock for every backward: the walk writes .grad on nodes that other graphs may share.
 GRAPH_LOCK = threading.RLock()
@@ -409,7 +527,7 @@ def _checked(rule: Rule) -> Rule:
     def checked_local(*args: Any) -> tuple[Any, ...]:
         return tuple(real(d, f"{name}: local derivative") for d in local(*args))
 
-    return dataclasses.replace(rule, forward=checked_forward, local=checked_local)
+    return dataclasses.replace(rule, forward=checked_forward, local=checked_local, code=None)
 
 
 def real(x: Any, what: str) -> float:
@@ -483,7 +601,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
             return _leaf(out)
         edges: list[Any] = [None] * (2 * len(args))  # laid out by slicing, not a Python loop:
         edges[0::2], edges[1::2] = args, rule.local(datas, out, None)  # dot(32): 10.7 µs
-        return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, None)
+        return _node(out, rule.name, VARIADIC, tuple(edges), None, None)
     args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
     datas = tuple([a.data if type(a) is Value else a for a in args])
     out = rule.forward(datas, None)
@@ -496,7 +614,7 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if not edges:
         return _leaf(out)
     operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, operands)
+    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, operands)
 
 
 _JUST_VALUE = {Value}
