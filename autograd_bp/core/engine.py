@@ -21,6 +21,7 @@ import dataclasses
 import linecache
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,7 @@ Number = int | float
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
-          operands: tuple[Any, ...] | None = None) -> Value:  # fmt: skip
+def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any) -> Value:
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     # One store a line: a 4-tuple assignment builds and unpacks a tuple (121 ns vs 163 ns).
     node = _new(Value)
@@ -55,8 +55,6 @@ def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
     node._da = da
     node._b = b
     node._db = db
-    if operands is not None:  # rare (``2 - x``): kept in the node's __dict__, made for it
-        node._operands = operands
     return node
 
 
@@ -109,7 +107,7 @@ def __r{method}__(self, other):  # other, a number, is the left operand
     if not GRAD_ENABLED.get():
         return _leaf(out)
     _, da = {local}
-    return _node(out, {name!r}, self, da, None, a, (a, self))
+    return _node(out, {name!r}, self, da, None, (a, self))  # the operands, in order
 """
 
 UNARY_TEMPLATE = """\
@@ -198,7 +196,7 @@ def _binary_functions(rule: Rule, where: str) -> tuple[Callable[..., Value], Cal
         out = forward(c, b, None)
         if not GRAD_ENABLED.get():
             return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, c, (c, self))
+        return _node(out, name, self, local(c, b, out, None)[1], None, (c, self))
 
     method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
     return method, reflected
@@ -275,18 +273,18 @@ class Value:
     # Parents live in the node (_a/_da, _b/_db), not in a tuple of their own: one object per
     # node instead of two halves the cyclic collector's work (40 % of a 10^5-step chain,
     # measured). A variadic node sets _a = VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
-    # A number is folded in, never wrapped as a node: with one parent, _db holds it (the 2 of
-    # ``x - 2``, or leaky_relu's slope), so ``x * 2`` costs what ``x * y`` does.
-    # Seven slots and a __dict__: the rare facts (a label, the operands' order where a number
-    # is on the left, ``2 - x``) live in the __dict__, which CPython makes only when one is
-    # set; the class attributes below are what a node without them reads. So does anything a
-    # program attaches (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd
-    # keeps it). 144 bytes a node (tracemalloc, chain held), 8 more than with ten fixed slots
-    # and no __dict__; a __dict__ beside ten slots would cost 32 (measured).
+    # A number is folded in, never wrapped as a node: _db, which a node with one parent (or
+    # a variadic one) leaves free, holds it — the 2 of ``x - 2`` or leaky_relu's slope, as a
+    # float; the operands in order, as a tuple, where a number comes first (``2 - x``) or is
+    # among a variadic op's — so ``x * 2`` costs what ``x * y`` does.
+    # Seven slots and a __dict__, which CPython makes only when an attribute is set on the
+    # node: a label (the class attribute below is what a node without one reads), or what a
+    # program attaches (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd keeps
+    # it). 144 bytes a node (tracemalloc, chain held): 8 more than ten fixed slots and no
+    # __dict__; a __dict__ beside those ten would cost 32 (measured).
     # A micrograd-style node keeps its _backward closure in _db, which its layout leaves free.
     __slots__ = ("data", "grad", "op", "_a", "_da", "_b", "_db", "__dict__")
     label: str = ""
-    _operands: tuple[Any, ...] | None = None
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
@@ -409,14 +407,13 @@ class Value:
     @property
     def operands(self) -> tuple[Any, ...]:
         """The rule's operands: the parents with folded number constants put back in place."""
-        if self._operands is not None:
-            return self._operands
-        a = self._a
-        if a is not None and a is not VARIADIC and self._b is None and self._db is not None:
-            rule = RULES.get(self.op)
-            if rule is not None and rule.arity == 2:  # x * 2: the number is _db
-                return (a, self._db)
-        return self.parents
+        a, db = self._a, self._db
+        if a is None or self._b is not None or db is None or has_closure(self):
+            return self.parents
+        if type(db) is tuple:  # 2 - x, or a variadic op with numbers: the operands in order
+            return db
+        rule = RULES.get(self.op)
+        return (a, db) if rule is not None and rule.arity == 2 else self.parents  # x * 2
 
     @property
     def constants(self) -> tuple[float, ...]:
@@ -594,7 +591,8 @@ def logsumexp(logits: Iterable[Value | Number]) -> Value:
 
 
 def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
-    if set(map(type, args)) == _JUST_VALUE:  # a layer's or attention's dot: no number inside
+    kinds = set(map(type, args))
+    if kinds == _JUST_VALUE:  # attention's dot, a hidden layer's without its bias: no number
         datas = tuple([a.data for a in args])
         out = rule.forward(datas, None)
         if not GRAD_ENABLED.get():
@@ -602,22 +600,23 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
         edges: list[Any] = [None] * (2 * len(args))  # laid out by slicing, not a Python loop:
         edges[0::2], edges[1::2] = args, rule.local(datas, out, None)  # dot(32): 10.7 µs
         return _node(out, rule.name, VARIADIC, tuple(edges), None, None)
-    args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
-    datas = tuple([a.data if type(a) is Value else a for a in args])
+    if not kinds <= _VALUE_OR_FLOAT:  # ints, numpy scalars: checked, made floats
+        args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
+    datas = tuple([a if type(a) is float else a.data for a in args])
     out = rule.forward(datas, None)
     if not GRAD_ENABLED.get():
         return _leaf(out)
-    edges = []
-    for a, d in zip(args, rule.local(datas, out, None)):
-        if type(a) is Value:
-            edges += (a, d)
-    if not edges:
+    is_value = [type(a) is Value for a in args]  # the numbers get no edge
+    parents = list(compress(args, is_value))
+    if not parents:
         return _leaf(out)
-    operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, operands)
+    edges = [None] * (2 * len(parents))
+    edges[0::2], edges[1::2] = parents, list(compress(rule.local(datas, out, None), is_value))
+    return _node(out, rule.name, VARIADIC, tuple(edges), None, tuple(args))  # _db: operands
 
 
 _JUST_VALUE = {Value}
+_VALUE_OR_FLOAT = {Value, float}
 
 
 # -- gradients as values: the walker every reader shares -----------------------------------
