@@ -64,9 +64,11 @@ def _leaf(data: float) -> Value:
 
 # A rule written as code (rules.py) becomes methods that run its forward and local derivatives
 # inline, as micrograd's methods do, instead of calling two functions per op (measured: 40 %
-# of an op). The text below is the whole method; {forward} and {local} are the rule's code,
-# over a and b (the operands' numbers), out and p. A number operand is folded in, never
-# wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db keeps it.
+# of an op). The text below is the whole method; {forward} and {local...} are the rule's
+# code, over a and b (the operands' numbers), out and p; beside a number operand only the
+# other operand's derivative is computed (x ** 0.5 takes no logarithm). A number operand is
+# folded in, never wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db
+# keeps it.
 BINARY_TEMPLATE = """\
 def __{method}__(self, other):
     a = self.data
@@ -82,7 +84,8 @@ def __{method}__(self, other):
         node.op = {name!r}
         node._a = self
         node._b = other
-        node._da, node._db = {local}
+        node._da = {local_a}
+        node._db = {local_b}
         return node
     b = other if type(other) is float else to_float(other, {where!r})
     out = {forward}
@@ -93,7 +96,7 @@ def __{method}__(self, other):
     node.grad = 0.0
     node.op = {name!r}
     node._a = self
-    node._da, _ = {local}
+    node._da = {local_a}
     node._b = None
     node._db = b  # the number operand
     return node
@@ -106,8 +109,7 @@ def __r{method}__(self, other):  # other, a number, is the left operand
     out = {forward}
     if not GRAD_ENABLED.get():
         return _leaf(out)
-    _, da = {local}
-    return _node(out, {name!r}, self, da, None, (a, self))  # the operands, in order
+    return _node(out, {name!r}, self, {local_b}, None, (a, self))  # the operands, in order
 """
 
 UNARY_TEMPLATE = """\
@@ -159,9 +161,9 @@ def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
     """
     where = f"{rule.name}: number operand"
     if rule.code is not None:
-        forward, local = rule.code
+        forward, (local_a, local_b) = rule.code
         source = BINARY_TEMPLATE.format(method=rule.method, name=rule.name, where=where,
-                                        forward=forward, local=local)  # fmt: skip
+                                        forward=forward, local_a=local_a, local_b=local_b)
         made = _generated(source, rule)
         method, reflected = made[f"__{rule.method}__"], made[f"__r{rule.method}__"]
     else:
@@ -211,7 +213,7 @@ def unary_method(rule: Rule) -> Callable[..., Value]:
     """
     name = rule.method or rule.name
     if rule.code is not None:
-        forward, local = rule.code
+        forward, (local,) = rule.code
         has_param = rule.param is not None
         source = UNARY_TEMPLATE.format(
             method=name, name=rule.name, forward=forward, local=local,
