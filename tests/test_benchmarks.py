@@ -135,9 +135,8 @@ def test_micrograd_nn_runs_unchanged_on_our_value_and_microgpt_style_agrees() ->
     pytest = __import__("pytest")
     pytest.importorskip("micrograd")
     sys.path.insert(0, str(ROOT))
-    from benchmarks import engines as E
-
     from autograd_bp import Value
+    from benchmarks import engines as E
 
     nn = E.micrograd_nn_on(Value)
     assert type(nn.MLP(2, [3, 1]).parameters()[0]) is Value
