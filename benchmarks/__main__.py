@@ -386,11 +386,11 @@ def _three_settings(runs: dict[str, Callable[[Callable[[], None] | None], Any]],
 
                 # "paused" collects inside run, after each step: timed as "off" around it
                 outer = "off" if setting == "paused" else setting
-                if e in big_stack:
-                    t, results[e] = in_big_stack(lambda fn=fn, outer=outer: timed(fn, setting=outer),
-                                                 1_000_000)  # fmt: skip
-                else:
-                    t, results[e] = timed(fn, setting=outer)
+                def measured(fn: Any = fn, outer: str = outer) -> tuple[float, Any]:
+                    return timed(fn, setting=outer)
+
+                deep = e in big_stack  # a recursive backward: a deep recursion limit
+                t, results[e] = in_big_stack(measured, 1_000_000) if deep else measured()
                 times[setting][e].append(t)
                 gc.collect()
     return ({s: {e: statistics.median(v) for e, v in t.items()} for s, t in times.items()},
