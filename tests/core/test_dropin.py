@@ -397,14 +397,15 @@ def test_value_keeps_label_positionally_and_by_keyword():
     assert Value(1.0, (), "leaf").is_leaf
 
 
-def test_a_node_of_the_benchmarks_chain_stays_within_145_bytes():
+def test_a_node_of_the_benchmarks_chain_stays_within_144_bytes():
+    """136 bytes before a Value took attributes of its own; its __dict__ may cost 8 more."""
     code = ("import json, tracemalloc, sys; sys.setrecursionlimit(10**6)\n"
             "from benchmarks import engines as E\n"
             "tracemalloc.start(); x, y = E.chain_ours(20000)\n"
             "print(json.dumps(tracemalloc.get_traced_memory()[0] / 40000))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)  # fmt: skip
-    assert json.loads(out.stdout) <= 145
+    assert json.loads(out.stdout) < 144.5  # 144 and the chain's few fixed allocations
 
 
 def _by_hand(kind, a, b):
