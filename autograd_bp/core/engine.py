@@ -17,25 +17,21 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import linecache
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from typing import Any
 
-import numpy as np
-
 from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import infix
-from .numerics import BLOCKED, DomainError
 from .rules import CODE_NAMES, RULES, Rule
 from .walk import VARIADIC, ClosureEdges, backward_order, flat_edges, has_closure
 
-__all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",
-           "gc_paused", "grad", "is_grad_enabled", "logsumexp", "methods_for", "no_grad",
-           "propagate", "real", "sum_values", "to_float", "unary_method"]  # fmt: skip
+__all__ = ["Number", "Value", "backward_order", "binary_methods", "chain_rule", "dot",
+           "gc_paused", "grad", "is_grad_enabled", "logsumexp", "no_grad", "propagate",
+           "sum_values", "to_float", "unary_method"]  # fmt: skip
 
 Number = int | float
 
@@ -84,8 +80,7 @@ def __{method}__(self, other):
         node.op = {name!r}
         node._a = self
         node._b = other
-        node._da = {local_a}
-        node._db = {local_b}
+        node._da, node._db = {both}
         return node
     b = other if type(other) is float else to_float(other, {where!r})
     out = {forward}
@@ -141,117 +136,69 @@ def _generated(source: str, rule: Rule) -> dict[str, Any]:
     so tracebacks and ``inspect.getsource`` show the method as it runs."""
     filename = f"<autograd_bp.core.engine: Value methods of rule {rule.name!r}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    names = _GENERATED  # the table's rules: made in Value's class body, shared names
+    if rule.code is None:  # given as functions (registered): code that calls them
+        names = {**_GENERATED, "forward": rule.forward, "local": rule.local}
     defined: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), _GENERATED, defined)
+    exec(compile(source, filename, "exec"), names, defined)
     return defined
+
+
+def _code_of(rule: Rule) -> tuple[str, tuple[str, ...]]:
+    """The rule's code; for a rule given as functions, code that calls them (once per op)."""
+    if rule.code is not None:
+        return rule.code
+    if rule.arity == 2:
+        return "forward(a, b, p)", ("local(a, b, out, p)[0]", "local(a, b, out, p)[1]")
+    return "forward(a, p)", ("local(a, out, p)[0]",)
 
 
 def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
                                         Callable[[Value, float], Value]]:  # fmt: skip
-    """``Value.__<op>__`` and ``Value.__r<op>__`` for a two-operand rule. A number operand is
-    folded in as a constant, never wrapped as a node.
-
-    A rule with code runs it inline (``BINARY_TEMPLATE``); one given as functions (a rule
-    registered at run time) has them bound here, once, rather than looked up at each call.
+    """``Value.__<op>__`` and ``Value.__r<op>__`` for a two-operand rule, made from its code
+    (``BINARY_TEMPLATE``). A number operand is folded in as a constant, never wrapped as a
+    node.
 
     Example:
         >>> mul, rmul = binary_methods(RULES["mul"])
         >>> mul(Value(2.0), 3).data, rmul(Value(2.0), 4).data
         (6.0, 8.0)
     """
-    where = f"{rule.name}: number operand"
-    if rule.code is not None:
-        forward, (local_a, local_b) = rule.code
-        source = BINARY_TEMPLATE.format(method=rule.method, name=rule.name, where=where,
-                                        forward=forward, local_a=local_a, local_b=local_b)
-        made = _generated(source, rule)
-        method, reflected = made[f"__{rule.method}__"], made[f"__r{rule.method}__"]
-    else:
-        method, reflected = _binary_functions(rule, where)
+    forward, (local_a, local_b) = _code_of(rule)
+    both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, p)"
+    source = BINARY_TEMPLATE.format(method=rule.method, name=rule.name, forward=forward,
+                                    where=f"{rule.name}: number operand", local_a=local_a,
+                                    local_b=local_b, both=both)  # fmt: skip
+    made = _generated(source, rule)
+    method, reflected = made[f"__{rule.method}__"], made[f"__r{rule.method}__"]
     method.__doc__ = f"self {rule.symbol} other (the op table's {rule.name!r} rule)."
     reflected.__doc__ = f"other {rule.symbol} self (the op table's {rule.name!r} rule)."
     return method, reflected
 
 
-def _binary_functions(rule: Rule, where: str) -> tuple[Callable[..., Value], Callable[..., Value]]:
-    """The two methods of a rule given as functions: each call calls them."""
-    name, forward, local = rule.name, rule.forward, rule.local
-
-    def method(self: Value, other: Value | float) -> Value:
-        a = self.data
-        if type(other) is Value:
-            b = other.data
-            out = forward(a, b, None)
-            if not GRAD_ENABLED.get():
-                return _leaf(out)
-            da, db = local(a, b, out, None)
-            return _node(out, name, self, da, other, db)
-        c = other if type(other) is float else to_float(other, where)
-        out = forward(a, c, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(a, c, out, None)[0], None, c)
-
-    def reflected(self: Value, other: float) -> Value:  # other, a number, is the left operand
-        c = other if type(other) is float else to_float(other, where)
-        b = self.data
-        out = forward(c, b, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, (c, self))
-
-    method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
-    return method, reflected
-
-
 def unary_method(rule: Rule) -> Callable[..., Value]:
-    """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one).
+    """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one), made
+    from its code (``UNARY_TEMPLATE``).
 
     Example:
         >>> unary_method(RULES["exp"])(Value(0.0)).data
         1.0
     """
     name = rule.method or rule.name
-    if rule.code is not None:
-        forward, (local,) = rule.code
-        has_param = rule.param is not None
-        source = UNARY_TEMPLATE.format(
-            method=name, name=rule.name, forward=forward, local=local,
-            param=f", param={rule.default!r}" if has_param else "",
-            p=f"p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
-            else "p = None")  # fmt: skip
-        method = _generated(source, rule)[name]
-    else:
-        method = _unary_function(rule)
+    forward, (local,) = _code_of(rule)
+    has_param = rule.param is not None
+    source = UNARY_TEMPLATE.format(
+        method=name, name=rule.name, forward=forward, local=local,
+        param=f", param={rule.default!r}" if has_param else "",
+        p=f"p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
+        else "p = None")  # fmt: skip
+    method = _generated(source, rule)[name]
     method.__qualname__ = f"Value.{name}"
     method.__doc__ = f"The op table's {rule.name!r} rule."
     if rule.text:
         derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")
         method.__doc__ = f"The op table's {rule.name!r} rule; ∂/∂self = {derivative}."
     return method
-
-
-def _unary_function(rule: Rule) -> Callable[..., Value]:
-    """The method of a one-operand rule given as functions: each call calls them."""
-    forward, local, name = rule.forward, rule.local, rule.name
-
-    def method(self: Value) -> Value:  # no parameter: no *args to pack (tanh: 15 % faster)
-        a = self.data
-        out = forward(a, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(a, out, None)[0], None, None)
-
-    def method_with_param(self: Value, param: Any = rule.default) -> Value:
-        p = to_float(param, f"{name} {rule.param}")
-        out = forward(self.data, p)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(self.data, out, p)[0], None, p)
-
-    chosen = method_with_param if rule.param is not None else method
-    chosen.__name__ = rule.method or name
-    return chosen
 
 
 # -- the node ------------------------------------------------------------------------------
@@ -481,70 +428,6 @@ def propagate(order: list[Value]) -> None:
         b = node._b
         if b is not None:
             b.grad += node._db * g
-
-
-# -- methods for rules registered at run time ----------------------------------------------
-
-
-def methods_for(rule: Rule) -> dict[str, Callable[..., Value]]:
-    """The Value method(s) a rule declares, by attribute name (``register`` attaches them).
-
-    Unlike the table's own ops, a registered rule's results are checked on every call: a
-    forward or local derivative that is not a real number (a string, a complex number) is
-    refused with the op's name.
-
-    Example:
-        >>> sorted(methods_for(RULES["mul"]))
-        ['__mul__', '__rmul__']
-    """
-    checked = _checked(rule)
-    if rule.arity == 2:
-        return dict(zip((f"__{rule.method}__", f"__r{rule.method}__"), binary_methods(checked)))
-    return {rule.method or rule.name: unary_method(checked)}
-
-
-def apply(rule: Rule, x: Value, *more: Any) -> Value:
-    """``rule`` applied to ``x`` and ``more`` (the other operand, or the parameter): what its
-    Value method does, for a rule that may have none.
-
-    Example:
-        >>> apply(RULES["mul"], Value(2.0), 3).data
-        6.0
-    """
-    if rule.arity == 2:
-        return binary_methods(rule)[0](x, *more)
-    return unary_method(rule)(x, *more)
-
-
-def _checked(rule: Rule) -> Rule:
-    """``rule`` with its forward and local derivatives checked to give real numbers."""
-    forward, local, name = rule.forward, rule.local, rule.name
-
-    def checked_forward(*args: Any) -> float:
-        return real(forward(*args), f"{name}: forward")
-
-    def checked_local(*args: Any) -> tuple[Any, ...]:
-        return tuple(real(d, f"{name}: local derivative") for d in local(*args))
-
-    return dataclasses.replace(rule, forward=checked_forward, local=checked_local, code=None)
-
-
-def real(x: Any, what: str) -> float:
-    """``x`` as a float if it is a real number; a complex number is a :class:`DomainError`,
-    anything else (a string, None, a bool) a TypeError, both naming ``what``.
-
-    Example:
-        >>> real(2, "f: forward"), real(BLOCKED, "f: local derivative")
-        (2.0, 0.0)
-    """
-    if isinstance(x, float):
-        return x if type(x) is float or x is BLOCKED else float(x)
-    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
-        return float(x)
-    if isinstance(x, (complex, np.complexfloating)):
-        raise DomainError(f"{what} gave the complex number {x!r}: not real (outside the "
-                          "op's domain?)")  # fmt: skip
-    raise TypeError(f"{what} must give a real number, got {type(x).__name__} {x!r}")
 
 
 # -- many operands, one node ---------------------------------------------------------------
