@@ -787,7 +787,10 @@ def machine() -> dict[str, Any]:
             versions[mod] = None
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "cores": os.cpu_count(), "versions": versions, "blas": blas_libraries()}  # fmt: skip
+            "cores": os.cpu_count(), "versions": versions, "blas": blas_libraries(),
+            # how busy the machine was when the run began (1, 5, 15 minutes): a shared
+            # machine slows every engine, and ratios interleaved in one run are what count
+            "load_average": list(os.getloadavg())}  # fmt: skip
 
 
 def blas_libraries() -> dict[str, str | None]:
