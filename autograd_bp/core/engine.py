@@ -58,13 +58,12 @@ def _leaf(data: float) -> Value:
     return _node(data, "", None, None, None, None)
 
 
-# A rule written as code (rules.py) becomes methods that run its forward and local derivatives
-# inline, as micrograd's methods do, instead of calling two functions per op (measured: 40 %
-# of an op). The text below is the whole method; {forward} and {local...} are the rule's
-# code, over a and b (the operands' numbers), out and p; beside a number operand only the
-# other operand's derivative is computed (x ** 0.5 takes no logarithm). A number operand is
-# folded in, never wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db
-# keeps it.
+# A rule's code (rules.py) becomes methods that run its forward and local derivatives inline,
+# as micrograd's methods do, instead of calling two functions per op (40 % of an op,
+# measured). The text below is the whole method; {forward} and {local...} are the rule's code
+# over a and b (the operands' numbers), out and p; beside a number operand only the other
+# operand's derivative is computed (x ** 0.5 takes no log). A number operand is folded in,
+# never wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db keeps it.
 BINARY_TEMPLATE = """\
 def __{method}__(self, other):
     a = self.data
@@ -141,6 +140,8 @@ def _generated(source: str, rule: Rule) -> dict[str, Any]:
         names = {**_GENERATED, "forward": rule.forward, "local": rule.local}
     defined: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), names, defined)
+    for name, fn in defined.items():  # Value's own: pickled (and named) as Value.<name>
+        fn.__module__, fn.__qualname__ = __name__, f"Value.{name}"
     return defined
 
 
@@ -193,7 +194,6 @@ def unary_method(rule: Rule) -> Callable[..., Value]:
         p=f"p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
         else "p = None")  # fmt: skip
     method = _generated(source, rule)[name]
-    method.__qualname__ = f"Value.{name}"
     method.__doc__ = f"The op table's {rule.name!r} rule."
     if rule.text:
         derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")

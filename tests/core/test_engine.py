@@ -488,3 +488,13 @@ def test_an_ops_method_runs_its_rules_code_and_shows_it() -> None:
             want = rule.local(*xs, out, None)
             assert node.local_grads == tuple(want[i] for i in local), (name, local)
 
+
+
+def test_op_methods_pickle_by_name_as_values_own() -> None:
+    """A method made from the op table is Value's own: named Value.<op> and pickled by name
+    (a process pool can be handed ``Value.tanh``)."""
+    import pickle
+
+    for method in (Value.__add__, Value.__rtruediv__, Value.tanh, Value.leaky_relu):
+        assert method.__qualname__.startswith("Value.") and method.__module__.endswith("engine")
+        assert pickle.loads(pickle.dumps(method)) is method
