@@ -3,8 +3,10 @@ float64 tensors (and, as a reference row, PyTorch batched)."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,14 +144,13 @@ def mlp_ours(spec: MlpSpec):
     net = MLP(sizes[0], sizes[1:], activation="relu",
               weights=spec.weights, biases=[[0.0] * len(w) for w in spec.weights])  # fmt: skip
 
-    def step() -> None:
-        with gc_paused():  # as train.fit does
-            losses = [(1.0 - net(x) * float(t)).relu() for x, t in zip(spec.X, spec.y)]
-            loss = sum_values(losses) * (1.0 / len(losses))
-            net.zero_grad()
-            loss.backward()
-            for p in params:
-                p.data -= LR * p.grad
+    def step() -> None:  # the collector as the timing sets it, for every engine alike
+        losses = [(1.0 - net(x) * float(t)).relu() for x, t in zip(spec.X, spec.y)]
+        loss = sum_values(losses) * (1.0 / len(losses))
+        net.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
 
     params = net.parameters()
     return net, step, lambda: [p.grad for p in params]
@@ -420,15 +421,35 @@ def micrograd_engine():
     return T.Engine(MValue, sum, lambda w, x: sum(a * b for a, b in zip(w, x)), exp, logsumexp)
 
 
-def transformer_ours(steps: int) -> list[float]:
+def transformer_train(engine: Any, steps: int, after_step: Any = None) -> list[float]:
+    """``examples/transformer.py``'s ``train`` loop, step for step, calling ``after_step()``
+    after each step (the timing's collection, where it asks for one): the losses."""
     T = _transformer_module()
-    with gc_paused():  # as train.fit does
-        return T.train(T.AUTOGRAD_BP, steps)[0]
+    cfg = T.Config()
+    chars = T.vocabulary()
+    P = T.as_values(T.init_weights(len(chars), cfg, 0), engine)
+    params = [p for W in P.values() for row in W for p in row]
+    state = [np.zeros(len(params)), np.zeros(len(params))]
+    losses = []
+    for step, (x, y) in enumerate(T.windows(T.CORPUS, chars, cfg.block, steps, 0), start=1):
+        out = T.loss(x, y, P, cfg, engine)
+        for p in params:
+            p.grad = 0.0
+        out.backward()
+        T.adam(params, state, step)
+        losses.append(out.data)
+        del out
+        if after_step is not None:
+            after_step()
+    return losses
 
 
-def transformer_micrograd(steps: int) -> list[float]:
-    T = _transformer_module()
-    return T.train(micrograd_engine(), steps)[0]
+def transformer_ours(steps: int, after_step: Any = None) -> list[float]:
+    return transformer_train(_transformer_module().AUTOGRAD_BP, steps, after_step)
+
+
+def transformer_micrograd(steps: int, after_step: Any = None) -> list[float]:
+    return transformer_train(micrograd_engine(), steps, after_step)
 
 
 # ---------------------------------------------------- scaling: compiled tape vs batched torch
@@ -595,3 +616,214 @@ def random_graph_runs(spec: RandomGraph, n_examples: int = 20):
         return [p.grad for p in params]
 
     return dynamic, compiled
+
+
+# ------------------------------------------- micrograd's own nn.py, running on our Value
+
+
+def micrograd_nn_on(value_cls: Any) -> Any:
+    """micrograd 0.1.0's ``nn.py``, its source unchanged but for the import line: its
+    ``Value`` is ``value_cls`` (the import swap a micrograd user makes)."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("micrograd.nn")
+    source = Path(spec.origin).read_text()
+    line = "from micrograd.engine import Value"
+    if line not in source:
+        raise RuntimeError(f"micrograd's nn.py has changed: {line!r} not found")
+    module = types.ModuleType("micrograd_nn_on_our_value")
+    module.__dict__["Value"] = value_cls
+    exec(compile(source.replace(line, ""), spec.origin, "exec"), module.__dict__)
+    return module
+
+
+def mlp_micrograd_nn(spec: MlpSpec, value_cls: Any = None):
+    """The MLP step of :func:`mlp_micrograd`, on micrograd's nn.py with its Value swapped for
+    ``value_cls`` (ours unless given)."""
+    nn = micrograd_nn_on(Value if value_cls is None else value_cls)
+    sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
+    net = nn.MLP(sizes[0], sizes[1:])
+    for layer, W in zip(net.layers, spec.weights):
+        for neuron, row in zip(layer.neurons, W):
+            for p, v in zip(neuron.w, row):
+                p.data = v
+            neuron.b.data = 0.0
+    params = net.parameters()
+
+    def step() -> None:
+        losses = [(1 + -net(x) * t).relu() for x, t in zip(spec.X, spec.y)]
+        loss = sum(losses) * (1.0 / len(losses))
+        net.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
+
+    return net, step, lambda: [p.grad for p in params]
+
+
+# ------------------------------------------------------ a microgpt-style Value and model
+
+
+class MicroGPTValue:
+    """A scalar engine in the style of Karpathy's microgpt (2026): each node keeps its
+    children and their local derivatives (no closures, so no reference cycles and nothing
+    for the cyclic collector to free), a number operand is wrapped as a node, and backward
+    sorts the graph by a recursive depth-first search."""
+
+    __slots__ = ("data", "grad", "_children", "_local_grads")
+
+    def __init__(self, data, children=(), local_grads=()):
+        self.data = data
+        self.grad = 0
+        self._children = children
+        self._local_grads = local_grads
+
+    def __add__(self, other):
+        other = other if isinstance(other, MicroGPTValue) else MicroGPTValue(other)
+        return MicroGPTValue(self.data + other.data, (self, other), (1, 1))
+
+    def __mul__(self, other):
+        other = other if isinstance(other, MicroGPTValue) else MicroGPTValue(other)
+        return MicroGPTValue(self.data * other.data, (self, other), (other.data, self.data))
+
+    def __pow__(self, k):
+        return MicroGPTValue(self.data**k, (self,), (k * self.data ** (k - 1),))
+
+    def log(self):
+        return MicroGPTValue(math.log(self.data), (self,), (1 / self.data,))
+
+    def exp(self):
+        e = math.exp(self.data)
+        return MicroGPTValue(e, (self,), (e,))
+
+    def relu(self):
+        return MicroGPTValue(max(0, self.data), (self,), (float(self.data > 0),))
+
+    def __neg__(self):
+        return self * -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        return self * other**-1
+
+    def __rtruediv__(self, other):
+        return other * self**-1
+
+    def backward(self):
+        topo, visited = [], set()
+
+        def build_topo(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._children:
+                    build_topo(child)
+                topo.append(v)
+
+        build_topo(self)
+        self.grad = 1
+        for v in reversed(topo):
+            for child, local_grad in zip(v._children, v._local_grads):
+                child.grad += local_grad * v.grad
+
+
+@dataclass
+class GptSpec:
+    """A one-layer microgpt-style model: token and position embeddings, RMSNorm, causal
+    multi-head attention, a ReLU MLP, softmax cross-entropy; the weights as numbers."""
+
+    weights: dict[str, list[list[float]]]
+    windows: list[tuple[list[int], list[int]]]
+    n_head: int
+
+
+def gpt_spec(steps: int, n_embd: int = 16, n_head: int = 4, block: int = 8,
+             seed: int = 0) -> GptSpec:  # fmt: skip
+    T = _transformer_module()
+    chars = T.vocabulary()
+    rng = random.Random(seed)
+
+    def matrix(rows: int, cols: int) -> list[list[float]]:
+        return [[rng.gauss(0.0, 0.08) for _ in range(cols)] for _ in range(rows)]
+
+    V = len(chars)
+    weights = {"wte": matrix(V, n_embd), "wpe": matrix(block, n_embd),
+               "wq": matrix(n_embd, n_embd), "wk": matrix(n_embd, n_embd),
+               "wv": matrix(n_embd, n_embd), "wo": matrix(n_embd, n_embd),
+               "fc1": matrix(4 * n_embd, n_embd), "fc2": matrix(n_embd, 4 * n_embd),
+               "head": matrix(V, n_embd)}  # fmt: skip
+    return GptSpec(weights, T.windows(T.CORPUS, chars, block, steps, seed), n_head)
+
+
+def _gpt_linear(x, w):
+    return [sum(wi * xi for wi, xi in zip(row, x)) for row in w]
+
+
+def _gpt_softmax(logits):
+    top = max(v.data for v in logits)
+    exps = [(v - top).exp() for v in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _gpt_rmsnorm(x):
+    scale = (sum(xi * xi for xi in x) / len(x) + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+
+
+def _gpt_loss(P, tokens, targets, n_head):
+    """microgpt's forward, written with operators only (no engine-specific op), so the very
+    same code runs on either Value: one position at a time, keys and values cached."""
+    keys, values, losses = [], [], []
+    size = len(P["wq"]) // n_head
+    for pos, (tok, target) in enumerate(zip(tokens, targets)):
+        x = _gpt_rmsnorm([t + p for t, p in zip(P["wte"][tok], P["wpe"][pos])])
+        residual, x = x, _gpt_rmsnorm(x)
+        q, k, v = _gpt_linear(x, P["wq"]), _gpt_linear(x, P["wk"]), _gpt_linear(x, P["wv"])
+        keys.append(k)
+        values.append(v)
+        heads = []
+        for h in range(n_head):
+            lo, hi = h * size, (h + 1) * size
+            scores = [sum(qi * ki for qi, ki in zip(q[lo:hi], kt[lo:hi])) / size**0.5
+                      for kt in keys]  # fmt: skip
+            weights = _gpt_softmax(scores)
+            heads += [sum(w * vt[j] for w, vt in zip(weights, values)) for j in range(lo, hi)]
+        x = [a + b for a, b in zip(_gpt_linear(heads, P["wo"]), residual)]
+        hidden = [u.relu() for u in _gpt_linear(_gpt_rmsnorm(x), P["fc1"])]
+        x = [a + b for a, b in zip(_gpt_linear(hidden, P["fc2"]), x)]
+        probs = _gpt_softmax(_gpt_linear(x, P["head"]))
+        losses.append(-probs[target].log())
+    return (1 / len(losses)) * sum(losses)
+
+
+def gpt_model(spec: GptSpec, value_cls: Any):
+    """(step, losses so far): each step one window, forward, backward and plain SGD, on
+    ``value_cls`` (ours or :class:`MicroGPTValue`)."""
+    P = {name: [[value_cls(v) for v in row] for row in W] for name, W in spec.weights.items()}
+    params = [p for W in P.values() for row in W for p in row]
+    losses: list[float] = []
+    todo = iter(spec.windows * 1000)  # as many steps as the timing asks for
+
+    def step() -> None:
+        tokens, targets = next(todo)
+        loss = _gpt_loss(P, tokens, targets, spec.n_head)
+        for p in params:
+            p.grad = 0
+        loss.backward()
+        for p in params:
+            p.data -= 0.1 * p.grad
+        losses.append(loss.data)
+
+    return step, losses

@@ -14,12 +14,10 @@ Example:
 from .engine import (
     Number,
     Value,
-    apply,
     chain_rule,
     dot,
     grad,
     logsumexp,
-    methods_for,
     propagate,
     sum_values,
 )
@@ -45,7 +43,9 @@ from .ops import (
     RULES,
     DomainError,
     Rule,
+    apply,
     data_of,
+    methods_for,
     probe,
     register,
 )

@@ -17,23 +17,21 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
+import linecache
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 from typing import Any
-
-import numpy as np
 
 from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
 from .graph import infix
-from .numerics import BLOCKED, DomainError
-from .rules import RULES, Rule
+from .rules import CODE_NAMES, RULES, Rule
 from .walk import VARIADIC, ClosureEdges, backward_order, flat_edges, has_closure
 
-__all__ = ["Number", "Value", "apply", "backward_order", "binary_methods", "chain_rule", "dot",
-           "gc_paused", "grad", "is_grad_enabled", "logsumexp", "methods_for", "no_grad",
-           "propagate", "real", "sum_values", "to_float", "unary_method"]  # fmt: skip
+__all__ = ["Number", "Value", "backward_order", "binary_methods", "chain_rule", "dot",
+           "gc_paused", "grad", "is_grad_enabled", "logsumexp", "no_grad", "propagate",
+           "sum_values", "to_float", "unary_method"]  # fmt: skip
 
 Number = int | float
 
@@ -42,105 +40,164 @@ Number = int | float
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any,
-          const: float | None, operands: tuple[Any, ...] | None) -> Value:  # fmt: skip
+def _node(data: float, op: str, a: Any, da: Any, b: Any, db: Any) -> Value:
     """A new node, without __init__'s checks: ``data`` is already a float from a rule."""
     # One store a line: a 4-tuple assignment builds and unpacks a tuple (121 ns vs 163 ns).
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node.label = ""
     node.op = op
     node._a = a
     node._da = da
     node._b = b
     node._db = db
-    node._const = const
-    node._operands = operands
     return node
 
 
 def _leaf(data: float) -> Value:
-    return _node(data, "", None, None, None, None, None, None)
+    return _node(data, "", None, None, None, None)
+
+
+# A rule's code (rules.py) becomes methods that run its forward and local derivatives inline,
+# as micrograd's methods do, instead of calling two functions per op (40 % of an op,
+# measured). The text below is the whole method; {forward} and {local...} are the rule's code
+# over a and b (the operands' numbers), out and p; beside a number operand only the other
+# operand's derivative is computed (x ** 0.5 takes no log). A number operand is folded in,
+# never wrapped as a node (half the nodes of micrograd's ``x * 2 + 1``): _db keeps it.
+BINARY_TEMPLATE = """\
+def __{method}__(self, other):
+    a = self.data
+    p = None
+    if type(other) is Value:
+        b = other.data
+        out = {forward}
+        if not GRAD_ENABLED.get():
+            return _leaf(out)
+        node = _new(Value)
+        node.data = out
+        node.grad = 0.0
+        node.op = {name!r}
+        node._a = self
+        node._b = other
+        node._da, node._db = {both}
+        return node
+    b = other if type(other) is float else to_float(other, {where!r})
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.op = {name!r}
+    node._a = self
+    node._da = {local_a}
+    node._b = None
+    node._db = b  # the number operand
+    return node
+
+
+def __r{method}__(self, other):  # other, a number, is the left operand
+    a = other if type(other) is float else to_float(other, {where!r})
+    b = self.data
+    p = None
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    return _node(out, {name!r}, self, {local_b}, None, (a, self))  # the operands, in order
+"""
+
+UNARY_TEMPLATE = """\
+def {method}(self{param}):
+    a = self.data
+    {p}
+    out = {forward}
+    if not GRAD_ENABLED.get():
+        return _leaf(out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.op = {name!r}
+    node._a = self
+    node._da = {local}
+    node._b = None
+    node._db = p  # the parameter, if any
+    return node
+"""
+
+# The generated methods' globals: the names rule code may use, and the engine's (Value is
+# added once the class exists; a method looks it up when it runs).
+_GENERATED: dict[str, Any] = {**CODE_NAMES, "_new": _new, "_leaf": _leaf, "_node": _node,
+                              "GRAD_ENABLED": GRAD_ENABLED, "to_float": to_float}
+
+
+def _generated(source: str, rule: Rule) -> dict[str, Any]:
+    """The functions ``source`` defines, in the rule code's names; linecache keeps the text,
+    so tracebacks and ``inspect.getsource`` show the method as it runs."""
+    filename = f"<autograd_bp.core.engine: Value methods of rule {rule.name!r}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    names = _GENERATED  # the table's rules: made in Value's class body, shared names
+    if rule.code is None:  # given as functions (registered): code that calls them
+        names = {**_GENERATED, "forward": rule.forward, "local": rule.local}
+    defined: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), names, defined)
+    for name, fn in defined.items():  # Value's own: pickled (and named) as Value.<name>
+        fn.__module__, fn.__qualname__ = __name__, f"Value.{name}"
+    return defined
+
+
+def _code_of(rule: Rule) -> tuple[str, tuple[str, ...]]:
+    """The rule's code; for a rule given as functions, code that calls them (once per op)."""
+    if rule.code is not None:
+        return rule.code
+    if rule.arity == 2:
+        return "forward(a, b, p)", ("local(a, b, out, p)[0]", "local(a, b, out, p)[1]")
+    return "forward(a, p)", ("local(a, out, p)[0]",)
 
 
 def binary_methods(rule: Rule) -> tuple[Callable[[Value, Value | float], Value],
                                         Callable[[Value, float], Value]]:  # fmt: skip
-    """``Value.__<op>__`` and ``Value.__r<op>__`` for a two-operand rule. A number operand is
-    folded in as a constant, never wrapped as a node (half the nodes of micrograd's
-    ``x * 2 + 1``).
-
-    The rule's forward and local are bound here, once, rather than looked up at each call: a
-    method of its own per rule is what keeps an op at ~0.4 µs (a shared ``apply(rule, ...)``
-    costs one more call, 8-10 % of a chain, measured).
+    """``Value.__<op>__`` and ``Value.__r<op>__`` for a two-operand rule, made from its code
+    (``BINARY_TEMPLATE``). A number operand is folded in as a constant, never wrapped as a
+    node.
 
     Example:
         >>> mul, rmul = binary_methods(RULES["mul"])
         >>> mul(Value(2.0), 3).data, rmul(Value(2.0), 4).data
         (6.0, 8.0)
     """
-    name, forward, local = rule.name, rule.forward, rule.local
-    where = f"{name}: number operand"
-
-    def method(self: Value, other: Value | float) -> Value:
-        a = self.data
-        if type(other) is Value:
-            b = other.data
-            out = forward(a, b, None)
-            if not GRAD_ENABLED.get():
-                return _leaf(out)
-            da, db = local(a, b, out, None)
-            return _node(out, name, self, da, other, db, None, None)
-        c = other if type(other) is float else to_float(other, where)
-        out = forward(a, c, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(a, c, out, None)[0], None, None, c, None)
-
-    def reflected(self: Value, other: float) -> Value:  # other, a number, is the left operand
-        c = other if type(other) is float else to_float(other, where)
-        b = self.data
-        out = forward(c, b, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(c, b, out, None)[1], None, None, None, (c, self))
-
-    method.__name__, reflected.__name__ = f"__{rule.method}__", f"__r{rule.method}__"
-    method.__doc__ = f"self {rule.symbol} other (the op table's {name!r} rule)."
-    reflected.__doc__ = f"other {rule.symbol} self (the op table's {name!r} rule)."
+    forward, (local_a, local_b) = _code_of(rule)
+    both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, p)"
+    source = BINARY_TEMPLATE.format(method=rule.method, name=rule.name, forward=forward,
+                                    where=f"{rule.name}: number operand", local_a=local_a,
+                                    local_b=local_b, both=both)  # fmt: skip
+    made = _generated(source, rule)
+    method, reflected = made[f"__{rule.method}__"], made[f"__r{rule.method}__"]
+    method.__doc__ = f"self {rule.symbol} other (the op table's {rule.name!r} rule)."
+    reflected.__doc__ = f"other {rule.symbol} self (the op table's {rule.name!r} rule)."
     return method, reflected
 
 
 def unary_method(rule: Rule) -> Callable[..., Value]:
-    """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one).
+    """``Value.<method>()`` for a one-operand rule (with its parameter, if it has one), made
+    from its code (``UNARY_TEMPLATE``).
 
     Example:
         >>> unary_method(RULES["exp"])(Value(0.0)).data
         1.0
     """
-    forward, local, name = rule.forward, rule.local, rule.name
-
-    def method(self: Value) -> Value:  # no parameter: no *args to pack (tanh: 15 % faster)
-        a = self.data
-        out = forward(a, None)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(a, out, None)[0], None, None, None, None)
-
-    def method_with_param(self: Value, param: Any = rule.default) -> Value:
-        p = to_float(param, f"{name} {rule.param}")
-        out = forward(self.data, p)
-        if not GRAD_ENABLED.get():
-            return _leaf(out)
-        return _node(out, name, self, local(self.data, out, p)[0], None, None, p, None)
-
-    if rule.param is not None:
-        method = method_with_param
-    method.__name__ = method.__qualname__ = rule.method or name
-    method.__doc__ = f"The op table's {name!r} rule."
+    name = rule.method or rule.name
+    forward, (local,) = _code_of(rule)
+    has_param = rule.param is not None
+    source = UNARY_TEMPLATE.format(
+        method=name, name=rule.name, forward=forward, local=local,
+        param=f", param={rule.default!r}" if has_param else "",
+        p=f"p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
+        else "p = None")  # fmt: skip
+    method = _generated(source, rule)[name]
+    method.__doc__ = f"The op table's {rule.name!r} rule."
     if rule.text:
         derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")
-        method.__doc__ = f"The op table's {name!r} rule; ∂/∂self = {derivative}."
+        method.__doc__ = f"The op table's {rule.name!r} rule; ∂/∂self = {derivative}."
     return method
 
 
@@ -165,14 +222,18 @@ class Value:
     # Parents live in the node (_a/_da, _b/_db), not in a tuple of their own: one object per
     # node instead of two halves the cyclic collector's work (40 % of a 10^5-step chain,
     # measured). A variadic node sets _a = VARIADIC and keeps (p0, d0, p1, d1, ...) in _da.
-    # A number is folded in, never wrapped as a node: _const holds it (the 2 of ``x - 2``, or
-    # leaky_relu's slope) — no tuple, so ``x * 2`` costs what ``x * y`` does. _operands holds
-    # the operands in order only where that order is not (parent, _const): a number on the
-    # left (``2 - x``), or the numbers among a variadic op's operands.
-    # No "__dict__" (so no p.m = ... on a Value): on CPython 3.11 it costs 32 bytes a node even
-    # unused (a 16-byte pre-header and an eagerly made values array; 136 -> 168, measured).
+    # A number is folded in, never wrapped as a node: _db, which a node with one parent (or
+    # a variadic one) leaves free, holds it — the 2 of ``x - 2`` or leaky_relu's slope, as a
+    # float; the operands in order, as a tuple, where a number comes first (``2 - x``) or is
+    # among a variadic op's — so ``x * 2`` costs what ``x * y`` does.
+    # Seven slots and a __dict__, which CPython makes only when an attribute is set on the
+    # node: a label (the class attribute below is what a node without one reads), or what a
+    # program attaches (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd keeps
+    # it). 144 bytes a node (tracemalloc, chain held): 8 more than ten fixed slots and no
+    # __dict__; a __dict__ beside those ten would cost 32 (measured).
     # A micrograd-style node keeps its _backward closure in _db, which its layout leaves free.
-    __slots__ = ("data", "grad", "label", "op", "_a", "_da", "_b", "_db", "_const", "_operands")
+    __slots__ = ("data", "grad", "op", "_a", "_da", "_b", "_db", "__dict__")
+    label: str = ""
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
 
@@ -186,7 +247,8 @@ class Value:
             raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
         self.data: float = to_float(data, "Value")
         self.grad: float = 0.0
-        self.label: str = label
+        if label:
+            self.label = label
         self.op: str = ""
         self._a: Any = None
         self._da: Any = None
@@ -196,8 +258,6 @@ class Value:
             kids = _children if children is None else children
             how = _op if local_grads is None else local_grads
             self.op, self._a, self._da, self._b, self._db = edges_from(kids, how, Value)
-        self._const: float | None = None
-        self._operands: tuple[Any, ...] | None = None
 
     # -- the ops: each line gives Value the method(s) of one rule of the table (rules.py) ---
     __add__, __radd__ = binary_methods(RULES["add"])
@@ -296,11 +356,13 @@ class Value:
     @property
     def operands(self) -> tuple[Any, ...]:
         """The rule's operands: the parents with folded number constants put back in place."""
-        if self._operands is not None:
-            return self._operands
-        if self._const is not None and self._b is None and RULES[self.op].arity == 2:
-            return (self._a, self._const)
-        return self.parents
+        a, db = self._a, self._db
+        if a is None or self._b is not None or db is None or has_closure(self):
+            return self.parents
+        if type(db) is tuple:  # 2 - x, or a variadic op with numbers: the operands in order
+            return db
+        rule = RULES.get(self.op)
+        return (a, db) if rule is not None and rule.arity == 2 else self.parents  # x * 2
 
     @property
     def constants(self) -> tuple[float, ...]:
@@ -311,7 +373,7 @@ class Value:
     def param(self) -> Any:
         """The rule's fixed parameter (leaky_relu's slope), or None."""
         rule = self.rule
-        return self._const if rule is not None and rule.param is not None else None
+        return self._db if rule is not None and rule.param is not None else None
 
     def expr(self) -> str:
         """This graph printed back as infix text, e.g. ``sigmoid(w*x + b)``."""
@@ -330,6 +392,8 @@ class Value:
     def __round__(self, ndigits: int | None = None) -> float:
         return round(self.data, ndigits)
 
+
+_GENERATED["Value"] = Value  # the generated methods' type checks and new nodes
 
 # One lock for every backward: the walk writes .grad on nodes that other graphs may share.
 GRAPH_LOCK = threading.RLock()
@@ -364,70 +428,6 @@ def propagate(order: list[Value]) -> None:
         b = node._b
         if b is not None:
             b.grad += node._db * g
-
-
-# -- methods for rules registered at run time ----------------------------------------------
-
-
-def methods_for(rule: Rule) -> dict[str, Callable[..., Value]]:
-    """The Value method(s) a rule declares, by attribute name (``register`` attaches them).
-
-    Unlike the table's own ops, a registered rule's results are checked on every call: a
-    forward or local derivative that is not a real number (a string, a complex number) is
-    refused with the op's name.
-
-    Example:
-        >>> sorted(methods_for(RULES["mul"]))
-        ['__mul__', '__rmul__']
-    """
-    checked = _checked(rule)
-    if rule.arity == 2:
-        return dict(zip((f"__{rule.method}__", f"__r{rule.method}__"), binary_methods(checked)))
-    return {rule.method or rule.name: unary_method(checked)}
-
-
-def apply(rule: Rule, x: Value, *more: Any) -> Value:
-    """``rule`` applied to ``x`` and ``more`` (the other operand, or the parameter): what its
-    Value method does, for a rule that may have none.
-
-    Example:
-        >>> apply(RULES["mul"], Value(2.0), 3).data
-        6.0
-    """
-    if rule.arity == 2:
-        return binary_methods(rule)[0](x, *more)
-    return unary_method(rule)(x, *more)
-
-
-def _checked(rule: Rule) -> Rule:
-    """``rule`` with its forward and local derivatives checked to give real numbers."""
-    forward, local, name = rule.forward, rule.local, rule.name
-
-    def checked_forward(*args: Any) -> float:
-        return real(forward(*args), f"{name}: forward")
-
-    def checked_local(*args: Any) -> tuple[Any, ...]:
-        return tuple(real(d, f"{name}: local derivative") for d in local(*args))
-
-    return dataclasses.replace(rule, forward=checked_forward, local=checked_local)
-
-
-def real(x: Any, what: str) -> float:
-    """``x`` as a float if it is a real number; a complex number is a :class:`DomainError`,
-    anything else (a string, None, a bool) a TypeError, both naming ``what``.
-
-    Example:
-        >>> real(2, "f: forward"), real(BLOCKED, "f: local derivative")
-        (2.0, 0.0)
-    """
-    if isinstance(x, float):
-        return x if type(x) is float or x is BLOCKED else float(x)
-    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
-        return float(x)
-    if isinstance(x, (complex, np.complexfloating)):
-        raise DomainError(f"{what} gave the complex number {x!r}: not real (outside the "
-                          "op's domain?)")  # fmt: skip
-    raise TypeError(f"{what} must give a real number, got {type(x).__name__} {x!r}")
 
 
 # -- many operands, one node ---------------------------------------------------------------
@@ -476,30 +476,32 @@ def logsumexp(logits: Iterable[Value | Number]) -> Value:
 
 
 def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
-    if set(map(type, args)) == _JUST_VALUE:  # a layer's or attention's dot: no number inside
+    kinds = set(map(type, args))
+    if kinds == _JUST_VALUE:  # attention's dot, a hidden layer's without its bias: no number
         datas = tuple([a.data for a in args])
         out = rule.forward(datas, None)
         if not GRAD_ENABLED.get():
             return _leaf(out)
         edges: list[Any] = [None] * (2 * len(args))  # laid out by slicing, not a Python loop:
         edges[0::2], edges[1::2] = args, rule.local(datas, out, None)  # dot(32): 10.7 µs
-        return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, None)
-    args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
-    datas = tuple([a.data if type(a) is Value else a for a in args])
+        return _node(out, rule.name, VARIADIC, tuple(edges), None, None)
+    if not kinds <= _VALUE_OR_FLOAT:  # ints, numpy scalars: checked, made floats
+        args = [a if type(a) is Value else to_float(a, rule.name) for a in args]
+    datas = tuple([a if type(a) is float else a.data for a in args])
     out = rule.forward(datas, None)
     if not GRAD_ENABLED.get():
         return _leaf(out)
-    edges = []
-    for a, d in zip(args, rule.local(datas, out, None)):
-        if type(a) is Value:
-            edges += (a, d)
-    if not edges:
+    is_value = [type(a) is Value for a in args]  # the numbers get no edge
+    parents = list(compress(args, is_value))
+    if not parents:
         return _leaf(out)
-    operands = tuple(args) if len(edges) != 2 * len(args) else None
-    return _node(out, rule.name, VARIADIC, tuple(edges), None, None, None, operands)
+    edges = [None] * (2 * len(parents))
+    edges[0::2], edges[1::2] = parents, list(compress(rule.local(datas, out, None), is_value))
+    return _node(out, rule.name, VARIADIC, tuple(edges), None, tuple(args))  # _db: operands
 
 
 _JUST_VALUE = {Value}
+_VALUE_OR_FLOAT = {Value, float}
 
 
 # -- gradients as values: the walker every reader shares -----------------------------------

@@ -13,11 +13,15 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import math
+from collections.abc import Callable
 from typing import Any
 
-from .engine import Value, apply, backward_order, methods_for, real
+import numpy as np
+
+from .engine import Value, backward_order, binary_methods, unary_method
 from .numerics import (
     BLOCKED,
     DomainError,
@@ -34,7 +38,7 @@ from .numerics import (
 )
 from .rules import RULES, Rule
 
-__all__ = ["BLOCKED", "RESERVED_FUNCTION_NAMES", "DomainError", "RULES", "Rule", "cos",
+__all__ = ["BLOCKED", "RESERVED_FUNCTION_NAMES", "DomainError", "RULES", "Rule", "apply", "cos",
            "data_of", "log", "power", "probe", "recip", "register", "sigmoid", "sign", "sin",
            "step", "where_positive"]  # fmt: skip
 
@@ -47,6 +51,71 @@ RESERVED_FUNCTION_NAMES = frozenset({"pi", "e", "out", "pair"})
 # Where a new rule is tried out: the first of these (for a binary op, consecutive pairs) at
 # which its forward gives a finite number.
 PROBE_POINTS = (0.7, 1.3, 2.1, -0.6, -1.7, 0.35, 3.7, -2.9)
+
+
+# -- methods for rules registered at run time (checked on every call) -------------------
+
+
+def methods_for(rule: Rule) -> dict[str, Callable[..., Value]]:
+    """The Value method(s) a rule declares, by attribute name (``register`` attaches them).
+
+    Unlike the table's own ops, a registered rule's results are checked on every call: a
+    forward or local derivative that is not a real number (a string, a complex number) is
+    refused with the op's name.
+
+    Example:
+        >>> sorted(methods_for(RULES["mul"]))
+        ['__mul__', '__rmul__']
+    """
+    checked = _checked(rule)
+    if rule.arity == 2:
+        return dict(zip((f"__{rule.method}__", f"__r{rule.method}__"), binary_methods(checked)))
+    return {rule.method or rule.name: unary_method(checked)}
+
+
+def apply(rule: Rule, x: Value, *more: Any) -> Value:
+    """``rule`` applied to ``x`` and ``more`` (the other operand, or the parameter): what its
+    Value method does, for a rule that may have none.
+
+    Example:
+        >>> apply(RULES["mul"], Value(2.0), 3).data
+        6.0
+    """
+    if rule.arity == 2:
+        return binary_methods(rule)[0](x, *more)
+    return unary_method(rule)(x, *more)
+
+
+def _checked(rule: Rule) -> Rule:
+    """``rule`` with its forward and local derivatives checked to give real numbers."""
+    forward, local, name = rule.forward, rule.local, rule.name
+
+    def checked_forward(*args: Any) -> float:
+        return real(forward(*args), f"{name}: forward")
+
+    def checked_local(*args: Any) -> tuple[Any, ...]:
+        return tuple(real(d, f"{name}: local derivative") for d in local(*args))
+
+    return dataclasses.replace(rule, forward=checked_forward, local=checked_local, code=None)
+
+
+def real(x: Any, what: str) -> float:
+    """``x`` as a float if it is a real number; a complex number is a :class:`DomainError`,
+    anything else (a string, None, a bool) a TypeError, both naming ``what``.
+
+    Example:
+        >>> real(2, "f: forward"), real(BLOCKED, "f: local derivative")
+        (2.0, 0.0)
+    """
+    if isinstance(x, float):
+        return x if type(x) is float or x is BLOCKED else float(x)
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        return float(x)
+    if isinstance(x, (complex, np.complexfloating)):
+        raise DomainError(f"{what} gave the complex number {x!r}: not real (outside the "
+                          "op's domain?)")  # fmt: skip
+    raise TypeError(f"{what} must give a real number, got {type(x).__name__} {x!r}")
+
 
 
 def register(rule: Rule) -> Rule:

@@ -152,15 +152,13 @@ def test_micrograds_draw_dot_runs_on_our_graph():
     assert "relu" in svg
 
 
-def test_adam_with_its_state_beside_the_parameters_matches_torch():
-    """A micrograd-style Adam. EurekaLabs' keeps ``p.m``/``p.v`` on the Value itself, which
-    ours refuses (no per-node ``__dict__``: see docs/engine.md); kept in dicts it runs."""
+def test_adam_with_its_state_on_the_parameters_matches_torch():
+    """A micrograd-style Adam that keeps ``p.m``/``p.v`` on the Value itself, as EurekaLabs'
+    micrograd does (a lazily made per-node ``__dict__``: see docs/engine.md)."""
     lr, beta1, beta2, eps = 0.05, 0.9, 0.999, 1e-8
     params = [Value(0.5), Value(-1.5), Value(2.0)]
-    with pytest.raises(AttributeError):
-        params[0].m = 0.0
-    m = {p: 0.0 for p in params}
-    v = {p: 0.0 for p in params}
+    for p in params:
+        p.m, p.v = 0.0, 0.0
     ts = [torch.tensor(p.data, dtype=torch.float64, requires_grad=True) for p in params]
     opt = torch.optim.Adam(ts, lr=lr, betas=(beta1, beta2), eps=eps)
     for t in range(1, 6):
@@ -170,15 +168,42 @@ def test_adam_with_its_state_beside_the_parameters_matches_torch():
             p.grad = 0.0
         loss.backward()
         for p in params:
-            m[p] = beta1 * m[p] + (1 - beta1) * p.grad
-            v[p] = beta2 * v[p] + (1 - beta2) * p.grad**2
-            m_hat, v_hat = m[p] / (1 - beta1**t), v[p] / (1 - beta2**t)
+            p.m = beta1 * p.m + (1 - beta1) * p.grad
+            p.v = beta2 * p.v + (1 - beta2) * p.grad**2
+            m_hat, v_hat = p.m / (1 - beta1**t), p.v / (1 - beta2**t)
             p.data -= lr * m_hat / (math.sqrt(v_hat) + eps)
         tx, ty, tz = ts
         opt.zero_grad()
         ((tx * ty - tz) ** 2 + torch.tanh(tx - 1.0) * tz).backward()
         opt.step()
     assert [p.data for p in params] == pytest.approx([t.item() for t in ts], rel=1e-12)
+
+
+def test_attributes_attached_to_a_value_read_back_pickle_and_copy():
+    """Attributes of one's own live in the node's __dict__, made only when one is set; they
+    survive pickling and copying, and a node without them has an empty ``vars``."""
+    import copy
+    import pickle
+
+    x = Value(2.0, label="x")
+    y = x * 3 + 1
+    assert vars(y) == {}  # nothing attached: no dict entries
+    y.note, x.m = "hidden", [1.0, 2.0]
+    assert (y.note, x.m) == ("hidden", [1.0, 2.0])
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        assert clone.note == "hidden" and clone.data == 7.0 and clone.op == "add"
+        (inner,) = [p for p in clone.parents]
+        (leaf,) = inner.parents
+        assert leaf.m == [1.0, 2.0] and leaf.label == "x" and leaf is not x
+        clone.backward()
+        assert leaf.grad == 3.0
+    shallow = copy.copy(x)
+    assert shallow.m is x.m and shallow.label == "x" and shallow.data == 2.0
+    del x.m
+    with pytest.raises(AttributeError):
+        x.m  # noqa: B018 - reading a removed attribute raises, as on any object
+    with pytest.raises(AttributeError):
+        x._prev = set()  # micrograd's names stay read-only views of the graph
 
 
 def micrograd_demo_losses(value_cls, model, steps):
@@ -372,14 +397,15 @@ def test_value_keeps_label_positionally_and_by_keyword():
     assert Value(1.0, (), "leaf").is_leaf
 
 
-def test_a_node_of_the_benchmarks_chain_stays_within_145_bytes():
+def test_a_node_of_the_benchmarks_chain_stays_within_144_bytes():
+    """136 bytes before a Value took attributes of its own; its __dict__ may cost 8 more."""
     code = ("import json, tracemalloc, sys; sys.setrecursionlimit(10**6)\n"
             "from benchmarks import engines as E\n"
             "tracemalloc.start(); x, y = E.chain_ours(20000)\n"
             "print(json.dumps(tracemalloc.get_traced_memory()[0] / 40000))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)  # fmt: skip
-    assert json.loads(out.stdout) <= 145
+    assert json.loads(out.stdout) < 144.5  # 144 and the chain's few fixed allocations
 
 
 def _by_hand(kind, a, b):

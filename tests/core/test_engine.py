@@ -457,3 +457,44 @@ def test_value_spells_out_one_method_per_rule_of_the_table() -> None:
         assert getattr(Value, attr).__doc__.count(repr(name)) == 1, attr
     slope = inspect.signature(Value.leaky_relu).parameters["param"].default
     assert slope == RULES["leaky_relu"].default
+
+
+def test_an_ops_method_runs_its_rules_code_and_shows_it() -> None:
+    """Value's methods are made from the op table's code (rules.py): their source is that
+    code, inspect and tracebacks show it, and they agree with the rule's functions."""
+    import inspect
+    import traceback
+
+    from autograd_bp.core.rules import RULES
+
+    source = inspect.getsource(Value.__truediv__)
+    forward, (d_a, d_b) = RULES["div"].code
+    assert forward in source and d_a in source and d_b in source
+    assert "1.0 - out * out" in inspect.getsource(Value.tanh)
+    try:
+        Value(1.0) / 0.0
+    except ZeroDivisionError as error:
+        frames = "".join(traceback.format_exception(error))
+    assert "out = div_forward(a, b, p)" in frames  # the generated line, shown in the trace
+    for name, xs in (("mul", (1.5, -2.0)), ("sub", (0.5, 3.0)), ("pow", (1.7, 2.5)),
+                     ("div", (3.0, -0.25))):  # fmt: skip
+        rule = RULES[name]
+        a, b = Value(xs[0]), Value(xs[1])
+        for node, local in (((a.__getattribute__(f"__{rule.method}__"))(b), (0, 1)),
+                            (a.__getattribute__(f"__{rule.method}__")(xs[1]), (0,)),
+                            (b.__getattribute__(f"__r{rule.method}__")(xs[0]), (1,))):
+            out = rule.forward(*xs, None)
+            assert node.data == out and node.operands[0] in (a, xs[0])
+            want = rule.local(*xs, out, None)
+            assert node.local_grads == tuple(want[i] for i in local), (name, local)
+
+
+
+def test_op_methods_pickle_by_name_as_values_own() -> None:
+    """A method made from the op table is Value's own: named Value.<op> and pickled by name
+    (a process pool can be handed ``Value.tanh``)."""
+    import pickle
+
+    for method in (Value.__add__, Value.__rtruediv__, Value.tanh, Value.leaky_relu):
+        assert method.__qualname__.startswith("Value.") and method.__module__.endswith("engine")
+        assert pickle.loads(pickle.dumps(method)) is method

@@ -516,3 +516,21 @@ def test_every_rule_of_the_table_passes_the_probe() -> None:
     for rule in list(RULES.values()):
         if not rule.variadic:
             probe(rule)
+
+
+def test_rule_code_needs_one_derivative_per_operand_and_registered_code_is_checked(
+        scratch_table) -> None:  # fmt: skip
+    """A rule written as code (as the table's own ops are) is refused with a wrong number of
+    derivatives; registered, it runs through the checked path, not the inlined one: a forward
+    that turns complex past the probe points is refused with the op's name."""
+    from autograd_bp.core.ops import DomainError, Rule, register
+
+    with pytest.raises(ValueError, match="code needs 2 local derivative"):
+        Rule.from_code("bad_arity_demo", "a * b", "b", 2)
+    rule = Rule.from_code("complexify_demo", "a if a < 5 else a * 1j", "1.0",
+                          method="complexify_demo", function="complexify_demo",
+                          formula=("1",), text=("1",), latex=("1",))  # fmt: skip
+    register(rule)
+    assert Value(2.0).complexify_demo().data == 2.0
+    with pytest.raises(DomainError, match="complexify_demo: forward gave the complex"):
+        Value(9.0).complexify_demo()
