@@ -331,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     """The language first (``--lang`` anywhere, else $AUTOGRAD_BP_LANG), then the command in it."""
-    parser = build_parser()
+    with use_language("en"):  # --help stays English (docs/cli.md); the language comes next
+        parser = build_parser()
     line = arrange(parser, sys.argv[1:] if argv is None else argv)
     try:
         lang = chosen_language(line)
