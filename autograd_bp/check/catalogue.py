@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..locale import N_
 from .battery import Check, is_close
 
 __all__ = ["CATALOGUE", "Finding", "Misconception", "Outcome", "match"]
@@ -264,60 +265,60 @@ def _stopped(status: str, what: str) -> Matcher:
 def _entries() -> list[Misconception]:
     m = Misconception
     return [
-        m("assign-instead-of-accumulate", "`=` where backward must `+=`",
-          "your backward assigns a gradient where it must add to it (`=` for `+=`)",
+        m("assign-instead-of-accumulate", N_("`=` where backward must `+=`"),
+          N_("your backward assigns a gradient where it must add to it (`=` for `+=`)"),
           "`a + a` gives ∂/∂a = 1 (not 2) and `a * a` gives a (not 2a), while a + b and a * b "
           "pass", _assign),
-        m("no-topological-order", "backward out of topological order",
-          "your backward visits nodes out of topological order (recursively or in the wrong "
-          "order), so a node used twice passes its gradient on before it is complete",
+        m("no-topological-order", N_("backward out of topological order"),
+          N_("your backward visits nodes out of topological order (recursively or in the wrong "
+             "order), so a node used twice passes its gradient on before it is complete"),
           "the diamond d = a·b, e = d + c, out = d·e fails on a, b while every single op and "
           "`a + a`, `a * a` pass", _topological),
-        m("tanh-derivative-from-input", "tanh' as 1 − x² instead of 1 − tanh(x)²",
-          "your tanh derivative is 1 − x² of the input x; it is 1 − t² of the output t",
+        m("tanh-derivative-from-input", N_("tanh' as 1 − x² instead of 1 − tanh(x)²"),
+          N_("your tanh derivative is 1 − x² of the input x; it is 1 − t² of the output t"),
           "`a.tanh()` gives ∂/∂a = 1 − a²", _unary("tanh", "tanh", lambda x: 1 - x * x,
                                                   "1 − a²", "uses the input where it needs "
                                                   "the output t = tanh(a): 1 − t²")),
-        m("exp-derivative-from-input", "exp' as x instead of exp(x)",
-          "your exp derivative is the input x; the derivative of exp is exp itself",
+        m("exp-derivative-from-input", N_("exp' as x instead of exp(x)"),
+          N_("your exp derivative is the input x; the derivative of exp is exp itself"),
           "`a.exp()` gives ∂/∂a = a", _unary("exp", "exp", lambda x: x, "a",
                                             "uses the input where it needs the output exp(a)")),
-        m("pow-missing-exponent", "xⁿ' as xⁿ⁻¹ without the n",
-          "your power rule drops the exponent: d(xⁿ)/dx is n·xⁿ⁻¹",
+        m("pow-missing-exponent", N_("xⁿ' as xⁿ⁻¹ without the n"),
+          N_("your power rule drops the exponent: d(xⁿ)/dx is n·xⁿ⁻¹"),
           "`a ** 3` gives ∂/∂a = a² (not 3a²)", _unary("pow", "**", lambda x: x * x, "a²",
                                                       "drops the factor n of n·aⁿ⁻¹")),
-        m("sub-sign", "a − b passes +1 back to b",
-          "your subtraction has the wrong sign in its derivative: ∂(a − b)/∂b is −1",
+        m("sub-sign", N_("a − b passes +1 back to b"),
+          N_("your subtraction has the wrong sign in its derivative: ∂(a − b)/∂b is −1"),
           "`a - b` gives ∂/∂b = +1 (or ∂/∂a = −1)", _sub_sign),
-        m("div-derivative", "a / b differentiated wrongly",
-          "your division's derivative is wrong: ∂(a/b)/∂a = 1/b and ∂(a/b)/∂b = −a/b²",
+        m("div-derivative", N_("a / b differentiated wrongly"),
+          N_("your division's derivative is wrong: ∂(a/b)/∂a = 1/b and ∂(a/b)/∂b = −a/b²"),
           "`a / b` fails on a gradient while `a ** 3` and `a * b` pass", _div),
-        m("relu-gate", "relu's gate wrong",
-          "your relu lets the gradient through where it must block it (or the reverse)",
+        m("relu-gate", N_("relu's gate wrong"),
+          N_("your relu lets the gradient through where it must block it (or the reverse)"),
           "`n.relu()` with n < 0 gives a non-zero gradient, or a > 0 gives one other than 1",
           _relu),
-        m("missing-reflected-op", "`2 - v` and friends missing or swapped",
-          "a number on the left of your Value fails: the reflected operator (__radd__, __rmul__, "
-          "__rsub__, __rtruediv__) is missing or computes the operands swapped",
+        m("missing-reflected-op", N_("`2 - v` and friends missing or swapped"),
+          N_("a number on the left of your Value fails: the reflected operator (__radd__, "
+             "__rmul__, __rsub__, __rtruediv__) is missing or computes the operands swapped"),
           "`2 + a`, `2 * a`, `2 - a` or `2 / a` raises TypeError or gives a + 2, a − 2, a / 2",
           _reflected),
-        m("topo-by-value-equality", "nodes merged by value in the topological sort",
-          "your topological sort keys its visited set on `__eq__`/`__hash__` by value, so two "
-          "distinct nodes that happen to hold the same number are merged",
+        m("topo-by-value-equality", N_("nodes merged by value in the topological sort"),
+          N_("your topological sort keys its visited set on `__eq__`/`__hash__` by value, so two "
+             "distinct nodes that happen to hold the same number are merged"),
           "x = a·b and y = b·a (equal values) in out = x·c + y: ∂/∂a is b·c or b, the share of "
           "y or of x lost",
           _value_equality),
-        m("timeout", "a check did not finish",
-          "a check was still running at the time limit (an endless loop, or exponential work "
-          "such as a topological sort without a visited set)",
+        m("timeout", N_("a check did not finish"),
+          N_("a check was still running at the time limit (an endless loop, or exponential work "
+             "such as a topological sort without a visited set)"),
           "a check is stopped by the per-check alarm or the overall limit",
           _stopped("timeout", "did not finish")),
-        m("memory-limit", "a check ran out of memory",
-          "a check ran out of the sandbox's memory (something grows without bound)",
+        m("memory-limit", N_("a check ran out of memory"),
+          N_("a check ran out of the sandbox's memory (something grows without bound)"),
           "MemoryError under the address-space limit, or the process killed for it",
           _stopped("memory", "ran out of memory")),
-        m("crash", "a check raised an exception",
-          "your code raised an exception; the op and your last line are in the evidence",
+        m("crash", N_("a check raised an exception"),
+          N_("your code raised an exception; the op and your last line are in the evidence"),
           "any exception other than a missing reflected operator", _stopped("error", "raised")),
     ]
 

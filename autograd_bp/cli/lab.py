@@ -40,23 +40,24 @@ __all__ = ["cmd_lab", "lab_arguments"]
 
 
 def lab_arguments(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    """The parser of ``lab``."""
-    lab = command("lab", _("run a graph under a classic engine bug beside the correct engine"))
-    lab.add_argument("expression", nargs="?", help=_('e.g. "tanh(a*b) + a" (or --worked, --sizes)'))
+    """The parser of ``lab``. Its help is English, as every command's ``--help`` is for
+    now (docs/cli.md): built before the language is read, it must not ask for one."""
+    lab = command("lab", "run a graph under a classic engine bug beside the correct engine")
+    lab.add_argument("expression", nargs="?", help='e.g. "tanh(a*b) + a" (or --worked, --sizes)')
     lab.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-    lab.add_argument("--bug", metavar="ID", help=_("the catalogue bug to run (--list lists them)"))
-    lab.add_argument("--list", action="store_true", help=_("list the bugs and exit"))
-    lab.add_argument("--worked", action="store_true", help=_("Mazur's 2-2-2 worked example"))
+    lab.add_argument("--bug", metavar="ID", help="the catalogue bug to run (--list lists them)")
+    lab.add_argument("--list", action="store_true", help="list the bugs and exit")
+    lab.add_argument("--worked", action="store_true", help="Mazur's 2-2-2 worked example")
     lab.add_argument("--sizes", type=parse_sizes("--sizes"),
-                     help=_("a Nielsen-notation MLP, e.g. 2,3,1"))  # fmt: skip
+                     help="a Nielsen-notation MLP, e.g. 2,3,1")  # fmt: skip
     lab.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
-    lab.add_argument("--seed", type=seed_number, default=0, help=_("--sizes weights"))
+    lab.add_argument("--seed", type=seed_number, default=0, help="--sizes weights")
     lab.add_argument("--wrt", metavar="NAME",
-                     help=_("the gradient to predict (default: the first input)"))  # fmt: skip
+                     help="the gradient to predict (default: the first input)")  # fmt: skip
     lab.add_argument("--predict", action="store_true",
-                     help=_("ask for your prediction on stdin first, then run"))  # fmt: skip
-    lab.add_argument("--prediction", metavar="NUMBER", help=_("your prediction, given here"))
-    lab.add_argument("--json", action="store_true", help=_("machine-readable output"))
+                     help="ask for your prediction on stdin first, then run")  # fmt: skip
+    lab.add_argument("--prediction", metavar="NUMBER", help="your prediction, given here")
+    lab.add_argument("--json", action="store_true", help="machine-readable output")
     lab.set_defaults(run=cmd_lab)
 
 

@@ -37,7 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._io import dumps_strict
-from ..locale import LANGUAGES, LanguageError, catalog, language, normalize
+from ..locale import LANGUAGES, LanguageError, catalog, language, normalize, use_language
 from . import STATIC, worker
 from .data import PRESETS, RequestError, bugs_payload
 
@@ -245,8 +245,19 @@ def _messages(default: str) -> Callable[..., Any]:
     return messages
 
 
-async def _bugs(request: Request) -> Response:
-    return _json(bugs_payload())
+def _bugs(default: str) -> Callable[..., Any]:
+    """``GET /api/bugs[?lang=zh]``: the lab's bugs, their titles and changes in that
+    language."""
+
+    async def bugs(request: Request) -> Response:
+        try:
+            lang = _language(request, default)
+        except LanguageError as e:
+            return _error(400, str(e))
+        with use_language(lang):
+            return _json(bugs_payload())
+
+    return bugs
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -273,7 +284,7 @@ def create_app(host: str = "127.0.0.1", port: int | None = None, *,
         Route("/api/check", _endpoint("check", timeout, turns, lang), methods=["POST"]),
         Route("/api/variables", _endpoint("variables", timeout, turns, lang), methods=["POST"]),
         # the misconception lab: faulty variants of this package's engine, no request code
-        Route("/api/bugs", _bugs, methods=["GET"]),
+        Route("/api/bugs", _bugs(lang), methods=["GET"]),
         Route("/api/lab", _endpoint("lab", timeout, turns, lang), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

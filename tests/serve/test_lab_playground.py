@@ -127,3 +127,101 @@ def test_the_playground_runs_a_bug_and_shows_the_differing_nodes(url):
         assert "this graph has no subtraction" in text and "matches both" in text
         severe = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
+
+
+def chinese(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def test_the_lab_api_answers_in_the_language_the_request_asks_for(url):
+    """?lang=zh: the bugs' titles and the lab's sentences in Chinese, what `--lang zh lab
+    --json` prints; ids, names and numbers as in English; a bad language is a 400."""
+    with urllib.request.urlopen(url + "api/bugs?lang=zh", timeout=60) as reply:
+        zh_bugs = json.loads(reply.read())["bugs"]
+    with urllib.request.urlopen(url + "api/bugs", timeout=60) as reply:
+        en_bugs = json.loads(reply.read())["bugs"]
+    assert [b["id"] for b in zh_bugs] == [b["id"] for b in en_bugs] == list(BUGS)
+    assert all(chinese(b["title"] + b["change"]) for b in zh_bugs)
+    assert not any(chinese(b["title"] + b["change"]) for b in en_bugs)
+    body = {"expression": "tanh(a*b) + a", "values": {"a": 0.5, "b": -1},
+            "bug": "tanh-derivative-from-input", "wrt": "a", "prediction": 0.25}  # fmt: skip
+    status, doc = post(url, "/api/lab?lang=zh", body)
+    assert status == 200, doc
+    cli = subprocess.run([sys.executable, "-m", "autograd_bp", "--lang", "zh", "lab",
+                          "tanh(a*b) + a", "a=0.5", "b=-1", "--bug", "tanh-derivative-from-input",
+                          "--wrt", "a", "--prediction", "0.25", "--json"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    expected = json.loads(cli.stdout)
+    assert {k: v for k, v in doc.items() if k not in ("expression", "values", "graph")} == \
+        {k: v for k, v in expected.items() if k != "graph"}  # fmt: skip
+    assert doc["bug"]["title"] == "tanh 的导数算成 1 − x² 而不是 1 − tanh(x)²"
+    assert all(chinese(d["why"]) for d in doc["differing"])
+    status, doc = post(url, "/api/lab?lang=zh", {**body, "bug": "nope"})
+    assert status == 400 and "未知的缺陷 'nope'" in doc["error"], doc
+    assert post(url, "/api/lab?lang=fr", body)[0] == 400
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "api/bugs?lang=fr", timeout=60)
+    assert refused.value.code == 400 and "'fr'" in json.loads(refused.value.read())["error"]
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                    reason="chromium and chromedriver are not installed (CI installs them)")
+def test_the_lab_fieldset_in_chinese_runs_a_bug_and_says_it_in_chinese(url):
+    """?lang=zh on an English server: the lab's legend, labels, placeholder, button, bug
+    titles, the result's sentences and table in Chinese, its names and numbers the API's."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    with shots.chromium() as page:
+        page.get(url + "?lang=zh")
+        shots.wait_for(page, lambda d: shots.ready(d) and d.execute_script(
+            "return document.body.dataset.bugs === '1'"))  # fmt: skip
+        text = lambda css: page.find_element(By.CSS_SELECTOR, css).text  # noqa: E731
+        legend = text("#lab-form legend")
+        labels = [e.text for e in page.find_elements(By.CSS_SELECTOR, "#lab-form label")]
+        placeholder = page.find_element(By.ID, "lab-prediction").get_attribute("placeholder")
+        button = text("#lab-run")
+        bug = Select(page.find_element(By.ID, "bug"))
+        bug.select_by_value("assign-instead-of-accumulate")
+        option, change = bug.first_selected_option.text, text("#bug-change")
+        box = page.find_element(By.ID, "expression")
+        box.clear()
+        box.send_keys("a*a + b", Keys.ENTER)
+        shots.wait_for(page, lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#values input[type=number]")) == 2 and shots.ready(d))  # fmt: skip
+        for name, value in (("a", "3"), ("b", "1")):
+            field = page.find_element(By.ID, f"value-{name}")
+            field.clear()
+            field.send_keys(value)
+        Select(page.find_element(By.ID, "wrt")).select_by_value("a")
+        page.find_element(By.ID, "lab-prediction").send_keys("3")  # the last share of a*a: a
+        page.find_element(By.ID, "lab-run").click()
+        shots.wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, ".lab-table tr td"))
+        heads = [th.text for th in page.find_elements(By.CSS_SELECTOR, ".lab-table th")]
+        rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in page.find_elements(By.CSS_SELECTOR, ".lab-table tr")[1:]]
+        said = [text(".lab-prediction"), text(".lab-verdict"), text(".lab-gradcheck")]
+        missing = page.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "import('/static/stepper.js').then((m) => done([...m.untranslated]));")
+        severe = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+    status, doc = post(url, "/api/lab?lang=zh", {
+        "expression": "a*a + b", "values": {"a": 3, "b": 1}, "wrt": "a", "prediction": 3,
+        "bug": "assign-instead-of-accumulate"})  # fmt: skip
+    assert status == 200, doc
+    assert legend == "误区实验室"
+    assert labels == ["在一个经典的引擎缺陷下运行这个表达式",
+                      "先预测（可选）：有缺陷的引擎对上面所选的 ∂f / ∂ 给出的值"]  # fmt: skip
+    assert placeholder == "你的预测" and button == "在这个缺陷下运行"
+    assert option == "assign-instead-of-accumulate — 反向传播该用 `+=` 却用了 `=`"
+    assert change.startswith("反向传播把梯度的每一份赋值（`=`）给节点")
+    assert heads == ["节点", "有缺陷的引擎", "本引擎", "原因"]
+    assert rows == [[d["name"], f"{d['buggy']:g}", f"{d['correct']:g}", d["why"]]
+                    for d in doc["differing"]] == [["a", "3", "6", rows[0][3]]]  # fmt: skip
+    assert rows[0][3] == ("被使用了 2 次：每次使用都用 `=` 写入自己的那一份，"
+                          "所以最后写入的那一份 3 取代了总和 6")
+    assert said == ["你对 ∂f/∂a 的预测：3 — 与有缺陷的引擎一致（有缺陷的引擎 3，正确的引擎 6）",
+                    "∂f/∂node 不同的节点有 1 个：",
+                    "梯度检验（中心差分）：有缺陷的引擎 ✗ 未通过，本引擎 ✓ 通过"]  # fmt: skip
+    assert missing == [] and severe == []

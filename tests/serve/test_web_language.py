@@ -294,7 +294,7 @@ def test_the_playground_in_chinese_with_its_keys_and_the_switch_back(zh_server):
         assert text("h1") == "autograd_bp 练习场：一步一步的反向传播"
         assert text("#draw") == "绘制并求导" and text("#gradcheck") == "梯度检验"
         assert [e.text for e in driver.find_elements(By.TAG_NAME, "legend")] == [
-            "表达式", "检查我的推导"]  # fmt: skip
+            "表达式", "检查我的推导", "误区实验室"]  # fmt: skip
         assert driver.find_element(By.ID, "claim").get_attribute("placeholder") == "例如 2*x*y"
         assert Select(driver.find_element(By.ID, "preset")).first_selected_option.text == \
             "sigmoid 神经元"

@@ -176,33 +176,43 @@ words.then(() => fetch("/api/presets")).then((r) => r.json()).then((doc) => {
 function labTable(rows, what) {
   const body = rows.map((d) => `<tr><td>${esc(d.name)}</td><td>${d.buggy}</td>` +
     `<td>${d.correct}</td><td>${esc(d.why)}</td></tr>`).join("");
-  return `<table class="lab-table" data-what="${what}"><tr><th>node</th>` +
-    `<th>faulty engine</th><th>this engine</th><th>why</th></tr>${body}</table>`;
+  const head = [t("node"), t("faulty engine"), t("this engine"), t("why")];
+  return `<table class="lab-table" data-what="${what}"><tr>` +
+    head.map((h) => `<th>${esc(h)}</th>`).join("") + `</tr>${body}</table>`;
+}
+
+function predictionLine(p, output) {
+  const both = p.buggy === p.correct ? t("matches both: the bug does not change it")
+    : t("matches both to the digits you wrote: write more digits to tell them apart");
+  const said = {buggy: t("matches the faulty engine"),
+    correct: t("matches the correct engine, not the faulty one"), both,
+    neither: t("matches neither engine")}[p.matched];
+  return t("Your prediction for ∂{out}/∂{wrt}: {predicted} — {said} " +
+    "(faulty {buggy}, correct {correct})", {out: output, wrt: p.wrt, predicted: p.predicted,
+    said, buggy: p.buggy, correct: p.correct});
 }
 
 function showLab(doc) {
   const parts = [];
-  const p = doc.prediction;
-  if (p) {
-    const both = p.buggy === p.correct ? "matches both: the bug does not change it"
-      : "matches both to the digits you wrote: write more digits to tell them apart";
-    const said = {buggy: "matches the faulty engine", correct: "matches the correct engine, " +
-      "not the faulty one", both, neither: "matches neither engine"}[p.matched];
-    parts.push(`<p class="lab-prediction">Your prediction for ∂${esc(doc.output)}/∂` +
-      `${esc(p.wrt)}: ${p.predicted} — ${said} (faulty ${p.buggy}, correct ${p.correct})</p>`);
+  if (doc.prediction) {
+    parts.push(`<p class="lab-prediction">${esc(predictionLine(doc.prediction, doc.output))}</p>`);
   }
   if (!doc.exposed) {
-    parts.push(`<p class="lab-verdict">No node differs: ${esc(doc.reason)}</p>`);
+    const none = t("No node differs: {reason}", {reason: doc.reason});
+    parts.push(`<p class="lab-verdict">${esc(none)}</p>`);
   } else {
     if (doc.values_differ.length) {
-      parts.push("<p>Values that differ:</p>" + labTable(doc.values_differ, "values"));
+      parts.push(`<p>${esc(t("Values that differ:"))}</p>` +
+        labTable(doc.values_differ, "values"));
     }
-    parts.push(`<p class="lab-verdict">${doc.differing.length} node(s) whose ∂` +
-      `${esc(doc.output)}/∂node differs:</p>` + labTable(doc.differing, "grads"));
+    const count = t("{n} node(s) whose ∂{out}/∂node differs:",
+      {n: doc.differing.length, out: doc.output});
+    parts.push(`<p class="lab-verdict">${esc(count)}</p>` + labTable(doc.differing, "grads"));
   }
-  const g = doc.gradcheck, word = (r) => (r.passed ? "✓ passes" : "✗ fails");
-  parts.push(`<p class="lab-gradcheck">Gradient check (central differences): faulty engine ` +
-    `${word(g.buggy)}, this engine ${word(g.correct)}</p>`);
+  const g = doc.gradcheck, word = (r) => (r.passed ? t("✓ passes") : t("✗ fails"));
+  const checked = t("Gradient check (central differences): faulty engine {buggy}, " +
+    "this engine {correct}", {buggy: word(g.buggy), correct: word(g.correct)});
+  parts.push(`<p class="lab-gradcheck">${esc(checked)}</p>`);
   $("lab-result").innerHTML = parts.join("");
 }
 
@@ -223,7 +233,8 @@ function showBugChange() {
   $("bug-change").textContent = chosen ? chosen.dataset.change : "";
 }
 
-fetch("/api/bugs").then((r) => r.json()).then((doc) => {
+// the bugs' titles and changes in the page's language, once it is known
+words.then(() => fetch("/api/bugs?lang=" + language)).then((r) => r.json()).then((doc) => {
   $("bug").replaceChildren(...doc.bugs.map((b) => {
     const option = new Option(`${b.id} — ${b.title}`, b.id);
     option.dataset.change = b.change;
