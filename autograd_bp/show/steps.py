@@ -24,7 +24,7 @@ from typing import Any
 from .._io import atomic_write_text, strict_json
 from ..core.engine import Value, backward_order, chain_rule
 from ..core.graph import Naming, names, uses
-from ..locale import catalog, language, normalize, use_language
+from ..locale import _, catalog, language, normalize, use_language
 from .diagrams import COLORS, FINAL, HIGHLIGHT, StepStyle, draw_dot, pipe, significant
 from .explain import explain_nodes, wrap
 from .graphviz_bounds import DOT_TIMEOUT, check_drawable
@@ -69,7 +69,8 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, StepS
     final: set[Value] = {root}
     f = lambda x: significant(x, precision)
     out = label[root]
-    first = Step(0, out, out, 1.0, 1.0, 1.0, 1.0, f"start: ∂{out}/∂{out} = 1", True)
+    first = Step(0, out, out, 1.0, 1.0, 1.0, 1.0,
+                 _("start: {derivative} = 1").format(derivative=f"∂{out}/∂{out}"), True)
     steps = [(first, StepStyle(dict(grads), set(final), None))]
 
     def step(node: Value, k: int, parent: Value, local: Any, g: Any, earlier: Any) -> None:
@@ -85,8 +86,9 @@ def backward_steps(root: Value, *, precision: int = 4) -> list[tuple[Step, StepS
         sign = "−" if contribution < 0 else "+"
         total = f"∂{out}/∂{p} = {f(before)} {sign} {f(abs(contribution))} = {f(grads[parent])}"
         text = (f"∂{c}/∂{p} × ∂{out}/∂{c} = {f(local)} × {f(g)} = {f(contribution)}; "
-                + (total if accumulating else f"∂{out}/∂{p} is now {f(grads[parent])}")
-                + (" (final)" if done else ""))  # fmt: skip
+                + (total if accumulating else _("{derivative} is now {value}").format(
+                    derivative=f"∂{out}/∂{p}", value=f(grads[parent])))
+                + (" " + _("(final)") if done else ""))  # fmt: skip
         shown = Step(len(steps), c, p, local, g, contribution, grads[parent], text, done)
         steps.append((shown, StepStyle(dict(grads), set(final), (node, parent, k))))
 
@@ -111,7 +113,7 @@ def expression_lines(root: Value, limit: int = 24) -> list[str]:
     lines = [text if name == text else f"{name} = {text}"]
     lines += [f"{namer.name[n]} = {namer.text[n][0]}" for n in reversed(namer.bound)]
     if len(lines) > limit:
-        lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
+        lines = [*lines[:limit], _("… and {count} more").format(count=len(lines) - limit)]
     return lines
 
 
@@ -119,7 +121,7 @@ def _sum_text(output: str, step: Any, f: Any) -> str:
     """``∂f/∂a = ∂f/∂b·∂b/∂a + … = 1 × 3 + … = 6``: one node's full chain-rule sum."""
     head = f"∂{wrap(output)}/∂{wrap(step.node)}"
     if not step.terms:
-        return f"{head} = 1 (the output)" if step.node == output else f"{head} = 0"
+        return f"{head} = 1 " + _("(the output)") if step.node == output else f"{head} = 0"
     symbols = " + ".join(f"∂{wrap(output)}/∂{wrap(c)}·∂{wrap(c)}/∂{wrap(step.node)}"
                          for c, _, _ in step.terms)  # fmt: skip
     numbers = " + ".join(f"{f(g)} × {f(d)}" for _, g, d in step.terms)
