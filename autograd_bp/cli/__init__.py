@@ -25,7 +25,7 @@ from .._io import require
 from ..check.grade import Limits, grade_engine
 from ..core.ops import DomainError
 from ..lang.expr import ExpressionError
-from ..locale import LANGUAGES, _, use_language
+from ..locale import LANGUAGES, _, say, use_language
 from ..nn.losses import LOSSES
 from ..nn.modules import ACTIVATIONS, INITS, ModelFileError
 from ..show.viz import DOT_TIMEOUT, GraphvizNotFound
@@ -344,7 +344,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _error(e: BaseException) -> None:
-    print(_("{prog}: error: {message}").format(prog=PROG, message=e), file=sys.stderr)
+    print(_("{prog}: error: {message}").format(prog=PROG, message=say(e)), file=sys.stderr)
 
 
 def _run_in(parser: argparse.ArgumentParser, line: list[str]) -> int:

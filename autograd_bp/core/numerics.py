@@ -44,6 +44,32 @@ class DomainError(ValueError):
 
 
 
+def N_(message: str) -> str:
+    """Mark an error template for Babel's extraction (``make messages``). The engine speaks
+    English; the rooms above it, which may import :mod:`autograd_bp.locale`, say the same
+    template in the learner's language (``locale.say``).
+
+    Example:
+        >>> N_("log: operand must be positive, got {value}")
+        'log: operand must be positive, got {value}'
+    """
+    return message
+
+
+def said(error: type[Exception], template: str, **fields: str) -> Exception:
+    """``error(template filled in)``, keeping ``template`` and ``fields`` on it so that a
+    room above core can say it in the learner's language.
+
+    Example:
+        >>> e = said(ZeroDivisionError, N_("div: division by zero ({x} / {y})"), x="1", y="0")
+        >>> str(e), e.template, e.fields
+        ('div: division by zero (1 / 0)', 'div: division by zero ({x} / {y})', {'x': '1', 'y': '0'})
+    """
+    made = error(template.format(**fields))
+    made.template, made.fields = template, fields  # type: ignore[attr-defined]
+    return made
+
+
 # Defined here, where the forwards raise it; shown under the path users import it from.
 DomainError.__module__ = "autograd_bp.core.ops"
 
@@ -184,7 +210,8 @@ def _first(mask: Any, *arrays: Any) -> tuple[int, list[Any]]:
 def div_forward(a: Any, b: Any, _: None) -> Any:
     if type(b) is float:
         if b == 0.0:
-            raise ZeroDivisionError(f"div: division by zero ({_fmt(a)} / {_fmt(b)})")
+            raise said(ZeroDivisionError, N_("div: division by zero ({x} / {y})"),
+                       x=_fmt(a), y=_fmt(b))
         return a / b
     zero = np.asarray(b) == 0.0
     if zero.any():
@@ -196,17 +223,17 @@ def div_forward(a: Any, b: Any, _: None) -> Any:
 def pow_forward(a: Any, b: Any, _: None) -> Any:
     if type(a) is float and type(b) is float:
         if a == 0.0 and b < 0:
-            raise ZeroDivisionError(f"pow: 0 raised to the negative power {_fmt(b)}")
+            raise said(ZeroDivisionError, N_("pow: 0 raised to the negative power {y}"), y=_fmt(b))
         if a < 0 and math.isfinite(b) and b != int(b):
-            raise DomainError(
-                f"pow: negative base {_fmt(a)} to the non-integer power {_fmt(b)} is not real"
-            )
+            raise said(DomainError, N_("pow: negative base {x} to the non-integer power {y} "
+                                       "is not real"), x=_fmt(a), y=_fmt(b))
         if b == 0.5:  # as PyTorch, whose x**0.5 is sqrt: (-0.0)**0.5 is -0.0, not 0.0
             return math.sqrt(a)
         try:
             return a**b
         except OverflowError:
-            raise OverflowError(f"pow: {_fmt(a)} ** {_fmt(b)} overflows a float") from None
+            raise said(OverflowError, N_("pow: {x} ** {y} overflows a float"),
+                       x=_fmt(a), y=_fmt(b)) from None
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     zero_neg = (a_ == 0.0) & (b_ < 0)
     if zero_neg.any():
@@ -239,7 +266,7 @@ def exp_forward(a: Any, _: None) -> Any:
         try:
             return math.exp(a)
         except OverflowError:
-            raise OverflowError(f"exp: exp({_fmt(a)}) overflows a float") from None
+            raise said(OverflowError, N_("exp: exp({x}) overflows a float"), x=_fmt(a)) from None
     with np.errstate(over="ignore"):
         out = np.exp(a)
     _check_overflow("exp", out, a)
@@ -249,7 +276,7 @@ def exp_forward(a: Any, _: None) -> Any:
 def log_forward(a: Any, _: None) -> Any:
     if type(a) is float:
         if a <= 0:
-            raise DomainError(f"log: operand must be positive, got {_fmt(a)}")
+            raise said(DomainError, N_("log: operand must be positive, got {x}"), x=_fmt(a))
         return math.log(a)
     bad = a <= 0
     if bad.any():
@@ -261,7 +288,7 @@ def log_forward(a: Any, _: None) -> Any:
 def sqrt_forward(a: Any, _: None) -> Any:
     if type(a) is float:
         if a < 0:
-            raise DomainError(f"sqrt: operand must be non-negative, got {_fmt(a)}")
+            raise said(DomainError, N_("sqrt: operand must be non-negative, got {x}"), x=_fmt(a))
         return math.sqrt(a)
     bad = a < 0
     if bad.any():
@@ -310,7 +337,8 @@ def periodic_forward(name: str, f: Callable[[float], float], f_array: Any) -> Ca
     def forward(a: Any, _: None) -> Any:
         if type(a) is float:
             if math.isinf(a):
-                raise DomainError(f"{name}: operand must be finite, got {_fmt(a)}")
+                raise said(DomainError, N_("{op}: operand must be finite, got {x}"), op=name,
+                           x=_fmt(a))
             return f(a)
         bad = np.isinf(a)
         if bad.any():

@@ -34,7 +34,7 @@ from typing import Any
 from ..core.engine import Value
 from ..core.engine import to_float as _as_float
 from ..core.ops import RULES, Rule
-from ..locale import N_, _
+from ..locale import N_, _, say
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "OPERATORS", "ExpressionError",
            "check_values", "output_name", "parse", "variables"]  # fmt: skip
@@ -345,9 +345,12 @@ def _evaluate(text: str, node: ast.AST, leaves: dict[str, Value]) -> Value | flo
     try:
         result = _evaluate_node(text, node, leaves)
     except (ArithmeticError, ValueError) as e:
-        if isinstance(e, ExpressionError) or "(in '" in str(e):
-            raise
-        raise type(e)(f"{e} (in {_where(text, node)})") from None
+        if isinstance(e, ExpressionError) or getattr(e, "located", False):
+            raise  # the innermost piece that raised is the one to name
+        located = type(e)(_("{message} (in {where})").format(message=say(e),
+                                                             where=_where(text, node)))
+        located.located = True  # type: ignore[union-attr]
+        raise located from None
     if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and isinstance(result, Value):
         if not result.label and all(result is not v for v in leaves.values()):
             result.label = _source(text, node)  # explanations then say ∂f/∂(w*x + b)

@@ -119,6 +119,23 @@ def _(message: str) -> str:
     return translations(language()).gettext(message)
 
 
+
+def say(error: BaseException) -> str:
+    """An error's message in the language in use. The engine (``core``, below this room)
+    raises its common errors with their template kept (``core.numerics.said``): those are
+    translated; any other error is said as it is.
+
+    >>> e = ZeroDivisionError("div: division by zero (1 / 0)")
+    >>> e.template, e.fields = "div: division by zero ({x} / {y})", {"x": "1", "y": "0"}
+    >>> with use_language("en"):
+    ...     say(e)
+    'div: division by zero (1 / 0)'
+    """
+    template, fields = getattr(error, "template", None), getattr(error, "fields", None)
+    if isinstance(template, str) and isinstance(fields, dict):
+        return _(template).format(**fields)
+    return str(error)
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the language in use.
 

@@ -164,3 +164,23 @@ def test_a_malformed_example_file_is_named_in_chinese(tmp_path: Path) -> None:
     en = one_line_error(run("demo", "--example", str(bad)))
     assert en == f"autograd-bp: error: {bad}: network.sizes[1]: " + \
         "expected an integer from 1 to 64, got 'x'"  # fmt: skip
+
+
+@pytest.mark.parametrize(("expression", "values", "english", "chinese_words"), [
+    ("log(x) + 1", ["x=-1"], "log: operand must be positive, got -1.0 (in 'log(x)' at column 1)",
+     ["log: 操作数必须为正数", "-1.0", "'log(x)'"]),
+    ("x/y", ["x=1", "y=0"], "div: division by zero (1.0 / 0.0) (in 'x/y' at column 1)",
+     ["div: 除以零", "1.0 / 0.0", "'x/y'"]),
+    ("x**y", ["x=-2", "y=0.5"], "pow: negative base -2.0 to the non-integer power 0.5 is not "
+     "real (in 'x**y' at column 1)", ["pow: 负底数 -2.0", "0.5", "'x**y'"]),
+    ("exp(x)", ["x=1000"], "exp: exp(1000.0) overflows a float (in 'exp(x)' at column 1)",
+     ["exp(1000.0) 超出浮点数范围"]),
+])  # fmt: skip
+def test_the_engine_s_domain_errors_are_said_in_the_learner_s_language(
+        expression: str, values: list[str], english: str, chinese_words: list[str]) -> None:
+    """core raises in English with its template kept (numerics.said); the command line says
+    the same template in the learner's language, named once, innermost piece first."""
+    assert one_line_error(run("grad", expression, *values)) == f"autograd-bp: error: {english}"
+    line = one_line_error(run("grad", expression, *values, lang="zh"))
+    assert line.startswith("autograd-bp: 错误：") and line.count("位于") == 1, line
+    assert all(word in line for word in chinese_words), line
