@@ -85,7 +85,8 @@ def backward_order(root: Value) -> list[Value]:
     visited: set[Value] = set()
     stack: list[Any] = [root]
     # Bound methods and descending straight into a node's first parent (no push and pop of
-    # it): 1.32x faster on a 10^5-step chain, 1.11x on a random DAG (measured, interleaved).
+    # it): the walk alone 1.32x faster on a 10^5-step chain, 1.11x on a 2*10^4-op random DAG
+    # (interleaved A/B against the previous loop, collector off).
     push, pop, mark, done = stack.append, stack.pop, visited.add, order.append
     while stack:
         node = pop()
