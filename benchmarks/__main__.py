@@ -833,7 +833,7 @@ def run(sections: tuple[str, ...], quick: bool, reps: int, engines: list[str]) -
     if not quick and "digits" in sections:
         seconds, accuracy = E.digits_compiled_training()
         results["compiled_training"] = {"seconds": seconds, "test_accuracy": accuracy}
-    widths = [4, 16] if quick else [4, 16, 64, 256]
+    widths = [4, 16] if quick else [4, 16, 64, 128, 256]
     batches = [1, 32, 256] if quick else [1, 10, 32, 100, 1_000, 10_000]
     section("scaling", lambda: bench_scaling(widths, batches, reps))
     section("random_graph", lambda: bench_random_graph(1_000 if quick else 10_000,
