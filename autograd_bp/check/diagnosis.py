@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,15 @@ import numpy as np
 from ..core.engine import Value
 from ..core.graph import reaching
 from ..locale import _, ngettext
-from ..show.paths import Factor, Local, PathTerm, count_paths, walk_paths
+from ..show.paths import (
+    Factor,
+    Local,
+    PathTerm,
+    count_paths,
+    nielsen_parts,
+    nielsen_symbol,
+    walk_paths,
+)
 from .points import Point, Setup, backward, close, flat_operands, replay
 from .wording import Words, display_names, join, number, partial, to_its_digits
 
@@ -46,8 +53,6 @@ MAX_PATHS = 64
 MAX_SUBSETS_PATHS = 8
 MAX_TRANSPOSE_NODES = 5000  # beyond, replaying the graph per point for BP2 is not attempted
 CONSTANTS_TRIED = (2.0, 0.5, 4.0, 0.25, 3.0, 1 / 3, -2.0, -0.5)
-NIELSEN_WEIGHT = re.compile(r"w(\d+)_(\d+)_(\d+)")
-SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def paths_to(setup: Setup, end: Value, cap: int = MAX_PATHS) -> list[PathTerm] | None:
@@ -301,10 +306,11 @@ def _closed_relus(ev: Evidence, w: Words) -> Iterator[Candidate]:
 
 def _transposed_weights(ev: Evidence, w: Words) -> Iterator[Candidate]:
     """BP2 with W instead of Wᵀ: in Nielsen's names, w{l}_{k}_{j} read as w{l}_{j}_{k}."""
-    layers: dict[str, dict[tuple[str, str], str]] = {}
+    layers: dict[int, dict[tuple[int, ...], str]] = {}
     for name in ev.setup.variables:
-        if m := NIELSEN_WEIGHT.fullmatch(name):
-            layers.setdefault(m.group(1), {})[(m.group(2), m.group(3))] = name
+        parts = nielsen_parts(name)
+        if parts is not None and parts[0] == "w":  # w{layer}_j_k
+            layers.setdefault(parts[1], {})[parts[2]] = name
     if not layers or len(ev.setup.order) > MAX_TRANSPOSE_NODES:
         return
     on_paths = _weights_read_on_paths(ev)
@@ -317,12 +323,12 @@ def _transposed_weights(ev: Evidence, w: Words) -> Iterator[Candidate]:
         values = ev.vector(functools.partial(_grad_swapped, ev.setup, swap))
         pairs = join([_("{used} where {name} belongs").format(used=swap[n], name=n)
                       for n in sorted(read)[:3]])  # fmt: skip
-        up, below = layer.translate(SUPERSCRIPTS), str(int(layer) - 1).translate(SUPERSCRIPTS)
+        up, below = nielsen_symbol("", layer), nielsen_symbol("", layer - 1)
         yield Candidate(
             _("BP2 with W instead of Wᵀ: your formula uses {pairs}. In δ{below} = ((w{up})ᵀ "
               "δ{up}) ⊙ σ′(z{below}) the sum over k uses w{layer}_k_j (into neuron k of layer "
               "{layer} from neuron j of layer {previous}), not w{layer}_j_k.").format(
-                  pairs=pairs, below=below, up=up, layer=layer, previous=int(layer) - 1),
+                  pairs=pairs, below=below, up=up, layer=layer, previous=layer - 1),
             values, "transposed", 1.5,
         )  # fmt: skip
 
