@@ -90,8 +90,12 @@ class Problem:
     def node(self, name: str) -> Value:
         """The node bound to ``name`` (a :class:`ClaimError` for δ's and unknown names)."""
         bound = self.names.get(name)
+        known = ", ".join(n for n, b in self.names.items()
+                          if isinstance(b, Value) and b is not self.output)  # fmt: skip
+        if bound is self.output:  # ∂f/∂f is 1 by definition: nothing to grade (grad refuses it too)
+            raise ClaimError("--wrt: " + _("{name} is the output itself (∂{name}/∂{name} = 1); "
+                                           "choose one of: {known}").format(name=name, known=known))
         if not isinstance(bound, Value):
-            known = ", ".join(n for n, b in self.names.items() if isinstance(b, Value))
             what = (_("a derivative, not a node") if bound is not None
                     else _("not a name of the graph"))  # fmt: skip
             raise ClaimError("--wrt: " + _("{name} is {what}; choose one of: {known}").format(

@@ -221,6 +221,15 @@ def test_wrt_must_be_in_the_graph_and_points_at_least_50() -> None:
         check_derivation(worked_problem(), "delta_o1", "1")
 
 
+def test_the_output_itself_is_refused_as_wrt_as_grad_refuses_it() -> None:
+    # ∂f/∂f = 1 by definition: grading it would call any "1" correct and teach nothing;
+    # `grad --wrt f` refuses f too. The names offered are the ones that can be graded.
+    with pytest.raises(ClaimError, match=r"f is the output itself .*choose one of: x, y$"):
+        check_derivation(expression("x*y", x=3.0, y=2.0), "f", "1")
+    with pytest.raises(ClaimError, match="E_total is the output itself"):
+        check_derivation(worked_problem(), "E_total", "1")
+
+
 def test_numpy_scalars_and_values_as_inputs() -> None:
     f = expression("x*y", x=np.float64(3.0), y=np.int32(2))
     assert check_derivation(f, "x", "y").verdict == "correct"

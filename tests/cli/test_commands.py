@@ -350,6 +350,7 @@ def assert_one_line_error(status: int, err: str, *words: str) -> None:
         (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "q*2"], ["unknown name(s) q"]),
         (["x*y", "x=1", "y=2", "--wrt", "x", "--claim", "y*"], ["--claim", "syntax error"]),
         (["x*y", "x=1", "y=2", "--wrt", "z", "--claim", "y"], ["--wrt", "'z'"]),
+        (["x*y", "x=1", "y=2", "--wrt", "f", "--claim", "1"], ["--wrt", "output itself"]),
         (["log(x)", "x=-1", "--wrt", "x", "--claim", "1/x"], ["log", "positive"]),
         (["--worked", "--wrt", "w9", "--claim", "1"], ["--wrt", "'w9'"]),
         (["--worked", "x=1", "--wrt", "w1", "--claim", "1"], ["NAME=VALUE"]),
