@@ -279,6 +279,27 @@ def _value_nodes(driver) -> int:
     return driver.execute_script("return document.querySelectorAll('#stepper g.node.value').length")
 
 
+IN_VIEW = """
+const vp = document.querySelector('#stepper .abp-viewport').getBoundingClientRect();
+const out = document.querySelector('#stepper g.node.output').getBoundingClientRect();
+const svg = document.querySelector('#stepper .abp-diagram svg').getBoundingClientRect();
+return [out.left >= vp.left && out.right <= vp.right && out.top >= vp.top
+        && out.bottom <= vp.bottom, svg.width <= vp.width,
+        document.querySelector('#stepper .abp-zoom').textContent];
+"""
+
+
+@needs_browser
+def test_the_first_view_shows_the_whole_neuron_and_its_output(page, url):
+    # The backward pass starts at the output: it must be on screen before any key is pressed
+    # (it opened at 80 % with f cut off at the right). The sigmoid neuron fits the width.
+    page.get(url)
+    shots.wait_for(page, shots.ready)
+    output_seen, fits, zoom = page.execute_script(IN_VIEW)
+    assert output_seen and fits, zoom
+    assert 60 <= int(zoom.split()[0]) <= 100  # never below readable, never enlarged
+
+
 @needs_browser
 def test_page_loads_draws_steps_and_checks(page, url):
     from selenium.webdriver.common.by import By

@@ -498,6 +498,12 @@ def test_step_page_buttons_text_and_first_last_steps(browser, worked_page) -> No
     browser.get(page.as_uri())
     text = browser.find_element(By.CSS_SELECTOR, ".abp-text")
     assert text.text.startswith("start:") and _counter(browser) == 0
+    output_seen = browser.execute_script("""
+        const vp = document.querySelector('.abp-viewport').getBoundingClientRect();
+        const r = document.querySelector('.abp-diagram g.node.output').getBoundingClientRect();
+        return r.left >= vp.left && r.right <= vp.right && r.top >= vp.top
+            && r.bottom <= vp.bottom;""")  # fmt: skip
+    assert output_seen  # step 0 is ∂E/∂E = 1: the deep graph opens where the pass starts
     assert "net_h1 = w1*x1 + w2*x2 + b1" in browser.find_element(By.ID, "expression").text
     browser.find_element(By.CSS_SELECTOR, '[data-act="prev"]').click()  # nothing before step 0
     assert _counter(browser) == 0

@@ -87,7 +87,9 @@ export function mountStepper(el, data, messages = pageMessages) {
   }
   function applyZoom() {
     const [w, h] = natural();
-    if (zoom === null) zoom = Math.max(0.8, Math.min(1, vp.clientWidth / w || 1));  // readable
+    // First view: the whole width when that keeps labels readable (60 % of Graphviz's 14 pt
+    // is 11 px), else 60 % and the panning of reveal(); never enlarged past 100 %.
+    if (zoom === null) zoom = Math.max(0.6, Math.min(1, vp.clientWidth / w || 1));
     svg.style.width = (w * zoom) + "px"; svg.style.height = (h * zoom) + "px";
     q(".abp-zoom").textContent = Math.round(zoom * 100) + " %";
   }
@@ -116,8 +118,8 @@ export function mountStepper(el, data, messages = pageMessages) {
     g.querySelectorAll("polygon").forEach((p) => paint(p, colour, colour, on ? 3 : 1));
     g.querySelectorAll("text").forEach((t) => t.setAttribute("fill", colour));
   }
-  function reveal() {  // keep the edge just used in view
-    const a = svg.querySelector("g.edge.active");
+  function reveal() {  // keep the edge just used in view; before any, the output it starts from
+    const a = svg.querySelector("g.edge.active") || svg.querySelector("g.node.output");
     if (!a) return;
     const r = a.getBoundingClientRect(), v = vp.getBoundingClientRect();
     if (r.left < v.left || r.right > v.right || r.top < v.top || r.bottom > v.bottom) {
