@@ -4,7 +4,7 @@ Everything that shows a graph to a person — the chain-rule trace, the diagrams
 bridge — reads it through these functions, so a node has the same name everywhere:
 
 * a labelled node is its label (``parse`` labels every node with its source text, ``MLP``
-  labels its parameters ``layers.0.neurons.1.w.0``);
+  labels its parameters with Nielsen's names, ``w2_1_1`` for w²₁₁ and ``b2_1``);
 * an unlabelled leaf is its number;
 * an unlabelled computed node is its own infix text (``w*x + b``) when that is short and the
   node is used once; otherwise a temporary name ``t1``, ``t2``, … numbered in the order the
