@@ -90,7 +90,7 @@ def draw_network(
         raise ValueError(f"draw_network: the network takes {mlp.nin} inputs, got {len(values)}")
     g = graphviz.Digraph(name="network", graph_attr={"rankdir": rankdir, "fontname": FONT,
                          "nodesep": "0.9", "ranksep": "2.6", "splines": "line",
-                         "ordering": "out"})  # fmt: skip
+                         "ordering": "out", "forcelabels": "true"})  # fmt: skip
     g.attr("node", fontname=FONT, fontsize="14")
     g.attr("edge", fontname=FONT, fontsize="12")
     prev = [f"i{k}" for k in range(1, mlp.nin + 1)]
@@ -132,11 +132,11 @@ def _draw_layer(g: graphviz.Digraph, i: int, layer: Any, names_: list[str], prev
     for j, (neuron, name) in enumerate(zip(layer.neurons, names_)):
         for k, (w, src) in enumerate(zip(neuron.w, prev)):
             label = _weight_label(w, nielsen_symbol("w", i + 2, j + 1, k + 1), show_grad, digits)
-            # near the tail, where edges from one node have not crossed others yet (as in
-            # Mazur's figure); the colour ties the label to its edge
+            # An xlabel: Graphviz places it after the layout, beside its edge where it
+            # overlaps no other label (tail labels at fixed distances collided where a
+            # layer's edges fan out and cross, w²₃₁ over w²₂₁); the colour ties it to its edge.
             colour = _EDGE_COLOURS[(j * len(neuron.w) + k) % len(_EDGE_COLOURS)]
-            g.edge(src, name, taillabel=label, labeldistance=str(4 + 4 * (j % 2)), labelangle="10",
-                   color=colour, fontcolor=colour, id=f"{src}->{name}",
+            g.edge(src, name, xlabel=label, color=colour, fontcolor=colour, id=f"{src}->{name}",
                    **{"class": "weight"})  # fmt: skip
         if neuron.b is not None:
             if neuron.b not in biases:

@@ -4,6 +4,7 @@ w²₁₁ in real Graphviz renders and as w^{2}_{11} in LaTeX (show.paths), whil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -65,6 +66,37 @@ def test_render_network_labels_every_edge_of_an_unnamed_mlp_in_nielsens_notation
     assert {"b²₁ = 0", "b²₂ = 0", "b²₃ = 0", "b³₁ = 0"} <= set(nodes)  # bias nodes
     text = out.read_text(encoding="utf-8")
     assert "layers." not in text and "w[" not in text and "w2_1_1" not in text
+
+
+def label_boxes(net: MLP) -> list[tuple[float, float, float, float]]:
+    """Each weight label's box (left, bottom, right, top) as Graphviz laid it out: the text
+    lines of its xdot drawing ops (``dot -Tjson``), each with the width Graphviz measured."""
+    doc = json.loads(draw_network(net, [0.5, -0.3], show_grad=True).pipe(format="json"))
+    boxes = []
+    for edge in doc["edges"]:
+        if edge.get("class") != "weight":
+            continue
+        ops = [op for key in ("_ldraw_", "_tldraw_", "_hldraw_") for op in edge.get(key, [])]
+        size = next(op["size"] for op in ops if op["op"] == "F")
+        lines = [op for op in ops if op["op"] == "T"]
+        assert len(lines) == 2  # the weight and its gradient
+        boxes.append((min(t["pt"][0] - t["width"] / 2 for t in lines),
+                      min(t["pt"][1] for t in lines) - 0.25 * size,  # descenders
+                      max(t["pt"][0] + t["width"] / 2 for t in lines),
+                      max(t["pt"][1] for t in lines) + 0.75 * size))  # fmt: skip
+    return boxes
+
+
+@needs_dot
+@pytest.mark.parametrize("sizes, seed", [([3, 2], 0), ([3, 1], 1), ([4, 3, 2], 2)])
+def test_no_two_weight_labels_of_a_network_overlap(sizes, seed) -> None:
+    # Tail labels at fixed distances collided where a layer's edges fan out (w²₃₁ over
+    # w²₂₁ next to x₁); every label must be readable on its own.
+    boxes = label_boxes(MLP(2, sizes, seed=seed))
+    assert len(boxes) == sum(a * b for a, b in zip([2, *sizes], sizes))
+    for i, (l1, b1, r1, t1) in enumerate(boxes):
+        for l2, b2, r2, t2 in boxes[i + 1:]:
+            assert r1 <= l2 or r2 <= l1 or t1 <= b2 or t2 <= b1, (boxes[i], (l2, b2, r2, t2))
 
 
 @needs_dot
