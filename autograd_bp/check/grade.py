@@ -325,7 +325,8 @@ def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
 
 # the text report's words for a check's status and the verdict (JSON keeps the ids)
 _MARK = {"pass": N_("pass"), "fail": N_("FAIL"), "skipped": N_("skip"),
-         "limitation": N_("limit")}  # fmt: skip
+         "limitation": N_("limit"), "error": N_("ERROR"), "timeout": N_("TIMEOUT"),
+         "memory": N_("MEMORY")}  # fmt: skip
 _VERDICT = {"pass": N_("pass"), "fail": N_("fail"), "error": N_("error")}
 
 
