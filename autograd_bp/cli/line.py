@@ -58,6 +58,15 @@ class TranslatedHelp(argparse.HelpFormatter):
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
         super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
 
+    def _format_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None) -> str:
+        wide = columns(prefix or "") - len(prefix or "")  # "用法：" takes 6 columns, not 3
+        self._width -= wide  # argparse counts characters: lines are wrapped that much sooner
+        try:
+            text = super()._format_usage(usage, actions, groups, prefix)
+        finally:
+            self._width += wide
+        return text.replace("\n ", "\n " + " " * wide) if wide else text
+
     def start_section(self, heading: str | None) -> None:
         super().start_section(_(heading) if heading else heading)
 
