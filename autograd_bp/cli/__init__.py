@@ -345,7 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     """The language first (``--lang`` anywhere, else $AUTOGRAD_BP_LANG), then the command in it."""
-    with use_language("en"):  # --help stays English (docs/cli.md); the language comes next
+    # Built in English, before the language is known: a bad AUTOGRAD_BP_LANG must not stop
+    # the building; its texts are msgids that --help says in the language chosen below
+    # (line.TranslatedHelp formats them inside use_language(lang)).
+    with use_language("en"):
         parser = build_parser()
     line = arrange(parser, sys.argv[1:] if argv is None else argv)
     try:
