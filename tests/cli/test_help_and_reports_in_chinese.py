@@ -254,3 +254,17 @@ def test_a_model_file_of_another_architecture_is_one_chinese_line(tmp_path: Path
                        "has 337")  # fmt: skip
     assert zh.endswith("网络结构 MLP(2, [16, 16, 2]) 有 354 个参数，但保存的状态有 337 个")
     assert numbers(en) == numbers(zh) and not english_left(zh)
+
+
+@pytest.mark.parametrize("program, english, chinese_words", [
+    ("z = w*x; a", "step 2: expected NAME = EXPRESSION, got 'a'",
+     "第 2 步：应为 NAME = EXPRESSION，实际为 'a'"),
+    ("z = w*x; z = 2*z", "step 2: 'z' is already a name; choose another",
+     "第 2 步：'z' 已经是一个名称；请换一个"),
+])  # fmt: skip
+def test_a_bad_program_step_is_one_chinese_line(
+        program: str, english: str, chinese_words: str) -> None:  # fmt: skip
+    """grad's programs (one NAME = EXPRESSION a step): their errors in both languages."""
+    assert one_line_error(run("grad", program, "w=1", "x=2")) == f"autograd-bp: error: {english}"
+    zh = one_line_error(run("grad", program, "w=1", "x=2", lang="zh"))
+    assert zh == f"autograd-bp: 错误：{chinese_words}"
