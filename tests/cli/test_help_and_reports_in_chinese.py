@@ -60,6 +60,7 @@ def test_every_command_s_help_is_chinese_with_nothing_left_in_english() -> None:
     (["train", "-h", "--lang=zh_CN"], None),
     (["train", "--help"], "zh"),
     (["--lang", "en", "train", "--help", "--lang", "zh"], None),
+    (["train", "--help", "--la", "zh"], None),  # argparse's abbreviation is read as --lang too
 ])  # fmt: skip
 def test_train_help_in_chinese_wherever_lang_is_given(
         line: list[str], environment: str | None) -> None:  # fmt: skip
