@@ -64,16 +64,19 @@ def program_steps(text: str) -> list[tuple[str, str]] | None:
     if not any(_STEP.match(line) for line in lines):
         return None
     if len(text) > MAX_LENGTH or len(lines) > MAX_STEPS:
-        raise ExpressionError(f"a program is limited to {MAX_STEPS} steps and {MAX_LENGTH} "
-                              f"characters; this one has {len(lines)} and {len(text)}")  # fmt: skip
+        raise ExpressionError(_("a program is limited to {steps} steps and {length} characters; "
+                                "this one has {count} and {chars}").format(
+            steps=MAX_STEPS, length=MAX_LENGTH, count=len(lines), chars=len(text)))  # fmt: skip
     steps: list[tuple[str, str]] = []
     for k, line in enumerate(lines, 1):
         match = _STEP.match(line)
         if match is None:
-            raise ExpressionError(f"step {k}: expected NAME = EXPRESSION, got {line.strip()!r}")
+            raise ExpressionError(_("step {k}: expected NAME = EXPRESSION, got {text}").format(
+                k=k, text=repr(line.strip())))
         name, body = match.group(1), match.group(2).strip()
         if name in CONSTANTS or name in dict(steps):
-            raise ExpressionError(f"step {k}: {name!r} is already a name; choose another")
+            raise ExpressionError(_("step {k}: {name} is already a name; choose another").format(
+                k=k, name=repr(name)))
         steps.append((name, body))
     return steps
 

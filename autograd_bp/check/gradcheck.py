@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.engine import Value, no_grad, sum_values
+from ..locale import N_, _, aligned
 from ..textbook.matrix import Network
 from .derivation import DerivationReport, check_derivation
 
@@ -68,17 +69,21 @@ class GradcheckReport:
         return self.passed
 
     def text(self) -> str:
-        """A table of the rows."""
-        lines = [f"{'input':<12} {'analytic':>16} {'numeric':>16} {'|diff|':>10}"]
+        """A table of the rows, its headings and verdict in the language in use."""
+        head = [aligned(_("input"), 12), *(aligned(_(h), 16, right=True)
+                                           for h in (N_("analytic"), N_("numeric")))]
+        lines = [" ".join(head) + " " + aligned("|diff|", 10, right=True)]
         for r in self.rows:
+            name = aligned(r.name, 12)
             if r.note:
-                lines.append(f"{r.name:<12} {r.analytic:>16.10g} {'—':>16} {'—':>10} ✗ {r.note}")
+                lines.append(f"{name} {r.analytic:>16.10g} {'—':>16} {'—':>10} ✗ {r.note}")
                 continue
             mark = "✓" if r.ok else "✗"
             lines.append(
-                f"{r.name:<12} {r.analytic:>16.10g} {r.numeric:>16.10g} {r.error:>10.2e} {mark}"
+                f"{name} {r.analytic:>16.10g} {r.numeric:>16.10g} {r.error:>10.2e} {mark}"
             )
-        lines.append(f"max |diff| = {self.max_error:.3e}: {'PASS' if self.passed else 'FAIL'}")
+        verdict = _("PASS") if self.passed else _("FAIL")
+        lines.append(f"max |diff| = {self.max_error:.3e}: {verdict}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,8 +128,9 @@ def gradcheck(
                 undefined.append(f"{labels[i]} {where} {h:g}")
         analytic = leaves[i].grad
         if undefined:
-            note = (f"{labels[i]} = {x:g} is at the edge of the domain: central differences "
-                    f"need f at {' and '.join(undefined)}, where it is undefined")  # fmt: skip
+            note = _("{name} = {value} is at the edge of the domain: central differences "
+                     "need f at {points}, where it is undefined").format(
+                         name=labels[i], value=f"{x:g}", points=_(" and ").join(undefined))
             rows.append(GradcheckRow(labels[i], analytic, math.nan, math.nan, False, note))
             continue
         numeric = (sides[0] - sides[1]) / (2 * h)
@@ -166,20 +172,24 @@ class VerifyReport:
         return None if self.torch is None else self._rel(self.torch)
 
     def text(self) -> str:
-        """A table: parameter, engine, BP1–BP4, numeric, torch."""
+        """A table: parameter, engine, BP1–BP4, numeric, torch (headings in the language in
+        use; the numbers are the same in every language)."""
         has_torch = self.torch is not None
-        head = f"{'parameter':<26} {'engine':>15} {'BP1-BP4':>15} {'numeric':>15}"
-        lines = [head + (f" {'torch':>15}" if has_torch else "")]
+        columns = [N_("engine"), "BP1-BP4", N_("numeric")] + (["torch"] if has_torch else [])
+        lines = [aligned(_("parameter"), 26) + "".join(" " + aligned(_(c), 15, right=True)
+                                                       for c in columns)]  # fmt: skip
         for i, name in enumerate(self.names):
             row = (
-                f"{name:<26} {self.engine[i]:>15.8e} {self.matrix[i]:>15.8e} "
+                f"{aligned(name, 26)} {self.engine[i]:>15.8e} {self.matrix[i]:>15.8e} "
                 f"{self.numeric[i]:>15.8e}"
             )
             lines.append(row + (f" {self.torch[i]:>15.8e}" if self.torch else ""))
-        lines.append(f"max relative |engine − BP1-BP4| = {self.max_rel_matrix:.2e}")
-        lines.append(f"max absolute |engine − numeric| = {self.max_abs_numeric:.2e}")
+        summary: list[tuple[str, float | None]] = [
+            (N_("max relative |engine − BP1-BP4| = {value}"), self.max_rel_matrix),
+            (N_("max absolute |engine − numeric| = {value}"), self.max_abs_numeric)]
         if has_torch:
-            lines.append(f"max relative |engine − torch|   = {self.max_rel_torch:.2e}")
+            summary.append((N_("max relative |engine − torch|   = {value}"), self.max_rel_torch))
+        lines += [_(text).format(value=f"{value:.2e}") for text, value in summary]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.engine import Value
+from ..locale import N_, _, aligned
 from .battery import CHECKS, Check, Engine, is_close, leaf_values, run_check
 from .catalogue import Finding, Outcome, match
 
@@ -201,15 +202,17 @@ def _printed(scratch: Path) -> dict[str, Any]:
 def _validated(path: str | os.PathLike[str], limits: Limits) -> Path:
     p = Path(path)
     if not p.exists():
-        raise GradeInputError(f"grade: {p}: no such file")
+        raise GradeInputError(f"grade: {p}: " + _("no such file"))
     if not p.is_file():
-        raise GradeInputError(f"grade: {p}: not a regular file (a Python source file is needed)")
+        raise GradeInputError(f"grade: {p}: " + _(
+            "not a regular file (a Python source file is needed)"))
     if p.suffix != ".py":
-        raise GradeInputError(f"grade: {p}: expected a .py file")
+        raise GradeInputError(f"grade: {p}: " + _("expected a .py file"))
     if not (0 < limits.check_seconds <= limits.total_seconds <= 3600):
-        raise GradeInputError("grade: limits: need 0 < check_seconds <= total_seconds <= 3600")
+        raise GradeInputError("grade: limits: " + _(
+            "need 0 < check_seconds <= total_seconds <= 3600"))
     if limits.memory < 2**27:
-        raise GradeInputError("grade: limits: memory below 128 MiB cannot start Python")
+        raise GradeInputError("grade: limits: " + _("memory below 128 MiB cannot start Python"))
     return p.resolve()
 
 
@@ -252,11 +255,12 @@ def _setup_failure(results: dict[str, dict[str, Any]], stderr: str) -> Finding |
         if step in results:
             r = results[step]
             ident = {"timeout": "timeout", "memory": "memory-limit"}.get(r["status"], "crash")
-            what = "importing your file" if step == "load" else "finding your Value class"
-            evidence = [f"{what}: {r['error']}" + (f"; last line of yours: {r['frame']}"
-                                                  if r.get("frame") else "")]  # fmt: skip
-            return Finding(ident, f"the engine could not be graded: {what} failed", evidence,
-                           (step,))  # fmt: skip
+            what = _("importing your file") if step == "load" else _("finding your Value class")
+            frame = r.get("frame")
+            evidence = [f"{what}: {r['error']}" + (_("; last line of yours: {frame}").format(
+                frame=frame) if frame else "")]  # fmt: skip
+            return Finding(ident, _("the engine could not be graded: {what} failed").format(
+                what=what), evidence, (step,))  # fmt: skip
     return None
 
 
@@ -266,10 +270,12 @@ def _foreign_class(header: dict[str, Any], path: Path) -> Finding | None:
     source = header.get("defined_in")
     if source is not None and Path(source).resolve().is_relative_to(path.parent):
         return None
-    where = source or "a module with no source file"
-    return Finding("not-your-class", "the class graded is not written in your files",
-                   [f"{header.get('value_class')} comes from {where}, outside {path.parent}; "
-                    "grade the class you wrote (--class NAME)"], ("recognise",))  # fmt: skip
+    where = source or _("a module with no source file")
+    return Finding("not-your-class", _("the class graded is not written in your files"),
+                   [_("{name} comes from {where}, outside {folder}; grade the class you wrote "
+                      "(--class NAME)").format(name=header.get("value_class"), where=where,
+                                               folder=path.parent)],
+                   ("recognise",))  # fmt: skip
 
 
 def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
@@ -295,9 +301,9 @@ def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
     results, header = _collect(events, code, killed, limits)
     setup = _setup_failure(results, stderr)
     if setup is not None or "dialect" not in header:
-        finding = setup or Finding("crash", "the grader's sandbox ended before grading",
+        finding = setup or Finding("crash", _("the grader's sandbox ended before grading"),
                                    [stderr.strip().splitlines()[-1] if stderr.strip()
-                                    else f"exit status {code}"])  # fmt: skip
+                                    else _("exit status {code}").format(code=code)])  # fmt: skip
         return GradeReport(str(path), "error", None, None, [], [finding], output=output)
     foreign = _foreign_class(header, p)
     if foreign is not None:
@@ -307,40 +313,50 @@ def grade_engine(path: str | os.PathLike[str], class_name: str | None = None, *,
     outcomes = {name: _outcome(check, results.get(name), reference[name])
                 for name, check in CHECKS.items()}  # fmt: skip
     findings = match(outcomes, header["dialect"])
-    limitations = [f"{o.check.name} (`{o.check.text}`): {o.error} — your backward recurses, "
-                   "so graphs deeper than Python's recursion limit (1000) cannot be "
-                   "differentiated; an iterative topological sort has no such limit"
+    limitations = [_("{name} (`{text}`): {error} — your backward recurses, so graphs deeper "
+                     "than Python's recursion limit (1000) cannot be differentiated; an "
+                     "iterative topological sort has no such limit").format(
+                         name=o.check.name, text=o.check.text, error=o.error)
                    for o in outcomes.values() if o.status == "limitation"]  # fmt: skip
     verdict = "fail" if findings else "pass"
     return GradeReport(str(path), verdict, header["dialect"], header.get("value_class"),
                        list(outcomes.values()), findings, limitations, output)  # fmt: skip
 
 
-_MARK = {"pass": "pass", "fail": "FAIL", "skipped": "skip", "limitation": "limit"}
+# the text report's words for a check's status and the verdict (JSON keeps the ids)
+_MARK = {"pass": N_("pass"), "fail": N_("FAIL"), "skipped": N_("skip"),
+         "limitation": N_("limit"), "error": N_("ERROR"), "timeout": N_("TIMEOUT"),
+         "memory": N_("MEMORY")}  # fmt: skip
+_VERDICT = {"pass": N_("pass"), "fail": N_("fail"), "error": N_("error")}
 
 
 def _text_lines(r: GradeReport) -> list[str]:
-    head = f"grade: {r.path}"
+    """The report in the language in use: its words, never its names, numbers or code."""
+    head = _("grade: {path}").format(path=r.path)
     if r.value_class:
-        head += f" (class {r.value_class}, {r.dialect} dialect)"
+        head += _(" (class {name}, {dialect} dialect)").format(name=r.value_class,
+                                                              dialect=r.dialect)  # fmt: skip
     ran = [o for o in r.outcomes if _passed(o.status) is not None]
     passed = sum(o.status == "pass" for o in ran)
-    tally = f" — {passed} of {len(ran)} checks pass" if ran else ""
-    lines = [head, f"verdict: {r.verdict}{tally}"]
+    tally = _(" — {passed} of {count} checks pass").format(passed=passed,
+                                                            count=len(ran)) if ran else ""
+    verdict = _(_VERDICT[r.verdict]) if r.verdict in _VERDICT else r.verdict
+    lines = [head, _("verdict: {verdict}").format(verdict=verdict) + tally]
     if r.outcomes:
-        lines.append("checks:")
+        lines.append(_("checks:"))
         width = max(len(o.check.name) for o in r.outcomes)
         for o in r.outcomes:
-            mark = _MARK.get(o.status, o.status.upper())
-            lines.append(f"  {mark:<7} {o.check.name:<{width}}  {o.check.text}")
+            mark = _(_MARK[o.status]) if o.status in _MARK else o.status.upper()
+            lines.append(f"  {aligned(mark, 7)} {o.check.name:<{width}}  {o.check.text}")
     for f in r.misconceptions:
-        lines.append(f"misconception {f.id}: {f.message}")
+        lines.append(_("misconception {id}: {message}").format(id=f.id, message=_(f.message)))
         lines += [f"  - {e}" for e in f.evidence]
-    lines += [f"limitation: {text}" for text in r.limitations]
+    lines += [_("limitation: {text}").format(text=text) for text in r.limitations]
     for stream in ("stdout", "stderr"):
         size = r.output.get(f"{stream}_bytes", 0)
         if size:
             kept = len(r.output[stream].encode("utf-8"))
-            lines.append(f"your code wrote {size} bytes to {stream}"
-                         + (f" (first {kept} kept in --json)" if size > kept else ""))  # fmt: skip
+            lines.append(_("your code wrote {size} bytes to {stream}").format(
+                size=size, stream=stream) + (_(" (first {kept} kept in --json)").format(
+                    kept=kept) if size > kept else ""))  # fmt: skip
     return lines

@@ -25,7 +25,7 @@ from .._io import require
 from ..check.grade import Limits, grade_engine
 from ..core.ops import DomainError
 from ..lang.expr import ExpressionError
-from ..locale import LANGUAGES, _, say, use_language
+from ..locale import LANGUAGES, N_, _, say, use_language
 from ..nn.losses import LOSSES
 from ..nn.modules import ACTIVATIONS, INITS, ModelFileError
 from ..show.viz import DOT_TIMEOUT, GraphvizNotFound
@@ -95,93 +95,100 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_arguments(grade: argparse.ArgumentParser) -> None:
-    grade.add_argument("path", metavar="PATH", help="the learner's .py file with a Value class")
+    grade.add_argument("path", metavar="PATH", help=N_("the learner's .py file with a Value class"))
     grade.add_argument("--class", dest="class_name", metavar="NAME",
-                       help="the class to grade (default: Value)")  # fmt: skip
-    grade.add_argument("--json", action="store_true", help="machine-readable output")
-    grade.add_argument("--seed", type=seed_number, default=0, help="the battery's leaf values")
+                       help=N_("the class to grade (default: Value)"))  # fmt: skip
+    grade.add_argument("--json", action="store_true", help=N_("machine-readable output"))
+    grade.add_argument("--seed", type=seed_number, default=0, help=N_("the battery's leaf values"))
     grade.add_argument("--check-seconds", type=number(float, 0.1, 600), default=2.0,
-                       help="wall-clock limit per check (default 2)")  # fmt: skip
+                       help=N_("wall-clock limit per check (default 2)"))  # fmt: skip
     grade.add_argument("--total-seconds", type=number(float, 1, 3600), default=60.0,
-                       help="wall-clock limit for the whole run (default 60)")  # fmt: skip
+                       help=N_("wall-clock limit for the whole run (default 60)"))  # fmt: skip
     grade.add_argument("--memory-mb", type=number(int, 128, 65536), default=1024,
-                       help="address-space limit of the sandbox in MiB (default 1024)")  # fmt: skip
+                       help=N_("address-space limit of the sandbox in MiB "
+                               "(default 1024)"))  # fmt: skip
     grade.set_defaults(run=cmd_grade)
 
 
 # ---------------------------------------------------------------------------------------- main
 
+# Each epilog is one message, translated where --help is printed (line.TranslatedHelp);
+# the command in it is the same in every language.
 _EXAMPLES = {
-    "demo": "example: autograd-bp demo --out demo_out  (or --json, --schedule sequential)",
-    "grad": 'example: autograd-bp grad "sigmoid(w*x + b)" w=0.4 x=0.5 b=0.1 --explain w --check',
-    "steps": 'example: autograd-bp steps "tanh(a*b)" a=0.5 b=-1 --out steps/',
-    "train": "example: autograd-bp train moons --hidden 16,16 --activation relu --epochs 100",
-    "verify": "example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic",
-    "check": "example: autograd-bp check --worked --wrt w1 "
-    '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"',
-    "serve": "example: autograd-bp serve --port 8000 --no-open",
-    "exercise": 'example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")',
-    "grade": "example: autograd-bp grade my_engine.py  (or --class Scalar, --json)",
-    "lab": 'example: autograd-bp lab "tanh(a*b) + a" a=0.5 b=-1 --bug tanh-derivative-from-input '
-    "--predict  (or --worked, --sizes 2,3,1; --list lists the bugs)",
+    "demo": N_("example: autograd-bp demo --out demo_out  (or --json, --schedule sequential)"),
+    "grad": N_('example: autograd-bp grad "sigmoid(w*x + b)" w=0.4 x=0.5 b=0.1 --explain w '
+               "--check"),
+    "steps": N_('example: autograd-bp steps "tanh(a*b)" a=0.5 b=-1 --out steps/'),
+    "train": N_("example: autograd-bp train moons --hidden 16,16 --activation relu --epochs 100"),
+    "verify": N_("example: autograd-bp verify --sizes 3,5,2 --activation tanh --cost quadratic"),
+    "check": N_("example: autograd-bp check --worked --wrt w1 "
+                '--claim "(delta_o1*w5 + delta_o2*w7)*out_h1*(1-out_h1)*x1"'),
+    "serve": N_("example: autograd-bp serve --port 8000 --no-open"),
+    "exercise": N_('example: autograd-bp exercise --seed 7  (then --seed 7 --answer "FORMULA")'),
+    "grade": N_("example: autograd-bp grade my_engine.py  (or --class Scalar, --json)"),
+    "lab": N_('example: autograd-bp lab "tanh(a*b) + a" a=0.5 b=-1 --bug '
+              "tanh-derivative-from-input --predict  (or --worked, --sizes 2,3,1; --list lists "
+              "the bugs)"),
 }
 
 
-LANG_HELP = (f"the language of what is printed: {', '.join(LANGUAGES)} (default: "
-             "$AUTOGRAD_BP_LANG, else en); JSON keys and verdicts stay as they are")
+LANG_HELP = N_("the language of what is printed (default: $AUTOGRAD_BP_LANG, else en); JSON "
+                "keys and verdicts stay as they are")
+LANG_METAVAR = "|".join(LANGUAGES)
 
 
 def _grad_options(grad: argparse.ArgumentParser) -> None:
     """The options of ``autograd-bp grad`` after the expression and its values."""
-    grad.add_argument("--wrt", help="comma-separated variables to report (default: all)")
-    grad.add_argument("--explain", metavar="NAME", help="print the chain-rule trace for NAME")
+    grad.add_argument("--wrt", help=N_("comma-separated variables to report (default: all)"))
+    grad.add_argument("--explain", metavar="NAME", help=N_("print the chain-rule trace for NAME"))
     grad.add_argument(
         "--formula",
         action="store_true",
-        help="print each partial derivative as a formula (needs the symbolic extra)",
+        help=N_("print each partial derivative as a formula (needs the symbolic extra)"),
     )
     grad.add_argument(
         "--format",
         choices=["text", "latex", "markdown"],
         default="text",
-        help="how --explain and --formula print (default: text)",
+        help=N_("how --explain and --formula print (default: text)"),
     )
-    grad.add_argument("--draw", metavar="FILE", help="render the graph (.svg/.png/.pdf)")
-    grad.add_argument("--steps", metavar="DIR", help="write a backward step-through page")
-    grad.add_argument("--check", action="store_true", help="compare with central differences")
-    grad.add_argument("--json", action="store_true", help="machine-readable output")
+    grad.add_argument("--draw", metavar="FILE", help=N_("render the graph (.svg/.png/.pdf)"))
+    grad.add_argument("--steps", metavar="DIR", help=N_("write a backward step-through page"))
+    grad.add_argument("--check", action="store_true", help=N_("compare with central differences"))
+    grad.add_argument("--json", action="store_true", help=N_("machine-readable output"))
     grad.set_defaults(run=cmd_grad)  # fmt: skip
 
 
 def _practice_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """The parsers of ``check`` and ``exercise`` (grading a hand derivation)."""
-    chk = command("check", "grade a hand-derived partial derivative and say what is wrong")
-    chk.add_argument("expression", nargs="?", help='e.g. "x*x*y" (or --worked, or --sizes)')
+    chk = command("check", N_("grade a hand-derived partial derivative and say what is wrong"))
+    chk.add_argument("expression", nargs="?", help=N_('e.g. "x*x*y" (or --worked, or --sizes)'))
     chk.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-    chk.add_argument("--wrt", required=True, metavar="NAME", help="differentiate with respect to")
-    chk.add_argument("--claim", required=True, metavar="FORMULA", help="your derivative")
-    chk.add_argument("--worked", action="store_true", help="Mazur's worked example's names")
+    chk.add_argument("--wrt", required=True, metavar="NAME",
+                     help=N_("differentiate with respect to"))  # fmt: skip
+    chk.add_argument("--claim", required=True, metavar="FORMULA", help=N_("your derivative"))
+    chk.add_argument("--worked", action="store_true", help=N_("Mazur's worked example's names"))
     chk.add_argument(
-        "--sizes", type=parse_sizes("--sizes"), help="a Nielsen-notation MLP, e.g. 2,3,2"
+        "--sizes", type=parse_sizes("--sizes"), help=N_("a Nielsen-notation MLP, e.g. 2,3,2")
     )
     chk.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
     chk.add_argument("--points", type=positive_int("--points"), default=50,
-                     help="random points around the given one (at least 50)")  # fmt: skip
+                     help=N_("random points around the given one (at least 50)"))  # fmt: skip
     chk.add_argument(
-        "--seed", type=seed_number, default=0, help="random points (and --sizes weights)"
+        "--seed", type=seed_number, default=0, help=N_("random points (and --sizes weights)")
     )
-    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.add_argument("--json", action="store_true", help=N_("machine-readable output"))
     chk.set_defaults(run=cmd_check)
 
-    exe = command("exercise", "a seeded exercise in deriving a gradient, graded by check")
+    exe = command("exercise", N_("a seeded exercise in deriving a gradient, graded by check"))
     exe.add_argument(
-        "--seed", type=seed_number, default=None, help="which exercise (default: a new one)"
+        "--seed", type=seed_number, default=None, help=N_("which exercise (default: a new one)")
     )
     exe.add_argument("--level", type=int, choices=[1, 2, 3], default=None)
-    exe.add_argument("--answer", metavar="FORMULA", help="grade this answer")
-    exe.add_argument("--markdown", metavar="FILE", help="write a set with an answer key")
+    exe.add_argument("--answer", metavar="FORMULA", help=N_("grade this answer"))
+    exe.add_argument("--markdown", metavar="FILE", help=N_("write a set with an answer key"))
     exe.add_argument("--count", type=positive_int("--count"), default=10)
-    exe.add_argument("--json", action="store_true", help="machine-readable grading")
+    exe.add_argument("--json", action="store_true", help=N_("machine-readable grading"))
     exe.set_defaults(run=cmd_exercise)
 
 
@@ -190,41 +197,43 @@ def _train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("dataset", choices=["xor", "moons", "digits"])
     # default None: with --load the file fixes these, so giving one is refused, not ignored
     train.add_argument(
-        "--hidden", type=parse_sizes("--hidden"), help="hidden sizes (default 16,16)"
+        "--hidden", type=parse_sizes("--hidden"), help=N_("hidden sizes (default 16,16)")
     )
-    train.add_argument("--activation", choices=list(ACTIVATIONS), help="default tanh")
-    train.add_argument("--init", choices=list(INITS), help="default uniform")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help=N_("default tanh"))
+    train.add_argument("--init", choices=list(INITS), help=N_("default uniform"))
     train.add_argument("--loss", choices=list(LOSSES), default=None)
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     train.add_argument("--lr", type=positive_float("--lr"), default=0.1)
     train.add_argument("--momentum", type=number(float, 0, 1, open_high=True),
                        default=0.0)  # fmt: skip
     train.add_argument("--l2", type=number(float, 0, math.inf), default=0.0,
-                       help="L2 penalty weight")  # fmt: skip
+                       help=N_("L2 penalty weight"))  # fmt: skip
     train.add_argument("--epochs", type=positive_int("--epochs"), default=100)
     train.add_argument("--batch-size", type=positive_int("--batch-size"), default=None)
     # default None: xor has neither, digits no noise; giving one there is refused
     train.add_argument("--samples", type=positive_int("--samples", 100_000),
-                       help="moons: points; digits: training examples (default 100)")  # fmt: skip
+                       help=N_("moons: points; digits: training examples "
+                               "(default 100)"))  # fmt: skip
     train.add_argument("--noise", type=number(float, 0, math.inf),
-                       help="moons noise (default 0.1)")  # fmt: skip
+                       help=N_("moons noise (default 0.1)"))  # fmt: skip
     train.add_argument("--seed", type=seed_number, default=0)
     train.add_argument("--plot", metavar="FILE",
-                       help="decision boundary / loss curve (.png .svg .pdf .jpg ...)")  # fmt: skip
-    train.add_argument("--save", metavar="FILE", help="save the trained model (JSON)")
-    train.add_argument("--load", metavar="FILE", help="start from a saved model")
+                       help=N_("decision boundary / loss curve "
+                               "(.png .svg .pdf .jpg ...)"))  # fmt: skip
+    train.add_argument("--save", metavar="FILE", help=N_("save the trained model (JSON)"))
+    train.add_argument("--load", metavar="FILE", help=N_("start from a saved model"))
     train.add_argument(
-        "--compiled", action="store_true", help="trace once, replay each batch with numpy"
+        "--compiled", action="store_true", help=N_("trace once, replay each batch with numpy")
     )
-    train.add_argument("--json", action="store_true", help="machine-readable output")
+    train.add_argument("--json", action="store_true", help=N_("machine-readable output"))
 
 
 def _expression_args(p: argparse.ArgumentParser) -> None:
     """The expression, its NAME=VALUE values and --precision (grad, steps)."""
-    p.add_argument("expression", help='e.g. "sigmoid(w1*x1 + w2*x2 + b)"')
+    p.add_argument("expression", help=N_('e.g. "sigmoid(w1*x1 + w2*x2 + b)"'))
     p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
     p.add_argument("--precision", type=positive_int("--precision", 17), default=6,
-                   help="significant digits, 1 to 17 (a float has 17)")  # fmt: skip
+                   help=N_("significant digits, 1 to 17 (a float has 17)"))  # fmt: skip
 
 
 def _verify_options(ver: argparse.ArgumentParser) -> None:
@@ -234,15 +243,17 @@ def _verify_options(ver: argparse.ArgumentParser) -> None:
     ver.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
     ver.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
     ver.add_argument("--seed", type=seed_number, default=0)
-    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    ver.add_argument("--json", action="store_true", help=N_("machine-readable output"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = Parser(prog=PROG, description="Backpropagation, done for real and shown.",
-                     epilog="run 'autograd-bp COMMAND --help' for a command's options")  # fmt: skip
+    parser = Parser(prog=PROG, description=N_("Backpropagation, done for real and shown."),
+                     epilog=N_("run 'autograd-bp COMMAND --help' for a command's "
+                               "options"))  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--lang", type=language_name, default=None, help=LANG_HELP)
+    parser.add_argument("--lang", type=language_name, default=None, metavar=LANG_METAVAR,
+                        help=LANG_HELP)  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -251,42 +262,44 @@ def build_parser() -> argparse.ArgumentParser:
         assert isinstance(made, Parser)
         # SUPPRESS: a subcommand without --lang keeps the one given before it
         made.add_argument("--lang", type=language_name, default=argparse.SUPPRESS,
-                          help=LANG_HELP)  # fmt: skip
+                          metavar=LANG_METAVAR, help=LANG_HELP)  # fmt: skip
         parser.commands[name] = made
         return made
 
-    demo = command("demo", "Mazur's 2-2-2 worked example, every figure computed and compared")
+    demo = command("demo", N_("Mazur's 2-2-2 worked example, every figure computed and compared"))
     _demo_options(demo)
     demo.set_defaults(run=cmd_demo)
 
-    grad = command("grad", "value and every partial derivative of an expression")
+    grad = command("grad", N_("value and every partial derivative of an expression"))
     _expression_args(grad)
     _grad_options(grad)
 
-    steps = command("steps", "write a step-by-step page of the backward pass of an expression")
+    steps = command("steps", N_("write a step-by-step page of the backward pass of an expression"))
     _expression_args(steps)
-    steps.add_argument("--out", default="steps", help="output directory")
+    steps.add_argument("--out", default="steps", help=N_("output directory"))
     steps.set_defaults(run=cmd_steps)
 
-    train = command("train", "train an MLP on xor, moons or digits")
+    train = command("train", N_("train an MLP on xor, moons or digits"))
     _train_options(train)
     train.set_defaults(run=cmd_train)
 
-    ver = command("verify", "engine vs BP1-BP4 vs finite differences (vs torch) on a random MLP")
+    ver = command("verify", N_("engine vs BP1-BP4 vs finite differences (vs torch) on a "
+                               "random MLP"))
     _verify_options(ver)
     ver.set_defaults(run=cmd_verify)
 
     _practice_commands(command)
-    _serve_arguments(command("serve", "a local playground in the browser: type, step, check"))
+    _serve_arguments(command("serve", N_("a local playground in the browser: type, step, check")))
     for drawing in (demo, grad, steps):  # the subcommands that run Graphviz's dot
         drawing.add_argument(
             "--dot-timeout",
             type=positive_float("--dot-timeout"),
             default=DOT_TIMEOUT,
             metavar="SECONDS",
-            help=f"stop Graphviz after SECONDS (default {DOT_TIMEOUT:g})",
+            help=N_("stop Graphviz after SECONDS (default %(default)g)"),
         )
-    _grade_arguments(command("grade", "grade your own micrograd- or microgpt-style Value class"))
+    _grade_arguments(command("grade", N_("grade your own micrograd- or microgpt-style "
+                                         "Value class")))
     lab_arguments(command)
     return parser
 
@@ -294,27 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo_options(demo: argparse.ArgumentParser) -> None:
     """``demo``'s options: the file's (or Mazur's) values unless given here."""
     demo.add_argument("--example", metavar="FILE", default=None,
-                      help="a worked example in TOML (e.g. examples/worked/nielsen-2-3-2.toml)")
+                      help=N_("a worked example in TOML (e.g. examples/worked/nielsen-2-3-2.toml)"))
     demo.add_argument("--lr", type=positive_float("--lr"), default=None,
-                      help="learning rate (default: the example's; Mazur's 0.5)")
+                      help=N_("learning rate (default: the example's; Mazur's 0.5)"))
     demo.add_argument("--iterations", type=positive_int("--iterations", 10**7), default=None,
-                      help="training updates (default: the example's; Mazur's 10,000)")
+                      help=N_("training updates (default: the example's; Mazur's 10,000)"))
     demo.add_argument("--schedule", choices=worked.SCHEDULES, default=None,
-                      help="which schedule the updated.* / after_*.* JSON keys follow")
-    demo.add_argument("--update-biases", action="store_true", help="also update the biases")
+                      help=N_("which schedule the updated.* / after_*.* JSON keys follow"))
+    demo.add_argument("--update-biases", action="store_true", help=N_("also update the biases"))
     demo.add_argument("--out", default=None,
-                      help="directory for the diagram files (default demo_out; none with --json)")
-    demo.add_argument("--json", action="store_true", help="machine-readable output")
+                      help=N_("directory for the diagram files (default demo_out; "
+                              "none with --json)"))
+    demo.add_argument("--json", action="store_true", help=N_("machine-readable output"))
     demo.add_argument("--format", choices=("text", *ANSWER_FORMATS), default="text",
-                      help="latex|markdown: the whole derivation as an answer key (--example)")
+                      help=N_("latex|markdown: the whole derivation as an answer key (--example)"))
 
 
 def _serve_arguments(srv: argparse.ArgumentParser) -> None:
     srv.add_argument("--port", type=number(int, 0, 65535), default=8000,
-                     help="TCP port (0: any free port; default 8000)")  # fmt: skip
+                     help=N_("TCP port (0: any free port; default 8000)"))  # fmt: skip
     srv.add_argument("--host", default="127.0.0.1",
-                     help="address to listen on (default 127.0.0.1: this machine)")  # fmt: skip
-    srv.add_argument("--no-open", action="store_true", help="do not open a browser")
+                     help=N_("address to listen on (default 127.0.0.1: this machine)"))  # fmt: skip
+    srv.add_argument("--no-open", action="store_true", help=N_("do not open a browser"))
     srv.set_defaults(run=cmd_serve)
 
 
@@ -331,7 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     """The language first (``--lang`` anywhere, else $AUTOGRAD_BP_LANG), then the command in it."""
-    with use_language("en"):  # --help stays English (docs/cli.md); the language comes next
+    # Built in English, before the language is known: a bad AUTOGRAD_BP_LANG must not stop
+    # the building; its texts are msgids that --help says in the language chosen below
+    # (line.TranslatedHelp formats them inside use_language(lang)).
+    with use_language("en"):
         parser = build_parser()
     line = arrange(parser, sys.argv[1:] if argv is None else argv)
     try:

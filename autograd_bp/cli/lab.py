@@ -23,7 +23,7 @@ from typing import Any
 from ..check.bugs import LabLimitError
 from ..check.lab import Lab, LabError, bug_list
 from ..check.problems import nielsen_problem, worked_problem
-from ..locale import _
+from ..locale import N_, _
 from ..nn.modules import ACTIVATIONS
 from ..reports import expression_problem, program_steps, shortest
 from .expressions import assignments
@@ -40,24 +40,25 @@ __all__ = ["cmd_lab", "lab_arguments"]
 
 
 def lab_arguments(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    """The parser of ``lab``. Its help is English, as every command's ``--help`` is for
-    now (docs/cli.md): built before the language is read, it must not ask for one."""
-    lab = command("lab", "run a graph under a classic engine bug beside the correct engine")
-    lab.add_argument("expression", nargs="?", help='e.g. "tanh(a*b) + a" (or --worked, --sizes)')
+    """The parser of ``lab``. Built before the language is read, it must not ask for one:
+    its help texts are English msgids (``N_``), said in the learner's language by --help."""
+    lab = command("lab", N_("run a graph under a classic engine bug beside the correct engine"))
+    lab.add_argument("expression", nargs="?",
+                     help=N_('e.g. "tanh(a*b) + a" (or --worked, --sizes)'))  # fmt: skip
     lab.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-    lab.add_argument("--bug", metavar="ID", help="the catalogue bug to run (--list lists them)")
-    lab.add_argument("--list", action="store_true", help="list the bugs and exit")
-    lab.add_argument("--worked", action="store_true", help="Mazur's 2-2-2 worked example")
+    lab.add_argument("--bug", metavar="ID", help=N_("the catalogue bug to run (--list lists them)"))
+    lab.add_argument("--list", action="store_true", help=N_("list the bugs and exit"))
+    lab.add_argument("--worked", action="store_true", help=N_("Mazur's 2-2-2 worked example"))
     lab.add_argument("--sizes", type=parse_sizes("--sizes"),
-                     help="a Nielsen-notation MLP, e.g. 2,3,1")  # fmt: skip
+                     help=N_("a Nielsen-notation MLP, e.g. 2,3,1"))  # fmt: skip
     lab.add_argument("--activation", choices=list(ACTIVATIONS), default="sigmoid")
-    lab.add_argument("--seed", type=seed_number, default=0, help="--sizes weights")
+    lab.add_argument("--seed", type=seed_number, default=0, help=N_("--sizes weights"))
     lab.add_argument("--wrt", metavar="NAME",
-                     help="the gradient to predict (default: the first input)")  # fmt: skip
+                     help=N_("the gradient to predict (default: the first input)"))  # fmt: skip
     lab.add_argument("--predict", action="store_true",
-                     help="ask for your prediction on stdin first, then run")  # fmt: skip
-    lab.add_argument("--prediction", metavar="NUMBER", help="your prediction, given here")
-    lab.add_argument("--json", action="store_true", help="machine-readable output")
+                     help=N_("ask for your prediction on stdin first, then run"))  # fmt: skip
+    lab.add_argument("--prediction", metavar="NUMBER", help=N_("your prediction, given here"))
+    lab.add_argument("--json", action="store_true", help=N_("machine-readable output"))
     lab.set_defaults(run=cmd_lab)
 
 

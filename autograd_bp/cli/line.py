@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 # `--help` and `grad` start fast and work without them installed.
 from .._io import dumps_strict
 from ..locale import ENVIRONMENT_VARIABLE, N_, LanguageError, _, language, normalize
+from ..locale import width as columns
 
 PROG = "autograd-bp"
 
@@ -33,14 +34,93 @@ class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit status 2."""
 
 
+# argparse's own words in --help (English in argparse, which asks gettext's global domain
+# for them): marked here so they are in this package's catalog, said by TranslatedHelp.
+ARGPARSE_WORDS = (N_("usage: "), N_("positional arguments"), N_("options"),
+                  N_("show this help message and exit"),
+                  N_("show program's version number and exit"))  # fmt: skip
+
+
+class TranslatedHelp(argparse.HelpFormatter):
+    """``--help`` in the language in use when it is printed. The parser is built in English
+    (before the language is known, so a bad one can still be refused in one line): its help
+    texts, descriptions, epilogs and section titles are English msgids (marked with ``N_``),
+    and this formatter says each in the language in use as it formats them.
+
+    Example:
+        >>> from autograd_bp.locale import use_language
+        >>> p = Parser(prog="demo", description=N_("Backpropagation, done for real and shown."))
+        >>> with use_language("zh"):
+        ...     print(p.format_help().splitlines()[0])
+        用法：demo [-h]
+    """
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+    def _format_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None) -> str:
+        wide = columns(prefix or "") - len(prefix or "")  # "用法：" takes 6 columns, not 3
+        self._width -= wide  # argparse counts characters: lines are wrapped that much sooner
+        try:
+            text = super()._format_usage(usage, actions, groups, prefix)
+        finally:
+            self._width += wide
+        return text.replace("\n ", "\n " + " " * wide) if wide else text
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(_(heading) if heading else heading)
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(_(text) if text and text != argparse.SUPPRESS else text)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return _(action.help) if action.help and action.help != argparse.SUPPRESS else action.help
+
+    # argparse wraps at spaces, and Chinese has none: a line is filled by terminal columns
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        if len(text) == columns(text):
+            return super()._split_lines(text, width)
+        return wrap_columns(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if len(text) == columns(text):
+            return super()._fill_text(text, width, indent)
+        return "\n".join(indent + line for line in wrap_columns(text, width - len(indent)))
+
+
+# a word, or one Chinese character, with the opening punctuation before it and the closing
+# after it (a line never starts with "）" nor ends with "（"), or a space
+WRAP_PIECE = re.compile(r"[（“《]*(?:[^\s\u2e80-\uffff]+|[\u2e80-\uffff])[）”》。，；：、]*|\s+")
+
+
+def wrap_columns(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` terminal columns, broken between words or
+    between two Chinese characters.
+
+    Example:
+        >>> wrap_columns("学习率 lr（默认 0.1）", 12)
+        ['学习率 lr', '（默认 0.1）']
+    """
+    lines, line = [], ""
+    for piece in WRAP_PIECE.findall(" ".join(text.split())):
+        if line and columns(line + piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        if line or not piece.isspace():
+            line += piece
+    return [*lines, line.rstrip()] if line.strip() else lines
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, and which knows its options' arities
-    (``options``) and its subcommands (``commands``), so :func:`arrange` can read a line."""
+    """An ArgumentParser whose errors are one line, whose ``--help`` is said in the language
+    in use (:class:`TranslatedHelp`), and which knows its options' arities (``options``) and
+    its subcommands (``commands``), so :func:`arrange` can read a line."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.options: dict[str, int] = {}  # option string -> values it takes (0 or 1)
         self.commands: dict[str, Parser] = {}
         self.positionals = False
+        kwargs.setdefault("formatter_class", TranslatedHelp)
         super().__init__(*args, **kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
@@ -110,11 +190,16 @@ def chosen_language(line: Sequence[str]) -> str:
         'zh'
     """
     asked = None
-    for token in line:
+    for i, token in enumerate(line):
         if token == "--":
             break
-        if token.startswith("--lang="):
-            asked = token.removeprefix("--lang=")
+        option, equals, value = token.partition("=")
+        if len(option) < 4 or not "--lang".startswith(option):  # argparse takes "--la" too
+            continue
+        if equals:
+            asked = value
+        elif i + 1 < len(line) and not line[i + 1].startswith("-"):  # `--help --lang zh`
+            asked = line[i + 1]
     try:
         return normalize(asked) if asked is not None else language()
     except LanguageError as e:

@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import gettext as gettext_module
 import os
+import unicodedata
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -144,6 +145,26 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     '2 paths'
     """
     return translations(language()).ngettext(singular, plural, n)
+
+
+def width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: a Chinese character takes two.
+
+    >>> width("loss"), width("误差")
+    (4, 4)
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def aligned(text: str, columns: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``columns`` terminal columns (on the left when
+    ``right``), so a table's columns line up in Chinese as in English.
+
+    >>> aligned("误差", 6) + "|", aligned("loss", 6, right=True) + "|"
+    ('误差  |', '  loss|')
+    """
+    pad = " " * max(0, columns - width(text))
+    return pad + text if right else text + pad
 
 
 def N_(message: str) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .._io import FileTooLargeError, NotRegularFileError, atomic_write_text, read_regular_file
 from ..core.engine import Value
+from ..locale import _
 
 __all__ = [
     "FORMAT",
@@ -68,7 +69,7 @@ def _short(x: Any) -> str:
 
 
 def _where(path: str | os.PathLike[str]) -> str:
-    return f"model file {str(path)!r}"
+    return _("model file {path}").format(path=repr(str(path)))
 
 
 @contextlib.contextmanager
@@ -113,11 +114,11 @@ def write_model_file(
     """
     bad = [name for name, v in state.items() if not math.isfinite(v)]
     if bad:
-        raise ValueError(
-            f"save: parameter {bad[0]!r} is {state[bad[0]]!r}"
-            f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}; "
-            f"refusing to write {str(path)!r}: a model file holds finite numbers only"
-        )
+        more = _(" (and {count} more)").format(count=len(bad) - 1) if len(bad) > 1 else ""
+        raise ValueError("save: " + _(
+            "parameter {name} is {value}{more}; refusing to write {path}: a model file holds "
+            "finite numbers only").format(name=repr(bad[0]), value=repr(state[bad[0]]),
+                                          more=more, path=repr(str(path))))  # fmt: skip
     doc = {"format": FORMAT, "version": FORMAT_VERSION, "model": model, "config": config,
            "state": state}  # fmt: skip
     return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
@@ -133,19 +134,20 @@ class _Refused(ValueError):
 
 
 def _refuse_constant(token: str) -> float:
-    raise _Refused(f"has a non-finite number ({token}); JSON has none and a model needs none")
+    raise _Refused(_("has a non-finite number ({token}); JSON has none and a model needs "
+                     "none").format(token=token))
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"has a number too large for a float ({text[:20]})")
+        raise _Refused(_("has a number too large for a float ({text})").format(text=text[:20]))
     return value
 
 
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise _Refused(f"has an integer with {len(text)} digits")
+        raise _Refused(_("has an integer with {count} digits").format(count=len(text)))
     return int(text)
 
 
@@ -154,7 +156,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(doc) != len(pairs):
         seen: set[str] = set()
         dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Refused(f"has the key {dup!r} twice")
+        raise _Refused(_("has the key {key} twice").format(key=repr(dup)))
     return doc
 
 
@@ -164,11 +166,13 @@ def _parse_model_json(text: str, where: str) -> Any:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
                           parse_int=_bounded_int, object_pairs_hook=_unique_keys)  # fmt: skip
     except json.JSONDecodeError as e:
-        raise ModelFileError(f"{where} is not valid JSON (truncated or corrupt?): {e}") from None
+        raise ModelFileError(_("{where} is not valid JSON (truncated or corrupt?): {error}").format(
+            where=where, error=e)) from None
     except _Refused as e:
         raise ModelFileError(f"{where} {e}") from None
     except RecursionError:  # the C decoder recurses once per nesting level
-        raise ModelFileError(f"{where} is nested too deeply to be a model file") from None
+        raise ModelFileError(_("{where} is nested too deeply to be a model file").format(
+            where=where)) from None
 
 
 def _read_text(path: str | os.PathLike[str]) -> str:
@@ -177,13 +181,16 @@ def _read_text(path: str | os.PathLike[str]) -> str:
     try:
         raw = read_regular_file(path, MAX_MODEL_BYTES)
     except (NotRegularFileError, FileTooLargeError) as e:
-        raise ModelFileError(f"cannot read {where}: {e.reason}") from None
+        raise ModelFileError(_("cannot read {where}: {reason}").format(
+            where=where, reason=e.reason)) from None
     except OSError as e:
-        raise ModelFileError(f"cannot read {where}: {e.strerror}") from None
+        raise ModelFileError(_("cannot read {where}: {reason}").format(
+            where=where, reason=e.strerror)) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ModelFileError(f"{where} is not UTF-8 text (byte {e.start}): corrupt?") from None
+        raise ModelFileError(_("{where} is not UTF-8 text (byte {byte}): corrupt?").format(
+            where=where, byte=e.start)) from None
 
 
 def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -204,14 +211,13 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     where = _where(path)
     doc = _parse_model_json(_read_text(path), where)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{where} is not an autograd_bp model file")
+        raise ModelFileError(_("{where} is not an autograd_bp model file").format(where=where))
     if doc.get("version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{where} has format version {doc.get('version')!r}; "
-            f"this autograd_bp reads version {FORMAT_VERSION}"
-        )
+        raise ModelFileError(_(
+            "{where} has format version {version}; this autograd_bp reads version {known}"
+        ).format(where=where, version=repr(doc.get("version")), known=FORMAT_VERSION))
     if not isinstance(doc.get("state"), dict):
-        raise ModelFileError(f"{where} has no parameter state")
+        raise ModelFileError(_("{where} has no parameter state").format(where=where))
     return doc
 
 
@@ -222,13 +228,15 @@ def _parameter_value(name: str, v: Any) -> float:
     """A state entry as a float: a finite real number, or a ModelFileError naming it."""
     name = _short(name)
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ModelFileError(f"parameter {name} must be a number, got {_short(v)}")
+        raise ModelFileError(_("parameter {name} must be a number, got {value}").format(
+            name=name, value=_short(v)))
     try:
         value = float(v)
     except OverflowError:
         value = math.inf
     if not math.isfinite(value):
-        raise ModelFileError(f"parameter {name} must be finite, got {v!r}")
+        raise ModelFileError(_("parameter {name} must be finite, got {value}").format(
+            name=name, value=repr(v)))
     return value
 
 
@@ -243,14 +251,17 @@ def load_state(params: Sequence[tuple[str, Value]], state: Any) -> None:
         2.0
     """
     if not isinstance(state, dict):
-        raise ModelFileError(f"state must be a dict of name -> number, got {type(state).__name__}")
+        raise ModelFileError(_("state must be a dict of name -> number, got {kind}").format(
+            kind=type(state).__name__))
     names = {name for name, _ in params}
     missing = sorted(names - state.keys())
     extra = sorted(state.keys() - names)
     if missing or extra:
-        parts = [f"{what} {_short(keys)}" for what, keys in
-                 (("missing", missing), ("unexpected", extra)) if keys]  # fmt: skip
-        raise ModelFileError("state does not fit this model: " + "; ".join(parts))
+        parts = [what.format(names=_short(keys)) for what, keys in
+                 ((_("missing {names}"), missing), (_("unexpected {names}"), extra))
+                 if keys]  # fmt: skip
+        raise ModelFileError(_("state does not fit this model: {parts}").format(
+            parts="; ".join(parts)))
     values = {name: _parameter_value(name, state[name]) for name, _ in params}
     for name, p in params:
         p.data = values[name]
@@ -274,15 +285,17 @@ def saved_state_for(path: str | os.PathLike[str], model: str, config: dict[str, 
     where = _where(path)
     saved = doc.get("model")
     if saved != model:
-        raise ModelFileError(f"{where} holds a {_short(saved)}, not a {model}")
+        raise ModelFileError(_("{where} holds a {saved}, not a {model}").format(
+            where=where, saved=_short(saved), model=model))
     cfg = doc.get("config")
     if isinstance(cfg, dict) and config is not None and cfg != config:
-        diff = [f"{k} {_short(cfg.get(k))} (this model: {_short(config.get(k))})"
-                for k in config if cfg.get(k) != config.get(k)] or ["extra keys"]  # fmt: skip
-        raise ModelFileError(
-            f"{where} was saved from a different architecture: {'; '.join(diff)}; "
-            f"use {model}.from_file to rebuild the saved one"
-        )
+        diff = [_("{key} {saved} (this model: {ours})").format(
+                    key=k, saved=_short(cfg.get(k)), ours=_short(config.get(k)))
+                for k in config if cfg.get(k) != config.get(k)] or [_("extra keys")]
+        raise ModelFileError(_(
+            "{where} was saved from a different architecture: {differences}; use "
+            "{model}.from_file to rebuild the saved one").format(
+                where=where, differences="; ".join(diff), model=model))  # fmt: skip
     return doc["state"]
 
 
@@ -309,24 +322,24 @@ def checked_mlp_config(
     """
     nin, nouts, acts, bias = (cfg.get(k) for k in ("nin", "nouts", "activations", "bias"))
     if not isinstance(nin, int) or not isinstance(nouts, list) or not nouts:
-        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
+        raise ModelFileError(_("bad architecture: nin {nin}, nouts {nouts}").format(
+            nin=_short(nin), nouts=_short(nouts)))
     sizes = [nin, *nouts]
     if not all(type(n) is int and n >= 1 for n in sizes):
-        raise ModelFileError(f"bad architecture: nin {_short(nin)}, nouts {_short(nouts)}")
+        raise ModelFileError(_("bad architecture: nin {nin}, nouts {nouts}").format(
+            nin=_short(nin), nouts=_short(nouts)))
     if (
         not isinstance(acts, list)
         or len(acts) != len(nouts)
         or not all(isinstance(a, str) and a in known_activations for a in acts)
     ):
-        raise ModelFileError(
-            f"bad architecture: activations {_short(acts)} for {len(nouts)} layers"
-        )
+        raise ModelFileError(_("bad architecture: activations {activations} for {count} "
+                               "layers").format(activations=_short(acts), count=len(nouts)))
     if not isinstance(bias, bool):
-        raise ModelFileError(f"bad architecture: bias {_short(bias)}")
+        raise ModelFileError(_("bad architecture: bias {bias}").format(bias=_short(bias)))
     count = sum((a + bias) * b for a, b in zip(sizes, sizes[1:]))
     if count != n_state:
-        raise ModelFileError(
-            f"architecture MLP({nin}, {_short(nouts)}) has {count} parameters "
-            f"but the state has {n_state}"
-        )
+        raise ModelFileError(_(
+            "architecture MLP({nin}, {nouts}) has {count} parameters but the state has "
+            "{state}").format(nin=nin, nouts=_short(nouts), count=count, state=n_state))
     return MLPArchitecture(nin, nouts, acts, bias)

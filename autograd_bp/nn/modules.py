@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core.engine import Number, Value, dot
+from ..locale import _
 from .model_file import (
     ModelFileError,
     about_file,
@@ -189,7 +190,7 @@ class Module:
         and explanations say ``w.0`` (an MLP's: ``w2_1_1``); a label the user gave is kept (a
         sub-module's automatic label is replaced by the name from here)."""
         inherited: set[Value] = set()
-        for _, child in self._children():
+        for _label, child in self._children():
             inherited |= getattr(child, "_auto_labelled", set())
         self._auto_labelled: set[Value] = set()
         for name, p in self._parameter_labels():
@@ -505,7 +506,8 @@ class MLP(Module):
         doc = read_model_file(path)
         cfg = doc.get("config")
         if doc.get("model") != "MLP" or not isinstance(cfg, dict):
-            raise ModelFileError(f"model file {str(path)!r} holds no MLP architecture")
+            raise ModelFileError(_("model file {path} holds no MLP architecture").format(
+                path=repr(str(path))))
         with about_file(path):
             arch = checked_mlp_config(cfg, len(doc["state"]), list(ACTIVATIONS))
             net = cls(arch.nin, arch.nouts, arch.activations, bias=arch.bias)  # small: checked

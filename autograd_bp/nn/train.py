@@ -24,6 +24,7 @@ import numpy as np
 
 from .._io import require
 from ..core.engine import Value, gc_paused, no_grad, sum_values
+from ..locale import N_, _, aligned, ngettext
 from .losses import get_loss
 from .losses import l2 as l2_penalty
 from .modules import Module
@@ -90,13 +91,19 @@ class TrainReport:
     def text(self) -> str:
         """The lines ``autograd-bp train`` prints."""
         epochs = len(self.history.loss)
-        lines = [f"{self.dataset}: {self.model}, {self.loss}, {epochs} epochs",
-                 f"  final training loss  {self.history.loss[-1]:.6g}"]  # fmt: skip
-        for name, value in (("training", self.train_accuracy), ("test", self.test_accuracy)):
+        lines = [ngettext("{dataset}: {model}, {loss}, {epochs} epoch",
+                          "{dataset}: {model}, {loss}, {epochs} epochs", epochs).format(
+                     dataset=self.dataset, model=self.model, loss=self.loss, epochs=epochs)]
+        rows = [(N_("final training loss"), f"{self.history.loss[-1]:.6g}"),
+                (N_("training accuracy"), self.train_accuracy),
+                (N_("test accuracy"), self.test_accuracy),
+                (N_("seconds per epoch"), f"{self.seconds_per_epoch:.3f}")]  # fmt: skip
+        for name, value in rows:
             if value is not None:
-                lines.append(f"  {name + ' accuracy':<20} {value:.4f}")
-        lines.append(f"  seconds per epoch    {self.seconds_per_epoch:.3f}")
-        lines += [f"  {k}: {v}" for k, v in (("plot", self.plot), ("saved", self.saved)) if v]
+                shown = f"{value:.4f}" if isinstance(value, float) else value
+                lines.append(f"  {aligned(_(name), 20)} {shown}")
+        files = ((N_("plot: {file}"), self.plot), (N_("saved: {file}"), self.saved))
+        lines += ["  " + _(label).format(file=v) for label, v in files if v]
         return "\n".join(lines)
 
 
@@ -215,8 +222,9 @@ def fit(
     threshold = _threshold(model(rows[0]) if task == "binary" else None, loss_name)
     tqdm = require("tqdm.auto", "train").tqdm
 
-    bar = tqdm(range(epochs), disable=not progress, desc="training", unit="epoch", leave=False)
-    for _ in bar:
+    bar = tqdm(range(epochs), disable=not progress, desc=_("training"), unit="epoch",
+               leave=False)  # fmt: skip
+    for _epoch in bar:
         start = time.perf_counter()
         order = rng.permutation(n)
         total, hits = 0.0, 0

@@ -343,3 +343,28 @@ def test_every_option_reads_its_value_separate_or_attached_the_same(command, opt
         assert got == value or str(got) == f"[{value}]" or number, got  # --sizes 2: [2]
     else:  # refused by the option's own check, naming it and the value as typed
         assert option in separate and value in separate, separate
+
+
+# a Chinese phrase with the stops after it, as help texts write them
+CHINESE_PHRASE = st.builds(lambda han, stop: han + stop, st.text("反向传播链式法则", min_size=1),
+                           st.text("）：，。", max_size=2))  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.one_of(st.text("abcxyz.,()", min_size=1, max_size=6),
+                                st.lists(CHINESE_PHRASE, min_size=1, max_size=3).map("".join)),
+                      max_size=30),
+       columns=st.integers(12, 60))  # fmt: skip
+def test_chinese_help_is_wrapped_by_terminal_columns_and_loses_nothing(
+        words: list[str], columns: int) -> None:  # fmt: skip
+    """--help in Chinese: argparse wraps only at spaces, so line.wrap_columns fills lines by
+    the columns a character takes (two for a Chinese one); no text is lost or reordered."""
+    from autograd_bp.cli.line import wrap_columns
+    from autograd_bp.locale import width
+
+    text = " ".join(words)
+    lines = wrap_columns(text, columns)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert all(width(line) <= columns for line in lines), lines
+    assert all(line == line.strip() and line for line in lines)
+    assert not any(line.startswith(("）", "，", "。", "：")) for line in lines[1:]), lines
