@@ -16,31 +16,78 @@ from types import ModuleType
 from typing import Any, BinaryIO
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction into the catalog (Babel's ``N_`` keyword) and
+    return it as it is. This module imports nothing of the package, so it says its
+    phrases in English and keeps them as :class:`Phrase`; a room above says them in the
+    learner's language (``autograd_bp.locale.say``).
+
+    Example:
+        >>> N_("a directory")
+        'a directory'
+    """
+    return message
+
+
+class Phrase(str):
+    """``template`` filled in with ``fields``: as a ``str`` it is the English, and it keeps
+    ``template`` and ``fields`` so that ``autograd_bp.locale.say`` can say it in the
+    learner's language (a field may be a Phrase too: the file kind inside a reason).
+
+    Example:
+        >>> reason = Phrase(N_("it is {kind}, not a regular file"), kind=Phrase(N_("a socket")))
+        >>> reason, reason.template, reason.fields["kind"].template
+        ('it is a socket, not a regular file', 'it is {kind}, not a regular file', 'a socket')
+    """
+
+    template: str
+    fields: dict[str, Any]
+
+    def __new__(cls, template: str, **fields: Any) -> Phrase:
+        made = super().__new__(cls, template.format(**fields))
+        made.template, made.fields = template, fields
+        return made
+
+
+def _kept(error: BaseException, template: str, **fields: Any) -> None:
+    """Keep ``template`` and ``fields`` on ``error``: the protocol of ``core.numerics.said``
+    that ``autograd_bp.locale.say`` reads."""
+    error.template, error.fields = template, fields  # type: ignore[attr-defined]
+
+
+# the whole sentence per verb, so that a translator sees it whole
+_CANNOT = {"read": N_("cannot read {path}: {reason}"), "write": N_("cannot write {path}: {reason}")}
+
+
 class NotRegularFileError(OSError):
     """A path that must be a regular file (to write through, or to read) is something else:
     a FIFO, a device, a directory, a socket, or a symlink that leads nowhere.
 
     An ``OSError``, so whatever already handles a failed save or load handles it too; its
     message is one line naming the path and what it is; ``reason`` is that message without
-    the path ("it is a FIFO (named pipe), not a regular file").
+    the path ("it is a FIFO (named pipe), not a regular file"), a :class:`Phrase`. The
+    error keeps its ``template`` and ``fields`` (``autograd_bp.locale.say`` says it in the
+    learner's language).
     """
 
-    def __init__(self, doing: str, path: Path, reason: str) -> None:
-        super().__init__(f"cannot {doing} {str(path)!r}: {reason}")
+    def __init__(self, doing: str, path: Path, reason: Phrase) -> None:
+        fields = {"path": repr(str(path)), "reason": reason}
+        super().__init__(_CANNOT[doing].format(**fields))
+        _kept(self, _CANNOT[doing], **fields)
         self.reason = reason
 
 
 # One human name per file type the checks below can meet.
 _KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, N_("a directory")),
+    (stat.S_ISFIFO, N_("a FIFO (named pipe)")),
+    (stat.S_ISCHR, N_("a character device")),
+    (stat.S_ISBLK, N_("a block device")),
+    (stat.S_ISSOCK, N_("a socket")),
 )
 
 
-def file_kind(mode: int) -> str:
+def file_kind(mode: int) -> Phrase:
     """What a file of this ``st_mode`` is, in words ("a regular file", "a FIFO (named pipe)"...).
 
     Example:
@@ -49,14 +96,19 @@ def file_kind(mode: int) -> str:
         'a character device'
     """
     if stat.S_ISREG(mode):
-        return "a regular file"
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        return Phrase(N_("a regular file"))
+    return Phrase(next((name for test, name in _KINDS if test(mode)), N_("not a regular file")))
 
 
 def _refuse_unless_regular(path: Path, target: Path, mode: int, doing: str) -> None:
-    if not stat.S_ISREG(mode):
-        via = f"it is a symlink to {str(target)!r}, which " if target != path else "it "
-        raise NotRegularFileError(doing, path, f"{via}is {file_kind(mode)}, not a regular file")
+    if stat.S_ISREG(mode):
+        return
+    if target != path:
+        reason = Phrase(N_("it is a symlink to {target}, which is {kind}, not a regular file"),
+                        target=repr(str(target)), kind=file_kind(mode))  # fmt: skip
+    else:
+        reason = Phrase(N_("it is {kind}, not a regular file"), kind=file_kind(mode))
+    raise NotRegularFileError(doing, path, reason)
 
 
 def _resolve_target(path: Path) -> Path:
@@ -67,16 +119,13 @@ def _resolve_target(path: Path) -> Path:
     try:
         os.stat(path)  # follows every link in the chain
     except FileNotFoundError:
-        raise NotRegularFileError(
-            "write",
-            path,
-            f"it is a dangling symlink (to {os.readlink(path)!r}, which does not exist)",
-        ) from None
+        raise NotRegularFileError("write", path, Phrase(
+            N_("it is a dangling symlink (to {target}, which does not exist)"),
+            target=repr(os.readlink(path)))) from None  # fmt: skip
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise NotRegularFileError(
-                "write", path, "it is a symlink loop (a link that leads back to itself)"
-            ) from None
+            raise NotRegularFileError("write", path, Phrase(
+                N_("it is a symlink loop (a link that leads back to itself)"))) from None
         raise
     return Path(os.path.realpath(path))
 
@@ -103,7 +152,10 @@ def _new_temp_file(target: Path) -> Path:
         except FileExistsError:
             continue
         return tmp
-    raise FileExistsError(f"cannot create a temporary file beside {str(target)!r}")
+    template = N_("cannot create a temporary file beside {path}")
+    error = FileExistsError(template.format(path=repr(str(target))))
+    _kept(error, template, path=repr(str(target)))
+    raise error
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
@@ -149,10 +201,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 
 class FileTooLargeError(ValueError):
     """A file is larger than the reader's stated limit; refused before it is parsed.
-    ``reason`` is the message without the path."""
+    ``reason`` is the message without the path, a :class:`Phrase`; the error keeps its
+    ``template`` and ``fields`` like :class:`NotRegularFileError`."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"cannot read {str(path)!r}: {reason}")
+    def __init__(self, path: Path, reason: Phrase) -> None:
+        fields = {"path": repr(str(path)), "reason": reason}
+        super().__init__(_CANNOT["read"].format(**fields))
+        _kept(self, _CANNOT["read"], **fields)
         self.reason = reason
 
 
@@ -179,10 +234,10 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     with _open_regular(where) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
-            raise _too_large(where, max_bytes, f"{size:,} bytes")
+            raise _too_large(where, max_bytes, size)
         data = f.read(max_bytes + 1)  # buffered: read(n) loops until n bytes or the end
         if len(data) > max_bytes:
-            raise _too_large(where, max_bytes, "more")
+            raise _too_large(where, max_bytes, None)
     return data
 
 
@@ -216,8 +271,15 @@ def _open_regular(where: Path) -> BinaryIO:
     return f
 
 
-def _too_large(path: Path, max_bytes: int, size: str) -> FileTooLargeError:
-    return FileTooLargeError(path, f"it holds {size}, over the limit of {max_bytes:,} bytes")
+def _too_large(path: Path, max_bytes: int, size: int | None) -> FileTooLargeError:
+    """``size`` None: the file grew past the limit while it was read (or said it was empty)."""
+    limit = f"{max_bytes:,}"
+    if size is None:
+        reason = Phrase(N_("it holds more, over the limit of {limit} bytes"), limit=limit)
+    else:
+        reason = Phrase(N_("it holds {size} bytes, over the limit of {limit} bytes"),
+                        size=f"{size:,}", limit=limit)  # fmt: skip
+    return FileTooLargeError(path, reason)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -295,6 +357,8 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(
-            f"{module} is needed for this; install it with: pip install 'autograd_bp[{extra}]'"
-        ) from None
+        template = N_("{module} is needed for this; install it with: pip install "
+                      "'autograd_bp[{extra}]'")  # fmt: skip
+        error = ImportError(template.format(module=module, extra=extra))
+        _kept(error, template, module=module, extra=extra)
+        raise error from None

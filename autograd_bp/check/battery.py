@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..locale import N_
 from ..textbook.worked import SEED_INPUTS, SEED_PARAMETERS, SEED_TARGETS
 
 __all__ = ["CHECKS", "Check", "Engine", "NAMES", "is_close", "leaf_values", "run_check"]
@@ -75,7 +76,8 @@ Build = Callable[[Engine, dict[str, float]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Check:
-    """One check: what it builds (``text``), the op it exercises, its leaves and builder.
+    """One check: what it builds (``text``: code, or a description in words marked for the
+    catalog, said with ``_`` where it is shown), the op it exercises, its leaves and builder.
     ``needs`` names methods the engine may lack (then the check is skipped, not failed)."""
 
     name: str
@@ -224,9 +226,9 @@ def _checks() -> dict[str, Check]:
         c("pow", "a ** 3", "**", "a", _unary(lambda e, a: a**3)),
         c("tanh", "a.tanh()", "tanh", "a", _unary(lambda e, a: e.call("tanh", a)), needs=("tanh",)),
         c("exp", "a.exp()", "exp", "a", _unary(lambda e, a: e.call("exp", a)), needs=("exp",)),
-        c("relu+", "a.relu() with a > 0", "relu", "a", _unary(lambda e, a: e.call("relu", a)),
+        c("relu+", N_("a.relu() with a > 0"), "relu", "a", _unary(lambda e, a: e.call("relu", a)),
           needs=("relu",)),
-        c("relu-", "n.relu() with n < 0", "relu", "n",
+        c("relu-", N_("n.relu() with n < 0"), "relu", "n",
           _unary(lambda e, a: e.call("relu", a), leaf="n"), needs=("relu",)),
         c("radd", "2 + a", "__radd__", "a", _reflected(lambda a: 2 + a)),
         c("rmul", "2 * a", "__rmul__", "a", _reflected(lambda a: 2 * a)),
@@ -245,9 +247,9 @@ def _checks() -> dict[str, Check]:
           differences=False),
         c("backward-twice", "out = a*b; backward(); backward()", "backward", "ab",
           _binary(lambda a, b: a * b), extra={"twice": True}),
-        c("mazur", "Mazur's 2-2-2 network, forward and backward", "backward",
+        c("mazur", N_("Mazur's 2-2-2 network, forward and backward"), "backward",
           tuple(SEED_PARAMETERS), _mazur, needs=("exp",), differences=False),
-        c("mlp-step", "a 2-3-1 tanh MLP: loss, backward, one SGD step", "backward",
+        c("mlp-step", N_("a 2-3-1 tanh MLP: loss, backward, one SGD step"), "backward",
           tuple(_mlp_parameters()), _mlp, needs=("tanh",), differences=False,
           extra={"step": MLP_LR}),
     ]

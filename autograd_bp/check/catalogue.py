@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..locale import N_
+from ..locale import N_, _
 from .battery import Check, is_close
 
 __all__ = ["CATALOGUE", "Finding", "Misconception", "Outcome", "match"]
@@ -101,8 +101,8 @@ def _failed_with_right_forward(o: Outcomes, name: str) -> bool:
 
 def _where(dialect: str, op: str) -> str:
     if dialect == "microgpt":
-        return f"the local gradient your `{op}` stores in `_local_grads`"
-    return f"the `_backward` closure of your `{op}`"
+        return _("the local gradient your `{op}` stores in `_local_grads`").format(op=op)
+    return _("the `_backward` closure of your `{op}`").format(op=op)
 
 
 def _predicted(o: Outcomes, name: str, node: str, wrong: float) -> bool:
@@ -119,8 +119,9 @@ def _assign(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | No
         wrong = 1.0 if name == "reuse-add" else o[name].value("a")  # one use's share only
         if _predicted(o, name, "a", wrong):
             out = o[name]
-            evidence.append(f"for `{text}` your ∂/∂a is {_fmt(out.grad('a'))}, the engine's is "
-                            f"{_fmt(out.ref_grad('a'))}: your backward assigns where it must add")
+            evidence.append(_("for `{text}` your ∂/∂a is {yours}, the engine's is {engine}: your "
+                              "backward assigns where it must add").format(
+                text=text, yours=_fmt(out.grad("a")), engine=_fmt(out.ref_grad("a"))))  # fmt: skip
             checks.append(name)
     return (evidence, tuple(checks)) if evidence else None
 
@@ -132,10 +133,11 @@ def _topological(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]]
     out = o["diamond"]
     if all(is_close(out.grad(n), out.ref_grad(n)) for n in "abc"):
         return None
-    return [f"in `{out.check.text}` the node d is reached twice; your ∂out/∂a is "
-            f"{_fmt(out.grad('a'))}, the engine's is {_fmt(out.ref_grad('a'))} (d.grad: yours "
-            f"{_fmt(out.grad('d'))}, the engine's {_fmt(out.ref_grad('d'))}): your backward "
-            "passes a node's gradient on before every use of it has added to it"], ("diamond",)
+    return [_("in `{text}` the node d is reached twice; your ∂out/∂a is {yours}, the engine's "
+              "is {engine} (d.grad: yours {yours_d}, the engine's {engine_d}): your backward "
+              "passes a node's gradient on before every use of it has added to it").format(
+        text=out.check.text, yours=_fmt(out.grad("a")), engine=_fmt(out.ref_grad("a")),
+        yours_d=_fmt(out.grad("d")), engine_d=_fmt(out.ref_grad("d")))], ("diamond",)  # fmt: skip
 
 
 def _value_equality(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | None:
@@ -149,10 +151,12 @@ def _value_equality(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ..
     if not lost:
         return None
     name, formula = lost[0]
-    return [f"in `{out.check.text}` x and y are two nodes with the same value; your ∂out/∂a is "
-            f"{_fmt(out.grad('a'))} = {formula}, as if {name} were never visited, the engine's "
-            f"is {_fmt(out.ref_grad('a'))}: the `visited` set of your topological sort compares "
-            "nodes by value (`__eq__`/`__hash__`), so it merged x and y"], ("equal-values",)
+    return [_("in `{text}` x and y are two nodes with the same value; your ∂out/∂a is {yours} "
+              "= {formula}, as if {name} were never visited, the engine's is {engine}: the "
+              "`visited` set of your topological sort compares nodes by value "
+              "(`__eq__`/`__hash__`), so it merged x and y").format(
+        text=out.check.text, yours=_fmt(out.grad("a")), formula=formula, name=name,
+        engine=_fmt(out.ref_grad("a")))], ("equal-values",)  # fmt: skip
 
 
 def _unary(name: str, op: str, wrong: Callable[[float], float], formula: str,
@@ -165,9 +169,11 @@ def _unary(name: str, op: str, wrong: Callable[[float], float], formula: str,
         x = out.value(leaf)
         if not _predicted(o, name, leaf, wrong(x)):
             return None
-        return [f"for `{out.check.text}` at {leaf} = {_fmt(x)} your ∂/∂{leaf} is "
-                f"{_fmt(out.grad(leaf))} = {formula}, the engine's is {_fmt(out.ref_grad(leaf))}: "
-                f"{_where(dialect, op)} {why}"], (name,)  # fmt: skip
+        return [_("for `{text}` at {leaf} = {x} your ∂/∂{leaf} is {yours} = {formula}, the "
+                  "engine's is {engine}: {where} {why}").format(
+            text=out.check.text, leaf=leaf, x=_fmt(x), yours=_fmt(out.grad(leaf)),
+            formula=formula, engine=_fmt(out.ref_grad(leaf)), where=_where(dialect, op),
+            why=_(why))], (name,)  # fmt: skip
 
     return matcher
 
@@ -178,14 +184,17 @@ def _sub_sign(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | 
     out = o["sub"]
     for leaf, wrong in (("b", 1.0), ("a", -1.0)):
         if _predicted(o, "sub", leaf, wrong):
-            return [f"for `a - b` your ∂/∂{leaf} is {_fmt(out.grad(leaf))}, the engine's is "
-                    f"{_fmt(out.ref_grad(leaf))}: {_where(dialect, '-')} has the sign of "
-                    "a − b's derivative wrong (∂/∂a = +1, ∂/∂b = −1)"], ("sub",)  # fmt: skip
+            return [_("for `a - b` your ∂/∂{leaf} is {yours}, the engine's is {engine}: "
+                      "{where} has the sign of a − b's derivative wrong (∂/∂a = +1, ∂/∂b = −1)"
+                      ).format(leaf=leaf, yours=_fmt(out.grad(leaf)),
+                               engine=_fmt(out.ref_grad(leaf)), where=_where(dialect, "-"))
+                    ], ("sub",)  # fmt: skip
     return None
 
 
 def _grad_differs(out: Outcome, *leaves: str) -> list[str]:
-    return [f"∂/∂{n} is {_fmt(out.grad(n))}, the engine's is {_fmt(out.ref_grad(n))}"
+    return [_("∂/∂{leaf} is {yours}, the engine's is {engine}").format(
+                leaf=n, yours=_fmt(out.grad(n)), engine=_fmt(out.ref_grad(n)))
             for n in leaves if not is_close(out.grad(n), out.ref_grad(n))]  # fmt: skip
 
 
@@ -195,8 +204,8 @@ def _div(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | None:
     wrong = _grad_differs(o["div"], "a", "b")
     if not wrong:
         return None
-    return [f"for `a / b` your {'; your '.join(wrong)}: {_where(dialect, '/')} is not "
-            "∂/∂a = 1/b, ∂/∂b = −a/b²"], ("div",)
+    return [_("for `a / b` your {differences}: {where} is not ∂/∂a = 1/b, ∂/∂b = −a/b²").format(
+        differences=_("; your ").join(wrong), where=_where(dialect, "/"))], ("div",)  # fmt: skip
 
 
 def _relu(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | None:
@@ -205,10 +214,11 @@ def _relu(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] | None
         if _failed_with_right_forward(o, name):
             out = o[name]
             leaf = out.check.leaves[0]
-            evidence.append(f"for `{leaf}.relu()` with {leaf} = {_fmt(out.value(leaf))} {sign} "
-                            f"your ∂/∂{leaf} is {_fmt(out.grad(leaf))}, the engine's is "
-                            f"{_fmt(out.ref_grad(leaf))}: {_where(dialect, 'relu')} must let the "
-                            "gradient through where the input is positive, block it elsewhere")
+            evidence.append(_("for `{leaf}.relu()` with {leaf} = {x} {sign} your ∂/∂{leaf} is "
+                              "{yours}, the engine's is {engine}: {where} must let the gradient "
+                              "through where the input is positive, block it elsewhere").format(
+                leaf=leaf, x=_fmt(out.value(leaf)), sign=sign, yours=_fmt(out.grad(leaf)),
+                engine=_fmt(out.ref_grad(leaf)), where=_where(dialect, "relu")))  # fmt: skip
             checks.append(name)
     return (evidence, tuple(checks)) if evidence else None
 
@@ -229,14 +239,17 @@ def _reflected(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] |
             continue
         text = out.check.text
         if out.status == "error" and "unsupported operand" in (out.error or ""):
-            evidence.append(f"`{text}` raises {out.error}: Python asks the Value on the right "
-                            f"for {method}, and your class has none")  # fmt: skip
+            evidence.append(_("`{text}` raises {error}: Python asks the Value on the right for "
+                              "{method}, and your class has none").format(
+                text=text, error=out.error, method=method))  # fmt: skip
         elif out.status == "fail" and out.seen is not None and is_close(
             out.seen["out"], swapped(out.value("a"))
         ) and not out.forward_ok():
-            evidence.append(f"`{text}` gives {_fmt(out.seen['out'])}, the value of the operands "
-                            f"swapped; the engine gives {_fmt(out.reference['out'])}: your "
-                            f"{method} computes a {text[2]} 2 where {text} is meant")  # fmt: skip
+            evidence.append(_("`{text}` gives {yours}, the value of the operands swapped; the "
+                              "engine gives {engine}: your {method} computes a {op} 2 where "
+                              "{text} is meant").format(
+                text=text, yours=_fmt(out.seen["out"]), engine=_fmt(out.reference["out"]),
+                method=method, op=text[2]))  # fmt: skip
         else:
             continue
         checks.append(name)
@@ -245,7 +258,7 @@ def _reflected(o: Outcomes, dialect: str) -> tuple[list[str], tuple[str, ...]] |
 
 def _op(check: Check) -> str:
     """", op exp" for a check of one op; a whole graph's op is the frame's function."""
-    return "" if check.op == "backward" else f", op {check.op}"
+    return "" if check.op == "backward" else _(", op {op}").format(op=check.op)
 
 
 def _stopped(status: str, what: str) -> Matcher:
@@ -255,8 +268,10 @@ def _stopped(status: str, what: str) -> Matcher:
                          and out.check.name in _REFLECTED)]  # fmt: skip
         if not hits:
             return None
-        return [f"check `{h.check.name}` (`{h.check.text}`{_op(h.check)}) {what}: {h.error}"
-                + (f"; last line of yours: {h.frame}" if h.frame else "")
+        return [_("check `{name}` (`{text}`{op}) {what}: {error}").format(
+                    name=h.check.name, text=_(h.check.text), op=_op(h.check), what=_(what),
+                    error=h.error)
+                + (_("; last line of yours: {frame}").format(frame=h.frame) if h.frame else "")
                 for h in hits], tuple(h.check.name for h in hits)  # fmt: skip
 
     return matcher
@@ -277,16 +292,16 @@ def _entries() -> list[Misconception]:
         m("tanh-derivative-from-input", N_("tanh' as 1 − x² instead of 1 − tanh(x)²"),
           N_("your tanh derivative is 1 − x² of the input x; it is 1 − t² of the output t"),
           "`a.tanh()` gives ∂/∂a = 1 − a²", _unary("tanh", "tanh", lambda x: 1 - x * x,
-                                                  "1 − a²", "uses the input where it needs "
-                                                  "the output t = tanh(a): 1 − t²")),
+                                                  "1 − a²", N_("uses the input where it needs "
+                                                     "the output t = tanh(a): 1 − t²"))),
         m("exp-derivative-from-input", N_("exp' as x instead of exp(x)"),
           N_("your exp derivative is the input x; the derivative of exp is exp itself"),
           "`a.exp()` gives ∂/∂a = a", _unary("exp", "exp", lambda x: x, "a",
-                                            "uses the input where it needs the output exp(a)")),
+                                            N_("uses the input where it needs the output exp(a)"))),
         m("pow-missing-exponent", N_("xⁿ' as xⁿ⁻¹ without the n"),
           N_("your power rule drops the exponent: d(xⁿ)/dx is n·xⁿ⁻¹"),
           "`a ** 3` gives ∂/∂a = a² (not 3a²)", _unary("pow", "**", lambda x: x * x, "a²",
-                                                      "drops the factor n of n·aⁿ⁻¹")),
+                                                      N_("drops the factor n of n·aⁿ⁻¹"))),
         m("sub-sign", N_("a − b passes +1 back to b"),
           N_("your subtraction has the wrong sign in its derivative: ∂(a − b)/∂b is −1"),
           "`a - b` gives ∂/∂b = +1 (or ∂/∂a = −1)", _sub_sign),
@@ -312,14 +327,14 @@ def _entries() -> list[Misconception]:
           N_("a check was still running at the time limit (an endless loop, or exponential work "
              "such as a topological sort without a visited set)"),
           "a check is stopped by the per-check alarm or the overall limit",
-          _stopped("timeout", "did not finish")),
+          _stopped("timeout", N_("did not finish"))),
         m("memory-limit", N_("a check ran out of memory"),
           N_("a check ran out of the sandbox's memory (something grows without bound)"),
           "MemoryError under the address-space limit, or the process killed for it",
-          _stopped("memory", "ran out of memory")),
+          _stopped("memory", N_("ran out of memory"))),
         m("crash", N_("a check raised an exception"),
           N_("your code raised an exception; the op and your last line are in the evidence"),
-          "any exception other than a missing reflected operator", _stopped("error", "raised")),
+          "any exception other than a missing reflected operator", _stopped("error", N_("raised"))),
     ]
 
 
@@ -345,12 +360,15 @@ def _generic(o: Outcomes, explained: set[str], named: bool) -> Finding | None:
     for out in left:
         diffs = _grad_differs(out, *(out.seen or {}).get("nodes", {}))
         if not out.forward_ok():
-            diffs.insert(0, f"value is {_fmt((out.seen or {}).get('out', math.nan))}, the "
-                            f"engine's is {_fmt(out.reference['out'])}")  # fmt: skip
-        shown = "; your ".join(diffs[:4] or ["result differs"])
-        evidence.append(f"`{out.check.text}`: your {shown}")
-    return Finding("wrong-gradient", "a gradient differs from the engine's in a way the "
-                   "catalogue does not recognise", evidence, tuple(o.check.name for o in left))
+            diffs.insert(0, _("value is {yours}, the engine's is {engine}").format(
+                yours=_fmt((out.seen or {}).get("out", math.nan)),
+                engine=_fmt(out.reference["out"])))  # fmt: skip
+        shown = _("; your ").join(diffs[:4] or [_("result differs")])
+        evidence.append(_("`{text}`: your {differences}").format(text=_(out.check.text),
+                                                                  differences=shown))  # fmt: skip
+    return Finding("wrong-gradient", N_("a gradient differs from the engine's in a way the "
+                                        "catalogue does not recognise"),
+                   evidence, tuple(o.check.name for o in left))  # fmt: skip
 
 
 def match(outcomes: Outcomes, dialect: str) -> list[Finding]:

@@ -103,7 +103,7 @@ def _numbers(o: Outcome) -> dict[str, Any]:
 
 
 def _check_dict(o: Outcome) -> dict[str, Any]:
-    return {"name": o.check.name, "text": o.check.text, "status": o.status,
+    return {"name": o.check.name, "text": _(o.check.text), "status": o.status,
             "passed": _passed(o.status), "numbers": _numbers(o),
             **({"error": o.error} if o.error else {}),
             **({"frame": o.frame} if o.frame else {})}  # fmt: skip
@@ -124,8 +124,8 @@ def _mismatches(check: Check, seen: dict[str, Any], reference: dict[str, Any]) -
 
 def _outcome(check: Check, event: dict[str, Any] | None, reference: dict[str, Any]) -> Outcome:
     if event is None:
-        return Outcome(check, "skipped", reference=reference, error="not run: an earlier "
-                       "step stopped the sandbox")  # fmt: skip
+        return Outcome(check, "skipped", reference=reference, error=_(
+            "not run: an earlier step stopped the sandbox"))  # fmt: skip
     status = event["status"]
     if status == "recursion" and check.name == "deep-chain":
         return Outcome(check, "limitation", reference=reference, error=event["error"],
@@ -220,15 +220,17 @@ def _stopped_without_done(events: list[dict[str, Any]], code: int, killed: bool,
                           limits: Limits) -> dict[str, Any]:  # fmt: skip
     """The event for the check the process was in when it ended without saying 'done'."""
     if killed or code == -signal.SIGXCPU:
-        return {"status": "timeout", "error": f"the process was stopped at the overall limit "
-                f"({limits.total_seconds:g} s wall clock or its CPU time)"}  # fmt: skip
+        return {"status": "timeout", "error": _(
+            "the process was stopped at the overall limit ({seconds} s wall clock or its CPU "
+            "time)").format(seconds=f"{limits.total_seconds:g}")}  # fmt: skip
     if code == -signal.SIGKILL:  # not by us: the system's out-of-memory killer, most likely
-        return {"status": "memory", "error": "the process was killed (signal 9), most likely "
-                "by the system for the memory it took"}  # fmt: skip
+        return {"status": "memory", "error": _("the process was killed (signal 9), most "
+                                                "likely by the system for the memory it took")}
     if code == -signal.SIGSEGV:
-        return {"status": "error", "error": "the process crashed (segmentation fault)"}
+        return {"status": "error", "error": _("the process crashed (segmentation fault)")}
     return {"status": "memory" if code == -signal.SIGABRT else "error",
-            "error": f"the process ended with status {code} before finishing"}
+            "error": _("the process ended with status {code} before finishing").format(
+                code=code)}  # fmt: skip
 
 
 def _collect(events: list[dict[str, Any]], code: int, killed: bool,
@@ -347,7 +349,7 @@ def _text_lines(r: GradeReport) -> list[str]:
         width = max(len(o.check.name) for o in r.outcomes)
         for o in r.outcomes:
             mark = _(_MARK[o.status]) if o.status in _MARK else o.status.upper()
-            lines.append(f"  {aligned(mark, 7)} {o.check.name:<{width}}  {o.check.text}")
+            lines.append(f"  {aligned(mark, 7)} {o.check.name:<{width}}  {_(o.check.text)}")
     for f in r.misconceptions:
         lines.append(_("misconception {id}: {message}").format(id=f.id, message=_(f.message)))
         lines += [f"  - {e}" for e in f.evidence]

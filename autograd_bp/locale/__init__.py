@@ -121,10 +121,13 @@ def _(message: str) -> str:
 
 
 
-def say(error: BaseException) -> str:
+def say(error: BaseException | str) -> str:
     """An error's message in the language in use. The engine (``core``, below this room)
-    raises its common errors with their template kept (``core.numerics.said``): those are
-    translated; any other error is said as it is.
+    raises its common errors with their template kept (``core.numerics.said``), and so do
+    the file helpers (``_io``, whose reasons are ``Phrase`` strings with their template
+    kept): those are translated, and so is every field that keeps a template of its own
+    (the kind of file inside the reason a file is refused for); any other error, or
+    plain string, is said as it is.
 
     >>> e = ZeroDivisionError("div: division by zero (1 / 0)")
     >>> e.template, e.fields = "div: division by zero ({x} / {y})", {"x": "1", "y": "0"}
@@ -134,8 +137,10 @@ def say(error: BaseException) -> str:
     """
     template, fields = getattr(error, "template", None), getattr(error, "fields", None)
     if isinstance(template, str) and isinstance(fields, dict):
-        return _(template).format(**fields)
+        return _(template).format(**{name: say(value) if hasattr(value, "template") else value
+                                     for name, value in fields.items()})  # fmt: skip
     return str(error)
+
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the language in use.

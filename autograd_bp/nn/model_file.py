@@ -35,7 +35,7 @@ import numpy as np
 
 from .._io import FileTooLargeError, NotRegularFileError, atomic_write_text, read_regular_file
 from ..core.engine import Value
-from ..locale import _
+from ..locale import _, say
 
 __all__ = [
     "FORMAT",
@@ -182,7 +182,7 @@ def _read_text(path: str | os.PathLike[str]) -> str:
         raw = read_regular_file(path, MAX_MODEL_BYTES)
     except (NotRegularFileError, FileTooLargeError) as e:
         raise ModelFileError(_("cannot read {where}: {reason}").format(
-            where=where, reason=e.reason)) from None
+            where=where, reason=say(e.reason))) from None
     except OSError as e:
         raise ModelFileError(_("cannot read {where}: {reason}").format(
             where=where, reason=e.strerror)) from None

@@ -33,6 +33,7 @@ from .._io import atomic_write_text, read_file_head
 from ..core.engine import Value, backward_order
 from ..core.graph import names, reaching
 from ..core.ops import RULES
+from ..locale import _
 from .graphviz_bounds import DOT_TIMEOUT, check_drawable, check_timeout, run_dot, write_picture
 from .paths import pretty_name
 
@@ -447,7 +448,8 @@ def render(
     target = Path(path)
     fmt = (format or target.suffix.lstrip(".")).lower()
     if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"render: format must be svg, png or pdf, got {fmt or 'none'!r}")
+        raise ValueError(_("{function}: format must be svg, png or pdf, got {format}").format(
+            function="render", format=repr(fmt or "none")))  # fmt: skip
     check_timeout(dot_timeout)
     check_drawable(root, "render", max_nodes=max_nodes)
     source = _source_path(target)

@@ -17,6 +17,7 @@ from typing import Any
 import graphviz
 
 from ..core.engine import Value
+from ..locale import _
 from .diagrams import COLORS, FONT, check_options, significant
 from .graphviz_bounds import DOT_TIMEOUT, DRAW_LIMIT, DrawingTooLarge, LayoutSize, write_picture
 from .paths import nielsen_parts, nielsen_symbol, pretty_name
@@ -167,7 +168,8 @@ def render_network(
     target = Path(path)
     fmt = (format or target.suffix.lstrip(".")).lower()
     if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"render_network: format must be svg, png or pdf, got {fmt or 'none'!r}")
+        raise ValueError(_("{function}: format must be svg, png or pdf, got {format}").format(
+            function="render_network", format=repr(fmt or "none")))  # fmt: skip
     _check_network_size(mlp)
     return write_picture(target, draw_network(mlp, inputs, **options).source, fmt,
                          timeout=dot_timeout)
