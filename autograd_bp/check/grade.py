@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.engine import Value
-from ..locale import N_, _, aligned
+from ..locale import N_, _, aligned, language
 from .battery import CHECKS, Check, Engine, is_close, leaf_values, run_check
 from .catalogue import Finding, Outcome, match
 
@@ -162,6 +162,7 @@ def _run_sandbox(cmd: list[str], limits: Limits) -> tuple[list[dict[str, Any]], 
     learner's code printed)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
                os.environ.get("PYTHONPATH")])), PYTHONDONTWRITEBYTECODE="1",
+               AUTOGRAD_BP_LANG=language(),  # the sandbox's own words (a timeout) in it too
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="autograd-bp-grade-") as scratch:
         proc = subprocess.Popen(cmd, cwd=scratch, env=env, stdin=subprocess.DEVNULL,

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, TextIO
 
+from ..locale import _
 from .battery import CHECKS, Check, Engine, leaf_values, run_check
 from .grade import OUTPUT_FILES
 
@@ -79,9 +80,10 @@ def last_frame(error: BaseException, path: str) -> str | None:
 def describe(error: BaseException, path: str, seconds: float) -> dict[str, Any]:
     """What went wrong, as the grader's report needs it."""
     if isinstance(error, CheckTimeout):
-        kind, message = "timeout", f"still running after {seconds:g} s"
+        kind, message = "timeout", _("still running after {seconds} s").format(
+            seconds=f"{seconds:g}")  # fmt: skip
     elif isinstance(error, MemoryError):
-        kind, message = "memory", "MemoryError at the sandbox's address-space limit"
+        kind, message = "memory", _("MemoryError at the sandbox's address-space limit")
     elif isinstance(error, RecursionError):
         kind, message = "recursion", f"RecursionError: {error}"
     else:
@@ -108,14 +110,14 @@ def find_class(module: ModuleType, name: str | None) -> type:
     if name is not None:
         found = getattr(module, name, None)
         if not isinstance(found, type):
-            raise LookupError(f"the module has no class named {name!r}")
+            raise LookupError(_("the module has no class named {name}").format(name=repr(name)))
         return found
     if isinstance(getattr(module, "Value", None), type):
         return module.Value
     classes = [c for c in vars(module).values() if isinstance(c, type)
                and c.__module__ == module.__name__ and hasattr(c, "backward")]  # fmt: skip
     if len(classes) != 1:
-        raise LookupError("no class named Value; name yours with --class NAME")
+        raise LookupError(_("no class named Value; name yours with --class NAME"))
     return classes[0]
 
 
@@ -175,7 +177,8 @@ def _run_one(channel: Channel, path: str, engine: Engine, seconds: float, check:
         return
     if missing:
         channel.send(event="result", check=check.name, status="skipped",
-                     error=f"your class has no {', '.join(missing)}()")  # fmt: skip
+                     error=_("your class has no {names}").format(
+                         names=", ".join(f"{name}()" for name in missing)))  # fmt: skip
         return
     seen = _guarded(channel, path, seconds, check.name, lambda: run_check(engine, check, xs))
     if seen is not None:
@@ -192,11 +195,13 @@ def run_battery(channel: Channel, path: str, engine: Engine, seconds: float, see
 def _require_names(engine: Engine) -> None:
     """One clear error, before any check, when a node lacks data, grad or backward."""
     node = engine.leaf(1.0)
-    missing = [f"{role} (as {name!r})" for role, name in engine.names.items()
+    missing = [_("{role} (as {name})").format(role=role, name=repr(name))
+               for role, name in engine.names.items()
                if role in ("data", "grad", "backward") and not hasattr(node, name)]  # fmt: skip
     if missing:
-        raise LookupError(f"a {type(node).__name__} node has no {', '.join(missing)}; map your "
-                          f"names in {ADAPTER} (docs/grade.md, 'Other shapes')")  # fmt: skip
+        raise LookupError(_("a {cls} node has no {names}; map your names in {adapter} "
+                            "(docs/grade.md, 'Other shapes')").format(
+            cls=type(node).__name__, names=", ".join(missing), adapter=ADAPTER))  # fmt: skip
 
 
 def _defined_in(value_class: type) -> str | None:
@@ -257,7 +262,8 @@ def _load_and_run(channel: Channel, module: ModuleType, path: str,
         value_class = find_class(module, args.class_name)
         adapter = getattr(module, ADAPTER, None) or {}
         if not isinstance(adapter, dict):
-            raise TypeError(f"{ADAPTER} must be a dict of names, got {type(adapter).__name__}")
+            raise TypeError(_("{adapter} must be a dict of names, got {kind}").format(
+                adapter=ADAPTER, kind=type(adapter).__name__))  # fmt: skip
         dialect, names = dialect_names(value_class, adapter)
         _require_names(Engine(value_class, names))
         return value_class, dialect, names

@@ -83,7 +83,7 @@ def _pictures_language() -> Iterator[None]:
     if language() != "zh":
         yield
         return
-    font = chinese_font()
+    font = chinese_font(CJK_FAMILIES)  # read here, so that a test can name no such font
     if font is None:
         print(_("warning: no font with Chinese characters found (install fonts-wqy-microhei: "
                 "make dot); the picture's text is in English"), file=sys.stderr)  # fmt: skip

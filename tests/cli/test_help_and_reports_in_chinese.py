@@ -167,26 +167,34 @@ def test_grad_check_note_at_the_edge_of_the_domain_in_chinese() -> None:
     assert chinese(zh_json["inputs"][0]["note"]) and not chinese(en_json["inputs"][0]["note"])
 
 
+# What the learner wrote, quoted as it is in every language: code in backquotes, an
+# exception their engine raised (up to the report's own "—" or "："), their last line.
+LEARNERS_OWN = re.compile(r"`[^`]*`|\w+Error: [^—：]*|(?<=最后一行：).*|(?<=yours: ).*")
+
+
 def report_prose(text: str) -> tuple[list[str], list[str]]:
     """The grade report's lines in two kinds: the marks of its check rows (``  通过    add
-    a + b``: the check's name and code stay as they are), and its other lines without the
-    evidence lines (``  - ...``, worded by the misconception catalogue, still English), the
-    code in backquotes and the learner's own exception message."""
+    a + b``: the check's name and code stay as they are), and its other lines — the
+    evidence under a misconception (``  - ...``) included — without what the learner wrote."""
     marks, prose = [], []
     for line in text.splitlines():
         if line.startswith("  - "):
-            continue
-        if line.startswith("  "):
+            prose.append(LEARNERS_OWN.sub("", line[4:]))
+        elif line.startswith("  "):
             marks.append(line.split()[0])
         else:
-            prose.append(re.sub(r"`[^`]*`|\w+Error: [^—]*", "", line))
+            prose.append(LEARNERS_OWN.sub("", line))
     return marks, prose
 
 
-@pytest.mark.parametrize("engine, status", [
-    ("micrograd_value.py", 0), ("microgpt_sub_sign.py", 1),
+@pytest.mark.parametrize("engine, status, misconceptions", [
+    ("micrograd_value.py", 0, []),
+    ("microgpt_sub_sign.py", 1, ["sub-sign"]),
+    ("micrograd_missing_reflected_op.py", 1, ["missing-reflected-op"]),
+    ("microgpt_no_topological_order.py", 1, ["no-topological-order", "timeout"]),
+    ("micrograd_crash.py", 1, ["crash"]),
 ])  # fmt: skip
-def test_grade_report_in_chinese(engine: str, status: int) -> None:
+def test_grade_report_in_chinese(engine: str, status: int, misconceptions: list[str]) -> None:
     path = str(ENGINES / engine)
     en, zh = run("grade", path), run("grade", path, "--lang", "zh")
     assert en.returncode == zh.returncode == status, zh.stderr
@@ -196,9 +204,23 @@ def test_grade_report_in_chinese(engine: str, status: int) -> None:
     assert zh_verdict.startswith("判定：通过" if status == 0 else "判定：未通过"), zh_verdict
     assert sorted(numbers(en_verdict)) == sorted(numbers(zh_verdict)) and "项检查中" in zh_verdict
     assert "检查项：" in zh.stdout and "  通过    add             a + b" in zh.stdout
-    assert "局限：deep-chain" in zh.stdout  # both engines recurse in backward
-    if status:
+    assert "局限：deep-chain" in zh.stdout  # all these engines recurse in backward
+    # the two checks described in words, and the relu checks' condition
+    assert " mazur           Mazur 的 2-2-2 网络，前向传播与反向传播" in zh.stdout
+    assert " mlp-step        一个 2-3-1 的 tanh MLP：误差、反向传播、一步 SGD 更新" in zh.stdout
+    assert " relu-           n.relu()，其中 n < 0" in zh.stdout
+    if engine == "microgpt_sub_sign.py":
         assert "误解 sub-sign：你的减法的导数符号错了：∂(a − b)/∂b 是 −1" in zh.stdout
+        assert "  - 对 `a - b`，你的 ∂/∂b 是 1，引擎的是 -1：你的 `-` 存入 `_local_grads` 的" \
+            "局部梯度把 a − b 的导数符号弄错了（∂/∂a = +1，∂/∂b = −1）" in zh.stdout  # fmt: skip
+    assert [line.split()[1].split("：")[0] for line in zh.stdout.splitlines()
+            if line.startswith("误解 ")] == misconceptions  # fmt: skip
+    # the evidence: the same numbers in both languages, one line for one line
+    en_evidence = [line for line in en.stdout.splitlines() if line.startswith("  - ")]
+    zh_evidence = [line for line in zh.stdout.splitlines() if line.startswith("  - ")]
+    assert len(en_evidence) == len(zh_evidence) == (len(misconceptions) and len(zh_evidence))
+    for en_line, zh_line in zip(en_evidence, zh_evidence):
+        assert numbers(LEARNERS_OWN.sub("", en_line)) == numbers(LEARNERS_OWN.sub("", zh_line))
     # the report's own words are Chinese: every check's mark and every other line
     marks, prose = report_prose(zh.stdout)
     assert len(marks) == 23 and all(chinese(mark) for mark in marks), marks
@@ -209,6 +231,8 @@ def test_grade_report_in_chinese(engine: str, status: int) -> None:
     zh_json = json.loads(run("grade", path, "--json", lang="zh").stdout)
     assert en_json["verdict"] == zh_json["verdict"] and \
         [c["status"] for c in en_json["checks"]] == [c["status"] for c in zh_json["checks"]]
+    assert [f["id"] for f in en_json["misconceptions"]] == \
+        [f["id"] for f in zh_json["misconceptions"]] == misconceptions  # fmt: skip
 
 
 def test_grade_input_errors_in_chinese_are_one_line(tmp_path: Path) -> None:
