@@ -125,6 +125,27 @@ def test_train_json_is_the_same_in_both_languages() -> None:
     assert en == zh
 
 
+@pytest.mark.parametrize("task, words", [
+    ("digits", {"en": {"epoch", "training loss", "loss", "training accuracy", "accuracy"},
+                "zh": {"轮", "训练误差", "误差", "训练准确率", "准确率"}}),
+    ("xor", {"en": {"decision boundary", "x1", "x2"}, "zh": {"决策边界", "x1", "x2"}}),
+])  # fmt: skip
+def test_train_plot_has_its_words_in_the_language(
+        tmp_path: Path, task: str, words: dict[str, set[str]]) -> None:  # fmt: skip
+    """A real ``train --plot`` (digits: the loss and accuracy per epoch; a 2-D task: its
+    decision boundary) in a folder whose matplotlibrc keeps an SVG's text as text
+    (matplotlib reads ./matplotlibrc), so its words are read back from the file."""
+    (tmp_path / "matplotlibrc").write_text("svg.fonttype: none\n")
+    for lang in ("en", "zh"):
+        proc = run("train", task, "--epochs", "1", "--plot", f"{lang}.svg", "--lang", lang,
+                   cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0 and not proc.stderr, proc.stderr  # a font was found: no warning
+        svg = (tmp_path / f"{lang}.svg").read_text(encoding="utf-8")
+        texts = set(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+        assert {t for t in texts if not NUMBER.fullmatch(t.replace("−", "-"))} == words[lang]
+        assert ("WenQuanYi" in svg) is (lang == "zh")
+
+
 def test_verify_report_in_chinese() -> None:
     args = ("verify", "--sizes", "3,4,2", "--activation", "tanh")
     en, zh = run(*args), run("--lang", "zh", *args)
