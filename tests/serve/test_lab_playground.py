@@ -99,6 +99,12 @@ def test_the_playground_runs_a_bug_and_shows_the_differing_nodes(url):
             field = page.find_element(By.ID, f"value-{name}")
             field.clear()
             field.send_keys(value)
+        # typing redraws 250 ms later, rebuilding the ∂/∂ menu: wait for that draw to be done
+        given = {"expression": "x = a*b; y = b*a; out = x*c + y",
+                 "values": {"a": 0.7, "b": 1.5, "c": -0.9}}  # fmt: skip
+        drawn = f"= {post(url, '/api/grad', given)[1]['value']}"
+        shots.wait_for(page, lambda d: shots.ready(d) and drawn in d.find_element(
+            By.ID, "result").text)  # fmt: skip
         Select(page.find_element(By.ID, "bug")).select_by_value("topo-by-value-equality")
         assert "visited set" in page.find_element(By.ID, "bug-change").text
         page.find_element(By.ID, "lab-run").click()
