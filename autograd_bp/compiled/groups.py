@@ -36,6 +36,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from ..core import Rule
+from .batchfirst import Source, buffer, buffers, maker_key
 from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
 
 __all__ = ["Layout", "MatmulGroup", "OpGroup", "RowSums", "SharedLayerGroup", "as_rows"]
@@ -136,6 +137,10 @@ class OpGroup:
                 if c is not None and all(ins.args[p] == instructions[0].args[p]
                                          for ins in instructions):  # fmt: skip
                     self.numbers[p] = float(c)
+
+    def row_reads(self) -> np.ndarray:
+        """Every slot it reads (from rows: see :mod:`~autograd_bp.compiled.batchfirst`)."""
+        return self.table.ravel()
 
     def _operands(self, values: np.ndarray) -> list[Any]:
         """Each operand position's rows of ``values`` — or its number (see ``numbers``)."""
@@ -297,6 +302,7 @@ class MatmulGroup:
         self.cvec = np.array([v for v in consts if v is not None], dtype=float)
         self.cols = as_rows(cols)
         self.S = as_rows([slot[shared[c]] for c in cols])
+        self.s_slots = np.array([slot[shared[c]] for c in cols], dtype=np.intp)
         # A bias: one constant operand (the 1.0 it multiplies), with a copy of that constant
         # laid out in the row just after S. Then one matrix multiply over S and that row
         # adds the bias, and its gradient is a column of ∂W: no broadcast add, no row sum.
@@ -310,6 +316,10 @@ class MatmulGroup:
         self.theta, self.theta_grad = theta, theta_grad
         self.exclusive = False  # set by the tape: no other group writes these gradients
         self.assign_s = False  # set by plan(): the first to write the rows of S
+
+    def row_reads(self) -> np.ndarray:
+        """The rows of S."""
+        return self.s_slots
 
     def plan(self, written: np.ndarray) -> None:
         """As :meth:`OpGroup.plan`, for the rows of S."""
@@ -394,12 +404,16 @@ class SharedLayerGroup:
     vector) reading P different rows S_p, as attention's q, k and v projections read each
     position's x: ``out_p = W @ S_p`` for every p in one broadcast matrix multiply, backward
     ∂W = Σ_p G_p·S_pᵀ and ∂S_p = Wᵀ·G_p. Built by :meth:`build`, which says None when the
-    positions are not that (a bias, weights laid out apart, neurons in another order)."""
+    positions are not that (a bias, weights laid out apart, neurons in another order).
+
+    S, the outputs and their gradients may each live in rows or batch-first
+    (:mod:`~autograd_bp.compiled.batchfirst`): every one is seen as a (P, ·, B) view either
+    way, which BLAS multiplies as it is (a batch-first view is a transposed matrix to it)."""
 
     flat_ok = False
 
     def __init__(self, W: np.ndarray, dW: np.ndarray, S: np.ndarray, out: np.ndarray,
-                 needs_s: bool) -> None:  # fmt: skip
+                 needs_s: bool, scratch: dict[Any, Any]) -> None:  # fmt: skip
         self.W, self.dW, self.needs_s = W, dW, needs_s
         self.n, (self.m, self.k) = len(S), W.shape
         self.S, self.S_view = S, _block(S)
@@ -408,6 +422,20 @@ class SharedLayerGroup:
         self.pids = np.zeros(0, dtype=np.intp)  # the parameters of W: set by build
         self.work: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+        self.scratch, self.key = scratch, maker_key(scratch, "layer", out.ravel())
+        self.out_order = out.ravel()  # batch-first: column p·m + i is out[p, i]
+        # set by batchfirst.link_forward / link_backward (see RowDotGroup)
+        self.sources: dict[str, Source] = {}
+        self.grad_sources: dict[str, Source] = {}
+        self.bf_out = self.bf_grad = False
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        """S may live batch-first."""
+        return {"S": self.S}
+
+    def row_reads(self) -> np.ndarray:
+        """The slots of S, unless S lives batch-first."""
+        return self.S.ravel()[:0] if "S" in self.sources else self.S.ravel()
 
     @staticmethod
     def fits(positions: list[list[Instruction]], flat: Flat) -> bool:
@@ -443,7 +471,7 @@ class SharedLayerGroup:
                                   ].any())  # fmt: skip
         W = tape.theta[base : base + m * k].reshape(m, k)
         dW = tape.theta_grad[base : base + m * k].reshape(m, k)
-        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s)
+        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s, tape.scratch)
         group.pids = np.arange(base, base + m * k)
         return group
 
@@ -465,17 +493,35 @@ class SharedLayerGroup:
                                 np.empty((self.n, self.k, width)))  # fmt: skip
         return self.work[width]
 
+    def _S(self, values: np.ndarray) -> np.ndarray:
+        """S as (P, k, B): a view of its rows or of a batch-first buffer."""
+        src = self.sources.get("S")
+        if src is None:
+            return self._rows(values, self.S, self.S_view)
+        return src.read(buffer(self.scratch, src.key, values)).transpose(1, 2, 0)
+
+    def _own(self, values: np.ndarray, grad: bool) -> np.ndarray:
+        """Its outputs' values (or gradients) as (P, m, B), a view of its batch-first buffer."""
+        buf = buffers(self.scratch, self.key, values, self.n * self.m)[int(grad)]
+        return buf.reshape(len(buf), self.n, self.m).transpose(1, 2, 0)
+
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
-        S = self._rows(values, self.S, self.S_view)
-        if self.out_view is not None:
+        S = self._S(values)
+        if self.bf_out:  # out_p (B, m) = S_pᵀ·Wᵀ: the view BLAS writes row by row
+            out = self._own(values, grad=False).transpose(0, 2, 1)
+            np.matmul(S.transpose(0, 2, 1), self.W.T, out=out)
+        elif self.out_view is not None:
             np.matmul(self.W, S, out=self._rows(values, self.out, self.out_view))
         else:
             values[self.out] = np.matmul(self.W, S)
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
-        G = self._rows(grads, self.out, self.out_view)
-        S = self._rows(values, self.S, self.S_view)
+        if self.bf_grad:
+            G = self._own(values, grad=True)
+        else:
+            G = self._rows(grads, self.out, self.out_view)
+        S = self._S(values)
         dW, dS = self._work(S.shape[2])
         if S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
             self.dW += np.tensordot(G, S, axes=([0, 2], [0, 2]))
@@ -484,6 +530,10 @@ class SharedLayerGroup:
             self.dW += dW.sum(axis=0)
         if not self.needs_s:
             return
+        src = self.grad_sources.get("S")
+        if src is not None:  # ∂S_p (B, k) = G_pᵀ·W, batch-first, into its maker's buffer
+            self._batch_first_input_grads(G, src, values)
+            return
         np.matmul(self.W.T, G, out=dS)
         if self.S_view is not None:
             self._rows(grads, self.S, self.S_view)[...] += dS
@@ -491,6 +541,14 @@ class SharedLayerGroup:
             grads[self.S] += dS
         else:
             np.add.at(grads, self.S, dS)
+
+
+    def _batch_first_input_grads(self, G: np.ndarray, src: Source, values: np.ndarray) -> None:
+        buf = buffer(self.scratch, src.key, values, grad=True)
+        if src.sole and src.row_major:  # its only writer: straight into place
+            np.matmul(G.transpose(0, 2, 1), self.W, out=src.read(buf).transpose(1, 0, 2))
+        else:
+            src.add(buf, np.matmul(G.transpose(0, 2, 1), self.W).transpose(1, 0, 2))
 
 
 def _block(rows: np.ndarray) -> slice | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .batchfirst import INPUTS, buffer, link_backward, link_forward
 from .groups import MatmulGroup, OpGroup, SharedLayerGroup, as_rows
 from .rowdot import RowDotGroup, RowSumGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
@@ -178,7 +179,9 @@ class Tape:
         self.output_slots = [slot[i] for i in flat.output_ids]
         self.needs = self._needs_grad()
         self.groups = [self._group(b) for b in buckets]
-        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any]] = {}
+        # which matrix groups keep their nodes batch-first for the next (see batchfirst)
+        self.columns = link_forward(self.groups, self.output_slots, flat.n_inputs)
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any, bool]] = {}
         self._buffers: dict[int, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
@@ -216,8 +219,9 @@ class Tape:
                     below[list(ins.args)] = True
             keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
             groups = [self._group(b) for b in _buckets(flat, keep)]
+            rows = link_backward(groups, self.output_slots, self.columns)
             self._backward_groups[output] = (groups, self._claim(groups),
-                                             self._plan(groups, output))  # fmt: skip
+                                             self._plan(groups, output), rows)  # fmt: skip
         return self._backward_groups[output][0]
 
     def _plan(self, groups: list[Any], output: int) -> slice | np.ndarray:
@@ -292,6 +296,7 @@ class Tape:
         rows = theta[self.row_params][:, None] if len(self.row_params) else None
         for cols, values, _ in blocks:
             values[self.input_slots] = X[cols].T
+            self.scratch["bf", INPUTS, id(values)] = (X[cols], None)
             if rows is not None:
                 values[self.row_param_slots] = rows
             # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
@@ -300,6 +305,12 @@ class Tape:
             for group in self.groups:
                 group.forward(flat if group.flat_ok else values, theta)
         return blocks
+
+    def _rows_of_batch_first(self, values: np.ndarray) -> None:
+        """Copy every node the forward pass kept batch-first only into its row."""
+        for key, slots in self.columns.keys.items():
+            if key != INPUTS:
+                values[slots] = buffer(self.scratch, key, values)[:, self.columns.columns(key)].T
 
     def outputs(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> np.ndarray:
         """The traced outputs per example: (B, n_outputs)."""
@@ -315,10 +326,15 @@ class Tape:
             theta_grad.fill(0.0)
         elif len(to_zero):
             theta_grad[to_zero] = 0.0
-        zero = self._backward_groups[output][2]
+        zero, rows = self._backward_groups[output][2:]
+        makers = [g for g in groups if getattr(g, "bf_grad", False) and g.zero_grad]
         for k, (_, values, grads) in enumerate(blocks):
             grads[zero] = 0.0
             grads[self.output_slots[output]] = seed
+            for g in makers:  # their readers add into these
+                buffer(self.scratch, g.key, values, grad=True).fill(0.0)
+            if rows:  # a group of this pass reads, from rows, nodes kept batch-first only
+                self._rows_of_batch_first(values)
             if values.shape[1] == 1:
                 flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
                 for group in groups:
