@@ -399,9 +399,10 @@ class RowSumGroup:
         self.take = None if needs.all() else np.flatnonzero(needs)
         self.term_slots = np.array([slot[a] for a in ids], dtype=np.intp)
         self.targets = self.term_slots[needs]
-        unique = len(np.unique(self.targets)) == len(self.targets)
-        self.repeated = None if unique else RowSums(self.targets)
-        self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+        self.target_rows = as_rows(self.targets)  # a slice when consecutive: no gather
+        self.unique = len(np.unique(self.targets)) == len(self.targets)
+        self.repeated = None if self.unique else RowSums(self.targets)
+        self.assign, self.position_needs = [False], [True]  # set by plan()
 
     @staticmethod
     def fits(instructions: list[Instruction]) -> bool:
@@ -413,7 +414,9 @@ class RowSumGroup:
         return self.term_slots
 
     def plan(self, written: np.ndarray) -> None:
-        """Mark the rows it adds gradients to."""
+        """Mark the rows it writes gradients to; it assigns them when it is their first
+        writer and each term is a different node (see OpGroup.plan)."""
+        self.assign = [self.unique and not written[self.targets].any()]
         written[self.targets] = True
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
@@ -421,10 +424,15 @@ class RowSumGroup:
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
-        g = np.repeat(grads[self.out], self.counts, axis=0)
-        if self.take is not None:
-            g = g[self.take]
-        if self.repeated is None:
-            grads[self.targets] += g
+        if len(self.counts) == 1 and self.take is None:  # one sum: its gradient, broadcast
+            g = grads[self.out]
         else:
-            self.repeated.add(grads, g)
+            g = np.repeat(grads[self.out], self.counts, axis=0)
+            if self.take is not None:
+                g = g[self.take]
+        if self.assign[0]:
+            grads[self.target_rows] = g
+        elif self.repeated is None:
+            grads[self.target_rows] += g
+        else:
+            self.repeated.add(grads, np.broadcast_to(g, (len(self.targets), *g.shape[1:])))

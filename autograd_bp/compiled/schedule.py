@@ -127,6 +127,18 @@ def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset
     return out
 
 
+def _assigned_rows(group: Any) -> list[Any]:
+    """The gradient rows a group (already planned) assigns rather than adds to."""
+    if isinstance(group, MatmulGroup):
+        return [group.S] if group.assign_s else []
+    if isinstance(group, OpGroup):
+        return [group.table[p, :1] if group.shared[p] else group.table[p]
+                for p in range(len(group.assign)) if group.assign[p]]  # fmt: skip
+    if isinstance(group, RowSumGroup):
+        return [group.targets] if group.assign[0] else []
+    return []
+
+
 BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cache-sized
 
 
@@ -232,16 +244,19 @@ class Tape:
         seed = self.output_slots[output]
         written[seed] = assigned[seed] = True
         for g in reversed(groups):
-            before = written.copy()
             g.plan(written)
-            fresh = written & ~before
-            if isinstance(g, MatmulGroup):
-                first = g.assign_s
-            else:
-                first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
-            if first:
-                assigned |= fresh
-        rows = np.flatnonzero(~assigned)
+            for rows in _assigned_rows(g):  # written first by an assignment, added to after
+                assigned[rows] = True
+        # Only rows some group reads need zeroing: the results of the groups that take their
+        # gradient from rows, and the parameters' rows. The rest (the inputs, nodes kept
+        # batch-first) no one reads.
+        read = np.zeros(self.n_slots, dtype=bool)
+        every = np.arange(self.n_slots)
+        for g in groups:
+            if not getattr(g, "bf_grad", False):
+                read[every[g.out].ravel()] = True
+        read[self.row_param_slots] = True
+        rows = np.flatnonzero(read & ~assigned)
         if len(rows) > len(assigned) // 2:  # most rows: one memset beats a gather of them
             return slice(0, len(assigned))
         return as_rows(rows.tolist())
