@@ -54,8 +54,11 @@ class Source:
         self.key, self.idx, self.shape = key, idx, idx.shape
         self.offset = int(idx.flat[0]) if idx.size else 0
         self.strides = _even_strides(idx)
-        # a view BLAS can write into row by row (unit steps along the last axis)
+        # a view BLAS can write into row by row (unit steps along the last axis), or, for a
+        # matrix, column by column (along the one before: its transpose is row by row)
         self.row_major = self.strides is not None and self.strides[-1] == 1
+        self.col_major = self.strides is not None and len(self.strides) >= 2 \
+            and self.strides[-2] == 1  # fmt: skip
         self.sole = False  # set by link_backward: no other group adds to these columns
 
     def read(self, buf: np.ndarray) -> np.ndarray:
@@ -229,7 +232,7 @@ def link_backward(groups: Sequence[Any], reads_rows: Iterable[int], cols: Column
     for g in groups:
         for src in g.grad_sources.values():
             src.sole = all(writers[src.key, c] == 1 for c in src.idx.ravel().tolist())
-            if src.sole and src.row_major:  # assigns: its columns need no zeroing
+            if src.sole and (src.row_major or src.col_major):  # assigned: no zeroing
                 covered[src.key] = covered.get(src.key, 0) + src.idx.size
     for g in groups:  # zero the gradient buffer before each pass, unless all assigned
         if getattr(g, "bf_grad", False):

@@ -294,31 +294,32 @@ class RowDotGroup:
             self._general_backward(values, grads, theta_grad, first, work)
             return
         left, right = self.grad_sources.get("left"), self.grad_sources.get("right")
-        if left is not None or len(self.left_grads.slots):
-            dL = self._into(left, values, work.dL)
-            np.matmul(work.G, work.Rm.transpose(0, 2, 1), out=dL)
-            self._add(left, values, grads, dL, work.dL, self.left_grads)
-        if right is not None or len(self.right_grads.slots):
-            dR = self._into(right, values, work.dR)
-            np.matmul(work.Lm.transpose(0, 2, 1), work.G, out=dR)
-            self._add(right, values, grads, dR, work.dR, self.right_grads)
+        if left is not None or len(self.left_grads.slots):  # ∂L = G·Rᵀ
+            self._grad(work.G, work.Rm.transpose(0, 2, 1), left, values, grads, work.dL,
+                       self.left_grads)  # fmt: skip
+        if right is not None or len(self.right_grads.slots):  # ∂R = Lᵀ·G
+            self._grad(work.Lm.transpose(0, 2, 1), work.G, right, values, grads, work.dR,
+                       self.right_grads)  # fmt: skip
 
-    def _into(self, src: Source | None, values: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """Where to compute ∂L (or ∂R): straight into its maker's batch-first gradient when
-        this is that gradient's only writer (and BLAS writes that view row by row), else into
-        ``own``."""
-        if src is not None and src.sole and src.row_major:
-            return src.read(buffer(self.work, src.key, values, grad=True))
-        return own
-
-    def _add(self, src: Source | None, values: np.ndarray, grads: np.ndarray, d: np.ndarray,
-             own: np.ndarray, targets: _Targets) -> None:  # fmt: skip
-        """Add ∂L (or ∂R), computed into ``d``, where it goes (nothing left when ``d`` was the
-        maker's buffer itself)."""
+    def _grad(self, a: np.ndarray, b: np.ndarray, src: Source | None, values: np.ndarray,
+              grads: np.ndarray, own: np.ndarray, targets: _Targets) -> None:  # fmt: skip
+        """An operand's gradient a·b, where it goes: straight into its maker's batch-first
+        gradient when this is that gradient's only writer and BLAS can write that view (row
+        by row, or column by column as bᵀ·aᵀ); else computed into ``own`` and added to the
+        maker's buffer, or to the rows."""
         if src is None:
+            np.matmul(a, b, out=own)
             targets.add(grads, own)
-        elif d is own:
-            src.add(buffer(self.work, src.key, values, grad=True), own)
+            return
+        buf = buffer(self.work, src.key, values, grad=True)
+        if src.sole and src.row_major:
+            np.matmul(a, b, out=src.read(buf))
+        elif src.sole and src.col_major:
+            np.matmul(b.transpose(0, 2, 1), a.transpose(0, 2, 1),
+                      out=src.read(buf).transpose(0, 2, 1))  # fmt: skip
+        else:
+            np.matmul(a, b, out=own)
+            src.add(buf, own)
 
     def _general_backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                           first: bool, work: _Work) -> None:  # fmt: skip
@@ -337,7 +338,7 @@ class RowDotGroup:
             slots = self.matrices()[name]
             d = grads[slots.ravel()].T.reshape(values.shape[1], *slots.shape)
             buf = buffer(self.work, src.key, values, grad=True)
-            if src.sole and src.row_major:  # the buffer was not zeroed: assign, as _into
+            if src.sole and (src.row_major or src.col_major):  # not zeroed: assign
                 src.read(buf)[...] = d
             else:
                 src.add(buf, d)
