@@ -2,9 +2,11 @@
 
 ``python -m benchmarks.attention_tape [--quick] [--reps N]`` prints a table: per (T, D, B),
 seconds per forward + backward step of the compiled tape and of batched PyTorch (float64,
-one thread each), their ratio, the tracing time (outside the timed region) and the largest
-relative gradient difference. :func:`attention_rows` returns the same as a list of dicts
-(``python -m benchmarks`` adds it to the report).
+one thread each), their ratio, the same ratio for the layer's matrix products alone (numpy
+against PyTorch: the part of the gap that is the BLAS library's, :func:`products_alone`),
+the tracing time (outside the timed region) and the largest relative gradient difference.
+:func:`attention_rows` returns the same as a list of dicts (``python -m benchmarks`` adds it
+to the report).
 
 The layer is written once, on scalar Values, the way microgpt writes it (:func:`attention`):
 each q, k and v a list of Values, scores by ``dot``, softmax by ``exp`` and a division, the
@@ -101,7 +103,50 @@ def torch_attention(T: int, D: int, W: tuple[Matrix, ...], X: np.ndarray
             p.grad = None
         loss.backward()
 
-    return step, lambda: [p.grad.numpy().ravel() for p in Ws]
+    return step, lambda: [np.asarray(p.grad).ravel() for p in Ws]
+
+
+def products_alone(T: int, D: int, B: int) -> dict[str, Callable[[], Any]]:
+    """The layer's matrix products and nothing else, batch-first, once with numpy and once
+    with PyTorch (float64): forward the q/k/v projection (one (B·T × D)·(D × 3D) product),
+    the scores q·kᵀ and the weighted sums a·v (batched per example), the output projection;
+    backward the two products of each. Their time ratio is how much of *compiled / torch*
+    the BLAS library each one calls accounts for (numpy's openblas, PyTorch's mkl).
+
+    Example:
+        >>> sorted(products_alone(2, 2, 3))
+        ['numpy', 'torch']
+    """
+    import torch
+
+    rng = np.random.default_rng(2)
+    X, W3, Wo = (rng.normal(size=s) for s in ((B * T, D), (D, 3 * D), (D, D)))
+    A = np.tril(rng.random((B, T, T)))
+
+    def run(mm: Callable[[Any, Any], Any], t: Callable[[Any], Any], X: Any, W3: Any, Wo: Any,
+            A: Any) -> None:  # fmt: skip
+        qkv = mm(X, W3).reshape(B, T, 3 * D)
+        q, k, v = qkv[:, :, :D], qkv[:, :, D : 2 * D], qkv[:, :, 2 * D :]
+        S = mm(q, t(k))
+        H = mm(A, v)
+        G = mm(H.reshape(B * T, D), Wo)  # the output, standing in for its gradient (same
+        # shape: the products' cost is all this times)
+        dH, _ = mm(G, t(Wo)), mm(t(H.reshape(B * T, D)), G)
+        dH = dH.reshape(B, T, D)
+        dA, dv = mm(dH, t(v)), mm(t(A), dH)
+        dq, dk = mm(S, k), mm(t(S), q)
+        mm(t(X), qkv.reshape(B * T, 3 * D)), mm(qkv.reshape(B * T, 3 * D), t(W3))
+        del dA, dv, dq, dk
+
+    def np_t(a: Any) -> Any:
+        return np.swapaxes(a, -1, -2)
+
+    def torch_t(a: Any) -> Any:
+        return a.transpose(-1, -2)
+
+    Xt, W3t, Wot, At = (torch.tensor(a) for a in (X, W3, Wo, A))
+    return {"numpy": lambda: run(np.matmul, np_t, X, W3, Wo, A),
+            "torch": lambda: run(torch.matmul, torch_t, Xt, W3t, Wot, At)}  # fmt: skip
 
 
 def max_rel_grad_diff(f: Any, W: tuple[Matrix, ...], torch_grads: list[np.ndarray]) -> float:
@@ -149,7 +194,10 @@ def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
     compiled_step()
     torch_step()
     diff = max_rel_grad_diff(f, W, torch_grads())
-    seconds = _median_seconds({"compiled": compiled_step, "torch batched": torch_step}, reps)
+    steps = {"compiled": compiled_step, "torch batched": torch_step}
+    alone = products_alone(T, D, B)
+    steps.update({"numpy matmuls": alone["numpy"], "torch matmuls": alone["torch"]})
+    seconds = _median_seconds(steps, reps)
     return {"T": T, "D": D, "batch": B, "seconds": seconds, "trace_seconds": trace_seconds,
             "max_rel_grad_diff": diff}  # fmt: skip
 
@@ -169,15 +217,17 @@ def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
 
 def attention_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (compiled / torch below 1 means the tape is faster)."""
-    out = ["| T | D | batch | compiled | torch batched | compiled / torch | tracing | "
-           "gradients (max diff / max) |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    out = ["| T | D | batch | compiled | torch batched | compiled / torch | "
+           "matrix products alone, numpy / torch | tracing | gradients (max diff / max) |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
         s = r["seconds"]
+        alone = (f"{s['numpy matmuls'] / s['torch matmuls']:.2f}" if "numpy matmuls" in s
+                 else "–")  # fmt: skip
         out.append(f"| {r['T']} | {r['D']} | {r['batch']:,} | {s['compiled'] * 1e3:.3f} ms | "
                    f"{s['torch batched'] * 1e3:.3f} ms | "
-                   f"{s['compiled'] / s['torch batched']:.2f} | {r['trace_seconds']:.2f} s | "
-                   f"{r['max_rel_grad_diff']:.1e} |")  # fmt: skip
+                   f"{s['compiled'] / s['torch batched']:.2f} | {alone} | "
+                   f"{r['trace_seconds']:.2f} s | {r['max_rel_grad_diff']:.1e} |")  # fmt: skip
     return "\n".join(out)
 
 
