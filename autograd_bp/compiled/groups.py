@@ -500,6 +500,17 @@ class SharedLayerGroup:
             return self._rows(values, self.S, self.S_view)
         return src.read(buffer(self.scratch, src.key, values)).transpose(1, 2, 0)
 
+    def _flat_S(self, values: np.ndarray) -> np.ndarray | None:
+        """S as one (B·P, k) matrix — when it is a whole batch-first buffer, row after row
+        (the batch itself, for a projection of the inputs) — else None."""
+        src = self.sources.get("S")
+        if src is None or src.strides != (self.k, 1) or src.offset != 0:
+            return None
+        buf = buffer(self.scratch, src.key, values)
+        if buf.shape[1] != self.n * self.k or not buf.flags.c_contiguous:
+            return None
+        return buf.reshape(-1, self.k)
+
     def _own(self, values: np.ndarray, grad: bool) -> np.ndarray:
         """Its outputs' values (or gradients) as (P, m, B), a view of its batch-first buffer."""
         buf = buffers(self.scratch, self.key, values, self.n * self.m)[int(grad)]
@@ -507,7 +518,11 @@ class SharedLayerGroup:
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         S = self._S(values)
-        if self.bf_out:  # out_p (B, m) = S_pᵀ·Wᵀ: the view BLAS writes row by row
+        flat = self._flat_S(values) if self.bf_out else None
+        if flat is not None:  # S and out both (B·P, ·) blocks: one matrix product
+            out = buffers(self.scratch, self.key, values, self.n * self.m)[0]
+            np.matmul(flat, self.W.T, out=out.reshape(-1, self.m))
+        elif self.bf_out:  # out_p (B, m) = S_pᵀ·Wᵀ: the view BLAS writes row by row
             out = self._own(values, grad=False).transpose(0, 2, 1)
             np.matmul(S.transpose(0, 2, 1), self.W.T, out=out)
         elif self.out_view is not None:
@@ -523,7 +538,12 @@ class SharedLayerGroup:
             G = self._rows(grads, self.out, self.out_view)
         S = self._S(values)
         dW, dS = self._work(S.shape[2])
-        if S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
+        flat = self._flat_S(values) if self.bf_grad else None
+        if flat is not None:  # ∂W = Gᵀ·S over all (example, position) pairs: one product
+            own = buffers(self.scratch, self.key, values, self.n * self.m)[1]
+            np.matmul(own.reshape(-1, self.m).T, flat, out=dW[0])
+            self.dW += dW[0]
+        elif S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
             self.dW += np.tensordot(G, S, axes=([0, 2], [0, 2]))
         else:  # one per position, summed (no transposed copy of G and S)
             np.matmul(G, S.transpose(0, 2, 1), out=dW)

@@ -54,6 +54,9 @@ def test_attention_keeps_q_k_v_and_the_weighted_sums_batch_first() -> None:
     backward = f.tape.backward_groups(0)
     assert [g.bf_grad for g in backward if isinstance(g, SharedLayerGroup)] == [True, False]
     assert not f.tape._backward_groups[0][3]  # nothing to copy back into rows
+    f.backward(data(T, D, 3), sync=False)
+    values = f.tape.buffers(3)[0][1]
+    assert layers[0]._flat_S(values) is not None  # the batch itself: one (B·T, D) product
 
 
 @pytest.mark.parametrize(("T", "D", "B"), [(1, 3, 4), (2, 2, 1), (4, 3, 1), (4, 3, 9), (7, 2, 130)])
@@ -128,14 +131,19 @@ def test_a_backward_pass_that_reads_batch_first_nodes_from_rows() -> None:
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X)[1], rtol=1e-12)
 
 
-def test_float32_batches_are_converted() -> None:
+@pytest.mark.parametrize("layout", ["float32", "fortran", "strided"])
+def test_float32_and_oddly_laid_out_batches(layout: str) -> None:
+    """float32 is converted; a batch in Fortran order or a strided view of a larger array
+    is read as it is (no single (B·T, D) product then), with the same gradients."""
     T, D = 3, 2
     W = weights(D, seed=1)
     params = [w for M in W for row in M for w in row]
-    X = data(T, D, 4, seed=3).astype(np.float32)
+    X = data(T, D, 8, seed=3)
+    X = {"float32": X.astype(np.float32), "fortran": np.asfortranarray(X),
+         "strided": X[::2]}[layout]  # fmt: skip
     f = compiled_attention(T, D, W, data(T, D, 2))
     f.backward(X, sync=False)
-    want = engine(lambda *x: attention(x, T, D, *W), params, X.astype(np.float64))[1]
+    want = engine(lambda *x: attention(x, T, D, *W), params, np.asarray(X, dtype=np.float64))[1]
     assert rel(ours(f, params), want) <= 1e-12
 
 
