@@ -98,7 +98,7 @@ def row_products(instructions: Sequence[Instruction]) -> RowProducts | None:
 
 def _padded(rows: list[tuple[int, ...]], width: int, slot: dict[int, int]
             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(slots, padding mask), both (len(rows), width): the padding reads slot 0 and is zeroed."""
+    """(slots, padding mask), both (len(rows), width): the padding's slot is 0, never read."""
     slots = np.zeros((len(rows), width), dtype=np.intp)
     pad = np.ones((len(rows), width), dtype=bool)
     for i, row in enumerate(rows):
@@ -148,13 +148,21 @@ def batch_first(values: np.ndarray, pieces: Pieces, out: np.ndarray) -> np.ndarr
     return out
 
 
+def _real(slots: np.ndarray, pad: np.ndarray) -> Pieces:
+    """The pieces that copy a padded matrix's real entries (all of them when unpadded)."""
+    if not pad.any():
+        return Pieces(slots.ravel(), None)
+    real = np.flatnonzero(~pad.ravel())
+    return Pieces(slots.ravel()[real], real)
+
+
 class _Work:
     """One block's arrays, allocated once: numpy's large temporaries are fresh pages from the
     system at every call (page faults cost more than these matrix products)."""
 
     def __init__(self, batch: int, n_left: int, width: int, n_right: int) -> None:
-        self.L = np.empty((batch, n_left, width))
-        self.R = np.empty((batch, width, n_right))
+        self.L = np.zeros((batch, n_left, width))  # the padding: zeros, never written
+        self.R = np.zeros((batch, width, n_right))
         self.P = np.empty((batch, n_left, n_right))
         self.G = np.zeros((batch, n_left, n_right))  # entries no node reads stay 0
         self.dL = np.empty((batch, n_left, width))
@@ -183,8 +191,10 @@ class RowDotGroup:
         self.left_pad = left_pad if left_pad.any() else None
         self.right_pad = right_pad.T if right_pad.any() else None  # R is K × n_R
         self.left_slots, self.right_slots = left_slots, right_slots.T
-        self.left_chunks = Pieces(left_slots.ravel(), None)
-        self.right_chunks = Pieces(right_slots.T.ravel(), None)
+        # the copies take the real entries only: the padding stays the zeros L and R were
+        # allocated with (no entry of it is ever written)
+        self.left_chunks = _real(left_slots, left_pad)
+        self.right_chunks = _real(right_slots.T, right_pad.T)
         entry = np.array([i * self.n_right + j for i, j in plan.entries], dtype=np.intp)
         self.out = as_rows([slot[ins.out] for ins in instructions])
         self.out_slots = np.array([slot[ins.out] for ins in instructions], dtype=np.intp)
@@ -238,22 +248,20 @@ class RowDotGroup:
             self.work["bf", self.key, id(values)] = (work.P.reshape(B, -1), work.G.reshape(B, -1))
         return work
 
-    def _operand(self, values: np.ndarray, name: str, chunks: Pieces, into: np.ndarray,
-                 pad: np.ndarray | None) -> np.ndarray:  # fmt: skip
+    def _operand(self, values: np.ndarray, name: str, chunks: Pieces, into: np.ndarray
+                 ) -> np.ndarray:  # fmt: skip
         """L or R for the block, (B, ·, ·): a view of a batch-first buffer, or a transposed
-        copy of rows into ``into`` with the padding zeroed."""
+        copy of its rows' real entries into ``into`` (whose padding is zeros)."""
         src = self.sources.get(name)
         if src is not None:
             return src.read(buffer(self.work, src.key, values))
         batch_first(values, chunks, into.reshape(len(into), -1))
-        if pad is not None:
-            into[:, pad] = 0.0
         return into
 
     def _product(self, values: np.ndarray, work: _Work) -> None:
         """L (B, n_L, K) and R (B, K, n_R), padding zeroed, and P = L·R, into ``work``."""
-        work.Lm = self._operand(values, "left", self.left_chunks, work.L, self.left_pad)
-        work.Rm = self._operand(values, "right", self.right_chunks, work.R, self.right_pad)
+        work.Lm = self._operand(values, "left", self.left_chunks, work.L)
+        work.Rm = self._operand(values, "right", self.right_chunks, work.R)
         with np.errstate(invalid="ignore", over="ignore"):  # checked just below
             np.matmul(work.Lm, work.Rm, out=work.P)
         work.finite = bool(np.isfinite(work.P).all())
