@@ -167,3 +167,57 @@ def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, 
     want[:, idx] += d
     src.add(buf, d)
     np.testing.assert_array_equal(buf, want)
+
+
+def _projected_products(T: int, D: int, causal: bool, prefix: bool, leak: bool, mix: bool):
+    """x_t (T positions of D) -> q_t = Wq·x_t, k_t = Wk·x_t by shared layers; products
+    q_t·k_u (all pairs or u ≤ t, full or prefix rows), each weighted, summed through tanh;
+    ``leak``: one q node also read by an op group (its maker must write rows); ``mix``: the
+    weighted sums of k rows by the products' tanh (a second row product reading a maker)."""
+    rng = np.random.default_rng(T * 31 + D)
+    wq = [[Value(float(v)) for v in row] for row in rng.normal(0, 0.7, (D, D))]
+    wk = [[Value(float(v)) for v in row] for row in rng.normal(0, 0.7, (D, D))]
+    c = [Value(float(v)) for v in rng.normal(0, 1, T * T)]
+    params = [w for M in (wq, wk) for row in M for w in row] + c
+
+    def fn(*x: Value) -> list[Value]:
+        rows = [list(x[t * D : (t + 1) * D]) for t in range(T)]
+        q = [[dot(w, r) for w in wq] for r in rows]
+        k = [[dot(w, r) for w in wk] for r in rows]
+        terms, weights_ = [], []
+        for t in range(T):
+            row = []
+            for u in range(T):
+                if causal and u > t:
+                    continue
+                n = min(t + 1, D) if prefix else D
+                s = dot(q[t][:n], k[u][:n]).tanh()
+                row.append(s)
+                terms.append(c[t * T + u] * s)
+            weights_.append(row)
+        if mix:  # Σ_u s_tu · k_u[j]: rows of weights against columns of k
+            terms += [dot(w, [k[u][j] for u in range(len(w))]) * 0.1
+                      for w in weights_ for j in range(D)]  # fmt: skip
+        if leak:
+            terms.append(q[0][0] * 0.5)
+        total = sum_values(terms)
+        return [total, terms[0] * 3.0]
+
+    return fn, params
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 3), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans(), st.integers(1, 40), st.integers(0, 1), st.integers(0, 2**31))  # fmt: skip
+def test_random_projected_products_equal_the_dynamic_engine(
+    T, D, causal, prefix, leak, mix, batch, output, seed
+) -> None:
+    """Makers kept batch-first or not (``leak``), readers with views or gathers, padded or
+    not, either output's gradient (the second reads one product alone), any batch."""
+    fn, params = _projected_products(T, D, causal, prefix, leak, mix)
+    X = np.random.default_rng(seed).normal(size=(batch, T * D))
+    f = compile(fn, X[0], X[1] if batch > 1 else None)
+    _, outs = f.backward(X, output=output, sync=False)
+    want_out, want_grad = engine(fn, params, X, output=output)
+    assert rel(outs[:, output], want_out) <= 1e-12
+    assert rel(ours(f, params), want_grad) <= 1e-12
