@@ -321,6 +321,12 @@ class Tape:
                 group.forward(flat if group.flat_ok else values, theta)
         return blocks
 
+    def release(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> None:
+        """Drop the references to the caller's batch that the blocks kept (the batch is
+        the inputs' batch-first buffer during a call, and only then)."""
+        for _, values, _ in blocks:
+            self.scratch.pop(("bf", INPUTS, id(values)), None)
+
     def _rows_of_batch_first(self, values: np.ndarray) -> None:
         """Copy every node the forward pass kept batch-first only into its row."""
         for key, slots in self.columns.keys.items():

@@ -221,3 +221,12 @@ def test_random_projected_products_equal_the_dynamic_engine(
     want_out, want_grad = engine(fn, params, X, output=output)
     assert rel(outs[:, output], want_out) <= 1e-12
     assert rel(ours(f, params), want_grad) <= 1e-12
+
+
+def test_the_tape_keeps_no_reference_to_a_batch_after_a_call() -> None:
+    T, D = 3, 2
+    f = compiled_attention(T, D, weights(D), data(T, D, 2))
+    X = data(T, D, 5)
+    f.backward(X, sync=False)
+    f(X)
+    assert not [k for k in f.tape.scratch if isinstance(k, tuple) and "inputs" in k]
