@@ -54,9 +54,9 @@ def test_attention_keeps_q_k_v_and_the_weighted_sums_batch_first() -> None:
     backward = f.tape.backward_groups(0)
     assert [g.bf_grad for g in backward if isinstance(g, SharedLayerGroup)] == [True, False]
     assert not f.tape._backward_groups[0][3]  # nothing to copy back into rows
-    f.backward(data(T, D, 3), sync=False)
-    values = f.tape.buffers(3)[0][1]
-    assert layers[0]._flat_S(values) is not None  # the batch itself: one (B·T, D) product
+    blocks = f.tape.forward(data(T, D, 3))  # during a call: the batch is a buffer
+    assert layers[0]._flat_S(blocks[0][1]) is not None  # the batch itself: one (B·T, D) product
+    f.tape.release(blocks)
 
 
 @pytest.mark.parametrize(("T", "D", "B"), [(1, 3, 4), (2, 2, 1), (4, 3, 1), (4, 3, 9), (7, 2, 130)])
