@@ -429,6 +429,10 @@ class RowSumGroup:
         written[self.targets] = True
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
+        if len(self.counts) == 1 and type(self.out) is slice:  # one sum (a loss's): the
+            # rule's own forward, ``sum(axis=0)``, about 3× faster than a reduceat of one
+            np.sum(values[self.terms], axis=0, keepdims=True, out=values[self.out])
+            return
         values[self.out] = np.add.reduceat(values[self.terms], self.starts, axis=0)
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
