@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.attention_tape [--quick] [--reps N]`` prints a table: per (T, D, B),
 seconds per forward + backward step of the compiled tape and of batched PyTorch (float64,
-one thread each), their ratio, the same ratio for the layer's matrix products alone (numpy
-against PyTorch: the part of the gap that is the BLAS library's, :func:`products_alone`),
+one thread each), their ratio (the median of the ratios of each repetition, whose two steps
+run back to back), the same ratio for the layer's matrix products alone (numpy against
+PyTorch: the part of the gap that is the BLAS library's, :func:`products_alone`),
 the tracing time (outside the timed region) and the largest relative gradient difference.
 :func:`attention_rows` returns the same as a list of dicts (``python -m benchmarks`` adds it
 to the report).
@@ -40,7 +41,7 @@ def attention(x: Sequence[Value], T: int, D: int, Wq: Matrix, Wk: Matrix, Wv: Ma
         >>> W = weights(2, seed=0)
         >>> x = [Value(v) for v in (0.1, -0.2, 0.3, 0.4)]
         >>> round(attention(x, 2, 2, *W).data, 6)
-        0.000519
+        0.053817
     """
     rows = [list(x[t * D : (t + 1) * D]) for t in range(T)]
     q = [[dot(w, r) for w in Wq] for r in rows]
@@ -157,9 +158,10 @@ def max_rel_grad_diff(f: Any, W: tuple[Matrix, ...], torch_grads: list[np.ndarra
     return float(np.abs(ours - want).max() / np.abs(want).max())
 
 
-def _median_seconds(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, float]:
-    """Median seconds per step of each, interleaved within each repetition, each timed over a
-    run of about 50 ms of consecutive steps, the collector held off inside the timed region."""
+def _times(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
+    """Seconds per step of each, one per repetition, interleaved within each repetition, each
+    timed over a run of about 50 ms of consecutive steps, the collector held off inside the
+    timed region."""
     runs = {}
     for name, step in steps.items():
         start = time.perf_counter()
@@ -176,7 +178,13 @@ def _median_seconds(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str,
                 times[name].append((time.perf_counter() - start) / runs[name])
             finally:
                 gc.enable()
-    return {name: statistics.median(v) for name, v in times.items()}
+    return times
+
+
+def _median_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over the repetitions of a's time over b's, each pair timed back to back: on
+    a machine whose load changes from second to second, steadier than a ratio of medians."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
 
 def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
@@ -197,9 +205,12 @@ def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
     steps = {"compiled": compiled_step, "torch batched": torch_step}
     alone = products_alone(T, D, B)
     steps.update({"numpy matmuls": alone["numpy"], "torch matmuls": alone["torch"]})
-    seconds = _median_seconds(steps, reps)
-    return {"T": T, "D": D, "batch": B, "seconds": seconds, "trace_seconds": trace_seconds,
-            "max_rel_grad_diff": diff}  # fmt: skip
+    times = _times(steps, reps)
+    seconds = {name: statistics.median(v) for name, v in times.items()}
+    ratios = {"compiled / torch": _median_ratio(times, "compiled", "torch batched"),
+              "matmuls numpy / torch": _median_ratio(times, "numpy matmuls", "torch matmuls")}
+    return {"T": T, "D": D, "batch": B, "seconds": seconds, "ratios": ratios,
+            "trace_seconds": trace_seconds, "max_rel_grad_diff": diff}  # fmt: skip
 
 
 def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
@@ -216,17 +227,19 @@ def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
 
 
 def attention_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table (compiled / torch below 1 means the tape is faster)."""
+    """The rows as a Markdown table (compiled / torch below 1 means the tape is faster). The
+    two ratios are medians of per-repetition ratios (each pair timed back to back); the two
+    time columns are medians of the times."""
     out = ["| T | D | batch | compiled | torch batched | compiled / torch | "
            "matrix products alone, numpy / torch | tracing | gradients (max diff / max) |",
            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
-        s = r["seconds"]
-        alone = (f"{s['numpy matmuls'] / s['torch matmuls']:.2f}" if "numpy matmuls" in s
-                 else "–")  # fmt: skip
+        s, q = r["seconds"], r.get("ratios", {})
+        ratio = q.get("compiled / torch", s["compiled"] / s["torch batched"])
+        alone = q.get("matmuls numpy / torch")
         out.append(f"| {r['T']} | {r['D']} | {r['batch']:,} | {s['compiled'] * 1e3:.3f} ms | "
-                   f"{s['torch batched'] * 1e3:.3f} ms | "
-                   f"{s['compiled'] / s['torch batched']:.2f} | {alone} | "
+                   f"{s['torch batched'] * 1e3:.3f} ms | {ratio:.2f} | "
+                   f"{'–' if alone is None else f'{alone:.2f}'} | "
                    f"{r['trace_seconds']:.2f} s | {r['max_rel_grad_diff']:.1e} |")  # fmt: skip
     return "\n".join(out)
 

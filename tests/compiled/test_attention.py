@@ -184,5 +184,8 @@ def test_the_table_shows_the_blas_share_computed_from_the_products_alone() -> No
     s = row["seconds"]
     assert s["numpy matmuls"] > 0 and s["torch matmuls"] > 0
     line = attention_table([row]).splitlines()[-1].split("|")
-    assert line[7].strip() == f"{s['numpy matmuls'] / s['torch matmuls']:.2f}"
+    ratios = row["ratios"]
+    assert line[7].strip() == f"{ratios['matmuls numpy / torch']:.2f}"
+    assert line[6].strip() == f"{ratios['compiled / torch']:.2f}"
+    assert 0 < ratios["compiled / torch"] < float("inf")
     assert row["max_rel_grad_diff"] <= 1e-12
