@@ -244,6 +244,32 @@ def attention_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def attention_summary(rows: list[dict[str, Any]], target: float = 1.5) -> str:
+    """One sentence on the rows: how many cells are within ``target``× of PyTorch, the worst,
+    and for each miss the matrix products' own numpy / torch ratio (the BLAS's share).
+
+    Example:
+        >>> row = {"T": 8, "D": 16, "batch": 1, "ratios": {"compiled / torch": 0.5,
+        ...        "matmuls numpy / torch": 0.4}}
+        >>> attention_summary([row])
+        'Compiled / PyTorch time: within 1.5× in 1 of 1 cells (worst 0.50 at T=8, D=16, B=1).'
+    """
+
+    def ratio(r: dict[str, Any]) -> float:
+        return float(r["ratios"]["compiled / torch"])
+
+    worst = max(rows, key=ratio)
+    misses = [r for r in rows if ratio(r) > target]
+    text = (f"Compiled / PyTorch time: within {target}× in {len(rows) - len(misses)} of "
+            f"{len(rows)} cells (worst {ratio(worst):.2f} at T={worst['T']}, D={worst['D']}, "
+            f"B={worst['batch']:,}).")  # fmt: skip
+    if misses:
+        text += " Missed, with the matrix products alone numpy / torch: " + "; ".join(
+            f"T={r['T']}, D={r['D']}, B={r['batch']:,}: {ratio(r):.2f} "
+            f"({r['ratios']['matmuls numpy / torch']:.2f})" for r in misses) + "."
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.attention_tape",
                                      description=__doc__.splitlines()[0])  # fmt: skip
@@ -255,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rows = attention_rows(args.quick, args.reps)
     print(attention_table(rows))
+    print()
+    print(attention_summary(rows))
     return 0 if all(r["max_rel_grad_diff"] <= 1e-12 for r in rows) else 1
 
 

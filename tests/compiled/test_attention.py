@@ -188,4 +188,8 @@ def test_the_table_shows_the_blas_share_computed_from_the_products_alone() -> No
     assert line[7].strip() == f"{ratios['matmuls numpy / torch']:.2f}"
     assert line[6].strip() == f"{ratios['compiled / torch']:.2f}"
     assert 0 < ratios["compiled / torch"] < float("inf")
+    from benchmarks.attention_tape import attention_summary
+
+    missed = attention_summary([row], target=0.0)  # every cell misses a target of 0
+    assert "within 0.0× in 0 of 1 cells" in missed and f"{ratios['compiled / torch']:.2f}" in missed
     assert row["max_rel_grad_diff"] <= 1e-12
