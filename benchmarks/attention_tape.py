@@ -2,9 +2,12 @@
 
 ``python -m benchmarks.attention_tape [--quick] [--reps N]`` prints a table: per (T, D, B),
 seconds per forward + backward step of the compiled tape and of batched PyTorch (float64,
-one thread each), their ratio, the tracing time (outside the timed region) and the largest
-relative gradient difference. :func:`attention_rows` returns the same as a list of dicts
-(``python -m benchmarks`` adds it to the report).
+one thread each), their ratio (the median of the ratios of each repetition, whose two steps
+run back to back), the same ratio for the layer's matrix products alone (numpy against
+PyTorch: the part of the gap that is the BLAS library's, :func:`products_alone`),
+the tracing time (outside the timed region) and the largest relative gradient difference.
+:func:`attention_rows` returns the same as a list of dicts (``python -m benchmarks`` adds it
+to the report).
 
 The layer is written once, on scalar Values, the way microgpt writes it (:func:`attention`):
 each q, k and v a list of Values, scores by ``dot``, softmax by ``exp`` and a division, the
@@ -38,7 +41,7 @@ def attention(x: Sequence[Value], T: int, D: int, Wq: Matrix, Wk: Matrix, Wv: Ma
         >>> W = weights(2, seed=0)
         >>> x = [Value(v) for v in (0.1, -0.2, 0.3, 0.4)]
         >>> round(attention(x, 2, 2, *W).data, 6)
-        0.000519
+        0.053817
     """
     rows = [list(x[t * D : (t + 1) * D]) for t in range(T)]
     q = [[dot(w, r) for w in Wq] for r in rows]
@@ -101,7 +104,50 @@ def torch_attention(T: int, D: int, W: tuple[Matrix, ...], X: np.ndarray
             p.grad = None
         loss.backward()
 
-    return step, lambda: [p.grad.numpy().ravel() for p in Ws]
+    return step, lambda: [np.asarray(p.grad).ravel() for p in Ws]
+
+
+def products_alone(T: int, D: int, B: int) -> dict[str, Callable[[], Any]]:
+    """The layer's matrix products and nothing else, batch-first, once with numpy and once
+    with PyTorch (float64): forward the q/k/v projection (one (B·T × D)·(D × 3D) product),
+    the scores q·kᵀ and the weighted sums a·v (batched per example), the output projection;
+    backward the two products of each. Their time ratio is how much of *compiled / torch*
+    the BLAS library each one calls accounts for (numpy's openblas, PyTorch's mkl).
+
+    Example:
+        >>> sorted(products_alone(2, 2, 3))
+        ['numpy', 'torch']
+    """
+    import torch
+
+    rng = np.random.default_rng(2)
+    X, W3, Wo = (rng.normal(size=s) for s in ((B * T, D), (D, 3 * D), (D, D)))
+    A = np.tril(rng.random((B, T, T)))
+
+    def run(mm: Callable[[Any, Any], Any], t: Callable[[Any], Any], X: Any, W3: Any, Wo: Any,
+            A: Any) -> None:  # fmt: skip
+        qkv = mm(X, W3).reshape(B, T, 3 * D)
+        q, k, v = qkv[:, :, :D], qkv[:, :, D : 2 * D], qkv[:, :, 2 * D :]
+        S = mm(q, t(k))
+        H = mm(A, v)
+        G = mm(H.reshape(B * T, D), Wo)  # the output, standing in for its gradient (same
+        # shape: the products' cost is all this times)
+        dH, _ = mm(G, t(Wo)), mm(t(H.reshape(B * T, D)), G)
+        dH = dH.reshape(B, T, D)
+        dA, dv = mm(dH, t(v)), mm(t(A), dH)
+        dq, dk = mm(S, k), mm(t(S), q)
+        mm(t(X), qkv.reshape(B * T, 3 * D)), mm(qkv.reshape(B * T, 3 * D), t(W3))
+        del dA, dv, dq, dk
+
+    def np_t(a: Any) -> Any:
+        return np.swapaxes(a, -1, -2)
+
+    def torch_t(a: Any) -> Any:
+        return a.transpose(-1, -2)
+
+    Xt, W3t, Wot, At = (torch.tensor(a) for a in (X, W3, Wo, A))
+    return {"numpy": lambda: run(np.matmul, np_t, X, W3, Wo, A),
+            "torch": lambda: run(torch.matmul, torch_t, Xt, W3t, Wot, At)}  # fmt: skip
 
 
 def max_rel_grad_diff(f: Any, W: tuple[Matrix, ...], torch_grads: list[np.ndarray]) -> float:
@@ -112,9 +158,10 @@ def max_rel_grad_diff(f: Any, W: tuple[Matrix, ...], torch_grads: list[np.ndarra
     return float(np.abs(ours - want).max() / np.abs(want).max())
 
 
-def _median_seconds(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, float]:
-    """Median seconds per step of each, interleaved within each repetition, each timed over a
-    run of about 50 ms of consecutive steps, the collector held off inside the timed region."""
+def _times(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
+    """Seconds per step of each, one per repetition, interleaved within each repetition, each
+    timed over a run of about 50 ms of consecutive steps, the collector held off inside the
+    timed region."""
     runs = {}
     for name, step in steps.items():
         start = time.perf_counter()
@@ -131,7 +178,13 @@ def _median_seconds(steps: dict[str, Callable[[], Any]], reps: int) -> dict[str,
                 times[name].append((time.perf_counter() - start) / runs[name])
             finally:
                 gc.enable()
-    return {name: statistics.median(v) for name, v in times.items()}
+    return times
+
+
+def _median_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over the repetitions of a's time over b's, each pair timed back to back: on
+    a machine whose load changes from second to second, steadier than a ratio of medians."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
 
 def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
@@ -149,9 +202,15 @@ def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
     compiled_step()
     torch_step()
     diff = max_rel_grad_diff(f, W, torch_grads())
-    seconds = _median_seconds({"compiled": compiled_step, "torch batched": torch_step}, reps)
-    return {"T": T, "D": D, "batch": B, "seconds": seconds, "trace_seconds": trace_seconds,
-            "max_rel_grad_diff": diff}  # fmt: skip
+    steps = {"compiled": compiled_step, "torch batched": torch_step}
+    alone = products_alone(T, D, B)
+    steps.update({"numpy matmuls": alone["numpy"], "torch matmuls": alone["torch"]})
+    times = _times(steps, reps)
+    seconds = {name: statistics.median(v) for name, v in times.items()}
+    ratios = {"compiled / torch": _median_ratio(times, "compiled", "torch batched"),
+              "matmuls numpy / torch": _median_ratio(times, "numpy matmuls", "torch matmuls")}
+    return {"T": T, "D": D, "batch": B, "seconds": seconds, "ratios": ratios,
+            "trace_seconds": trace_seconds, "max_rel_grad_diff": diff}  # fmt: skip
 
 
 def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
@@ -168,17 +227,47 @@ def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
 
 
 def attention_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table (compiled / torch below 1 means the tape is faster)."""
-    out = ["| T | D | batch | compiled | torch batched | compiled / torch | tracing | "
-           "gradients (max diff / max) |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    """The rows as a Markdown table (compiled / torch below 1 means the tape is faster). The
+    two ratios are medians of per-repetition ratios (each pair timed back to back); the two
+    time columns are medians of the times."""
+    out = ["| T | D | batch | compiled | torch batched | compiled / torch | "
+           "matrix products alone, numpy / torch | tracing | gradients (max diff / max) |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
-        s = r["seconds"]
+        s, q = r["seconds"], r.get("ratios", {})
+        ratio = q.get("compiled / torch", s["compiled"] / s["torch batched"])
+        alone = q.get("matmuls numpy / torch")
         out.append(f"| {r['T']} | {r['D']} | {r['batch']:,} | {s['compiled'] * 1e3:.3f} ms | "
-                   f"{s['torch batched'] * 1e3:.3f} ms | "
-                   f"{s['compiled'] / s['torch batched']:.2f} | {r['trace_seconds']:.2f} s | "
-                   f"{r['max_rel_grad_diff']:.1e} |")  # fmt: skip
+                   f"{s['torch batched'] * 1e3:.3f} ms | {ratio:.2f} | "
+                   f"{'–' if alone is None else f'{alone:.2f}'} | "
+                   f"{r['trace_seconds']:.2f} s | {r['max_rel_grad_diff']:.1e} |")  # fmt: skip
     return "\n".join(out)
+
+
+def attention_summary(rows: list[dict[str, Any]], target: float = 1.5) -> str:
+    """One sentence on the rows: how many cells are within ``target``× of PyTorch, the worst,
+    and for each miss the matrix products' own numpy / torch ratio (the BLAS's share).
+
+    Example:
+        >>> row = {"T": 8, "D": 16, "batch": 1, "ratios": {"compiled / torch": 0.5,
+        ...        "matmuls numpy / torch": 0.4}}
+        >>> attention_summary([row])
+        'Compiled / PyTorch time: within 1.5× in 1 of 1 cells (worst 0.50 at T=8, D=16, B=1).'
+    """
+
+    def ratio(r: dict[str, Any]) -> float:
+        return float(r["ratios"]["compiled / torch"])
+
+    worst = max(rows, key=ratio)
+    misses = [r for r in rows if ratio(r) > target]
+    text = (f"Compiled / PyTorch time: within {target}× in {len(rows) - len(misses)} of "
+            f"{len(rows)} cells (worst {ratio(worst):.2f} at T={worst['T']}, D={worst['D']}, "
+            f"B={worst['batch']:,}).")  # fmt: skip
+    if misses:
+        text += " Missed, with the matrix products alone numpy / torch: " + "; ".join(
+            f"T={r['T']}, D={r['D']}, B={r['batch']:,}: {ratio(r):.2f} "
+            f"({r['ratios']['matmuls numpy / torch']:.2f})" for r in misses) + "."
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rows = attention_rows(args.quick, args.reps)
     print(attention_table(rows))
+    print()
+    print(attention_summary(rows))
     return 0 if all(r["max_rel_grad_diff"] <= 1e-12 for r in rows) else 1
 
 

@@ -113,7 +113,9 @@ class CompiledFunction:
         with self._lock:
             if sync:
                 self._pull()
-            out = self.tape.outputs(self.tape.forward(X))
+            blocks = self.tape.forward(X)
+            out = self.tape.outputs(blocks)
+            self.tape.release(blocks)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def backward(self, X: Any, *, output: int = 0, reduction: str = "mean",
@@ -142,6 +144,7 @@ class CompiledFunction:
             if sync:
                 _add_grads(self.parameters, self.flat_grad)
             outputs = self.tape.outputs(blocks)
+            self.tape.release(blocks)
         return float(outputs[:, int(output)].sum() * weight), outputs
 
     def write_back(self) -> None:

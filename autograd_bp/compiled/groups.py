@@ -30,11 +30,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import numpy as np
 
+from ..core import Rule
+from .batchfirst import Source, buffer, buffers, maker_key
 from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
 
 __all__ = ["Layout", "MatmulGroup", "OpGroup", "RowSums", "SharedLayerGroup", "as_rows"]
@@ -122,17 +124,38 @@ class OpGroup:
         self.repeated_targets = None if self.unique else RowSums(self.targets)
         self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
                                for p in range(table.shape[0])]  # fmt: skip
+        self.local = _needed_locals(self.rule, self.position_needs)
+        # A position that reads one folded constant in every instruction (the 2.0 of x ** 2,
+        # the √D of a score's division) gets that number, not a row of copies of it: numpy's
+        # power by a number is a square or a multiply, by an array a call of pow() per entry
+        # (150× slower). Only for rules written as code (the table's own): their text runs
+        # on any mix of numbers and arrays, as it does on Values.
+        self.numbers: list[float | None] = [None] * table.shape[0]
+        if self.rule.code is not None and not self.variadic:
+            for p in range(table.shape[0]):
+                c = tape.flat.const_value(instructions[0].args[p])
+                if c is not None and all(ins.args[p] == instructions[0].args[p]
+                                         for ins in instructions):  # fmt: skip
+                    self.numbers[p] = float(c)
+
+    def row_reads(self) -> np.ndarray:
+        """Every slot it reads (from rows: see :mod:`~autograd_bp.compiled.batchfirst`)."""
+        return self.table.ravel()
+
+    def _operands(self, values: np.ndarray) -> list[Any]:
+        """Each operand position's rows of ``values`` — or its number (see ``numbers``)."""
+        return [values[rows] if c is None else c
+                for rows, c in zip(self.operand_rows, self.numbers)]  # fmt: skip
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         rule = self.rule
         if rule.ufunc is not None and type(self.out) is slice:  # in place: no copy after
-            rule.ufunc(*[values[rows] for rows in self.operand_rows], out=values[self.out])
+            rule.ufunc(*self._operands(values), out=values[self.out])
             return
         if self.variadic:
             out = rule.forward(values[self.table], None)
         elif rule.arity == 2:
-            a, b = self.operand_rows
-            out = rule.forward(values[a], values[b], None)
+            out = rule.forward(*self._operands(values), None)
         else:
             out = rule.forward(values[self.operand_rows[0]], self.param)
         values[self.out] = out
@@ -147,10 +170,9 @@ class OpGroup:
             self._scatter(grads, local, g)
             return
         if rule.arity == 2:
-            a, b = self.operand_rows
-            locals_ = rule.local(values[a], values[b], out, None)
+            locals_ = self.local(*self._operands(values), out, None)
         else:
-            locals_ = rule.local(values[self.operand_rows[0]], out, self.param)
+            locals_ = self.local(values[self.operand_rows[0]], out, self.param)
         for p, local in enumerate(locals_):
             if not self.position_needs[p]:
                 continue
@@ -218,6 +240,27 @@ class OpGroup:
             self.repeated_targets.add(grads, contributions)
 
 
+def _needed_locals(rule: Rule, needs: list[bool]) -> Callable[..., tuple[Any, ...]]:
+    """The rule's ``local``, or — for a two-operand rule written as code with one operand that
+    needs no gradient (the constant exponent of ``x ** 2``) — a function of that rule's own
+    code that computes the other operand's local derivative alone (None for the first): only
+    what has an edge. pow's ∂/∂exponent (a log and two ``where`` s) cost 31 % of an attention
+    step that squares with ``** 2``.
+
+    Example:
+        >>> from autograd_bp.core import RULES
+        >>> _needed_locals(RULES["pow"], [True, False])(3.0, 2.0, 9.0, None)
+        (6.0, None)
+    """
+    if rule.variadic or rule.arity != 2 or rule.code is None or needs.count(True) != 1:
+        return rule.local
+    terms = [expr if need else "None" for expr, need in zip(rule.code[1], needs)]
+    # compiled as Rule.from_code compiles the whole tuple, in the names the rule's own
+    # ``local`` was compiled in (its globals): the text means here what it means there
+    source = f"lambda a, b, out, p: ({', '.join(terms)},)"
+    return cast(Callable[..., tuple[Any, ...]], eval(source, rule.local.__globals__))
+
+
 def _gated(local: Any, g: np.ndarray) -> np.ndarray | None:
     """local × g for a local derivative that *selects* rather than multiplies — relu's gate
     (a boolean mask) or pow's ∂/∂base at exponent 0 (a masked array) — as the engine's
@@ -259,6 +302,7 @@ class MatmulGroup:
         self.cvec = np.array([v for v in consts if v is not None], dtype=float)
         self.cols = as_rows(cols)
         self.S = as_rows([slot[shared[c]] for c in cols])
+        self.s_slots = np.array([slot[shared[c]] for c in cols], dtype=np.intp)
         # A bias: one constant operand (the 1.0 it multiplies), with a copy of that constant
         # laid out in the row just after S. Then one matrix multiply over S and that row
         # adds the bias, and its gradient is a column of ∂W: no broadcast add, no row sum.
@@ -272,6 +316,10 @@ class MatmulGroup:
         self.theta, self.theta_grad = theta, theta_grad
         self.exclusive = False  # set by the tape: no other group writes these gradients
         self.assign_s = False  # set by plan(): the first to write the rows of S
+
+    def row_reads(self) -> np.ndarray:
+        """The rows of S."""
+        return self.s_slots
 
     def plan(self, written: np.ndarray) -> None:
         """As :meth:`OpGroup.plan`, for the rows of S."""
@@ -356,12 +404,16 @@ class SharedLayerGroup:
     vector) reading P different rows S_p, as attention's q, k and v projections read each
     position's x: ``out_p = W @ S_p`` for every p in one broadcast matrix multiply, backward
     ∂W = Σ_p G_p·S_pᵀ and ∂S_p = Wᵀ·G_p. Built by :meth:`build`, which says None when the
-    positions are not that (a bias, weights laid out apart, neurons in another order)."""
+    positions are not that (a bias, weights laid out apart, neurons in another order).
+
+    S, the outputs and their gradients may each live in rows or batch-first
+    (:mod:`~autograd_bp.compiled.batchfirst`): every one is seen as a (P, ·, B) view either
+    way, which BLAS multiplies as it is (a batch-first view is a transposed matrix to it)."""
 
     flat_ok = False
 
     def __init__(self, W: np.ndarray, dW: np.ndarray, S: np.ndarray, out: np.ndarray,
-                 needs_s: bool) -> None:  # fmt: skip
+                 needs_s: bool, scratch: dict[Any, Any]) -> None:  # fmt: skip
         self.W, self.dW, self.needs_s = W, dW, needs_s
         self.n, (self.m, self.k) = len(S), W.shape
         self.S, self.S_view = S, _block(S)
@@ -370,6 +422,20 @@ class SharedLayerGroup:
         self.pids = np.zeros(0, dtype=np.intp)  # the parameters of W: set by build
         self.work: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.assign, self.position_needs = [False], [True]  # it adds; never the first writer
+        self.scratch, self.key = scratch, maker_key(scratch, "layer", out.ravel())
+        self.out_order = out.ravel()  # batch-first: column p·m + i is out[p, i]
+        # set by batchfirst.link_forward / link_backward (see RowDotGroup)
+        self.sources: dict[str, Source] = {}
+        self.grad_sources: dict[str, Source] = {}
+        self.bf_out = self.bf_grad = False
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        """S may live batch-first."""
+        return {"S": self.S}
+
+    def row_reads(self) -> np.ndarray:
+        """The slots of S, unless S lives batch-first."""
+        return self.S.ravel()[:0] if "S" in self.sources else self.S.ravel()
 
     @staticmethod
     def fits(positions: list[list[Instruction]], flat: Flat) -> bool:
@@ -405,7 +471,7 @@ class SharedLayerGroup:
                                   ].any())  # fmt: skip
         W = tape.theta[base : base + m * k].reshape(m, k)
         dW = tape.theta_grad[base : base + m * k].reshape(m, k)
-        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s)
+        group = cls(W, dW, np.array(reads, dtype=np.intp), out, needs_s, tape.scratch)
         group.pids = np.arange(base, base + m * k)
         return group
 
@@ -427,24 +493,66 @@ class SharedLayerGroup:
                                 np.empty((self.n, self.k, width)))  # fmt: skip
         return self.work[width]
 
+    def _S(self, values: np.ndarray) -> np.ndarray:
+        """S as (P, k, B): a view of its rows or of a batch-first buffer."""
+        src = self.sources.get("S")
+        if src is None:
+            return self._rows(values, self.S, self.S_view)
+        return src.read(buffer(self.scratch, src.key, values)).transpose(1, 2, 0)
+
+    def _flat_S(self, values: np.ndarray) -> np.ndarray | None:
+        """S as one (B·P, k) matrix — when it is a whole batch-first buffer, row after row
+        (the batch itself, for a projection of the inputs) — else None."""
+        src = self.sources.get("S")
+        if src is None or src.strides != (self.k, 1) or src.offset != 0:
+            return None
+        buf = buffer(self.scratch, src.key, values)
+        if buf.shape[1] != self.n * self.k or not buf.flags.c_contiguous:
+            return None
+        return buf.reshape(-1, self.k)
+
+    def _own(self, values: np.ndarray, grad: bool) -> np.ndarray:
+        """Its outputs' values (or gradients) as (P, m, B), a view of its batch-first buffer."""
+        buf = buffers(self.scratch, self.key, values, self.n * self.m)[int(grad)]
+        return buf.reshape(len(buf), self.n, self.m).transpose(1, 2, 0)
+
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
-        S = self._rows(values, self.S, self.S_view)
-        if self.out_view is not None:
+        S = self._S(values)
+        flat = self._flat_S(values) if self.bf_out else None
+        if flat is not None:  # S and out both (B·P, ·) blocks: one matrix product
+            out = buffers(self.scratch, self.key, values, self.n * self.m)[0]
+            np.matmul(flat, self.W.T, out=out.reshape(-1, self.m))
+        elif self.bf_out:  # out_p (B, m) = S_pᵀ·Wᵀ: the view BLAS writes row by row
+            out = self._own(values, grad=False).transpose(0, 2, 1)
+            np.matmul(S.transpose(0, 2, 1), self.W.T, out=out)
+        elif self.out_view is not None:
             np.matmul(self.W, S, out=self._rows(values, self.out, self.out_view))
         else:
             values[self.out] = np.matmul(self.W, S)
 
     def backward(self, values: np.ndarray, grads: np.ndarray, theta_grad: np.ndarray,
                  first: bool = False) -> None:  # fmt: skip
-        G = self._rows(grads, self.out, self.out_view)
-        S = self._rows(values, self.S, self.S_view)
+        if self.bf_grad:
+            G = self._own(values, grad=True)
+        else:
+            G = self._rows(grads, self.out, self.out_view)
+        S = self._S(values)
         dW, dS = self._work(S.shape[2])
-        if S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
+        flat = self._flat_S(values) if self.bf_grad else None
+        if flat is not None:  # ∂W = Gᵀ·S over all (example, position) pairs: one product
+            own = buffers(self.scratch, self.key, values, self.n * self.m)[1]
+            np.matmul(own.reshape(-1, self.m).T, flat, out=dW[0])
+            self.dW += dW[0]
+        elif S.shape[2] < 16:  # a few examples: one product over (position, example) pairs
             self.dW += np.tensordot(G, S, axes=([0, 2], [0, 2]))
         else:  # one per position, summed (no transposed copy of G and S)
             np.matmul(G, S.transpose(0, 2, 1), out=dW)
             self.dW += dW.sum(axis=0)
         if not self.needs_s:
+            return
+        src = self.grad_sources.get("S")
+        if src is not None:  # ∂S_p (B, k) = G_pᵀ·W, batch-first, into its maker's buffer
+            self._batch_first_input_grads(G, src, values)
             return
         np.matmul(self.W.T, G, out=dS)
         if self.S_view is not None:
@@ -453,6 +561,14 @@ class SharedLayerGroup:
             grads[self.S] += dS
         else:
             np.add.at(grads, self.S, dS)
+
+
+    def _batch_first_input_grads(self, G: np.ndarray, src: Source, values: np.ndarray) -> None:
+        buf = buffer(self.scratch, src.key, values, grad=True)
+        if src.sole and src.row_major:  # its only writer: straight into place
+            np.matmul(G.transpose(0, 2, 1), self.W, out=src.read(buf).transpose(1, 0, 2))
+        else:
+            src.add(buf, np.matmul(G.transpose(0, 2, 1), self.W).transpose(1, 0, 2))
 
 
 def _block(rows: np.ndarray) -> slice | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .batchfirst import INPUTS, buffer, link_backward, link_forward
 from .groups import MatmulGroup, OpGroup, SharedLayerGroup, as_rows
 from .rowdot import RowDotGroup, RowSumGroup, row_products
 from .trace import Flat, Instruction, float_key, id_orientation, is_layer, shared_operands
@@ -126,6 +127,18 @@ def _layer_reads(flat: Flat, buckets: list[list[Instruction]]) -> dict[frozenset
     return out
 
 
+def _assigned_rows(group: Any) -> list[Any]:
+    """The gradient rows a group (already planned) assigns rather than adds to."""
+    if isinstance(group, MatmulGroup):
+        return [group.S] if group.assign_s else []
+    if isinstance(group, OpGroup):
+        return [group.table[p, :1] if group.shared[p] else group.table[p]
+                for p in range(len(group.assign)) if group.assign[p]]  # fmt: skip
+    if isinstance(group, RowSumGroup):
+        return [group.targets] if group.assign[0] else []
+    return []
+
+
 BLOCK_NUMBERS = 1 << 16  # numbers per group per batch block: about 256 KB, cache-sized
 
 
@@ -178,7 +191,9 @@ class Tape:
         self.output_slots = [slot[i] for i in flat.output_ids]
         self.needs = self._needs_grad()
         self.groups = [self._group(b) for b in buckets]
-        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any]] = {}
+        # which matrix groups keep their nodes batch-first for the next (see batchfirst)
+        self.columns = link_forward(self.groups, self.output_slots, flat.n_inputs)
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any, bool]] = {}
         self._buffers: dict[int, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
@@ -216,8 +231,9 @@ class Tape:
                     below[list(ins.args)] = True
             keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
             groups = [self._group(b) for b in _buckets(flat, keep)]
+            rows = link_backward(groups, self.output_slots, self.columns)
             self._backward_groups[output] = (groups, self._claim(groups),
-                                             self._plan(groups, output))  # fmt: skip
+                                             self._plan(groups, output), rows)  # fmt: skip
         return self._backward_groups[output][0]
 
     def _plan(self, groups: list[Any], output: int) -> slice | np.ndarray:
@@ -228,16 +244,19 @@ class Tape:
         seed = self.output_slots[output]
         written[seed] = assigned[seed] = True
         for g in reversed(groups):
-            before = written.copy()
             g.plan(written)
-            fresh = written & ~before
-            if isinstance(g, MatmulGroup):
-                first = g.assign_s
-            else:
-                first = all(g.assign[p] or not g.position_needs[p] for p in range(len(g.assign)))
-            if first:
-                assigned |= fresh
-        rows = np.flatnonzero(~assigned)
+            for rows in _assigned_rows(g):  # written first by an assignment, added to after
+                assigned[rows] = True
+        # Only rows some group reads need zeroing: the results of the groups that take their
+        # gradient from rows, and the parameters' rows. The rest (the inputs, nodes kept
+        # batch-first) no one reads.
+        read = np.zeros(self.n_slots, dtype=bool)
+        every = np.arange(self.n_slots)
+        for g in groups:
+            if not getattr(g, "bf_grad", False):
+                read[every[g.out].ravel()] = True
+        read[self.row_param_slots] = True
+        rows = np.flatnonzero(read & ~assigned)
         if len(rows) > len(assigned) // 2:  # most rows: one memset beats a gather of them
             return slice(0, len(assigned))
         return as_rows(rows.tolist())
@@ -292,6 +311,7 @@ class Tape:
         rows = theta[self.row_params][:, None] if len(self.row_params) else None
         for cols, values, _ in blocks:
             values[self.input_slots] = X[cols].T
+            self.scratch["bf", INPUTS, id(values)] = (X[cols], None)
             if rows is not None:
                 values[self.row_param_slots] = rows
             # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
@@ -300,6 +320,18 @@ class Tape:
             for group in self.groups:
                 group.forward(flat if group.flat_ok else values, theta)
         return blocks
+
+    def release(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> None:
+        """Drop the references to the caller's batch that the blocks kept (the batch is
+        the inputs' batch-first buffer during a call, and only then)."""
+        for _, values, _ in blocks:
+            self.scratch.pop(("bf", INPUTS, id(values)), None)
+
+    def _rows_of_batch_first(self, values: np.ndarray) -> None:
+        """Copy every node the forward pass kept batch-first only into its row."""
+        for key, slots in self.columns.keys.items():
+            if key != INPUTS:
+                values[slots] = buffer(self.scratch, key, values)[:, self.columns.columns(key)].T
 
     def outputs(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> np.ndarray:
         """The traced outputs per example: (B, n_outputs)."""
@@ -315,10 +347,15 @@ class Tape:
             theta_grad.fill(0.0)
         elif len(to_zero):
             theta_grad[to_zero] = 0.0
-        zero = self._backward_groups[output][2]
+        zero, rows = self._backward_groups[output][2:]
+        makers = [g for g in groups if getattr(g, "bf_grad", False) and g.zero_grad]
         for k, (_, values, grads) in enumerate(blocks):
             grads[zero] = 0.0
             grads[self.output_slots[output]] = seed
+            for g in makers:  # their readers add into these
+                buffer(self.scratch, g.key, values, grad=True).fill(0.0)
+            if rows:  # a group of this pass reads, from rows, nodes kept batch-first only
+                self._rows_of_batch_first(values)
             if values.shape[1] == 1:
                 flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
                 for group in groups:

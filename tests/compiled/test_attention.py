@@ -172,3 +172,24 @@ def test_random_sums_of_any_length_equal_the_dynamic_engine(picks, constant, bat
     want_out, want_grad = engine_mean_grads(fn, w, X)
     assert rel(outs[:, 0], want_out) <= 1e-12
     assert rel(compiled_grads(f, w), want_grad) <= 1e-12
+
+
+def test_the_table_shows_the_blas_share_computed_from_the_products_alone() -> None:
+    """The ``matrix products alone`` column is numpy's time over PyTorch's for the layer's
+    own products, measured in the same cell (not typed in)."""
+    require_torch()
+    from benchmarks.attention_tape import attention_cell, attention_table
+
+    row = attention_cell(3, 2, 4, reps=1)
+    s = row["seconds"]
+    assert s["numpy matmuls"] > 0 and s["torch matmuls"] > 0
+    line = attention_table([row]).splitlines()[-1].split("|")
+    ratios = row["ratios"]
+    assert line[7].strip() == f"{ratios['matmuls numpy / torch']:.2f}"
+    assert line[6].strip() == f"{ratios['compiled / torch']:.2f}"
+    assert 0 < ratios["compiled / torch"] < float("inf")
+    from benchmarks.attention_tape import attention_summary
+
+    missed = attention_summary([row], target=0.0)  # every cell misses a target of 0
+    assert "within 0.0× in 0 of 1 cells" in missed and f"{ratios['compiled / torch']:.2f}" in missed
+    assert row["max_rel_grad_diff"] <= 1e-12
