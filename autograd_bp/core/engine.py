@@ -27,6 +27,8 @@ from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_flo
 from .graph import infix
 from .methods import method_source
 from .node import (
+    MINUS_ONE,
+    ONE,
     Node,
     backward_pass,
     make_nodes_of,
@@ -50,6 +52,7 @@ Number = int | float
 # The names a method's text may use (methods.py renders it): the rule code's, and the node's.
 _GENERATED: dict[str, Any] = {**CODE_NAMES, "Any": Any, "Node": Node, "new_node": new_node,
                               "new_leaf": new_leaf, "recording": GRAD_ENABLED.get,
+                              "ONE": ONE, "MINUS_ONE": MINUS_ONE,
                               "to_float": to_float}
 
 
@@ -152,6 +155,23 @@ class Value(Node):
     _children = property(lambda self: self.parents, doc="microgpt's name for the parents")
     _local_grads = property(lambda self: self.local_grads, doc="microgpt's local_grads (None "
                             "each for a node made micrograd-style)")  # fmt: skip
+
+    # -- pickling and copying: the same state compiled or not ---------------------------------
+
+    def __getstate__(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(attached attributes or None, the node's fields): what CPython pickles for a
+        slotted object with a __dict__, spelled out so the compiled node (whose fields are
+        not slots) pickles the same bytes."""
+        fields = {"data": self.data, "grad": self.grad, "op": self.op, "_a": self._a,
+                  "_da": self._da, "_b": self._b, "_db": self._db}  # fmt: skip
+        return (self.__dict__ or None), fields
+
+    def __setstate__(self, state: tuple[dict[str, Any] | None, dict[str, Any]]) -> None:
+        attached, fields = state
+        if attached:
+            self.__dict__.update(attached)
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def __abs__(self) -> Value:
         return self.abs()

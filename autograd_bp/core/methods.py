@@ -38,22 +38,31 @@ def __{method}__(self, other: Any) -> Any:
             return new_leaf(out)
         da, db = {both}
         return new_node(out, {name!r}, self, da, other, db)
-    b = other if type(other) is float else to_float(other, {where!r})
+    # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+    # would make a second float object
+    number: Any = other
+    if type(other) is float:
+        b = other
+    else:
+        b = number = to_float(other, {where!r})
     out = {forward}
     if not recording():
         return new_leaf(out)
-    # _db: the number operand
-    return new_node(out, {name!r}, self, {local_a}, None, b)
+    return new_node(out, {name!r}, self, {number_local_a}, None, number)
 
 def __r{method}__(self, other: Any) -> Any:
     """other {symbol} self (the op table's {name!r} rule): other, a number, comes first."""
-    a = other if type(other) is float else to_float(other, {where!r})
+    number: Any = other
+    if type(other) is float:
+        a = other
+    else:
+        a = number = to_float(other, {where!r})
     b = self.data
     out = {forward}
     if not recording():
         return new_leaf(out)
     # _db: the operands, in order
-    return new_node(out, {name!r}, self, {local_b}, None, (a, self))
+    return new_node(out, {name!r}, self, {local_b}, None, (number, self))
 '''
 
 UNARY_TEMPLATE = '''\
@@ -66,6 +75,11 @@ def {method}(self{param}) -> Any:
     # _db: the parameter, if any
     return new_node(out, {name!r}, self, {local}, None, {p})
 '''
+
+
+# Local derivatives that are constants, read from node.py's names for them: compiled, a
+# literal would be a new float object on every op (24 bytes a node).
+CONSTANTS = {"1.0": "ONE", "-1.0": "MINUS_ONE"}
 
 
 def _code_of(rule: Rule) -> tuple[str, tuple[str, ...]]:
@@ -91,17 +105,20 @@ def method_source(rule: Rule) -> str:
     """The source of the ``Value`` method(s) of a one- or two-operand rule.
 
     Example:
-        >>> print(*method_source(RULES["neg"]).splitlines()[2:4], sep="\n")
+        >>> for line in method_source(RULES["neg"]).splitlines()[2:4]:
+        ...     print(line)
             a = self.data
             out = -a
     """
     forward, locals_ = _code_of(rule)
+    locals_ = tuple(CONSTANTS.get(d, d) for d in locals_)
     if rule.arity == 2:
         local_a, local_b = locals_
         both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, None)"
         return BINARY_TEMPLATE.format(method=rule.method, name=rule.name, symbol=rule.symbol,
                                       forward=forward,
                                       where=f"{rule.name}: number operand", local_a=local_a,
+                                      number_local_a="number" if local_a == "b" else local_a,
                                       local_b=local_b, both=both)  # fmt: skip
     has_param = rule.param is not None
     doc = f"The op table's {rule.name!r} rule."
@@ -112,7 +129,7 @@ def method_source(rule: Rule) -> str:
         method=rule.method or rule.name, name=rule.name, doc=doc, forward=forward, local=locals_[0],
         param=f", param: Any = {rule.default!r}" if has_param else "",
         p="p" if has_param else "None",
-        p_line=f"\n    p = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
+        p_line=f"\n    p: Any = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
         else "")  # fmt: skip
 
 

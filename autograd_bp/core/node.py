@@ -52,11 +52,15 @@ from .numerics import (
 )
 from .rules import CODE_NAMES, RULES
 
-__all__ = ["COMPILED", "VARIADIC", "ClosureEdges", "Node", "backward_order", "backward_pass",
-           "make_nodes_of", "new_leaf", "new_node", "propagate", "variadic_node",
+__all__ = ["COMPILED", "MINUS_ONE", "ONE", "VARIADIC", "ClosureEdges", "Node", "backward_order",
+           "backward_pass", "make_nodes_of", "new_leaf", "new_node", "propagate", "variadic_node",
            "zero_grads"]  # fmt: skip
 
 DOT: Final = RULES["dot"]
+# The constant local derivatives (add's, sub's, neg's) as objects, one each for every node:
+# compiled, a literal 1.0 would be a new float object each time.
+ONE: Any = 1.0
+MINUS_ONE: Any = -1.0
 sin_forward = CODE_NAMES["sin_forward"]
 cos_forward = CODE_NAMES["cos_forward"]
 
@@ -119,24 +123,33 @@ class Node:
             out = a + b
             if not recording():
                 return new_leaf(out)
-            da, db = 1.0, 1.0
+            da, db = ONE, ONE
             return new_node(out, 'add', self, da, other, db)
-        b = other if type(other) is float else to_float(other, 'add: number operand')
+        # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+        # would make a second float object
+        number: Any = other
+        if type(other) is float:
+            b = other
+        else:
+            b = number = to_float(other, 'add: number operand')
         out = a + b
         if not recording():
             return new_leaf(out)
-        # _db: the number operand
-        return new_node(out, 'add', self, 1.0, None, b)
+        return new_node(out, 'add', self, ONE, None, number)
 
     def __radd__(self, other: Any) -> Any:
         """other + self (the op table's 'add' rule): other, a number, comes first."""
-        a = other if type(other) is float else to_float(other, 'add: number operand')
+        number: Any = other
+        if type(other) is float:
+            a = other
+        else:
+            a = number = to_float(other, 'add: number operand')
         b = self.data
         out = a + b
         if not recording():
             return new_leaf(out)
         # _db: the operands, in order
-        return new_node(out, 'add', self, 1.0, None, (a, self))
+        return new_node(out, 'add', self, ONE, None, (number, self))
 
     def __sub__(self, other: Any) -> Any:
         """self - other (the op table's 'sub' rule)."""
@@ -146,24 +159,33 @@ class Node:
             out = a - b
             if not recording():
                 return new_leaf(out)
-            da, db = 1.0, -1.0
+            da, db = ONE, MINUS_ONE
             return new_node(out, 'sub', self, da, other, db)
-        b = other if type(other) is float else to_float(other, 'sub: number operand')
+        # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+        # would make a second float object
+        number: Any = other
+        if type(other) is float:
+            b = other
+        else:
+            b = number = to_float(other, 'sub: number operand')
         out = a - b
         if not recording():
             return new_leaf(out)
-        # _db: the number operand
-        return new_node(out, 'sub', self, 1.0, None, b)
+        return new_node(out, 'sub', self, ONE, None, number)
 
     def __rsub__(self, other: Any) -> Any:
         """other - self (the op table's 'sub' rule): other, a number, comes first."""
-        a = other if type(other) is float else to_float(other, 'sub: number operand')
+        number: Any = other
+        if type(other) is float:
+            a = other
+        else:
+            a = number = to_float(other, 'sub: number operand')
         b = self.data
         out = a - b
         if not recording():
             return new_leaf(out)
         # _db: the operands, in order
-        return new_node(out, 'sub', self, -1.0, None, (a, self))
+        return new_node(out, 'sub', self, MINUS_ONE, None, (number, self))
 
     def __mul__(self, other: Any) -> Any:
         """self * other (the op table's 'mul' rule)."""
@@ -175,22 +197,31 @@ class Node:
                 return new_leaf(out)
             da, db = b, a
             return new_node(out, 'mul', self, da, other, db)
-        b = other if type(other) is float else to_float(other, 'mul: number operand')
+        # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+        # would make a second float object
+        number: Any = other
+        if type(other) is float:
+            b = other
+        else:
+            b = number = to_float(other, 'mul: number operand')
         out = a * b
         if not recording():
             return new_leaf(out)
-        # _db: the number operand
-        return new_node(out, 'mul', self, b, None, b)
+        return new_node(out, 'mul', self, number, None, number)
 
     def __rmul__(self, other: Any) -> Any:
         """other * self (the op table's 'mul' rule): other, a number, comes first."""
-        a = other if type(other) is float else to_float(other, 'mul: number operand')
+        number: Any = other
+        if type(other) is float:
+            a = other
+        else:
+            a = number = to_float(other, 'mul: number operand')
         b = self.data
         out = a * b
         if not recording():
             return new_leaf(out)
         # _db: the operands, in order
-        return new_node(out, 'mul', self, a, None, (a, self))
+        return new_node(out, 'mul', self, a, None, (number, self))
 
     def __truediv__(self, other: Any) -> Any:
         """self / other (the op table's 'div' rule)."""
@@ -202,22 +233,31 @@ class Node:
                 return new_leaf(out)
             da, db = recip(b), -out * recip(b)
             return new_node(out, 'div', self, da, other, db)
-        b = other if type(other) is float else to_float(other, 'div: number operand')
+        # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+        # would make a second float object
+        number: Any = other
+        if type(other) is float:
+            b = other
+        else:
+            b = number = to_float(other, 'div: number operand')
         out = div_forward(a, b, None)
         if not recording():
             return new_leaf(out)
-        # _db: the number operand
-        return new_node(out, 'div', self, recip(b), None, b)
+        return new_node(out, 'div', self, recip(b), None, number)
 
     def __rtruediv__(self, other: Any) -> Any:
         """other / self (the op table's 'div' rule): other, a number, comes first."""
-        a = other if type(other) is float else to_float(other, 'div: number operand')
+        number: Any = other
+        if type(other) is float:
+            a = other
+        else:
+            a = number = to_float(other, 'div: number operand')
         b = self.data
         out = div_forward(a, b, None)
         if not recording():
             return new_leaf(out)
         # _db: the operands, in order
-        return new_node(out, 'div', self, -out * recip(b), None, (a, self))
+        return new_node(out, 'div', self, -out * recip(b), None, (number, self))
 
     def __pow__(self, other: Any) -> Any:
         """self ** other (the op table's 'pow' rule)."""
@@ -229,22 +269,31 @@ class Node:
                 return new_leaf(out)
             da, db = pow_base_local(a, b), pow_exponent_local(a, b, out)
             return new_node(out, 'pow', self, da, other, db)
-        b = other if type(other) is float else to_float(other, 'pow: number operand')
+        # _db keeps the number as given if a float: compiled, b is a C double, and storing it
+        # would make a second float object
+        number: Any = other
+        if type(other) is float:
+            b = other
+        else:
+            b = number = to_float(other, 'pow: number operand')
         out = pow_forward(a, b, None)
         if not recording():
             return new_leaf(out)
-        # _db: the number operand
-        return new_node(out, 'pow', self, pow_base_local(a, b), None, b)
+        return new_node(out, 'pow', self, pow_base_local(a, b), None, number)
 
     def __rpow__(self, other: Any) -> Any:
         """other ** self (the op table's 'pow' rule): other, a number, comes first."""
-        a = other if type(other) is float else to_float(other, 'pow: number operand')
+        number: Any = other
+        if type(other) is float:
+            a = other
+        else:
+            a = number = to_float(other, 'pow: number operand')
         b = self.data
         out = pow_forward(a, b, None)
         if not recording():
             return new_leaf(out)
         # _db: the operands, in order
-        return new_node(out, 'pow', self, pow_exponent_local(a, b, out), None, (a, self))
+        return new_node(out, 'pow', self, pow_exponent_local(a, b, out), None, (number, self))
 
     def __neg__(self) -> Any:
         """The op table's 'neg' rule; ∂/∂self = −1."""
@@ -253,7 +302,7 @@ class Node:
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
-        return new_node(out, 'neg', self, -1.0, None, None)
+        return new_node(out, 'neg', self, MINUS_ONE, None, None)
 
     def exp(self) -> Any:
         """The op table's 'exp' rule; ∂/∂self = e^self."""
@@ -312,7 +361,7 @@ class Node:
     def leaky_relu(self, param: Any = 0.01) -> Any:
         """The op table's 'leaky_relu' rule; ∂/∂self = 1 if self > 0 else slope."""
         a = self.data
-        p = to_float(param, 'leaky_relu slope')
+        p: Any = to_float(param, 'leaky_relu slope')
         out = leaky_relu_forward(a, p)
         if not recording():
             return new_leaf(out)
@@ -548,7 +597,7 @@ def propagate(order: list[Node]) -> None:
             second.grad += db * g if type(db) is float else float(db * g)
 
 
-def backward_order(root: Node) -> list[Any]:
+def backward_order(root: Any) -> list[Any]:
     """Every node reachable from ``root``, each after all of its consumers (root first).
 
     Iterative depth-first search: no recursion, so a 10^6-deep chain is fine.
