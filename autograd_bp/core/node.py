@@ -52,9 +52,9 @@ from .numerics import (
 )
 from .rules import CODE_NAMES, RULES
 
-__all__ = ["COMPILED", "MINUS_ONE", "ONE", "VARIADIC", "ClosureEdges", "Node", "backward_order",
-           "backward_pass", "make_nodes_of", "new_leaf", "new_node", "propagate", "variadic_node",
-           "zero_grads"]  # fmt: skip
+__all__ = ["COMPILED", "MINUS_ONE", "ONE", "VARIADIC", "ClosureEdges", "Node", "VariadicMark",
+           "backward_order", "backward_pass", "make_nodes_of", "new_leaf", "new_node", "propagate",
+           "variadic_node", "zero_grads"]  # fmt: skip
 
 DOT: Final = RULES["dot"]
 # The constant local derivatives (add's, sub's, neg's) as objects, one each for every node:
@@ -64,7 +64,24 @@ MINUS_ONE: Any = -1.0
 sin_forward = CODE_NAMES["sin_forward"]
 cos_forward = CODE_NAMES["cos_forward"]
 
-VARIADIC = object()  # in a node's _a: its edges are a flat tuple in _da
+class VariadicMark:
+    """What a variadic node keeps in ``_a``: its edges are a flat tuple in ``_da``. One
+    object, pickled by name, so a graph loaded from a pickle is read the same way.
+
+    Example:
+        >>> import pickle
+        >>> pickle.loads(pickle.dumps(VARIADIC)) is VARIADIC
+        True
+    """
+
+    def __reduce__(self) -> str:
+        return "VARIADIC"
+
+    def __repr__(self) -> str:
+        return "VARIADIC"
+
+
+VARIADIC: Final = VariadicMark()
 
 
 @mypyc_attr(native_class=False)  # a tuple: mypyc compiles subclasses of its own classes only
