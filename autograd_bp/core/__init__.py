@@ -7,7 +7,8 @@ engine < ops.
 Installed with a C compiler at hand, the node (node.py: its fields, the op table's methods,
 the backward order and the chain rule) is also compiled by mypyc from the same source;
 ``COMPILED`` says whether the compiled module runs. ``AUTOGRAD_BP_PURE=1`` in the
-environment makes the package run the Python source anyway.
+environment makes the package run the Python source anyway, as does (with a warning) a
+node.py edited since the build (its digest differs from the one compiled in).
 
 Example:
     >>> from autograd_bp.core import Value
@@ -19,15 +20,39 @@ Example:
 import importlib.machinery as _machinery
 import os as _os
 import sys as _sys
+import warnings as _warnings
 
-if _os.environ.get("AUTOGRAD_BP_PURE", "") not in ("", "0"):
-    # The import system asks this directory's finder for node.py; one that knows only
-    # source and bytecode files never sees the compiled extension module beside it.
-    _sys.path_importer_cache[_os.path.dirname(__file__)] = _machinery.FileFinder(
-        _os.path.dirname(__file__),
+
+def _run_the_source() -> None:
+    """Make ``import autograd_bp.core.node`` load node.py even beside a compiled module: the
+    import system asks this directory's finder, and this one knows only source files."""
+    here = _os.path.dirname(__file__)
+    _sys.path_importer_cache[here] = _machinery.FileFinder(
+        here,
         (_machinery.SourceFileLoader, _machinery.SOURCE_SUFFIXES),
         (_machinery.SourcelessFileLoader, _machinery.BYTECODE_SUFFIXES),
     )
+    _sys.modules.pop(__name__ + ".node", None)
+
+
+def _built_from_other_source() -> bool:
+    from . import node
+
+    if not node.COMPILED:
+        return False
+    with open(_os.path.join(_os.path.dirname(__file__), "node.py"), encoding="utf-8") as f:
+        text = f.read()
+    digest = getattr(node, "source_digest", None)  # None: built before digests were kept
+    stale = digest is None or digest(text) != node.SOURCE_DIGEST
+    if stale:
+        _warnings.warn("autograd_bp: core/node.py was edited after its compiled module was "
+                       "built, so the Python source runs; rebuild with `pip install -e .`",
+                       RuntimeWarning, stacklevel=2)  # fmt: skip
+    return stale
+
+
+if _os.environ.get("AUTOGRAD_BP_PURE", "") not in ("", "0") or _built_from_other_source():
+    _run_the_source()
 
 from .engine import (  # noqa: E402 - after the choice of source above
     Number,

@@ -23,6 +23,7 @@ import re
 import sys
 from pathlib import Path
 
+from .node import source_digest
 from .rules import RULES, Rule
 
 __all__ = ["BINARY_TEMPLATE", "UNARY_TEMPLATE", "method_source", "node_methods_source"]
@@ -156,11 +157,14 @@ def node_methods_source() -> str:
 
 
 def render(path: Path) -> bool:
-    """Rewrite the rendered part of ``path`` (node.py); True if it changed."""
+    """Rewrite the rendered part of ``path`` (node.py) and its SOURCE_DIGEST line; True if
+    it changed."""
     text = path.read_text(encoding="utf-8")
     head, rest = text.split(BEGIN)
     _, tail = rest.split(END)
     new = head + BEGIN + node_methods_source() + END + tail
+    new = re.sub(r'(?m)^SOURCE_DIGEST: Final = "[0-9a-f]*"$',
+                 f'SOURCE_DIGEST: Final = "{source_digest(new)}"', new)  # fmt: skip
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text

@@ -20,6 +20,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
@@ -52,9 +54,23 @@ from .numerics import (
 )
 from .rules import CODE_NAMES, RULES
 
-__all__ = ["COMPILED", "MINUS_ONE", "ONE", "VARIADIC", "ClosureEdges", "Node", "VariadicMark",
-           "backward_order", "backward_pass", "make_nodes_of", "new_leaf", "new_node", "propagate",
-           "variadic_node", "zero_grads"]  # fmt: skip
+__all__ = [
+    "COMPILED", "MINUS_ONE", "ONE", "SOURCE_DIGEST", "VARIADIC", "ClosureEdges", "Node",
+    "VariadicMark", "backward_order", "backward_pass", "make_nodes_of", "new_leaf", "new_node",
+    "propagate", "source_digest", "variadic_node", "zero_grads",
+]
+
+# The SHA-256 of this file's text with this line's digest left out: the compiled module keeps
+# the digest of the source it was built from, so a node.py edited after the build is noticed
+# (core/__init__.py then runs the source). `python -m autograd_bp.core.methods` updates it.
+SOURCE_DIGEST: Final = "9056c880b475d46fb438775a03ac0dcbfe54ee77cacfc0805d87cec1ede22ee8"
+
+
+def source_digest(text: str) -> str:
+    """The digest node.py's text should carry in its SOURCE_DIGEST line."""
+    blanked = re.sub(r'(?m)^SOURCE_DIGEST: Final = "[0-9a-f]*"$', "SOURCE_DIGEST", text)
+    return hashlib.sha256(blanked.encode("utf-8")).hexdigest()
+
 
 DOT: Final = RULES["dot"]
 # The constant local derivatives (add's, sub's, neg's) as objects, one each for every node:

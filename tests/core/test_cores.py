@@ -87,12 +87,25 @@ def test_node_py_examples_pass_on_the_compiled_module() -> None:
     assert n_examples >= 5 and runner.failures == 0, runner.summarize()
 
 
-def test_the_python_source_is_current_with_the_compiled_module() -> None:
-    """A source edit after the build must not leave a stale compiled module running: the
-    package then runs the source (and warns). Here: what runs is what node.py says."""
-    source_names = {f.name for f in ast.parse(NODE_SOURCE.read_text()).body
-                    if isinstance(f, (ast.FunctionDef, ast.ClassDef))}  # fmt: skip
-    assert source_names <= set(dir(node))
+def test_node_py_carries_the_digest_of_its_text() -> None:
+    """The digest a compiled module is checked by (run python -m autograd_bp.core.methods)."""
+    assert node.source_digest(NODE_SOURCE.read_text(encoding="utf-8")) == node.SOURCE_DIGEST
+
+
+@needs_compiled
+def test_a_node_py_edited_after_the_build_runs_as_source(tmp_path: Path) -> None:
+    """A stale compiled module (node.py edited since the build) must not run: the package
+    warns and runs the source."""
+    copy = tmp_path / "autograd_bp"
+    shutil.copytree(ROOT / "autograd_bp", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "core" / "node.py", "a", encoding="utf-8") as f:
+        f.write("\nEDITED = True\n")
+    code = "import autograd_bp.core as c, autograd_bp.core.node as n; print(c.COMPILED, n.EDITED)"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), AUTOGRAD_BP_PURE="0")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert result.stdout.split() == ["False", "True"]
+    assert "edited after its compiled module was built" in result.stderr
 
 
 @pytest.mark.slow
