@@ -38,7 +38,8 @@ def test_the_switch_runs_the_python_source() -> None:
     compiled, path = _run(["-c", code], pure=True).stdout.split()
     assert compiled == "False" and path == str(NODE_SOURCE)
     compiled, path = _run(["-c", code], pure=False).stdout.split()
-    assert compiled == str(COMPILED) and path.endswith(".py") != COMPILED
+    built = any(NODE_SOURCE.parent.glob("node.*.so")) or any(NODE_SOURCE.parent.glob("node.*.pyd"))
+    assert compiled == str(built) and path.endswith(".py") != built
 
 
 def test_ci_runs_the_compiled_core_where_it_can_be_built() -> None:
@@ -67,10 +68,9 @@ def test_compiled_and_pure_give_the_same_bits(tmp_path: Path) -> None:
     assert "nan" in json.dumps(pure["report"]["rules"]) and "Error" in json.dumps(pure["report"])
 
 
-@needs_compiled
-def test_node_py_examples_pass_on_the_compiled_module() -> None:
-    """--doctest-modules runs node.py's examples on the source (pure); here they run on the
-    extension module built from it."""
+def test_node_py_examples_pass() -> None:
+    """node.py's examples, on the module imported: compiled or not (--doctest-modules cannot
+    import the compiled one from node.py's path, so pyproject.toml leaves node.py to this)."""
     tree = ast.parse(NODE_SOURCE.read_text(encoding="utf-8"))
     parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(verbose=False)
     n_examples = 0
