@@ -45,8 +45,9 @@ def compiled_extensions() -> list:
                       "the pure-Python engine will run", stacklevel=1)
         return []
     try:
-        extensions = mypycify(COMPILED_MODULES, opt_level="3")
-    except Exception as error:  # noqa: BLE001 - mypyc refusing the source: fall back
+        # numpy may be missing from the build's environment: its types are Any here anyway
+        extensions = mypycify(["--ignore-missing-imports", *COMPILED_MODULES], opt_level="3")
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - mypyc refused: fall back
         warnings.warn(f"autograd_bp: mypyc could not compile the node core ({error}); "
                       "the pure-Python engine will run", stacklevel=1)
         return []
