@@ -1,8 +1,8 @@
 """The engine and nothing else — what micrograd is: ``Value`` and ``backward`` (engine.py), the
 op table (``Rule``, ``RULES`` in rules.py; ``register`` in ops.py; the numbers in numerics.py),
 the graph's layout (walk.py), the chain rule and ``grad``, ``no_grad`` (grad_mode.py), graph
-names (graph.py). Imports within core point one way: numerics < rules < walk < graph <
-engine < ops.
+names (graph.py). Imports within core point one way: numerics < rules < grad_mode < node
+< methods, walk < graph < engine < ops.
 
 Installed with a C compiler at hand, the node (node.py: its fields, the op table's methods,
 the backward order and the chain rule) is also compiled by mypyc from the same source;

@@ -3,9 +3,10 @@
 A node (a :class:`~autograd_bp.core.engine.Value`) keeps its parents next to their local
 derivatives: ``_a``/``_da`` and ``_b``/``_db``, or, for a variadic node (``sum``, ``dot``),
 ``_a = VARIADIC`` and a flat ``(parent0, local0, parent1, local1, ...)`` tuple in ``_da``.
-This module reads that layout and nothing else, so it imports nothing of the package: the
-engine (``Value.backward``) and :mod:`autograd_bp.core.graph` (names, infix text) both build
-on it without importing each other's way round.
+This module reads that layout and nothing else (the layout and the backward order itself
+are :mod:`autograd_bp.core.node`'s, where they are compiled with the node), so the engine
+(``Value.backward``) and :mod:`autograd_bp.core.graph` (names, infix text) both build on it
+without importing each other's way round.
 
 Example:
     >>> from autograd_bp import Value
