@@ -22,7 +22,7 @@ NODE_SOURCE = ROOT / "autograd_bp" / "core" / "node.py"
 WORKLOAD = Path(__file__).with_name("cores_workload.py")
 
 needs_compiled = pytest.mark.skipif(
-    not COMPILED, reason="the compiled node core is not built here (pure-Python install)")
+    not COMPILED, reason="the compiled node core is not running (not built, or AUTOGRAD_BP_PURE=1)")
 
 
 def _run(args: list[str], pure: bool) -> subprocess.CompletedProcess[str]:
