@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from autograd_bp._io import atomic_write_text
+from autograd_bp.core import COMPILED
 
 from . import engines as E
 
@@ -685,16 +686,25 @@ def targets_summary(results: dict[str, Any]) -> str:
             "instead of recursion.")
 
 
-NOT_ADOPTED = (
-    "Not adopted: a compiled node core. Issue 26 measured a typed node core compiled with "
-    "mypyc at 7.5× today's engine (29× micrograd on the chain). It would have to build the "
-    "*same* source, keep a pure-Python fallback for machines without a C compiler, give the "
-    "same results bit for bit with a test that runs the suite on both, and keep pickling, "
-    "subclassing and `register` working; none of that is in place, so the engine stays pure "
-    "Python, and the ratios above are the interpreter's. Nor a creation index on each node "
-    "(a backward order by sorting instead of a depth-first search): an int per node costs "
-    "its slot and the int, 144 → 180 bytes a node (tracemalloc), past the 150 allowed."
-)
+def node_core_text(results: dict[str, Any]) -> str:
+    """What the report says about the compiled node core, and which one this run timed."""
+    core = results.get("machine", {}).get("node_core", "pure")
+    ran = ("This run timed the compiled core." if core == "compiled" else
+           "**This run timed the pure-Python core** (no compiled module was built, or "
+           "`AUTOGRAD_BP_PURE=1` was set): the ratios above are the interpreter's alone.")
+    return (
+        "The node core — `autograd_bp/core/node.py`: a node's fields, the op table's methods "
+        "(rendered from the table's code into that file), the backward order and the chain "
+        "rule — is compiled by mypyc when the package is installed with a C compiler at hand "
+        "(`setup.py`); without one the same source runs as Python, and a test runs both and "
+        "compares every gradient bit for bit. `Value` is a Python subclass of the compiled "
+        "node, so attributes attached to a node, subclassing, pickling and `register` work "
+        "as before. `AUTOGRAD_BP_PURE=1` runs the Python source; `autograd_bp.core.COMPILED` "
+        f"says which runs. {ran} `python -m benchmarks.cores` times the two cores against "
+        "each other. Not adopted: a creation index on each node (a backward order by sorting "
+        "instead of a depth-first search): an int per node costs its slot and the int, "
+        "144 → 180 bytes a node in pure Python (tracemalloc), past the 150 allowed."
+    )
 
 
 def _steps(n: int) -> str:
@@ -788,6 +798,8 @@ def machine() -> dict[str, Any]:
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
             "cores": os.cpu_count(), "versions": versions, "blas": blas_libraries(),
+            # which node core autograd_bp ran: compiled by mypyc, or the Python source
+            "node_core": "compiled" if COMPILED else "pure",
             # how busy the machine was when the run began (1, 5, 15 minutes): a shared
             # machine slows every engine, and ratios interleaved in one run are what count
             "load_average": list(os.getloadavg())}  # fmt: skip
@@ -863,8 +875,10 @@ def page(results: dict[str, Any], image: str | None) -> str:
         "pauses it around each step pays) and *default settings* (automatic collections, "
         "as a program that never touches it runs). micrograd's nodes sit in reference cycles "
         "(each `_backward` closure holds its node), so only the collector frees them; "
-        "autograd_bp's and microgpt's nodes are freed by reference counting. autograd_bp's "
-        "dynamic engine, micrograd and microgpt are pure Python and call no BLAS; numpy "
+        "autograd_bp's and microgpt's nodes are freed by reference counting. micrograd and "
+        "microgpt are pure Python; autograd_bp's dynamic engine ran its node core "
+        f"{results.get('machine', {}).get('node_core', 'pure')} (compiled by mypyc, or the "
+        "Python source; see below); none of them calls a BLAS. numpy "
         f"(the compiled tape) uses {blas.get('numpy')}, PyTorch {blas.get('torch')}, each "
         "on one thread. Ratios above 1× mean autograd_bp is faster. Machine and versions "
         "are in the JSON below."
@@ -879,7 +893,7 @@ def page(results: dict[str, Any], image: str | None) -> str:
     if settings:
         parts.append(settings)
         parts.append(targets_summary(results))
-        parts.append(NOT_ADOPTED)
+        parts.append(node_core_text(results))
     if "scaling" in results:
         parts.append(
             "## The compiled tape against PyTorch, as the work grows\n\n"

@@ -26,8 +26,8 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
                 "| MLP step: micrograd's own nn.py on autograd_bp's Value | micrograd |",
                 "| microgpt-style model, 1 step(s) | microgpt-style Value |",
                 "| transformer, 1 step(s) | micrograd design + exp/log |",
-                "Targets (issue 26)", "Not adopted: a compiled node core",
-                "call no BLAS"):  # fmt: skip
+                "Targets (issue 26)", "is compiled by mypyc when the package is installed",
+                "Not adopted: a creation index", "none of them calls a BLAS"):  # fmt: skip
         assert row in text, row
     for label in ("collector off (the interpreter alone)",
                   "collector paused, one collection per step (timed)",
@@ -36,6 +36,10 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
     assert (tmp_path / "images" / "performance_scaling.png").read_bytes().startswith(b"\x89PNG")
     assert "![time per step against batch size, log-log](images/performance_scaling.png)" in text
     assert '"machine"' in text and '"python"' in text
+    from autograd_bp.core import COMPILED  # the child ran with this environment too
+
+    core = "compiled" if COMPILED else "pure"
+    assert f'"node_core": "{core}"' in text and f"engine ran its node core {core}" in text
     assert "✗" not in text  # the gradient agreement checks all passed
 
 

@@ -165,7 +165,7 @@ def derivative(value: Value, wrt: Value, simplify: bool = True) -> Any:
         g = adjoint.get(node)
         if g is None or node.is_leaf:
             continue
-        formulas = node.rule.formula  # type: ignore[union-attr]
+        formulas = node.rule.formula
         for slot, parent, _ in graph.edges(node):
             local = graph.evaluate_formula(formulas[slot % len(formulas)],
                                            _env(sp, node, sym, slot), call)  # fmt: skip
