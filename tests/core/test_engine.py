@@ -9,11 +9,11 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import require_torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from autograd_bp import Value, backward_order, dot, grad, is_grad_enabled, no_grad, sum_values
-from conftest import require_torch
 
 
 @pytest.mark.parametrize("data", [3, 2.5, np.float64(1.5), np.float32(0.25), np.int64(7)])

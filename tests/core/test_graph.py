@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from conftest import GRAPH_OPS, build_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,6 @@ from autograd_bp.core.engine import backward_order, dot, sum_values
 from autograd_bp.core.graph import MAX_INLINE, Naming, edges, infix, names, reaching
 from autograd_bp.nn.modules import MLP
 from autograd_bp.nn.notation import parameter_names
-from conftest import GRAPH_OPS, build_graph
 
 
 def test_names_are_keyed_by_the_value_and_never_numbered_op_tags() -> None:

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import central_difference
 
 from autograd_bp import ExpressionError, Value, compile, dot, grad, parse, sum_values, variables
 from autograd_bp.core import RULES, Rule, logsumexp, register
-from conftest import central_difference
 
 ROOT = Path(__file__).resolve().parents[2]
 

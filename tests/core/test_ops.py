@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import central_difference, require_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd_bp import DomainError, Value, grad
 from autograd_bp.core.ops import RULES
-from conftest import central_difference, require_torch
 
 # name -> (build on a Value, the same in torch, strategy for x inside the domain)
 moderate = st.floats(-5, 5, allow_nan=False)
