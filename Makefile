@@ -1,7 +1,8 @@
 # Two entry points, each doing all set-up on a fresh Debian machine with Python 3.11:
 #   make demo   -> venv + package, then the worked example (the main job)
 #   make test   -> venv + package + test extras + torch, then ruff and the whole test suite
-#                  (on the compiled node core, then its rooms once more on the Python source)
+#                  (on the compiled node core; a slow test runs the fast suite once more on
+#                  the Python source, AUTOGRAD_BP_PURE=1)
 # pip install builds the node core (autograd_bp/core/node.py) with mypyc when a C compiler is
 # at hand (setup.py); without one the package runs the same source as Python.
 VENV ?= .venv
@@ -32,10 +33,6 @@ $(VENV)/.test: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[train,test,torch,docs]'
 	touch $@
 
-# The rooms that build and walk graphs, on the pure-Python node core (the suite ran compiled).
-PURE_TESTS := tests/core tests/nn tests/compiled tests/lang \
-	autograd_bp/core autograd_bp/nn autograd_bp/compiled autograd_bp/lang
-
 setup-core: dot $(VENV)/.core
 setup-test: dot browser $(VENV)/.test
 
@@ -46,7 +43,6 @@ test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy autograd_bp
 	$(PY) -m pytest $(PYTEST_ARGS)
-	AUTOGRAD_BP_PURE=1 $(PY) -m pytest -q -m "not slow" $(PURE_TESTS)
 	$(PY) scripts/make_doc_images.py $$(mktemp -d) >/dev/null
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $$(mktemp -d)
 
