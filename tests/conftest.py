@@ -73,6 +73,11 @@ def chromium(profile_dir, window: str = "1400,1000") -> object:
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
 
 
+def chinese(text: str) -> bool:
+    """Whether ``text`` holds a CJK ideograph: prose said in Chinese, not only names and numbers."""
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
 def expression(text: str, **values: float):
     """An expression's graph with its output called f, as the command line names it (the
     checker's tests grade claims about ∂f/∂…)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import chinese
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_diagnosis import CLAIMS, TEMPLATES, W1_RIGHT, problem_for, setup_and_points
@@ -22,10 +23,6 @@ from autograd_bp.locale import use_language
 # (w5, out_h1, w2_1_1, delta_o1), op names, numbers with their real minus sign.
 KEPT = re.compile(r"∂[\w()*+⁺]+/∂[\w()*+⁺]+|\b[A-Za-z]+_?\w*\d\w*⁺?|\brelu\b|\bsigmoid\b|"
                   r"−?\d+(?:\.\d+)?(?:e[-+]\d+)?")  # fmt: skip
-
-
-def chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def both(problem, wrt: str, claim: str):

@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import chinese
 from test_help_and_reports_in_chinese import english_left, numbers
-from test_languages import chinese, one_line_error, run
+from test_languages import one_line_error, run
 
 from autograd_bp.nn.model_file import MAX_MODEL_BYTES
 from autograd_bp.textbook.example_file import MAX_EXAMPLE_BYTES

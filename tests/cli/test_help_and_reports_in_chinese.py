@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from test_languages import chinese, one_line_error, run
+from conftest import chinese
+from test_languages import one_line_error, run
 
 from autograd_bp.cli import build_parser
 from autograd_bp.locale import use_language, width

@@ -6,38 +6,15 @@ Chinese line; every bug's catalogue texts are translated where the lab shows the
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from conftest import chinese
+from test_languages import one_line_error, run
 
 from autograd_bp.check.bugs import BUGS
 from autograd_bp.check.catalogue import CATALOGUE
 from autograd_bp.locale import _, use_language
-
-
-def run(*args: str, lang: str | None = None, input_text: str | None = None
-        ) -> subprocess.CompletedProcess:  # fmt: skip
-    """``autograd-bp ARGS`` in a subprocess, AUTOGRAD_BP_LANG set to ``lang`` (None: unset)."""
-    env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    env.pop("AUTOGRAD_BP_LANG", None)
-    if lang is not None:
-        env["AUTOGRAD_BP_LANG"] = lang
-    return subprocess.run([sys.executable, "-m", "autograd_bp", *args], capture_output=True,
-                          text=True, timeout=300, env=env, input=input_text)  # fmt: skip
-
-
-def chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
-
 
 TANH = ["lab", "tanh(a*b) + a", "a=0.5", "b=-1", "--bug", "tanh-derivative-from-input",
         "--prediction", "0.25"]  # fmt: skip

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import chinese
 
 from autograd_bp.cli import build_parser
 from autograd_bp.cli.line import UsageError, arrange, chosen_language
@@ -18,18 +19,15 @@ from autograd_bp.cli.line import UsageError, arrange, chosen_language
 W1_ONE_PATH = "delta_o1*w5*out_h1*(1-out_h1)*x1"
 
 
-def run(*args: str, lang: str | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+def run(*args: str, lang: str | None = None, cwd: Path | None = None,
+        input_text: str | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """``autograd-bp ARGS`` in a subprocess, AUTOGRAD_BP_LANG set to ``lang`` (None: unset)."""
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     env.pop("AUTOGRAD_BP_LANG", None)
     if lang is not None:
         env["AUTOGRAD_BP_LANG"] = lang
     return subprocess.run([sys.executable, "-m", "autograd_bp", *args], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=cwd)  # fmt: skip
-
-
-def chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
+                          text=True, timeout=300, env=env, cwd=cwd, input=input_text)  # fmt: skip
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import chinese
 
 from autograd_bp.check.bugs import BUGS
 
@@ -133,10 +134,6 @@ def test_the_playground_runs_a_bug_and_shows_the_differing_nodes(url):
         assert "this graph has no subtraction" in text and "matches both" in text
         severe = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
-
-
-def chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def test_the_lab_api_answers_in_the_language_the_request_asks_for(url):
