@@ -179,10 +179,16 @@ def mlp_compiled(spec: MlpSpec):
 
 
 def mlp_micrograd(spec: MlpSpec):
-    from micrograd.nn import MLP as MMLP
+    import micrograd.nn
 
+    return micrograd_mlp_step(micrograd.nn.MLP, spec)
+
+
+def micrograd_mlp_step(mlp_class: Any, spec: MlpSpec):
+    """The MLP step on micrograd's nn.py ``MLP`` class (micrograd's own, or its nn.py run on
+    another Value): the spec's weights, zero biases, hinge loss, one SGD update."""
     sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
-    net = MMLP(sizes[0], sizes[1:])
+    net = mlp_class(sizes[0], sizes[1:])
     for layer, W in zip(net.layers, spec.weights):
         for neuron, row in zip(layer.neurons, W):
             for p, v in zip(neuron.w, row):
@@ -642,24 +648,7 @@ def mlp_micrograd_nn(spec: MlpSpec, value_cls: Any = None):
     """The MLP step of :func:`mlp_micrograd`, on micrograd's nn.py with its Value swapped for
     ``value_cls`` (ours unless given)."""
     nn = micrograd_nn_on(Value if value_cls is None else value_cls)
-    sizes = [len(spec.weights[0][0])] + [len(w) for w in spec.weights]
-    net = nn.MLP(sizes[0], sizes[1:])
-    for layer, W in zip(net.layers, spec.weights):
-        for neuron, row in zip(layer.neurons, W):
-            for p, v in zip(neuron.w, row):
-                p.data = v
-            neuron.b.data = 0.0
-    params = net.parameters()
-
-    def step() -> None:
-        losses = [(1 + -net(x) * t).relu() for x, t in zip(spec.X, spec.y)]
-        loss = sum(losses) * (1.0 / len(losses))
-        net.zero_grad()
-        loss.backward()
-        for p in params:
-            p.data -= LR * p.grad
-
-    return net, step, lambda: [p.grad for p in params]
+    return micrograd_mlp_step(nn.MLP, spec)
 
 
 # ------------------------------------------------------ a microgpt-style Value and model
