@@ -20,7 +20,7 @@ from __future__ import annotations
 import linecache
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .dialects import backward_closure, edges_from, set_backward_closure, symbol_of
 from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_float
@@ -125,6 +125,10 @@ class Value(Node):
     label: str = ""
     # Make numpy defer to us: np.float64(2) * Value -> Value.__rmul__, not an object array.
     __array_ufunc__ = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Value:
+        # Node.__new__ takes no arguments (node.py says why); the constructor's go to __init__.
+        return cast(Value, Node.__new__(cls))
 
     def __init__(self, data: Any, _children: Any = (), _op: Any = "", label: str = "", *,
                  children: Any = None, local_grads: Any = None) -> None:  # fmt: skip

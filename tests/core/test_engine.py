@@ -207,6 +207,22 @@ def test_dot_is_a_weighted_sum_with_swapped_local_derivatives() -> None:
         dot(w, [1.0])
 
 
+
+SPECIAL = [0.0, -0.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan, 0.1, -3.0]
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(SPECIAL),
+                min_size=2, max_size=40).filter(lambda xs: len(xs) % 2 == 0))  # fmt: skip
+def test_dot_node_sums_as_the_rules_forward_bit_for_bit(xs) -> None:
+    # variadic_node sums dot's products itself (no call into the rule): it must give the
+    # rule's own forward, to the bit, at -0.0, inf and NaN too; also with numbers among them
+    from autograd_bp.core.rules import RULES
+
+    expected = RULES["dot"].forward(tuple(xs), None)
+    for operands in ([Value(x) for x in xs], [Value(x) if i % 2 else x for i, x in enumerate(xs)]):
+        got = dot(operands[0::2], operands[1::2]).data
+        assert math.copysign(1.0, got) == math.copysign(1.0, expected) or math.isnan(got)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
 def test_second_derivative_through_nary_ops() -> None:
     x, y = Value(0.5), Value(-1.2)
     f = dot([x, y, x], [y, 2.0, x]) + sum_values([x * x, y, 3])  # xy + 2y + x^2 + x^2 + y + 3
