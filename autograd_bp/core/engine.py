@@ -117,7 +117,7 @@ class Value(Node):
         ('tanh', ['mul'], '1.000')
     """
 
-    # The seven fields and the op table's methods are Node's (node.py); Value adds a
+    # The eight fields and the op table's methods are Node's (node.py); Value adds a
     # __dict__, which CPython makes only when an attribute is set on the node: a label (the
     # class attribute below is what a node without one reads), or what a program attaches
     # (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd keeps it).
@@ -147,6 +147,7 @@ class Value(Node):
         self._da: Any = None
         self._b: Any = None
         self._db: Any = None
+        self._seen: int = 0
         if _children or children is not None or local_grads is not None:
             kids = _children if children is None else children
             how = _op if local_grads is None else local_grads
@@ -172,6 +173,7 @@ class Value(Node):
 
     def __setstate__(self, state: tuple[dict[str, Any] | None, dict[str, Any]]) -> None:
         attached, fields = state
+        self._seen = 0
         if attached:
             self.__dict__.update(attached)
         for name, value in fields.items():

@@ -329,6 +329,62 @@ def test_concurrent_backward_on_graphs_sharing_a_leaf_loses_no_update() -> None:
     assert math.isclose(shared.grad, expected, rel_tol=1e-12)
 
 
+def test_walks_in_two_threads_over_shared_nodes_each_see_every_node_once() -> None:
+    # a walk marks the nodes it reaches; two at once must not spoil each other's marks
+    # (readers such as diagrams walk without the engine's lock)
+    import sys
+
+    shared = _chain(Value(0.4), 2000)
+    roots = [shared * (k + 1.0) + shared for k in range(2)]
+    expected = [backward_order(r) for r in roots]
+    barrier = threading.Barrier(2)
+    wrong: list[int] = []
+
+    def work(k: int) -> None:
+        barrier.wait()
+        for _ in range(30):
+            if backward_order(roots[k]) != expected[k]:
+                wrong.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: in the middle of walks
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
+    assert len(expected[0]) == len(set(map(id, expected[0])))
+
+
+def test_a_walk_started_inside_a_walk_does_not_spoil_it() -> None:
+    # a finaliser or a signal handler may walk another graph in the middle of a walk (on
+    # the same thread, so the lock lets it in): the outer walk notices and walks again
+    from autograd_bp.core.node import VARIADIC
+
+    x = Value(3.0, label="x")
+    nested: list[int] = []
+    roots: list[Value] = []
+
+    class WalksWhenRead(tuple):
+        def __getitem__(self, i):  # type: ignore[override]
+            if not nested:  # the same graph, walked again: every node re-marked
+                nested.append(0)
+                nested[0] = len(backward_order(roots[0]))
+            return tuple.__getitem__(self, i)
+
+    s = Value(3.0)
+    s.op, s._a, s._da = "sum", VARIADIC, WalksWhenRead((x, 1.0))
+    y = s * s
+    roots.append(y)
+    assert backward_order(y) == [y, s, x] and nested == [3]
+    y.backward()
+    assert x.grad == 6.0
+
+
 def test_gc_pause_never_reenables_a_collector_the_application_disabled() -> None:
     import gc
 
