@@ -34,6 +34,8 @@ from . import engines as E
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("autograd_bp", "micrograd", "torch")
+# The memory table's row for autograd_bp's node when its Python source runs (the fallback).
+PURE_ROW = "autograd_bp, Python source"
 
 
 def have(module: str) -> bool:
@@ -274,12 +276,15 @@ def bench_memory(n: int, engines: list[str]) -> dict[str, Any]:
     in a fresh process: Python allocations (tracemalloc) and resident memory (RSS)."""
     out: dict[str, Any] = {}
     names = {"autograd_bp": "ours", "micrograd": "micrograd", "torch": "torch"}
-    for e in engines:
+    runs = [(e, names[e], {}) for e in engines]
+    if "autograd_bp" in engines and COMPILED:  # the fallback's node too: the same source
+        runs.insert(1, (PURE_ROW, "ours", {"AUTOGRAD_BP_PURE": "1"}))
+    for e, engine, env in runs:
         measured = {}
         for key, trace in (("tracemalloc_per_node", True), ("rss_per_node", False)):
-            code = _MEMORY_PROBE.format(root=str(ROOT), n=n, engine=names[e], trace=trace)
+            code = _MEMORY_PROBE.format(root=str(ROOT), n=n, engine=engine, trace=trace)
             proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  timeout=600)  # fmt: skip
+                                  timeout=600, env=dict(os.environ, **env))  # fmt: skip
             if proc.returncode != 0:
                 measured = {"error": proc.stderr.strip().splitlines()[-1:]}
                 break
@@ -683,7 +688,7 @@ def targets_summary(results: dict[str, Any]) -> str:
             "that runs the op table's code inline, folds a number operand into its node "
             "(micrograd and microgpt wrap it as a node of its own), stores each derivative as "
             "a number instead of a closure, and sorts the graph with an explicit stack "
-            "instead of recursion.")
+            "instead of recursion, marking each node it reaches instead of keeping a set.")
 
 
 def node_core_text(results: dict[str, Any]) -> str:
@@ -701,9 +706,11 @@ def node_core_text(results: dict[str, Any]) -> str:
         "node, so attributes attached to a node, subclassing, pickling and `register` work "
         "as before. `AUTOGRAD_BP_PURE=1` runs the Python source; `autograd_bp.core.COMPILED` "
         f"says which runs. {ran} `python -m benchmarks.cores` times the two cores against "
-        "each other. Not adopted: a creation index on each node (a backward order by sorting "
-        "instead of a depth-first search): an int per node costs its slot and the int, "
-        "144 → 180 bytes a node in pure Python (tracemalloc), past the 150 allowed."
+        "each other. The backward walk marks each node it reaches with the walk's number "
+        "(one field, 8 bytes a node) instead of keeping a set of the nodes reached; the "
+        f"memory table's *{PURE_ROW}* row is the same node when the source runs, where "
+        "CPython also gives each new object of a class with a `__dict__` an array for its "
+        "attributes' values."
     )
 
 

@@ -27,7 +27,8 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path) -> None:
                 "| microgpt-style model, 1 step(s) | microgpt-style Value |",
                 "| transformer, 1 step(s) | micrograd design + exp/log |",
                 "Targets (issue 26)", "is compiled by mypyc when the package is installed",
-                "Not adopted: a creation index", "none of them calls a BLAS"):  # fmt: skip
+                "marks each node it reaches", "| autograd_bp, Python source |",
+                "none of them calls a BLAS"):  # fmt: skip
         assert row in text, row
     for label in ("collector off (the interpreter alone)",
                   "collector paused, one collection per step (timed)",
