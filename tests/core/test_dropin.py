@@ -397,15 +397,21 @@ def test_value_keeps_label_positionally_and_by_keyword():
     assert Value(1.0, (), "leaf").is_leaf
 
 
-def test_a_node_of_the_benchmarks_chain_stays_within_144_bytes():
-    """136 bytes before a Value took attributes of its own; its __dict__ may cost 8 more."""
+def test_a_node_of_the_benchmarks_chain_stays_within_its_bytes():
+    """128 bytes compiled (the seven fields, the walk's mark, a __dict__ pointer, the
+    collector's header); 152 as Python source, where CPython 3.11 also gives each object
+    that ``object.__new__`` makes of a class with a __dict__ a 16-byte array for its
+    attributes' values, and ``data`` is a float object of its own."""
+    from autograd_bp.core import COMPILED
+
     code = ("import json, tracemalloc, sys; sys.setrecursionlimit(10**6)\n"
             "from benchmarks import engines as E\n"
             "tracemalloc.start(); x, y = E.chain_ours(20000)\n"
             "print(json.dumps(tracemalloc.get_traced_memory()[0] / 40000))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)  # fmt: skip
-    assert json.loads(out.stdout) < 144.5  # 144 and the chain's few fixed allocations
+    # and the chain's few fixed allocations
+    assert json.loads(out.stdout) < (128.5 if COMPILED else 152.5)
 
 
 def _by_hand(kind, a, b):
