@@ -334,7 +334,7 @@ def test_walks_in_two_threads_over_shared_nodes_each_see_every_node_once() -> No
     # (readers such as diagrams walk without the engine's lock)
     import sys
 
-    shared = _chain(Value(0.4), 2000)
+    shared = _chain(Value(0.4), 5000)
     roots = [shared * (k + 1.0) + shared for k in range(2)]
     expected = [backward_order(r) for r in roots]
     barrier = threading.Barrier(2)
@@ -342,7 +342,7 @@ def test_walks_in_two_threads_over_shared_nodes_each_see_every_node_once() -> No
 
     def work(k: int) -> None:
         barrier.wait()
-        for _ in range(30):
+        for _ in range(40):
             if backward_order(roots[k]) != expected[k]:
                 wrong.append(k)
 
