@@ -122,6 +122,7 @@ def test_the_whole_suite_passes_on_the_pure_core() -> None:
     shape (a minute of the make test's budget; `python -m benchmarks` runs on either)."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-         "-x", "--ignore=tests/test_benchmarks.py"], cwd=ROOT, env=dict(os.environ, AUTOGRAD_BP_PURE="1"), capture_output=True,
-        text=True, timeout=3600)  # fmt: skip
+         "-x", "--ignore=tests/test_benchmarks.py"], cwd=ROOT,
+        env=dict(os.environ, AUTOGRAD_BP_PURE="1"), capture_output=True, text=True,
+        timeout=3600)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
