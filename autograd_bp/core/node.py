@@ -64,7 +64,7 @@ __all__ = [
 # The SHA-256 of this file's text with this line's digest left out: the compiled module keeps
 # the digest of the source it was built from, so a node.py edited after the build is noticed
 # (core/__init__.py then runs the source). `python -m autograd_bp.core.methods` updates it.
-SOURCE_DIGEST: Final = "d51027d06d4d3aa168c6837246b2074dd983cd29e88142ccc7ca208d94f0d906"
+SOURCE_DIGEST: Final = "5fc5ea57994f41c184bd053824319d034c5c116012488fe472f7e9e2e9d55864"
 
 
 def source_digest(text: str) -> str:
@@ -681,8 +681,8 @@ def backward_order(root: Any) -> list[Any]:
         raise TypeError(f"expected a Value, got {type(root).__name__} {root!r}")
     with WALKS.lock:  # one walk at a time marks nodes: two would unmark each other's
         order = _marked_walk(root)
-        # A walk started in this one (by a finaliser the collector ran on this thread:
-        # the lock lets it in) re-marked nodes; walk again, with no such finaliser left
+        # A walk started in the middle of this one (a finaliser the collector ran, a signal
+        # handler: on this thread, so the lock lets it in) re-marked nodes: walk again
         while order is None:
             order = _marked_walk(root)
     return order
