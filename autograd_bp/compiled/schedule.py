@@ -2,10 +2,10 @@
 
 :class:`Tape` decides *where* every node lives and *in which order* the groups run:
 
-* rows — the inputs first (one slice assignment per call), then the parameters the general
-  path reads and the folded constants, then each group's results in consecutive rows (so
-  the next group reads a slice, not a gather), and after a layer's inputs a copy of its
-  bias's 1.0 (so the matrix multiply takes the bias along);
+* rows — the inputs first (one slice assignment per call, when a group reads them there),
+  then the parameters the general path reads and the folded constants, then each group's
+  results in consecutive rows (so the next group reads a slice, not a gather), and after a
+  layer's inputs a copy of its bias's 1.0 (so the matrix multiply takes the bias along);
 * groups — instructions bucketed by topological level and rule, each run
   by an :class:`~autograd_bp.compiled.groups.OpGroup` or a
   :class:`~autograd_bp.compiled.groups.MatmulGroup` (one layer at several positions: a
@@ -193,7 +193,13 @@ class Tape:
         self.groups = [self._group(b) for b in buckets]
         # which matrix groups keep their nodes batch-first for the next (see batchfirst)
         self.columns = link_forward(self.groups, self.output_slots, flat.n_inputs)
-        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any, bool]] = {}
+        # The inputs' rows are filled only when a group reads them there: attention's
+        # projections read the batch itself, batch-first, and the transposed copy of the
+        # whole batch into rows cost 3–4 % of its step. (A backward pass that reads them
+        # fills them then: see backward_groups.)
+        self.inputs_in_rows = self._reads_inputs(self.groups) or any(
+            s < flat.n_inputs for s in self.output_slots)  # fmt: skip
+        self._backward_groups: dict[int, tuple[list[Any], np.ndarray, Any, bool, bool]] = {}
         self._buffers: dict[int, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
 
     def _group(self, instructions: list[Instruction]) -> Any:
@@ -232,9 +238,15 @@ class Tape:
             keep = [ins for ins in flat.instructions if below[ins.out] and self.needs[ins.out]]
             groups = [self._group(b) for b in _buckets(flat, keep)]
             rows = link_backward(groups, self.output_slots, self.columns)
+            late = not self.inputs_in_rows and self._reads_inputs(groups)
             self._backward_groups[output] = (groups, self._claim(groups),
-                                             self._plan(groups, output), rows)  # fmt: skip
+                                             self._plan(groups, output), rows, late)  # fmt: skip
         return self._backward_groups[output][0]
+
+    def _reads_inputs(self, groups: list[Any]) -> bool:
+        """Whether one of these groups (their sources linked) reads an input from its row."""
+        n = self.flat.n_inputs
+        return any(bool((np.asarray(g.row_reads()) < n).any()) for g in groups)
 
     def _plan(self, groups: list[Any], output: int) -> slice | np.ndarray:
         """Which gradient rows each group writes first; returns the rows that still need
@@ -310,7 +322,8 @@ class Tape:
         theta = self.theta
         rows = theta[self.row_params][:, None] if len(self.row_params) else None
         for cols, values, _ in blocks:
-            values[self.input_slots] = X[cols].T
+            if self.inputs_in_rows:
+                values[self.input_slots] = X[cols].T
             self.scratch["bf", INPUTS, id(values)] = (X[cols], None)
             if rows is not None:
                 values[self.row_param_slots] = rows
@@ -347,7 +360,7 @@ class Tape:
             theta_grad.fill(0.0)
         elif len(to_zero):
             theta_grad[to_zero] = 0.0
-        zero, rows = self._backward_groups[output][2:]
+        zero, rows, late_inputs = self._backward_groups[output][2:]
         makers = [g for g in groups if getattr(g, "bf_grad", False) and g.zero_grad]
         for k, (_, values, grads) in enumerate(blocks):
             grads[zero] = 0.0
@@ -356,6 +369,8 @@ class Tape:
                 buffer(self.scratch, g.key, values, grad=True).fill(0.0)
             if rows:  # a group of this pass reads, from rows, nodes kept batch-first only
                 self._rows_of_batch_first(values)
+            if late_inputs:  # a group of this pass reads inputs the forward pass left out
+                values[self.input_slots] = buffer(self.scratch, INPUTS, values).T
             if values.shape[1] == 1:
                 flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
                 for group in groups:

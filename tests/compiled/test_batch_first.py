@@ -56,6 +56,8 @@ def test_attention_keeps_q_k_v_and_the_weighted_sums_batch_first() -> None:
     backward = f.tape.backward_groups(0)
     assert [g.bf_grad for g in backward if isinstance(g, SharedLayerGroup)] == [True, False]
     assert not f.tape._backward_groups[0][3]  # nothing to copy back into rows
+    assert not f.tape.inputs_in_rows  # nor the batch into rows: every reader takes it as it is
+    assert not f.tape._backward_groups[0][4]
     blocks = f.tape.forward(data(T, D, 3))  # during a call: the batch is a buffer
     assert layers[0]._flat_S(blocks[0][1]) is not None  # the batch itself: one (B·T, D) product
     f.tape.release(blocks)
@@ -122,12 +124,16 @@ def test_an_infinity_in_a_batch_first_product_runs_node_by_node() -> None:
 
 def test_a_backward_pass_that_reads_batch_first_nodes_from_rows() -> None:
     """The gradient of the first score alone: its one dot node runs on rows, so the tape
-    copies q and k out of their batch-first buffer for that pass."""
+    copies q and k out of their batch-first buffer for that pass; and its projections, one
+    position's layers, read the inputs from rows, which the forward pass left unfilled (its
+    projections read the batch itself), so that pass fills them."""
     fn, params = _scores(3, 2)
     X = np.random.default_rng(1).normal(size=(6, 6))
     f = compile(fn, X[0], X[1])
+    assert not f.tape.inputs_in_rows
     f.backward(X, output=1, sync=False)
     assert f.tape._backward_groups[1][3]  # this pass copies into rows
+    assert f.tape._backward_groups[1][4]  # and the inputs too
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X, output=1)[1], rtol=1e-12)
     f.backward(X, output=0, sync=False)
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X)[1], rtol=1e-12)
@@ -240,6 +246,7 @@ def test_a_copy_run_by_run_writes_what_the_index_copy_writes(runs: list[int], wi
                                                            rnd: Any) -> None:  # fmt: skip
     """Pieces.runs (slices on both sides) and Pieces.cut (index arrays) copy the same entries,
     whatever the runs: short ones (cut's pieces), long ones, runs longer than a piece."""
+
     def runs_from(starts: list[int]) -> np.ndarray:
         return np.concatenate([np.arange(c, c + n) for c, n in zip(starts, runs)])
 
