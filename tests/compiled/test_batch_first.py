@@ -156,9 +156,12 @@ def test_float32_and_oddly_laid_out_batches(layout: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 5), st.integers(0, 5))
-def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, s2: int) -> None:
-    """A view (evenly spaced columns) or a gather: the same numbers either way."""
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 5), st.integers(0, 5),
+       st.sampled_from(["contiguous", "strided rows", "fortran", "one row"]))  # fmt: skip
+def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, s2: int,
+                                                     layout: str) -> None:  # fmt: skip
+    """A view (evenly spaced columns) or a gather: the same numbers either way, on a buffer
+    laid out any way (a contiguous one is viewed straight on its memory)."""
     idx = 3 + s1 * np.arange(n1)[:, None] + s2 * np.arange(n2)[None, :]
     distinct = len(np.unique(idx)) == idx.size
     cols = Columns()
@@ -169,8 +172,16 @@ def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, 
         return
     assert src is not None and isinstance(src, Source)
     buf = np.arange(3.0 * (idx.max() + 1)).reshape(3, -1)
+    if layout == "strided rows":  # every other row of a larger array (a caller's batch)
+        buf = np.repeat(buf, 2, axis=0)[::2]
+    elif layout == "fortran":
+        buf = np.asfortranarray(buf)
+    elif layout == "one row":
+        buf = buf[1:2]
+    assert buf.flags.c_contiguous == (layout in ("contiguous", "one row"))
     np.testing.assert_array_equal(src.read(buf), buf[:, idx])
-    d = np.random.default_rng(0).normal(size=(3, n1, n2))
+    assert np.shares_memory(src.read(buf), buf) == (src.strides is not None)  # a view
+    d = np.random.default_rng(0).normal(size=(len(buf), n1, n2))
     want = buf.copy()
     want[:, idx] += d
     src.add(buf, d)
