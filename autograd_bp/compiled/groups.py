@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core import Rule
 from .batchfirst import Source, buffer, buffers, maker_key
-from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
+from .trace import Flat, Instruction, float_key, id_orientation, shared_operands, symmetric
 
 __all__ = ["Layout", "MatmulGroup", "OpGroup", "RowSums", "SharedLayerGroup", "as_rows"]
 
@@ -125,6 +125,8 @@ class OpGroup:
         self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
                                for p in range(table.shape[0])]  # fmt: skip
         self.local = _needed_locals(self.rule, self.position_needs)
+        # x * x: the second position's contribution is the first's (see symmetric)
+        self.twin = len(table) == 2 and bool((table[0] == table[1]).all()) and symmetric(self.rule)
         # A position that reads one folded constant in every instruction (the 2.0 of x ** 2,
         # the √D of a score's division) gets that number, not a row of copies of it: numpy's
         # power by a number is a square or a multiply, by an array a call of pow() per entry
@@ -173,23 +175,27 @@ class OpGroup:
             locals_ = self.local(*self._operands(values), out, None)
         else:
             locals_ = self.local(values[self.operand_rows[0]], out, self.param)
+        repeat: Any = None  # the first position's contribution, for its twin (x * x)
         for p, local in enumerate(locals_):
             if not self.position_needs[p]:
                 continue
             rows = self.operand_rows[p]
+            if p == 1 and self.twin:  # the same numbers again
+                self._add(grads, 1, repeat)
+                continue
             gated = _gated(local, g)
             if gated is not None:
-                self._add(grads, p, gated)
+                self._add(grads, p, repeat := gated)
                 continue
             if self.assign[p] and not self.shared[p] and type(rows) is slice:
-                np.multiply(local, g, out=grads[rows])  # straight into place: one pass
+                np.multiply(local, g, out=(repeat := grads[rows]))  # straight into place: one pass
                 continue
             if type(local) is np.ndarray and local.dtype == g.dtype and local.flags.owndata \
                     and local.shape == g.shape:  # fmt: skip
                 local *= g  # a fresh temporary of the rule's: reuse it
             else:
                 local = local * g
-            self._add(grads, p, local)
+            self._add(grads, p, repeat := local)
 
     def plan(self, written: np.ndarray) -> None:
         """Note which operand positions are the first to write their gradient rows in the
