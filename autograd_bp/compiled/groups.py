@@ -83,12 +83,15 @@ class RowSums:
     """
 
     def __init__(self, rows: np.ndarray) -> None:
-        self.order = np.argsort(rows, kind="stable")  # each row's contributions in order
-        self.rows, self.starts = np.unique(rows[self.order], return_index=True)
+        order = np.argsort(rows, kind="stable")  # each row's contributions in order
+        self.rows, self.starts = np.unique(rows[order], return_index=True)
+        sorted_ = bool((order == np.arange(len(order))).all())  # a softmax's: no gather
+        self.order, self.into = None if sorted_ else order, as_rows(self.rows)
 
     def add(self, grads: np.ndarray, contribution: np.ndarray) -> None:
         """Add each contribution (one per entry of ``rows``) into its row of ``grads``."""
-        grads[self.rows] += np.add.reduceat(contribution[self.order], self.starts, axis=0)
+        ordered = contribution if self.order is None else contribution[self.order]
+        grads[self.into] += np.add.reduceat(ordered, self.starts, axis=0)
 
 
 def _unique(rows: Any) -> bool:

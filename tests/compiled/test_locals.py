@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_bp import Value, compile
-from autograd_bp.compiled.groups import OpGroup
+from autograd_bp.compiled.groups import OpGroup, RowSums
 from autograd_bp.core import RULES
 
 
@@ -162,3 +164,19 @@ def test_an_operand_taken_twice_by_a_symmetric_rule(name: str, batch: int) -> No
 def test_only_a_symmetric_rule_on_one_node_is_a_twin(fn, twin: bool) -> None:
     f = compile(fn, [1.0], [3.0])
     assert f.tape.groups[-1].twin is twin  # the op of the output
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=12), st.booleans())
+def test_row_sums_add_what_add_at_adds(rows: list[int], sort: bool) -> None:
+    """Repeated rows' contributions summed into their rows, whether the rows come sorted (a
+    softmax's denominators: no gather) or in any order, on a slice of rows or a scatter."""
+    index = np.array(sorted(rows) if sort else rows)
+    contribution = np.random.default_rng(len(rows)).normal(size=(len(index), 3))
+    grads = np.random.default_rng(1).normal(size=(8, 3))
+    want = grads.copy()
+    np.add.at(want, index, contribution)
+    sums = RowSums(index)
+    assert (sums.order is None) == bool((np.diff(index) >= 0).all())
+    sums.add(grads, contribution)
+    np.testing.assert_allclose(grads, want, rtol=1e-15, atol=1e-15)
