@@ -195,6 +195,22 @@ def test_the_table_shows_the_blas_share_computed_from_the_products_alone() -> No
     assert row["max_rel_grad_diff"] <= 1e-12
 
 
+
+def test_the_benchmark_runs_the_cells_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--cells T/D/B,...`` measures those cells only; a malformed cell is refused in one
+    line (argparse's exit status 2)."""
+    require_torch()
+    from benchmarks.attention_tape import main
+
+    assert main(["--cells", "2/2/3,3/2/1", "--reps", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1:4] for r in rows[1:]] == [[" 2 ", " 2 ", " 3 "], [" 3 ", " 2 ", " 1 "]]
+    for bad in ("8/16", "8/0/1", "a/b/c"):
+        with pytest.raises(SystemExit) as stop:
+            main(["--cells", bad])
+        assert stop.value.code == 2
+        assert "a cell is T/D/B" in capsys.readouterr().err
+
 def _blas_layout(a: np.ndarray) -> bool:
     """Whether numpy's matmul can hand this matrix (the last two axes) to BLAS: a unit step
     along one of them and a step along the other no shorter than a row (numpy's
