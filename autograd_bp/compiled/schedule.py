@@ -319,19 +319,33 @@ class Tape:
     def forward(self, X: np.ndarray) -> list[tuple[slice, np.ndarray, np.ndarray]]:
         """Run the tape on a batch (``theta`` already set); returns the blocks."""
         blocks = self.buffers(len(X))
-        theta = self.theta
-        rows = theta[self.row_params][:, None] if len(self.row_params) else None
         for cols, values, _ in blocks:
-            if self.inputs_in_rows:
-                values[self.input_slots] = X[cols].T
-            self.scratch["bf", INPUTS, id(values)] = (X[cols], None)
-            if rows is not None:
-                values[self.row_param_slots] = rows
-            # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
-            # several times cheaper in numpy than the same on (slots, 1) arrays.
-            flat = values.reshape(-1) if values.shape[1] == 1 else values
-            for group in self.groups:
-                group.forward(flat if group.flat_ok else values, theta)
+            self._forward_block(X, cols, values)
+        return blocks
+
+    def _forward_block(self, X: np.ndarray, cols: slice, values: np.ndarray) -> None:
+        theta = self.theta
+        if self.inputs_in_rows:
+            values[self.input_slots] = X[cols].T
+        self.scratch["bf", INPUTS, id(values)] = (X[cols], None)
+        if len(self.row_params):
+            values[self.row_param_slots] = theta[self.row_params][:, None]
+        # One example: op groups work on flat (slots,) views — 1-D gathers and adds are
+        # several times cheaper in numpy than the same on (slots, 1) arrays.
+        flat = values.reshape(-1) if values.shape[1] == 1 else values
+        for group in self.groups:
+            group.forward(flat if group.flat_ok else values, theta)
+
+    def forward_backward(self, X: np.ndarray, output: int, seed: float
+                         ) -> list[tuple[slice, np.ndarray, np.ndarray]]:  # fmt: skip
+        """:meth:`forward` then :meth:`backward`, block by block: each block's arrays are
+        nearer in the cache when its backward pass reads them (attention at B = 1024, with a
+        PyTorch step between calls as in the benchmark: 0–7 % faster); returns the blocks."""
+        blocks = self.buffers(len(X))
+        groups, makers = self._start_backward(output)
+        for k, (cols, values, grads) in enumerate(blocks):
+            self._forward_block(X, cols, values)
+            self._backward_block(groups, makers, output, seed, k == 0, values, grads)
         return blocks
 
     def release(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]]) -> None:
@@ -353,33 +367,42 @@ class Tape:
     def backward(self, blocks: list[tuple[slice, np.ndarray, np.ndarray]], output: int,
                  seed: float) -> None:  # fmt: skip
         """The same schedule in reverse; the parameters' gradient goes to ``theta_grad``."""
-        theta_grad = self.theta_grad
+        groups, makers = self._start_backward(output)
+        for k, (_, values, grads) in enumerate(blocks):
+            self._backward_block(groups, makers, output, seed, k == 0, values, grads)
+
+    def _start_backward(self, output: int) -> tuple[list[Any], list[Any]]:
+        """The groups of a backward pass in the order they run, and those whose batch-first
+        gradient needs zeroing; zeroes the parameters' gradients no layer assigns."""
         groups = self.backward_groups(output)[::-1]
         to_zero = self._backward_groups[output][1]
-        if len(to_zero) == len(theta_grad):
-            theta_grad.fill(0.0)
+        if len(to_zero) == len(self.theta_grad):
+            self.theta_grad.fill(0.0)
         elif len(to_zero):
-            theta_grad[to_zero] = 0.0
+            self.theta_grad[to_zero] = 0.0
+        return groups, [g for g in groups if getattr(g, "bf_grad", False) and g.zero_grad]
+
+    def _backward_block(self, groups: list[Any], makers: list[Any], output: int, seed: float,
+                        first: bool, values: np.ndarray, grads: np.ndarray) -> None:  # fmt: skip
+        theta_grad = self.theta_grad
         zero, rows, late_inputs = self._backward_groups[output][2:]
-        makers = [g for g in groups if getattr(g, "bf_grad", False) and g.zero_grad]
-        for k, (_, values, grads) in enumerate(blocks):
-            grads[zero] = 0.0
-            grads[self.output_slots[output]] = seed
-            for g in makers:  # their readers add into these
-                buffer(self.scratch, g.key, values, grad=True).fill(0.0)
-            if rows:  # a group of this pass reads, from rows, nodes kept batch-first only
-                self._rows_of_batch_first(values)
-            if late_inputs:  # a group of this pass reads inputs the forward pass left out
-                values[self.input_slots] = buffer(self.scratch, INPUTS, values).T
-            if values.shape[1] == 1:
-                flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
-                for group in groups:
-                    if group.flat_ok:
-                        group.backward(flat_v, flat_g, theta_grad, k == 0)
-                    else:
-                        group.backward(values, grads, theta_grad, k == 0)
-            else:
-                for group in groups:
-                    group.backward(values, grads, theta_grad, k == 0)
-            if len(self.row_params):
-                theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)
+        grads[zero] = 0.0
+        grads[self.output_slots[output]] = seed
+        for g in makers:  # their readers add into these
+            buffer(self.scratch, g.key, values, grad=True).fill(0.0)
+        if rows:  # a group of this pass reads, from rows, nodes kept batch-first only
+            self._rows_of_batch_first(values)
+        if late_inputs:  # a group of this pass reads inputs the forward pass left out
+            values[self.input_slots] = buffer(self.scratch, INPUTS, values).T
+        if values.shape[1] == 1:
+            flat_v, flat_g = values.reshape(-1), grads.reshape(-1)
+            for group in groups:
+                if group.flat_ok:
+                    group.backward(flat_v, flat_g, theta_grad, first)
+                else:
+                    group.backward(values, grads, theta_grad, first)
+        else:
+            for group in groups:
+                group.backward(values, grads, theta_grad, first)
+        if len(self.row_params):
+            theta_grad[self.row_params] += grads[self.row_param_slots].sum(axis=1)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd_bp import Value, compile, dot, sum_values
+from autograd_bp.compiled import schedule
 from autograd_bp.compiled.batchfirst import Columns, Source
 from autograd_bp.compiled.groups import SharedLayerGroup
 from autograd_bp.compiled.rowdot import Pieces, RowDotGroup, batch_first
@@ -286,3 +287,24 @@ def test_a_causal_triangle_is_copied_run_by_run() -> None:
     pieces = weighted[0].left_chunks.runs(8)
     assert len(pieces) == T
     assert all(isinstance(c, slice) and isinstance(r, slice) for c, r in pieces)
+
+
+@pytest.mark.parametrize("output", [0, 1])
+def test_block_by_block_forward_and_backward_is_the_same_as_one_after_the_other(
+        output: int, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A batch of three blocks: forward then backward block by block (what ``backward`` runs,
+    each block still in the cache) gives the numbers of the whole forward pass then the whole
+    backward pass, bit for bit; for a second output too (its own backward groups)."""
+    monkeypatch.setattr(schedule, "BLOCK_NUMBERS", 1)  # the smallest blocks: 128 examples
+    fn, params = _scores(3, 2)
+    X = np.random.default_rng(4).normal(size=(300, 6))
+    f = compile(fn, X[0], X[1])
+    assert len(f.tape.buffers(len(X))) == 3
+    _, outs = f.backward(X, output=output, sync=False)
+    fused = f.flat_grad.copy()
+    blocks = f.tape.forward(X)
+    f.tape.backward(blocks, output, 1.0 / len(X))
+    assert f.flat_grad.tolist() == fused.tolist()
+    assert f.tape.outputs(blocks).tolist() == outs.tolist()
+    f.tape.release(blocks)
+    np.testing.assert_allclose(fused, engine(fn, params, X, output=output)[1], rtol=1e-12)
