@@ -139,10 +139,9 @@ class CompiledFunction:
             if sync:
                 self._pull()
             weight = 1.0 / len(X) if reduction == "mean" else 1.0
-            blocks = self.tape.forward_backward(X, int(output), weight)
+            blocks, outputs = self.tape.forward_backward(X, int(output), weight)
             if sync:
                 _add_grads(self.parameters, self.flat_grad)
-            outputs = self.tape.outputs(blocks)
             self.tape.release(blocks)
         return float(outputs[:, int(output)].sum() * weight), outputs
 

@@ -117,7 +117,8 @@ def test_an_infinity_in_a_batch_first_product_runs_node_by_node() -> None:
         assert np.isfinite(want_grad).all() and np.isfinite(want_out).all()
         np.testing.assert_allclose(outs[:, 0], want_out, rtol=1e-12)
         np.testing.assert_allclose(ours(f, params), want_grad, rtol=1e-12)
-        assert not products[0].work[products[0].key, id(f.tape.buffers(5)[0][1])].finite
+        values = f.tape.buffers(5, shared=True)[0][1]  # backward's
+        assert not products[0].work[products[0].key, id(values)].finite
     X[2] = 0.5  # finite again: the fast path, from the same buffers
     f.backward(X, sync=False)
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X)[1], rtol=1e-12)
@@ -292,14 +293,17 @@ def test_a_causal_triangle_is_copied_run_by_run() -> None:
 @pytest.mark.parametrize("output", [0, 1])
 def test_block_by_block_forward_and_backward_is_the_same_as_one_after_the_other(
         output: int, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """A batch of three blocks: forward then backward block by block (what ``backward`` runs,
-    each block still in the cache) gives the numbers of the whole forward pass then the whole
-    backward pass, bit for bit; for a second output too (its own backward groups)."""
+    """A batch of three blocks: forward then backward block by block, the two full blocks in
+    the same arrays (what ``backward`` runs, each block still in the cache), gives the numbers
+    of the whole forward pass then the whole backward pass in arrays of their own, bit for
+    bit; for a second output too (its own backward groups)."""
     monkeypatch.setattr(schedule, "BLOCK_NUMBERS", 1)  # the smallest blocks: 128 examples
     fn, params = _scores(3, 2)
     X = np.random.default_rng(4).normal(size=(300, 6))
     f = compile(fn, X[0], X[1])
     assert len(f.tape.buffers(len(X))) == 3
+    shared = f.tape.buffers(len(X), shared=True)
+    assert shared[0][1] is shared[1][1] and shared[0][2] is shared[1][2]
     _, outs = f.backward(X, output=output, sync=False)
     fused = f.flat_grad.copy()
     blocks = f.tape.forward(X)
