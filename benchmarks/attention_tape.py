@@ -1,6 +1,7 @@
 """The compiled tape on a causal self-attention layer, against the same layer batched in PyTorch.
 
-``python -m benchmarks.attention_tape [--quick] [--reps N]`` prints a table: per (T, D, B),
+``python -m benchmarks.attention_tape [--quick] [--reps N] [--cells T/D/B,...]`` prints a
+table: per (T, D, B),
 seconds per forward + backward step of the compiled tape and of batched PyTorch (float64,
 one thread each), their ratio (the median of the ratios of each repetition, whose two steps
 run back to back), the same ratio for the layer's matrix products alone (numpy against
@@ -213,11 +214,13 @@ def attention_cell(T: int, D: int, B: int, reps: int) -> dict[str, Any]:
             "trace_seconds": trace_seconds, "max_rel_grad_diff": diff}  # fmt: skip
 
 
-def attention_rows(quick: bool, reps: int = 5) -> list[dict[str, Any]]:
+def attention_rows(quick: bool, reps: int = 5, cells: Sequence[tuple[int, int, int]] = ()
+                   ) -> list[dict[str, Any]]:  # fmt: skip
     """The grid: T ∈ {8, 16, 32}, D ∈ {16, 32, 64}, B ∈ {1, 32, 256, 1024} (``quick``: T ∈
-    {8, 16}, D = 16, B ∈ {1, 64}), one :func:`attention_cell` each."""
+    {8, 16}, D = 16, B ∈ {1, 64}; ``cells``: those (T, D, B) only), one
+    :func:`attention_cell` each."""
     full = [(T, D, B) for T in (8, 16, 32) for D in (16, 32, 64) for B in (1, 32, 256, 1024)]
-    grid = [(T, 16, B) for T in (8, 16) for B in (1, 64)] if quick else full
+    grid = list(cells) or ([(T, 16, B) for T in (8, 16) for B in (1, 64)] if quick else full)
     rows = []
     for T, D, B in grid:
         print(f"  attention T={T} D={D} B={B} …", file=sys.stderr, flush=True)
@@ -270,16 +273,30 @@ def attention_summary(rows: list[dict[str, Any]], target: float = 1.5) -> str:
     return text
 
 
+def _cells(text: str) -> list[tuple[int, int, int]]:
+    """``--cells``: T/D/B triples, comma-separated, each a positive integer."""
+    cells = []
+    for cell in text.split(","):
+        parts = cell.strip().split("/")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise argparse.ArgumentTypeError(f"a cell is T/D/B, three positive integers: {cell!r}")
+        T, D, B = map(int, parts)
+        cells.append((T, D, B))
+    return cells
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.attention_tape",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a small grid: a smoke test")
     parser.add_argument("--reps", type=int, default=5, help="repetitions (median taken)")
+    parser.add_argument("--cells", type=_cells, default=(),
+                        help="only these cells, e.g. 8/64/1024,16/16/1024 (T/D/B)")  # fmt: skip
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    rows = attention_rows(args.quick, args.reps)
+    rows = attention_rows(args.quick, args.reps, args.cells)
     print(attention_table(rows))
     print()
     print(attention_summary(rows))

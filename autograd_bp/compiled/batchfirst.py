@@ -65,6 +65,11 @@ class Source:
         """The matrix for every example: (B, *shape), a view when the columns are even."""
         if self.strides is None:
             return buf[:, self.idx]
+        if buf.flags.c_contiguous:  # the view straight on its memory: 0.4 µs, as_strided 3
+            # (read about ten times per block and pass)
+            size = buf.itemsize
+            return np.ndarray((len(buf), *self.shape), buf.dtype, buf, self.offset * size,
+                              (buf.strides[0], *(s * size for s in self.strides)))  # fmt: skip
         step = buf.strides[1]
         return as_strided(buf[:, self.offset :], (len(buf), *self.shape),
                           (buf.strides[0], *(s * step for s in self.strides)),

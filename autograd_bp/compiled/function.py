@@ -138,12 +138,10 @@ class CompiledFunction:
         with self._lock:
             if sync:
                 self._pull()
-            blocks = self.tape.forward(X)
             weight = 1.0 / len(X) if reduction == "mean" else 1.0
-            self.tape.backward(blocks, int(output), weight)
+            blocks, outputs = self.tape.forward_backward(X, int(output), weight)
             if sync:
                 _add_grads(self.parameters, self.flat_grad)
-            outputs = self.tape.outputs(blocks)
             self.tape.release(blocks)
         return float(outputs[:, int(output)].sum() * weight), outputs
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core import Rule
 from .batchfirst import Source, buffer, buffers, maker_key
-from .trace import Flat, Instruction, float_key, id_orientation, shared_operands
+from .trace import Flat, Instruction, float_key, id_orientation, shared_operands, symmetric
 
 __all__ = ["Layout", "MatmulGroup", "OpGroup", "RowSums", "SharedLayerGroup", "as_rows"]
 
@@ -83,12 +83,15 @@ class RowSums:
     """
 
     def __init__(self, rows: np.ndarray) -> None:
-        self.order = np.argsort(rows, kind="stable")  # each row's contributions in order
-        self.rows, self.starts = np.unique(rows[self.order], return_index=True)
+        order = np.argsort(rows, kind="stable")  # each row's contributions in order
+        self.rows, self.starts = np.unique(rows[order], return_index=True)
+        sorted_ = bool((order == np.arange(len(order))).all())  # a softmax's: no gather
+        self.order, self.into = None if sorted_ else order, as_rows(self.rows)
 
     def add(self, grads: np.ndarray, contribution: np.ndarray) -> None:
         """Add each contribution (one per entry of ``rows``) into its row of ``grads``."""
-        grads[self.rows] += np.add.reduceat(contribution[self.order], self.starts, axis=0)
+        ordered = contribution if self.order is None else contribution[self.order]
+        grads[self.into] += np.add.reduceat(ordered, self.starts, axis=0)
 
 
 def _unique(rows: Any) -> bool:
@@ -125,6 +128,8 @@ class OpGroup:
         self.position_needs = [bool(tape.needs[[ins.args[p] for ins in instructions]].any())
                                for p in range(table.shape[0])]  # fmt: skip
         self.local = _needed_locals(self.rule, self.position_needs)
+        # x * x: the second position's contribution is the first's (see symmetric)
+        self.twin = len(table) == 2 and bool((table[0] == table[1]).all()) and symmetric(self.rule)
         # A position that reads one folded constant in every instruction (the 2.0 of x ** 2,
         # the √D of a score's division) gets that number, not a row of copies of it: numpy's
         # power by a number is a square or a multiply, by an array a call of pow() per entry
@@ -173,23 +178,27 @@ class OpGroup:
             locals_ = self.local(*self._operands(values), out, None)
         else:
             locals_ = self.local(values[self.operand_rows[0]], out, self.param)
+        repeat: Any = None  # the first position's contribution, for its twin (x * x)
         for p, local in enumerate(locals_):
             if not self.position_needs[p]:
                 continue
             rows = self.operand_rows[p]
+            if p == 1 and self.twin:  # the same numbers again
+                self._add(grads, 1, repeat)
+                continue
             gated = _gated(local, g)
             if gated is not None:
-                self._add(grads, p, gated)
+                self._add(grads, p, repeat := gated)
                 continue
             if self.assign[p] and not self.shared[p] and type(rows) is slice:
-                np.multiply(local, g, out=grads[rows])  # straight into place: one pass
+                np.multiply(local, g, out=(repeat := grads[rows]))  # straight into place: one pass
                 continue
             if type(local) is np.ndarray and local.dtype == g.dtype and local.flags.owndata \
                     and local.shape == g.shape:  # fmt: skip
                 local *= g  # a fresh temporary of the rule's: reuse it
             else:
                 local = local * g
-            self._add(grads, p, local)
+            self._add(grads, p, repeat := local)
 
     def plan(self, written: np.ndarray) -> None:
         """Note which operand positions are the first to write their gradient rows in the
@@ -416,6 +425,9 @@ class SharedLayerGroup:
                  needs_s: bool, scratch: dict[Any, Any]) -> None:  # fmt: skip
         self.W, self.dW, self.needs_s = W, dW, needs_s
         self.n, (self.m, self.k) = len(S), W.shape
+        # Wᵀ laid out row by row, copied at each forward: openblas multiplies a row-major
+        # matrix by a transposed view (x·Wᵀ) up to 2× slower than by a row-major one
+        self.Wt = np.empty((self.k, self.m))
         self.S, self.S_view = S, _block(S)
         self.out, self.out_view = out, _block(out)
         self.s_unique = len(np.unique(S)) == S.size
@@ -518,13 +530,18 @@ class SharedLayerGroup:
 
     def forward(self, values: np.ndarray, theta: np.ndarray) -> None:
         S = self._S(values)
+        np.copyto(self.Wt, self.W.T)
         flat = self._flat_S(values) if self.bf_out else None
         if flat is not None:  # S and out both (B·P, ·) blocks: one matrix product
             out = buffers(self.scratch, self.key, values, self.n * self.m)[0]
-            np.matmul(flat, self.W.T, out=out.reshape(-1, self.m))
+            np.matmul(flat, self.Wt, out=out.reshape(-1, self.m))
         elif self.bf_out:  # out_p (B, m) = S_pᵀ·Wᵀ: the view BLAS writes row by row
             out = self._own(values, grad=False).transpose(0, 2, 1)
-            np.matmul(S.transpose(0, 2, 1), self.W.T, out=out)
+            np.matmul(S.transpose(0, 2, 1), self.Wt, out=out)
+        elif self.out_view is not None and "S" in self.sources:  # S_p batch-first (B, k):
+            # out_pᵀ = S_pᵀ·Wᵀ, both row-major (W·S_p would take S_p as a transposed view)
+            out = self._rows(values, self.out, self.out_view).transpose(0, 2, 1)
+            np.matmul(S.transpose(0, 2, 1), self.Wt, out=out)
         elif self.out_view is not None:
             np.matmul(self.W, S, out=self._rows(values, self.out, self.out_view))
         else:

@@ -40,11 +40,12 @@ from .batchfirst import Source, buffer, maker_key
 from .groups import Layout, OpGroup, RowSums, as_rows
 from .trace import Instruction
 
-__all__ = ["MAX_WASTE", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts", "RowSumGroup",
-           "batch_first", "row_products"]  # fmt: skip
+__all__ = ["MAX_WASTE", "MIN_RUN", "PIECE_NUMBERS", "Pieces", "RowDotGroup", "RowProducts",
+           "RowSumGroup", "batch_first", "row_products"]  # fmt: skip
 
 MAX_WASTE = 4  # products computed per product needed, at most (causal attention: about 2)
 PIECE_NUMBERS = 16384  # numbers per piece of a transposed copy (measured in whole steps)
+MIN_RUN = 4  # rows per run, on average, for a copy run by run (Pieces.runs)
 
 
 @dataclass(frozen=True)
@@ -116,34 +117,58 @@ class Pieces:
     Example:
         >>> Pieces(np.array([7, 8, 9]), None).cut(PIECE_NUMBERS // 2)  # two rows a piece
         [(slice(0, 2, None), slice(7, 9, None)), (slice(2, 3, None), slice(9, 10, None))]
+        >>> Pieces(np.arange(7, 15), np.array([0, 1, 2, 3, 8, 9, 10, 11])).runs(1)  # two runs
+        [(slice(0, 4, None), slice(7, 11, None)), (slice(8, 12, None), slice(11, 15, None))]
     """
 
     def __init__(self, slots: np.ndarray, columns: np.ndarray | None) -> None:
         self.slots, self.columns = slots, columns
-        self._cut: dict[int, list[tuple[Any, Any]]] = {}
+        self._cut: dict[tuple[int, bool], list[tuple[Any, Any]]] = {}
 
     def cut(self, width: int) -> list[tuple[Any, Any]]:
         """The pieces for blocks of ``width`` examples: (columns, rows) pairs."""
-        if width not in self._cut:
+        if (width, False) not in self._cut:
             size = max(1, PIECE_NUMBERS // width)
             pieces = []
             for lo in range(0, len(self.slots), size):
                 hi = min(lo + size, len(self.slots))
                 cols = slice(lo, hi) if self.columns is None else as_rows(self.columns[lo:hi])
                 pieces.append((cols, as_rows(self.slots[lo:hi])))
-            self._cut[width] = pieces
-        return self._cut[width]
+            self._cut[width, False] = pieces
+        return self._cut[width, False]
+
+    def runs(self, width: int) -> list[tuple[Any, Any]]:
+        """The pieces for writing the batch-first array (``out[:, cols] = rows.T``): each a
+        run of rows whose columns are consecutive too, so both sides are slices, when the
+        runs are long enough (at least :data:`MIN_RUN` on average; a causal triangle's rows
+        are), else :meth:`cut`'s. numpy writes columns picked by an index array 2–3× slower
+        than a strided slice (measured on attention's T = 16 and 32 triangles)."""
+        if (width, True) not in self._cut:
+            cols = np.arange(len(self.slots)) if self.columns is None else self.columns
+            breaks = np.flatnonzero((np.diff(cols) != 1) | (np.diff(self.slots) != 1)) + 1
+            bounds = [0, *breaks.tolist(), len(self.slots)]
+            if len(self.slots) < MIN_RUN * (len(bounds) - 1):
+                return self.cut(width)
+            size = max(1, PIECE_NUMBERS // width)
+            pieces = []
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                for lo in range(start, stop, size):
+                    hi = min(lo + size, stop)
+                    c, r = int(cols[lo]), int(self.slots[lo])
+                    pieces.append((slice(c, c + hi - lo), slice(r, r + hi - lo)))
+            self._cut[width, True] = pieces
+        return self._cut[width, True]
 
 
 def batch_first(values: np.ndarray, pieces: Pieces, out: np.ndarray) -> np.ndarray:
-    """The tape's rows (slots, B) copied into ``out`` (B, n), piece by piece.
+    """The tape's rows (slots, B) copied into ``out`` (B, n), run by run (:meth:`Pieces.runs`).
 
     Example:
         >>> values = np.arange(6.0).reshape(3, 2)
         >>> batch_first(values, Pieces(np.array([2, 0]), None), np.empty((2, 2))).tolist()
         [[4.0, 0.0], [5.0, 1.0]]
     """
-    for cols, rows in pieces.cut(values.shape[1]):
+    for cols, rows in pieces.runs(values.shape[1]):
         out[:, cols] = values[rows].T
     return out
 

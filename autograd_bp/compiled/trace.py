@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,8 @@ import numpy as np
 from ..core import RULES, Rule, Value
 
 __all__ = ["Flat", "Instruction", "TraceError", "example_row", "float_key", "forward_order",
-           "id_orientation", "is_layer", "shared_operands", "trace_checked"]  # fmt: skip
+           "id_orientation", "is_layer", "shared_operands", "symmetric",
+           "trace_checked"]  # fmt: skip
 
 
 class TraceError(ValueError):
@@ -241,6 +243,24 @@ def shared_operands(args: Sequence[int], sides: Sequence[int]) -> tuple[int, ...
         (5, 6)
     """
     return tuple(args[2 * i + 1 - s] for i, s in enumerate(sides))
+
+
+def symmetric(rule: Rule) -> bool:
+    """Whether a two-operand rule written as code has local derivatives that swap with its
+    operands — mul's (b, a), add's (1.0, 1.0): on one node twice (``x * x``), both positions
+    then add the very same numbers to its gradient.
+
+    Example:
+        >>> symmetric(RULES["mul"]), symmetric(RULES["add"]), symmetric(RULES["div"])
+        (True, True, False)
+    """
+    if rule.variadic or rule.arity != 2 or rule.code is None:
+        return False
+    first, second = (ast.parse(expr, mode="eval") for expr in rule.code[1])
+    for node in ast.walk(first):
+        if isinstance(node, ast.Name) and node.id in ("a", "b"):
+            node.id = "b" if node.id == "a" else "a"
+    return ast.dump(first) == ast.dump(second)
 
 
 def is_layer(ins: Instruction, flat: Flat) -> bool:

@@ -193,3 +193,52 @@ def test_the_table_shows_the_blas_share_computed_from_the_products_alone() -> No
     missed = attention_summary([row], target=0.0)  # every cell misses a target of 0
     assert "within 0.0× in 0 of 1 cells" in missed and f"{ratios['compiled / torch']:.2f}" in missed
     assert row["max_rel_grad_diff"] <= 1e-12
+
+
+
+def test_the_benchmark_runs_the_cells_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--cells T/D/B,...`` measures those cells only; a malformed cell is refused in one
+    line (argparse's exit status 2)."""
+    require_torch()
+    from benchmarks.attention_tape import main
+
+    assert main(["--cells", "2/2/3,3/2/1", "--reps", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1:4] for r in rows[1:]] == [[" 2 ", " 2 ", " 3 "], [" 3 ", " 2 ", " 1 "]]
+    for bad in ("8/16", "8/0/1", "a/b/c"):
+        with pytest.raises(SystemExit) as stop:
+            main(["--cells", bad])
+        assert stop.value.code == 2
+        assert "a cell is T/D/B" in capsys.readouterr().err
+
+def _blas_layout(a: np.ndarray) -> bool:
+    """Whether numpy's matmul can hand this matrix (the last two axes) to BLAS: a unit step
+    along one of them and a step along the other no shorter than a row (numpy's
+    is_blasable2d, either way round); else numpy runs its own, several times slower, loop."""
+    *_, rows, cols = a.shape
+    s_rows, s_cols = (s // a.itemsize for s in a.strides[-2:])
+    return (s_cols == 1 and s_rows >= cols) or (s_rows == 1 and s_cols >= rows)
+
+
+@pytest.mark.parametrize(("T", "D", "B"), [(8, 16, 300), (16, 8, 40), (5, 3, 1)])
+def test_attention_matrix_products_stay_on_the_blas_path(T: int, D: int, B: int,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:  # fmt: skip
+    """Every matrix product of a forward and backward pass (the layers', the row products',
+    on views of batch-first buffers) gives numpy operands and an output laid out for BLAS."""
+    f = compiled_attention(T, D, weights(D), data(T, D, 2))
+    X = data(T, D, max(B, 2))[:B]
+    f.backward(X, sync=False)  # buffers allocated
+    seen: list[tuple[tuple[int, ...], ...]] = []
+    matmul = np.matmul
+
+    def checked(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        arrays = [x for x in (a, b, out) if isinstance(x, np.ndarray)]
+        if all(x.ndim >= 2 and min(x.shape[-2:]) > 1 for x in arrays):  # not a vector case
+            seen.append(tuple(x.shape for x in arrays))
+            assert all(_blas_layout(x) for x in arrays), [(x.shape, x.strides) for x in arrays]
+        return matmul(a, b, out=out)
+
+    monkeypatch.setattr(np, "matmul", checked)
+    f.backward(X, sync=False)
+    assert len(seen) >= 8  # the projections, scores and weighted sums, both ways

@@ -5,15 +5,18 @@ engine's outputs and gradients."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd_bp import Value, compile, dot, sum_values
+from autograd_bp.compiled import schedule
 from autograd_bp.compiled.batchfirst import Columns, Source
 from autograd_bp.compiled.groups import SharedLayerGroup
-from autograd_bp.compiled.rowdot import RowDotGroup
+from autograd_bp.compiled.rowdot import Pieces, RowDotGroup, batch_first
 from benchmarks.attention_tape import attention, compiled_attention, data, weights
 
 
@@ -54,6 +57,8 @@ def test_attention_keeps_q_k_v_and_the_weighted_sums_batch_first() -> None:
     backward = f.tape.backward_groups(0)
     assert [g.bf_grad for g in backward if isinstance(g, SharedLayerGroup)] == [True, False]
     assert not f.tape._backward_groups[0][3]  # nothing to copy back into rows
+    assert not f.tape.inputs_in_rows  # nor the batch into rows: every reader takes it as it is
+    assert not f.tape._backward_groups[0][4]
     blocks = f.tape.forward(data(T, D, 3))  # during a call: the batch is a buffer
     assert layers[0]._flat_S(blocks[0][1]) is not None  # the batch itself: one (B·T, D) product
     f.tape.release(blocks)
@@ -112,7 +117,8 @@ def test_an_infinity_in_a_batch_first_product_runs_node_by_node() -> None:
         assert np.isfinite(want_grad).all() and np.isfinite(want_out).all()
         np.testing.assert_allclose(outs[:, 0], want_out, rtol=1e-12)
         np.testing.assert_allclose(ours(f, params), want_grad, rtol=1e-12)
-        assert not products[0].work[products[0].key, id(f.tape.buffers(5)[0][1])].finite
+        values = f.tape.buffers(5, shared=True)[0][1]  # backward's
+        assert not products[0].work[products[0].key, id(values)].finite
     X[2] = 0.5  # finite again: the fast path, from the same buffers
     f.backward(X, sync=False)
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X)[1], rtol=1e-12)
@@ -120,12 +126,16 @@ def test_an_infinity_in_a_batch_first_product_runs_node_by_node() -> None:
 
 def test_a_backward_pass_that_reads_batch_first_nodes_from_rows() -> None:
     """The gradient of the first score alone: its one dot node runs on rows, so the tape
-    copies q and k out of their batch-first buffer for that pass."""
+    copies q and k out of their batch-first buffer for that pass; and its projections, one
+    position's layers, read the inputs from rows, which the forward pass left unfilled (its
+    projections read the batch itself), so that pass fills them."""
     fn, params = _scores(3, 2)
     X = np.random.default_rng(1).normal(size=(6, 6))
     f = compile(fn, X[0], X[1])
+    assert not f.tape.inputs_in_rows
     f.backward(X, output=1, sync=False)
     assert f.tape._backward_groups[1][3]  # this pass copies into rows
+    assert f.tape._backward_groups[1][4]  # and the inputs too
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X, output=1)[1], rtol=1e-12)
     f.backward(X, output=0, sync=False)
     np.testing.assert_allclose(ours(f, params), engine(fn, params, X)[1], rtol=1e-12)
@@ -148,9 +158,12 @@ def test_float32_and_oddly_laid_out_batches(layout: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 5), st.integers(0, 5))
-def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, s2: int) -> None:
-    """A view (evenly spaced columns) or a gather: the same numbers either way."""
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 5), st.integers(0, 5),
+       st.sampled_from(["contiguous", "strided rows", "fortran", "one row"]))  # fmt: skip
+def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, s2: int,
+                                                     layout: str) -> None:  # fmt: skip
+    """A view (evenly spaced columns) or a gather: the same numbers either way, on a buffer
+    laid out any way (a contiguous one is viewed straight on its memory)."""
     idx = 3 + s1 * np.arange(n1)[:, None] + s2 * np.arange(n2)[None, :]
     distinct = len(np.unique(idx)) == idx.size
     cols = Columns()
@@ -161,8 +174,16 @@ def test_a_source_reads_and_adds_exactly_its_columns(n1: int, n2: int, s1: int, 
         return
     assert src is not None and isinstance(src, Source)
     buf = np.arange(3.0 * (idx.max() + 1)).reshape(3, -1)
+    if layout == "strided rows":  # every other row of a larger array (a caller's batch)
+        buf = np.repeat(buf, 2, axis=0)[::2]
+    elif layout == "fortran":
+        buf = np.asfortranarray(buf)
+    elif layout == "one row":
+        buf = buf[1:2]
+    assert buf.flags.c_contiguous == (layout in ("contiguous", "one row"))
     np.testing.assert_array_equal(src.read(buf), buf[:, idx])
-    d = np.random.default_rng(0).normal(size=(3, n1, n2))
+    assert np.shares_memory(src.read(buf), buf) == (src.strides is not None)  # a view
+    d = np.random.default_rng(0).normal(size=(len(buf), n1, n2))
     want = buf.copy()
     want[:, idx] += d
     src.add(buf, d)
@@ -230,3 +251,64 @@ def test_the_tape_keeps_no_reference_to_a_batch_after_a_call() -> None:
     f.backward(X, sync=False)
     f(X)
     assert not [k for k in f.tape.scratch if isinstance(k, tuple) and "inputs" in k]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=6), st.integers(1, 40), st.randoms())
+def test_a_copy_run_by_run_writes_what_the_index_copy_writes(runs: list[int], width: int,
+                                                           rnd: Any) -> None:  # fmt: skip
+    """Pieces.runs (slices on both sides) and Pieces.cut (index arrays) copy the same entries,
+    whatever the runs: short ones (cut's pieces), long ones, runs longer than a piece."""
+
+    def runs_from(starts: list[int]) -> np.ndarray:
+        return np.concatenate([np.arange(c, c + n) for c, n in zip(starts, runs)])
+
+    n = sum(runs)
+    cols = runs_from(rnd.sample(range(n + 10), len(runs)))
+    slots = runs_from(rnd.sample(range(n + 10), len(runs)))
+    if len(np.unique(cols)) != n or len(np.unique(slots)) != n:
+        return
+    pieces = Pieces(slots, cols)
+    values = np.arange(float(slots.max() + 1) * width).reshape(-1, width)
+    want = np.zeros((width, cols.max() + 1))
+    for c, r in pieces.cut(width):
+        want[:, c] = values[r].T
+    assert np.array_equal(batch_first(values, pieces, np.zeros_like(want)), want)
+    if pieces.runs(width) is not pieces.cut(width):  # runs taken: slices on both sides
+        assert all(type(c) is slice and type(r) is slice for c, r in pieces.runs(width))
+
+
+def test_a_causal_triangle_is_copied_run_by_run() -> None:
+    """Attention's softmax weights (a triangle of rows) go into the weighted sums' L one
+    position's row at a time: slices both sides, no column index (3× faster at T = 16)."""
+    T, D = 8, 2  # runs of 1..8 rows: 4.5 on average
+    f = compiled_attention(T, D, weights(D), data(T, D, 2))
+    weighted = [g for g in f.tape.groups if isinstance(g, RowDotGroup) and g.left_pad is not None]
+    assert len(weighted) == 1
+    pieces = weighted[0].left_chunks.runs(8)
+    assert len(pieces) == T
+    assert all(isinstance(c, slice) and isinstance(r, slice) for c, r in pieces)
+
+
+@pytest.mark.parametrize("output", [0, 1])
+def test_block_by_block_forward_and_backward_is_the_same_as_one_after_the_other(
+        output: int, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A batch of three blocks: forward then backward block by block, the two full blocks in
+    the same arrays (what ``backward`` runs, each block still in the cache), gives the numbers
+    of the whole forward pass then the whole backward pass in arrays of their own, bit for
+    bit; for a second output too (its own backward groups)."""
+    monkeypatch.setattr(schedule, "BLOCK_NUMBERS", 1)  # the smallest blocks: 128 examples
+    fn, params = _scores(3, 2)
+    X = np.random.default_rng(4).normal(size=(300, 6))
+    f = compile(fn, X[0], X[1])
+    assert len(f.tape.buffers(len(X))) == 3
+    shared = f.tape.buffers(len(X), shared=True)
+    assert shared[0][1] is shared[1][1] and shared[0][2] is shared[1][2]
+    _, outs = f.backward(X, output=output, sync=False)
+    fused = f.flat_grad.copy()
+    blocks = f.tape.forward(X)
+    f.tape.backward(blocks, output, 1.0 / len(X))
+    assert f.flat_grad.tolist() == fused.tolist()
+    assert f.tape.outputs(blocks).tolist() == outs.tolist()
+    f.tape.release(blocks)
+    np.testing.assert_allclose(fused, engine(fn, params, X, output=output)[1], rtol=1e-12)

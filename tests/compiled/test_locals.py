@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_bp import Value, compile
-from autograd_bp.compiled.groups import OpGroup
+from autograd_bp.compiled.groups import OpGroup, RowSums
 from autograd_bp.core import RULES
 
 
@@ -113,3 +115,68 @@ def test_a_constant_operand_is_passed_as_a_number(name: str, batch: int) -> None
     np.testing.assert_array_equal(np.signbit(outs[:, 0]), np.signbit(want))
     np.testing.assert_allclose(outs[:, 0], want, rtol=1e-15, atol=0.0)
     np.testing.assert_allclose(f.flat_grad, engine_mean_grads(fn, [w], X), rtol=1e-12, atol=0.0)
+
+
+
+def _square(u: Value) -> Value:
+    return u * u
+
+
+def _double(u: Value) -> Value:
+    return u + u
+
+
+TWINS = {
+    "x * x": lambda w, x: _square(w * x),
+    "x + x, then tanh": lambda w, x: _double(w * x).tanh(),
+    "x * x beside x": lambda w, x: _square(w * x) + (w * x).tanh(),  # x's rows added to
+    "x * x three times": lambda w, x: sum(_square(w * x) * float(k) for k in (1, 2, 3)),
+    "relu(x) * relu(x)": lambda w, x: _square((w * x).relu()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+@pytest.mark.parametrize("batch", [1, 5])
+def test_an_operand_taken_twice_by_a_symmetric_rule(name: str, batch: int) -> None:
+    """x * x and x + x: the second position adds the first's contribution again (computed
+    once), the same numbers bit for bit as computing it twice, and the engine's gradients —
+    assigned, added to, summed over a group whose every instruction reads x, on flat rows
+    (B = 1) and on a batch."""
+    w = Value(0.7)
+    fn = lambda x: TWINS[name](w, x)  # noqa: E731
+    X = np.array([[1.5], [-2.0], [0.25], [3.0], [-0.5]])[:batch]
+    f = compile(fn, [1.5], [-2.0])
+    f.backward(X, sync=False)
+    twins = [g for g in f.tape.backward_groups(0) if getattr(g, "twin", False)]
+    assert twins  # the case is exercised
+    once = f.flat_grad.copy()
+    for g in twins:
+        g.twin = False
+    f.backward(X, sync=False)
+    assert once.tolist() == f.flat_grad.tolist()
+    np.testing.assert_allclose(once, engine_mean_grads(fn, [w], X), rtol=1e-14)
+
+
+@pytest.mark.parametrize(("fn", "twin"), [(lambda a: a * a, True), (lambda a: a + a, True),
+                                          (lambda a: a * (a * 1.0), False),
+                                          (lambda a: a - a, False),
+                                          (lambda a: a / a, False)])  # fmt: skip
+def test_only_a_symmetric_rule_on_one_node_is_a_twin(fn, twin: bool) -> None:
+    f = compile(fn, [1.0], [3.0])
+    assert f.tape.groups[-1].twin is twin  # the op of the output
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=12), st.booleans())
+def test_row_sums_add_what_add_at_adds(rows: list[int], sort: bool) -> None:
+    """Repeated rows' contributions summed into their rows, whether the rows come sorted (a
+    softmax's denominators: no gather) or in any order, on a slice of rows or a scatter."""
+    index = np.array(sorted(rows) if sort else rows)
+    contribution = np.random.default_rng(len(rows)).normal(size=(len(index), 3))
+    grads = np.random.default_rng(1).normal(size=(8, 3))
+    want = grads.copy()
+    np.add.at(want, index, contribution)
+    sums = RowSums(index)
+    assert (sums.order is None) == bool((np.diff(index) >= 0).all())
+    sums.add(grads, contribution)
+    np.testing.assert_allclose(grads, want, rtol=1e-15, atol=1e-15)
