@@ -70,7 +70,7 @@ UNARY_TEMPLATE = '''\
 def {method}(self{param}) -> Any:
     """{doc}"""
     a = self.data{p_line}
-    out = {forward}
+    out: float = {forward}
     if not recording():
         return new_leaf(out)
     # _db: the parameter, if any

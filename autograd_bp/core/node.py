@@ -21,10 +21,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 from typing import Any, Final
 
+import numpy as np
 from mypy_extensions import mypyc_attr
 
 from .grad_mode import GRAD_ENABLED, to_float
@@ -50,7 +52,6 @@ from .numerics import (
     sqrt_forward,
     step,
     step_forward,
-    tanh_forward,
     where_positive,
 )
 from .rules import CODE_NAMES, RULES
@@ -64,7 +65,7 @@ __all__ = [
 # The SHA-256 of this file's text with this line's digest left out: the compiled module keeps
 # the digest of the source it was built from, so a node.py edited after the build is noticed
 # (core/__init__.py then runs the source). `python -m autograd_bp.core.methods` updates it.
-SOURCE_DIGEST: Final = "5fc5ea57994f41c184bd053824319d034c5c116012488fe472f7e9e2e9d55864"
+SOURCE_DIGEST: Final = "c1ea2ab190272f4910ee95af0ff4108072139281ba7c9d3f7781a7c03a2f694a"
 
 
 def source_digest(text: str) -> str:
@@ -337,7 +338,7 @@ class Node:
     def __neg__(self) -> Any:
         """The op table's 'neg' rule; ∂/∂self = −1."""
         a = self.data
-        out = -a
+        out: float = -a
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -346,7 +347,7 @@ class Node:
     def exp(self) -> Any:
         """The op table's 'exp' rule; ∂/∂self = e^self."""
         a = self.data
-        out = exp_forward(a, None)
+        out: float = exp_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -355,7 +356,7 @@ class Node:
     def log(self) -> Any:
         """The op table's 'log' rule; ∂/∂self = 1/self."""
         a = self.data
-        out = log_forward(a, None)
+        out: float = log_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -364,7 +365,7 @@ class Node:
     def sqrt(self) -> Any:
         """The op table's 'sqrt' rule; ∂/∂self = 1/(2·√self)."""
         a = self.data
-        out = sqrt_forward(a, None)
+        out: float = sqrt_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -373,7 +374,7 @@ class Node:
     def tanh(self) -> Any:
         """The op table's 'tanh' rule; ∂/∂self = 1 − tanh²(self)."""
         a = self.data
-        out = tanh_forward(a, None)
+        out: float = math.tanh(a) if type(a) is float else np.tanh(a)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -382,7 +383,7 @@ class Node:
     def sigmoid(self) -> Any:
         """The op table's 'sigmoid' rule; ∂/∂self = σ(self)·(1 − σ(self))."""
         a = self.data
-        out = sigmoid_forward(a, None)
+        out: float = sigmoid_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -391,7 +392,7 @@ class Node:
     def relu(self) -> Any:
         """The op table's 'relu' rule; ∂/∂self = 1 if self > 0 else 0."""
         a = self.data
-        out = relu_forward(a, None)
+        out: float = relu_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -401,7 +402,7 @@ class Node:
         """The op table's 'leaky_relu' rule; ∂/∂self = 1 if self > 0 else slope."""
         a = self.data
         p: Any = to_float(param, 'leaky_relu slope')
-        out = leaky_relu_forward(a, p)
+        out: float = leaky_relu_forward(a, p)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -410,7 +411,7 @@ class Node:
     def softplus(self) -> Any:
         """The op table's 'softplus' rule; ∂/∂self = σ(self)."""
         a = self.data
-        out = softplus_forward(a, None)
+        out: float = softplus_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -419,7 +420,7 @@ class Node:
     def sin(self) -> Any:
         """The op table's 'sin' rule; ∂/∂self = cos(self)."""
         a = self.data
-        out = sin_forward(a, None)
+        out: float = sin_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -428,7 +429,7 @@ class Node:
     def cos(self) -> Any:
         """The op table's 'cos' rule; ∂/∂self = −sin(self)."""
         a = self.data
-        out = cos_forward(a, None)
+        out: float = cos_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -437,7 +438,7 @@ class Node:
     def abs(self) -> Any:
         """The op table's 'abs' rule; ∂/∂self = sign(self)."""
         a = self.data
-        out = abs(a)
+        out: float = abs(a)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -446,7 +447,7 @@ class Node:
     def step(self) -> Any:
         """The op table's 'step' rule; ∂/∂self = 0."""
         a = self.data
-        out = step_forward(a, None)
+        out: float = step_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -455,7 +456,7 @@ class Node:
     def sign(self) -> Any:
         """The op table's 'sign' rule; ∂/∂self = 0."""
         a = self.data
-        out = sign_forward(a, None)
+        out: float = sign_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any
@@ -464,7 +465,7 @@ class Node:
     def recip(self) -> Any:
         """The op table's 'recip' rule; ∂/∂self = −1/self²."""
         a = self.data
-        out = recip_forward(a, None)
+        out: float = recip_forward(a, None)
         if not recording():
             return new_leaf(out)
         # _db: the parameter, if any

@@ -297,10 +297,6 @@ def sqrt_forward(a: Any, _: None) -> Any:
     return np.sqrt(a)
 
 
-def tanh_forward(a: Any, _: None) -> Any:
-    return math.tanh(a) if type(a) is float else np.tanh(a)
-
-
 def sigmoid_forward(a: Any, _: None = None) -> Any:
     # Two branches so exp never sees a large positive argument (no overflow at ±1000).
     if type(a) is float:

@@ -56,7 +56,6 @@ from .numerics import (
     sum_forward,
     sum_local,
     swap_pairs,
-    tanh_forward,
     where_positive,
 )
 
@@ -187,7 +186,7 @@ CODE_NAMES: dict[str, Any] = {
     "relu_forward": relu_forward, "sigmoid": sigmoid, "sigmoid_forward": sigmoid_forward,
     "sign": sign, "sign_forward": sign_forward, "sin": sin, "softplus_forward": softplus_forward,
     "sqrt_forward": sqrt_forward, "step": step, "step_forward": step_forward,
-    "tanh_forward": tanh_forward, "where_positive": where_positive,
+    "where_positive": where_positive, "math": math, "np": np,
     "sin_forward": periodic_forward("sin", math.sin, np.sin),
     "cos_forward": periodic_forward("cos", math.cos, np.cos),
 }  # fmt: skip
@@ -237,7 +236,7 @@ RULES: dict[str, Rule] = {
         _fn("log", "log_forward(a, p)", "recip(a)", "1/{x}", "1/{x}", "\\frac{1}{{x}}"),
         _fn("sqrt", "sqrt_forward(a, p)", "0.5 * recip(out)",
             "1/(2*sqrt({x}))", "1/(2·√{x})", "\\frac{1}{2\\sqrt{{x}}}"),
-        _fn("tanh", "tanh_forward(a, p)", "1.0 - out * out",
+        _fn("tanh", "math.tanh(a) if type(a) is float else np.tanh(a)", "1.0 - out * out",
             "1 - tanh({x})**2", "1 − tanh²({x})", "1-\\tanh^2({x})", ufunc=np.tanh),
         _fn("sigmoid", "sigmoid_forward(a, p)", "out * (1.0 - out)",
             "sigmoid({x})*(1 - sigmoid({x}))", "σ({x})·(1 − σ({x}))",
