@@ -109,7 +109,7 @@ def method_source(rule: Rule) -> str:
         >>> for line in method_source(RULES["neg"]).splitlines()[2:4]:
         ...     print(line)
             a = self.data
-            out = -a
+            out: float = -a
     """
     forward, locals_ = _code_of(rule)
     locals_ = tuple(CONSTANTS.get(d, d) for d in locals_)
