@@ -416,6 +416,7 @@ def bench_transformer(steps: int, reps: int, engines: list[str]) -> dict[str, An
 
 
 MICROGPT = "microgpt-style Value"
+BARE = "autograd_bp, bare compiled nodes"
 
 
 def bench_microgpt(steps: int, reps: int) -> dict[str, Any]:
@@ -425,7 +426,10 @@ def bench_microgpt(steps: int, reps: int) -> dict[str, Any]:
 
     def runner(value_cls: Any) -> Callable[[Any], list[float]]:
         def run(after: Any) -> list[float]:
-            step, losses = E.gpt_model(spec, value_cls)
+            if value_cls is None:
+                step, losses = E.gpt_model_bare(spec)
+            else:
+                step, losses = E.gpt_model(spec, value_cls)
             for _ in range(steps):
                 step()
                 if after is not None:
@@ -435,8 +439,12 @@ def bench_microgpt(steps: int, reps: int) -> dict[str, Any]:
         return run
 
     runs = {"autograd_bp": runner(E.Value), MICROGPT: runner(E.MicroGPTValue)}
+    if COMPILED:  # what Value's being a Python subclass of the compiled node costs
+        runs[BARE] = runner(None)
     seconds, losses = _three_settings(runs, reps, big_stack=(MICROGPT,))
     diff = max(abs(a - b) / abs(b) for a, b in zip(losses[MICROGPT], losses["autograd_bp"]))
+    if BARE in losses and losses[BARE] != losses["autograd_bp"]:
+        raise AssertionError(f"{BARE}: other losses than Value's")
     return {"steps": steps, "seconds": seconds["off"], "seconds_paused": seconds["paused"],
             "seconds_gc_on": seconds["on"], "losses": losses,
             "max_rel_loss_diff": {MICROGPT: diff}}  # fmt: skip
@@ -742,7 +750,30 @@ def microgpt_lines(g: dict[str, Any]) -> list[str]:
             "operand wrapped as a node, a recursive topological sort). Collector off: "
             f"{fmt_s(sec.get('autograd_bp'))} against {fmt_s(sec.get(MICROGPT))} "
             f"({ratio(sec.get(MICROGPT), sec.get('autograd_bp'))}); the losses agree to a "
-            f"relative {diff:.1e}{' ✓' if diff <= 1e-9 else ' ✗'}."]  # fmt: skip
+            f"relative {diff:.1e}{' ✓' if diff <= 1e-9 else ' ✗'}."] + bare_lines(g)  # fmt: skip
+
+
+def bare_lines(g: dict[str, Any]) -> list[str]:
+    """The same model on nodes of the compiled type itself: what the subclass costs."""
+    if BARE not in g["seconds"]:
+        return []
+    cells = []
+    for key, setting in (("seconds", "off"), ("seconds_gc_on", "on")):
+        t = g[key]
+        cells.append(f"{SETTINGS[setting]}: Value {fmt_s(t['autograd_bp'])}, bare nodes "
+                     f"{fmt_s(t[BARE])}, microgpt-style {fmt_s(t[MICROGPT])} — "
+                     f"{ratio(t[MICROGPT], t['autograd_bp'])} with Value, "
+                     f"{ratio(t[MICROGPT], t[BARE])} with bare nodes")  # fmt: skip
+    return ["", "The same model on *bare compiled nodes* (`benchmarks/engines.py`, "
+            "`gpt_model_bare`): every node an instance of the compiled class itself, "
+            "`core.node.Node`, instead of `Value`, the Python subclass of it that users get — "
+            "the same ops, walk and chain rule, the same losses. " + "; ".join(cells) + ". "
+            "The difference is what a Python subclass costs at every node: its allocation "
+            "and deallocation through CPython's generic routines and a subtype check "
+            "wherever compiled code takes a node. mypyc gives a compiled class no "
+            "`__dict__` and refuses `__getattr__`/`__setattr__` on a class that allows "
+            "Python subclasses, so Value stays a subclass as long as attributes of one's own "
+            "(`p.m`, `p.v`) and subclassing are kept."]
 
 
 def random_graph_lines(g: dict[str, Any]) -> list[str]:
@@ -859,7 +890,8 @@ def run(sections: tuple[str, ...], quick: bool, reps: int, engines: list[str]) -
                                                        3 if quick else 20, reps))  # fmt: skip
     section("transformer", lambda: bench_transformer(1 if quick else 5, 1 if quick else 3,
                                                      engines))  # fmt: skip
-    section("microgpt", lambda: bench_microgpt(1 if quick else 3, 1 if quick else 3))
+    # 9 repetitions: the median of 3 moved by ±10 % from run to run
+    section("microgpt", lambda: bench_microgpt(1 if quick else 3, 1 if quick else 9))
     # The compiled tape's attention row: benchmarks/attention_tape.py, where present.
     section("attention_tape", lambda: bench_attention_tape(quick, 1 if quick else reps))
     return results

@@ -816,3 +816,40 @@ def gpt_model(spec: GptSpec, value_cls: Any):
         losses.append(loss.data)
 
     return step, losses
+
+
+def gpt_model_bare(spec: GptSpec):
+    """:func:`gpt_model` on nodes of the compiled type itself (``core.node.Node``), not on
+    Value, a Python subclass of it: the same ops, walk and chain rule, without the subclass
+    (no ``__dict__``, none of Value's readers: not a usable Value). What a step would cost if
+    Value were the compiled class; mypyc gives a compiled class no ``__dict__`` and refuses
+    ``__getattr__``/``__setattr__`` on one that allows Python subclasses, so attributes of
+    one's own (``p.m``, ``p.v``) and subclassing need Value to be a Python subclass. Only
+    meaningful when the compiled core runs."""
+    from autograd_bp.core import node as N
+
+    N.make_nodes_of(N.Node)  # ops make nodes of MAKER.cls: Node while this model runs
+    try:
+        P = {name: [[N.new_leaf(float(v)) for v in row] for row in W]
+             for name, W in spec.weights.items()}  # fmt: skip
+    finally:
+        N.make_nodes_of(Value)
+    params = [p for W in P.values() for row in W for p in row]
+    losses: list[float] = []
+    todo = iter(spec.windows * 1000)
+
+    def step() -> None:
+        tokens, targets = next(todo)
+        N.make_nodes_of(N.Node)
+        try:
+            loss = _gpt_loss(P, tokens, targets, spec.n_head)
+            for p in params:
+                p.grad = 0
+            N.backward_pass(loss, 1.0)
+        finally:
+            N.make_nodes_of(Value)
+        for p in params:
+            p.data -= 0.1 * p.grad
+        losses.append(loss.data)
+
+    return step, losses

@@ -120,9 +120,11 @@ def test_the_whole_suite_passes_on_the_pure_core() -> None:
     """The fast suite, once more with AUTOGRAD_BP_PURE=1 (the default run is compiled); not
     the benchmarks' smoke test, which times whichever core runs and checks its report's
     shape (a minute of the make test's budget; `python -m benchmarks` runs on either)."""
+    # As many workers as the run this test is part of (make test: pytest-xdist's -n 2)
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-         "-x", "--ignore=tests/test_benchmarks.py"], cwd=ROOT,
+         "-x", "-n", workers, "--ignore=tests/test_benchmarks.py"], cwd=ROOT,
         env=dict(os.environ, AUTOGRAD_BP_PURE="1"), capture_output=True, text=True,
         timeout=3600)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
