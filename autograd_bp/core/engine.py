@@ -34,6 +34,7 @@ from .node import (
     make_nodes_of,
     new_leaf,
     new_node,
+    new_node_f,
     propagate,
     variadic_node,
     zero_grads,
@@ -51,6 +52,7 @@ Number = int | float
 
 # The names a method's text may use (methods.py renders it): the rule code's, and the node's.
 _GENERATED: dict[str, Any] = {**CODE_NAMES, "Any": Any, "Node": Node, "new_node": new_node,
+                              "new_node_f": new_node_f,
                               "new_leaf": new_leaf, "recording": GRAD_ENABLED.get,
                               "ONE": ONE, "MINUS_ONE": MINUS_ONE,
                               "to_float": to_float}
@@ -117,7 +119,7 @@ class Value(Node):
         ('tanh', ['mul'], '1.000')
     """
 
-    # The eight fields and the op table's methods are Node's (node.py); Value adds a
+    # The ten fields and the op table's methods are Node's (node.py); Value adds a
     # __dict__, which CPython makes only when an attribute is set on the node: a label (the
     # class attribute below is what a node without one reads), or what a program attaches
     # (``p.m``, ``p.v``: an optimizer's state, as EurekaLabs' micrograd keeps it).
@@ -167,8 +169,11 @@ class Value(Node):
         """(attached attributes or None, the node's fields): what CPython pickles for a
         slotted object with a __dict__, spelled out so the compiled node (whose fields are
         not slots) pickles the same bytes."""
+        da, db = self._da, self._db
+        if da is None and self._a is not None:  # locals kept as numbers: pickled as before
+            da, db = self._ga, (self._gb if self._b is not None else db)
         fields = {"data": self.data, "grad": self.grad, "op": self.op, "_a": self._a,
-                  "_da": self._da, "_b": self._b, "_db": self._db}  # fmt: skip
+                  "_da": da, "_b": self._b, "_db": db}  # fmt: skip
         return (self.__dict__ or None), fields
 
     def __setstate__(self, state: tuple[dict[str, Any] | None, dict[str, Any]]) -> None:

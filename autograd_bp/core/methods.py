@@ -37,8 +37,7 @@ def __{method}__(self, other: Any) -> Any:
         out = {forward}
         if not recording():
             return new_leaf(out)
-        da, db = {both}
-        return new_node(out, {name!r}, self, da, other, db)
+        {return_both}
     # _db keeps the number as given if a float: compiled, b is a C double, and storing it
     # would make a second float object
     number: Any = other
@@ -49,7 +48,7 @@ def __{method}__(self, other: Any) -> Any:
     out = {forward}
     if not recording():
         return new_leaf(out)
-    return new_node(out, {name!r}, self, {number_local_a}, None, number)
+    {return_a}
 
 def __r{method}__(self, other: Any) -> Any:
     """other {symbol} self (the op table's {name!r} rule): other, a number, comes first."""
@@ -63,7 +62,7 @@ def __r{method}__(self, other: Any) -> Any:
     if not recording():
         return new_leaf(out)
     # _db: the operands, in order
-    return new_node(out, {name!r}, self, {local_b}, None, (number, self))
+    {return_b}
 '''
 
 UNARY_TEMPLATE = '''\
@@ -74,13 +73,39 @@ def {method}(self{param}) -> Any:
     if not recording():
         return new_leaf(out)
     # _db: the parameter, if any
-    return new_node(out, {name!r}, self, {local}, None, {p})
+    {return_local}
 '''
 
 
 # Local derivatives that are constants, read from node.py's names for them: compiled, a
 # literal would be a new float object on every op (24 bytes a node).
 CONSTANTS = {"1.0": "ONE", "-1.0": "MINUS_ONE"}
+
+# A local derivative written as arithmetic on the operands, the result and number literals is
+# a float by construction: the node keeps it as a number of its own (_ga/_gb: compiled, a C
+# double), not a float object made, and later freed, for every node (a microgpt-style step
+# 1.1x faster, compiled). Anything else (a call: recip, where_positive, ...) may give BLOCKED
+# or a float subclass, and is kept as the object it is (_da/_db).
+PLAIN = re.compile(r"(?:\s+|\b(?:a|b|out)\b|\d+(?:\.\d*)?|[-+*()])+")
+
+
+def plain(*codes: str) -> bool:
+    """Whether every one of ``codes`` is arithmetic that gives a float (:data:`PLAIN`).
+
+    Example:
+        >>> plain("1.0 - out * out"), plain("recip(b)")
+        (True, False)
+    """
+    return all(PLAIN.fullmatch(code) is not None for code in codes)
+
+
+def _one_parent(name: str, local: str, as_object: str, record: str) -> str:
+    """The line that makes a node with one parent (the other operand a number, or none):
+    its local derivative a number of its own if plain, else ``as_object``; ``_db`` keeps
+    ``record`` (the number, the operands in order, or the parameter)."""
+    if plain(local):
+        return f"return new_node_f(out, {name!r}, self, None, {local}, 0.0, {record})"
+    return f"return new_node(out, {name!r}, self, {as_object}, None, {record})"
 
 
 def _code_of(rule: Rule) -> tuple[str, tuple[str, ...]]:
@@ -111,25 +136,33 @@ def method_source(rule: Rule) -> str:
             a = self.data
             out: float = -a
     """
-    forward, locals_ = _code_of(rule)
-    locals_ = tuple(CONSTANTS.get(d, d) for d in locals_)
+    forward, written = _code_of(rule)
+    locals_ = tuple(CONSTANTS.get(d, d) for d in written)  # as objects: constants by name
     if rule.arity == 2:
         local_a, local_b = locals_
-        both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, None)"
-        return BINARY_TEMPLATE.format(method=rule.method, name=rule.name, symbol=rule.symbol,
-                                      forward=forward,
-                                      where=f"{rule.name}: number operand", local_a=local_a,
-                                      number_local_a="number" if local_a == "b" else local_a,
-                                      local_b=local_b, both=both)  # fmt: skip
+        if rule.code is not None and plain(*written):
+            return_both = (f"return new_node_f(out, {rule.name!r}, self, other, "
+                           f"{written[0]}, {written[1]}, None)")  # fmt: skip
+        else:
+            both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, None)"
+            return_both = (f"da, db = {both}\n        "
+                           f"return new_node(out, {rule.name!r}, self, da, other, db)")  # fmt: skip
+        return BINARY_TEMPLATE.format(
+            method=rule.method, name=rule.name, symbol=rule.symbol, forward=forward,
+            where=f"{rule.name}: number operand", return_both=return_both,
+            return_a=_one_parent(rule.name, written[0],
+                                 "number" if local_a == "b" else local_a, "number"),
+            return_b=_one_parent(rule.name, written[1], local_b, "(number, self)"))  # fmt: skip
     has_param = rule.param is not None
     doc = f"The op table's {rule.name!r} rule."
     if rule.text:
         derivative = rule.derivative(0, "text", x="self", out="out", p=rule.param or "")
         doc = f"The op table's {rule.name!r} rule; ∂/∂self = {derivative}."
     return UNARY_TEMPLATE.format(
-        method=rule.method or rule.name, name=rule.name, doc=doc, forward=forward, local=locals_[0],
+        method=rule.method or rule.name, name=rule.name, doc=doc, forward=forward,
+        return_local=_one_parent(rule.name, written[0], locals_[0],
+                                 "p" if has_param else "None"),
         param=f", param: Any = {rule.default!r}" if has_param else "",
-        p="p" if has_param else "None",
         p_line=f"\n    p: Any = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
         else "")  # fmt: skip
 

@@ -48,6 +48,7 @@ def flat_edges(node: Node) -> tuple[Any, ...]:
         return ()
     if a is VARIADIC:
         return node._da
-    if node._b is None:
-        return (a, node._da)
-    return (a, node._da, node._b, node._db)
+    b, da = node._b, node._da
+    if da is None:  # the locals are the node's own numbers (node.py: _ga, _gb)
+        return (a, node._ga) if b is None else (a, node._ga, b, node._gb)
+    return (a, da) if b is None else (a, da, b, node._db)

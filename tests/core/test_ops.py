@@ -4,6 +4,7 @@ PyTorch float64, and (through create_graph) second derivatives."""
 from __future__ import annotations
 
 import math
+import struct
 
 import pytest
 from conftest import central_difference, require_torch
@@ -534,3 +535,52 @@ def test_rule_code_needs_one_derivative_per_operand_and_registered_code_is_check
     assert Value(2.0).complexify_demo().data == 2.0
     with pytest.raises(DomainError, match="complexify_demo: forward gave the complex"):
         Value(9.0).complexify_demo()
+
+
+def _bits(x: object) -> tuple[str, bytes]:
+    """A local derivative as compared: its type's name (BLOCKED stays BLOCKED) and its bits
+    (-0.0 is not 0.0; any NaN is NaN)."""
+    f = float(x)  # type: ignore[arg-type]
+    return type(x).__name__, b"nan" if f != f else struct.pack("<d", f)
+
+
+# Points where the arithmetic is awkward: zeros of both signs, infinities, NaN, overflow.
+AWKWARD = [2.0, -3.5, 0.0, -0.0, 1e308, -math.inf, math.inf, math.nan]
+
+
+@pytest.mark.parametrize("name", sorted(set(UNARY) | set(BINARY)))
+def test_a_node_records_the_local_derivatives_its_rule_computes(name: str) -> None:
+    """Kept as numbers of the node's own (a local that is plain arithmetic: x * y's, tanh's)
+    or as the objects the rule returns (BLOCKED, which stops NaN, stays BLOCKED), a node's
+    local derivatives are its rule's ``local``, in each operand form, and after a pickle."""
+    import pickle
+    import warnings
+
+    rule = RULES[name]
+    p = rule.default if rule.param is not None else None
+    for a in AWKWARD:
+        for b in AWKWARD if rule.arity == 2 else [None]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    if rule.arity == 2:
+                        out = rule.forward(a, b, p)
+                        expected = rule.local(a, b, out, p)
+                        x, y = Value(a), Value(b)
+                        method = getattr(Value, f"__{rule.method}__")
+                        rmethod = getattr(Value, f"__r{rule.method}__")
+                        made = [(method(x, y), expected), (method(x, b), expected[:1]),
+                                (rmethod(y, a), expected[1:])]  # fmt: skip
+                    else:
+                        out = rule.forward(a, p)
+                        expected = rule.local(a, out, p)
+                        x = Value(a)
+                        args = () if p is None else (p,)
+                        made = [(getattr(x, rule.method or rule.name)(*args), expected)]
+                except (DomainError, ZeroDivisionError, OverflowError, ValueError):
+                    continue  # outside the rule's domain: refused, nothing recorded
+            for node, want in made:
+                got = [_bits(d) for d in node.local_grads]
+                assert got == [_bits(d) for d in want], (name, a, b)
+                again = pickle.loads(pickle.dumps(node))
+                assert [_bits(d) for d in again.local_grads] == got, (name, a, b)
