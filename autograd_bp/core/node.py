@@ -65,7 +65,7 @@ __all__ = [
 # The SHA-256 of this file's text with this line's digest left out: the compiled module keeps
 # the digest of the source it was built from, so a node.py edited after the build is noticed
 # (core/__init__.py then runs the source). `python -m autograd_bp.core.methods` updates it.
-SOURCE_DIGEST: Final = "87288d51e7422b258e2e150e89c5c6b695f897275278bf535cdfb63c5dc5b74a"
+SOURCE_DIGEST: Final = "1b75acc3def93639810a4baa263bf0f8b2e9ecdb0ff781997ec5c5c9af9c2750"
 
 
 def source_digest(text: str) -> str:
@@ -536,15 +536,7 @@ def new_node_f(data: float, op: str, a: Any, b: Any, ga: float, gb: float, db: A
     """A new node whose local derivatives are numbers of its own (``_ga``, ``_gb``; ``_da``
     None), what an op whose locals are plain arithmetic makes; ``db``, what ``_db`` keeps
     (a number operand, the operands in order, the parameter, or None)."""
-    node: Node = Node.__new__(MAKER.cls) if COMPILED else _object_new(MAKER.cls)
-    node.data = data
-    node.grad = 0.0
-    node.op = op
-    node._a = a
-    node._da = None
-    node._b = b
-    node._db = db
-    node._seen = 0
+    node: Node = new_node(data, op, a, None, b, db)
     node._ga = ga
     node._gb = gb
     return node
