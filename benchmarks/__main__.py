@@ -424,12 +424,9 @@ def bench_microgpt(steps: int, reps: int) -> dict[str, Any]:
     microgpt-style Value, ``steps`` SGD steps each, the very same model code."""
     spec = E.gpt_spec(steps)
 
-    def runner(value_cls: Any) -> Callable[[Any], list[float]]:
+    def runner(model: Callable[[], Any]) -> Callable[[Any], list[float]]:
         def run(after: Any) -> list[float]:
-            if value_cls is None:
-                step, losses = E.gpt_model_bare(spec)
-            else:
-                step, losses = E.gpt_model(spec, value_cls)
+            step, losses = model()
             for _ in range(steps):
                 step()
                 if after is not None:
@@ -438,9 +435,10 @@ def bench_microgpt(steps: int, reps: int) -> dict[str, Any]:
 
         return run
 
-    runs = {"autograd_bp": runner(E.Value), MICROGPT: runner(E.MicroGPTValue)}
+    runs = {"autograd_bp": runner(lambda: E.gpt_model(spec, E.Value)),
+            MICROGPT: runner(lambda: E.gpt_model(spec, E.MicroGPTValue))}
     if COMPILED:  # what Value's being a Python subclass of the compiled node costs
-        runs[BARE] = runner(None)
+        runs[BARE] = runner(lambda: E.gpt_model_bare(spec))
     seconds, losses = _three_settings(runs, reps, big_stack=(MICROGPT,))
     diff = max(abs(a - b) / abs(b) for a, b in zip(losses[MICROGPT], losses["autograd_bp"]))
     if BARE in losses and losses[BARE] != losses["autograd_bp"]:

@@ -797,9 +797,10 @@ def _gpt_loss(P, tokens, targets, n_head):
     return (1 / len(losses)) * sum(losses)
 
 
-def gpt_model(spec: GptSpec, value_cls: Any):
+def gpt_model(spec: GptSpec, value_cls: Any, backward: Any = None):
     """(step, losses so far): each step one window, forward, backward and plain SGD, on
-    ``value_cls`` (ours or :class:`MicroGPTValue`)."""
+    ``value_cls`` (ours or :class:`MicroGPTValue`); ``backward(loss)`` replaces
+    ``loss.backward()`` if given."""
     P = {name: [[value_cls(v) for v in row] for row in W] for name, W in spec.weights.items()}
     params = [p for W in P.values() for row in W for p in row]
     losses: list[float] = []
@@ -810,7 +811,10 @@ def gpt_model(spec: GptSpec, value_cls: Any):
         loss = _gpt_loss(P, tokens, targets, spec.n_head)
         for p in params:
             p.grad = 0
-        loss.backward()
+        if backward is None:
+            loss.backward()
+        else:
+            backward(loss)
         for p in params:
             p.data -= 0.1 * p.grad
         losses.append(loss.data)
@@ -828,28 +832,13 @@ def gpt_model_bare(spec: GptSpec):
     meaningful when the compiled core runs."""
     from autograd_bp.core import node as N
 
-    N.make_nodes_of(N.Node)  # ops make nodes of MAKER.cls: Node while this model runs
-    try:
-        P = {name: [[N.new_leaf(float(v)) for v in row] for row in W]
-             for name, W in spec.weights.items()}  # fmt: skip
-    finally:
-        N.make_nodes_of(Value)
-    params = [p for W in P.values() for row in W for p in row]
-    losses: list[float] = []
-    todo = iter(spec.windows * 1000)
-
-    def step() -> None:
-        tokens, targets = next(todo)
+    def on_nodes(make: Any) -> Any:  # ops make bare Nodes while make() runs
         N.make_nodes_of(N.Node)
         try:
-            loss = _gpt_loss(P, tokens, targets, spec.n_head)
-            for p in params:
-                p.grad = 0
-            N.backward_pass(loss, 1.0)
+            return make()
         finally:
             N.make_nodes_of(Value)
-        for p in params:
-            p.data -= 0.1 * p.grad
-        losses.append(loss.data)
 
-    return step, losses
+    step, losses = on_nodes(lambda: gpt_model(
+        spec, lambda v: N.new_leaf(float(v)), lambda loss: N.backward_pass(loss, 1.0)))
+    return (lambda: on_nodes(step)), losses

@@ -27,8 +27,6 @@ from .grad_mode import GRAD_ENABLED, gc_paused, is_grad_enabled, no_grad, to_flo
 from .graph import infix
 from .methods import method_source
 from .node import (
-    MINUS_ONE,
-    ONE,
     Node,
     backward_pass,
     make_nodes_of,
@@ -54,7 +52,6 @@ Number = int | float
 _GENERATED: dict[str, Any] = {**CODE_NAMES, "Any": Any, "Node": Node, "new_node": new_node,
                               "new_node_f": new_node_f,
                               "new_leaf": new_leaf, "recording": GRAD_ENABLED.get,
-                              "ONE": ONE, "MINUS_ONE": MINUS_ONE,
                               "to_float": to_float}
 
 

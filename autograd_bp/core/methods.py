@@ -77,10 +77,6 @@ def {method}(self{param}) -> Any:
 '''
 
 
-# Local derivatives that are constants, read from node.py's names for them: compiled, a
-# literal would be a new float object on every op (24 bytes a node).
-CONSTANTS = {"1.0": "ONE", "-1.0": "MINUS_ONE"}
-
 # A local derivative written as arithmetic on the operands, the result and number literals is
 # a float by construction: the node keeps it as a number of its own (_ga/_gb: compiled, a C
 # double), not a float object made, and later freed, for every node (a microgpt-style step
@@ -99,12 +95,14 @@ def plain(*codes: str) -> bool:
     return all(PLAIN.fullmatch(code) is not None for code in codes)
 
 
-def _one_parent(name: str, local: str, as_object: str, record: str) -> str:
+def _one_parent(name: str, local: str, record: str) -> str:
     """The line that makes a node with one parent (the other operand a number, or none):
-    its local derivative a number of its own if plain, else ``as_object``; ``_db`` keeps
-    ``record`` (the number, the operands in order, or the parameter)."""
+    its local derivative a number of its own if plain, else the object it is; ``_db`` keeps
+    ``record`` (the number, the operands in order, or the parameter). A local that is the
+    number operand itself (``x * 2``'s) is kept as the object given: no second float."""
     if plain(local):
         return f"return new_node_f(out, {name!r}, self, None, {local}, 0.0, {record})"
+    as_object = record if local == "b" else local
     return f"return new_node(out, {name!r}, self, {as_object}, None, {record})"
 
 
@@ -136,13 +134,12 @@ def method_source(rule: Rule) -> str:
             a = self.data
             out: float = -a
     """
-    forward, written = _code_of(rule)
-    locals_ = tuple(CONSTANTS.get(d, d) for d in written)  # as objects: constants by name
+    forward, locals_ = _code_of(rule)
     if rule.arity == 2:
         local_a, local_b = locals_
-        if rule.code is not None and plain(*written):
+        if rule.code is not None and plain(*locals_):
             return_both = (f"return new_node_f(out, {rule.name!r}, self, other, "
-                           f"{written[0]}, {written[1]}, None)")  # fmt: skip
+                           f"{local_a}, {local_b}, None)")  # fmt: skip
         else:
             both = f"{local_a}, {local_b}" if rule.code is not None else "local(a, b, out, None)"
             return_both = (f"da, db = {both}\n        "
@@ -150,9 +147,8 @@ def method_source(rule: Rule) -> str:
         return BINARY_TEMPLATE.format(
             method=rule.method, name=rule.name, symbol=rule.symbol, forward=forward,
             where=f"{rule.name}: number operand", return_both=return_both,
-            return_a=_one_parent(rule.name, written[0],
-                                 "number" if local_a == "b" else local_a, "number"),
-            return_b=_one_parent(rule.name, written[1], local_b, "(number, self)"))  # fmt: skip
+            return_a=_one_parent(rule.name, local_a, "number"),
+            return_b=_one_parent(rule.name, local_b, "(number, self)"))  # fmt: skip
     has_param = rule.param is not None
     doc = f"The op table's {rule.name!r} rule."
     if rule.text:
@@ -160,8 +156,7 @@ def method_source(rule: Rule) -> str:
         doc = f"The op table's {rule.name!r} rule; ∂/∂self = {derivative}."
     return UNARY_TEMPLATE.format(
         method=rule.method or rule.name, name=rule.name, doc=doc, forward=forward,
-        return_local=_one_parent(rule.name, written[0], locals_[0],
-                                 "p" if has_param else "None"),
+        return_local=_one_parent(rule.name, locals_[0], "p" if has_param else "None"),
         param=f", param: Any = {rule.default!r}" if has_param else "",
         p_line=f"\n    p: Any = to_float(param, {rule.name + ' ' + str(rule.param)!r})" if has_param
         else "")  # fmt: skip

@@ -57,7 +57,7 @@ from .numerics import (
 from .rules import CODE_NAMES, RULES
 
 __all__ = [
-    "COMPILED", "MINUS_ONE", "ONE", "SOURCE_DIGEST", "VARIADIC", "ClosureEdges", "Node",
+    "COMPILED", "SOURCE_DIGEST", "VARIADIC", "ClosureEdges", "Node",
     "VariadicMark", "backward_order", "backward_pass", "make_nodes_of", "new_leaf", "new_node",
     "propagate", "source_digest", "variadic_node", "zero_grads",
 ]
@@ -65,7 +65,7 @@ __all__ = [
 # The SHA-256 of this file's text with this line's digest left out: the compiled module keeps
 # the digest of the source it was built from, so a node.py edited after the build is noticed
 # (core/__init__.py then runs the source). `python -m autograd_bp.core.methods` updates it.
-SOURCE_DIGEST: Final = "87ff7ccdde21b8d2d460131eb747c4f203986ad2f1ac7eda3fc3615b73d4447d"
+SOURCE_DIGEST: Final = "94ced88b90ff588fdae5a02d2ff108c21e29aa5466a00b7f4821ff6fe953f280"
 
 
 def source_digest(text: str) -> str:
@@ -75,10 +75,6 @@ def source_digest(text: str) -> str:
 
 
 DOT: Final = RULES["dot"]
-# The constant local derivatives (add's, sub's, neg's) as objects, one each for every node:
-# compiled, a literal 1.0 would be a new float object each time.
-ONE: Any = 1.0
-MINUS_ONE: Any = -1.0
 sin_forward = CODE_NAMES["sin_forward"]
 cos_forward = CODE_NAMES["cos_forward"]
 
